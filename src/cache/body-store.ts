@@ -1,0 +1,84 @@
+import { Level } from 'level';
+import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import type { ChunkRange } from './records.js';
+import { WriteQueue } from './write-queue.js';
+
+/** Chunk keys: a sequence number in fixed-width hex, so key order is write order. */
+const chunkKey = (seq: number) => seq.toString(16).padStart(12, '0');
+
+/**
+ * The bodies database: the bytes of every cached section, in chunks of BODY_CHUNK_SIZE keyed by
+ * a sequence number that only grows. Writes therefore always append at the end of the key space,
+ * and LevelDB moves the tables it flushes down the levels without rewriting them: each byte is
+ * written twice (log and table) instead of once per level, as it would be interleaved with
+ * other keys. Section records in the metadata database say which chunks hold what.
+ */
+export class BodyStore {
+  private readonly writes: WriteQueue;
+
+  private constructor(
+    private readonly db: Level<string, Buffer>,
+    private nextSeq: number,
+  ) {
+    this.writes = new WriteQueue(db);
+  }
+
+  static async open(dir: string): Promise<BodyStore> {
+    const db = new Level<string, Buffer>(dir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'buffer',
+      // message bodies do not compress with snappy; skip the CPU
+      compression: false,
+      writeBufferSize: 8 * 1024 * 1024,
+      maxFileSize: 32 * 1024 * 1024,
+      // a body is read once per client, rarely again soon: keep the block cache for metadata
+      cacheSize: 2 * 1024 * 1024,
+    });
+    await db.open();
+    let nextSeq = 0;
+    for await (const key of db.keys({ reverse: true, limit: 1 })) nextSeq = parseInt(key, 16) + 1;
+    return new BodyStore(db, nextSeq);
+  }
+
+  /**
+   * Queues pieces (each at most one chunk) as consecutive chunks. Sequence numbers are taken in
+   * call order, which is also the order of the writes. `written` resolves when they are readable.
+   */
+  append(pieces: readonly Buffer[]): { range: ChunkRange; written: Promise<void> } {
+    const start = this.nextSeq;
+    this.nextSeq += pieces.length;
+    const written = this.writes.write(pieces.map((value, i) => ({ type: 'put', key: chunkKey(start + i), value })));
+    return { range: { start, count: pieces.length }, written };
+  }
+
+  /** Waits while much is queued: producers of bulk data call this before appending. */
+  space(): Promise<void> {
+    return this.writes.space();
+  }
+
+  /** Chunks by sequence number, read from one snapshot; undefined for a chunk that is gone. */
+  getChunks(seqs: readonly number[], snapshot?: ReturnType<Level<string, Buffer>['snapshot']>): Promise<(Buffer | undefined)[]> {
+    return this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
+  }
+
+  snapshot(): ReturnType<Level<string, Buffer>['snapshot']> {
+    return this.db.snapshot();
+  }
+
+  async drop(ranges: readonly ChunkRange[]): Promise<void> {
+    for (const range of ranges) {
+      await this.writes.write(Array.from({ length: range.count }, (_, i) => ({ type: 'del' as const, key: chunkKey(range.start + i) })));
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+/** Splits bytes into chunk-sized pieces (views, no copies). */
+export function toChunks(bytes: Buffer): Buffer[] {
+  const pieces: Buffer[] = [];
+  for (let pos = 0; pos < bytes.length; pos += BODY_CHUNK_SIZE) pieces.push(bytes.subarray(pos, pos + BODY_CHUNK_SIZE));
+  return pieces;
+}

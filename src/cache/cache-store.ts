@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Level } from 'level';
+import type { Logger } from '../log.js';
+import { ProxyError } from '../model/errors.js';
+import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
+import { BodyStore } from './body-store.js';
+import { keys, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
+import {
+  decodeMeta,
+  decodeSection,
+  decodeStructure,
+  encodeMeta,
+  encodeStructure,
+  type AccountRecord,
+  type ChunkRange,
+  type FolderListRecord,
+  type FolderRecord,
+  type SectionRecord,
+} from './records.js';
+import { openSection, type SectionContent } from './section-reader.js';
+import { SectionWriter, storeSection, type BatchOp, type HeaderRule, type SectionTarget } from './section-writer.js';
+import { WriteQueue } from './write-queue.js';
+
+export type { BatchOp, ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
+
+const JSON_OPTS = { valueEncoding: 'utf8' } as const;
+
+/**
+ * The cache: the only module that talks to LevelDB. Two databases under the cache directory:
+ * `meta` (small records, key layout in keys.ts) and `bodies` (section bytes, body-store.ts).
+ * Callers get typed records and byte streams.
+ */
+export class CacheStore {
+  private readonly garbageRunning = new Set<string>();
+  private readonly writes: WriteQueue;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Level<string, Buffer>,
+    private readonly bodies: BodyStore,
+    private readonly log: Logger,
+  ) {
+    this.writes = new WriteQueue(db);
+  }
+
+  static async open(dir: string, log: Logger): Promise<CacheStore> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const db = new Level<string, Buffer>(join(dir, 'meta'), { keyEncoding: 'utf8', valueEncoding: 'buffer', writeBufferSize: 4 * 1024 * 1024 });
+    let bodies: BodyStore | undefined;
+    try {
+      await db.open();
+      bodies = await BodyStore.open(join(dir, 'bodies'));
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      const code = (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+      const hint = code === 'LEVEL_LOCKED' ? ' (another imap-cache-proxy is using this data directory)' : '';
+      throw new ProxyError('CACHE_FAILURE', `cannot open the cache in ${dir}${hint}`, { cause: err, context: { dir } });
+    }
+    const store = new CacheStore(db, bodies, log.child({ component: 'cache' }));
+    store.resumeGarbageCollection();
+    return store;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+    await this.bodies.close();
+  }
+
+  // accounts and folders ---------------------------------------------------------------------
+
+  async getAccount(acct: AccountId): Promise<AccountRecord | undefined> {
+    return this.getJson<AccountRecord>(keys.account(acct));
+  }
+
+  async putAccount(acct: AccountId, record: AccountRecord): Promise<void> {
+    await this.batch([{ type: 'put', key: keys.account(acct), value: JSON.stringify(record) }]);
+  }
+
+  async getFolderList(acct: AccountId): Promise<FolderListRecord | undefined> {
+    return this.getJson<FolderListRecord>(keys.folderList(acct));
+  }
+
+  async putFolderList(acct: AccountId, record: FolderListRecord): Promise<void> {
+    await this.batch([{ type: 'put', key: keys.folderList(acct), value: JSON.stringify(record) }]);
+  }
+
+  async getFolder(acct: AccountId, path: FolderPath): Promise<FolderRecord | undefined> {
+    return this.getJson<FolderRecord>(keys.folder(acct, path));
+  }
+
+  folderPutOp(acct: AccountId, path: FolderPath, record: FolderRecord): BatchOp {
+    return { type: 'put', key: keys.folder(acct, path), value: JSON.stringify(record) };
+  }
+
+  newFolderId(): string {
+    return randomBytes(8).toString('hex');
+  }
+
+  /**
+   * Replaces a folder's generation: the record now points at a new, empty fid (or is removed
+   * when `next` is undefined) and the old generation's data is deleted in the background.
+   */
+  async replaceFolder(acct: AccountId, path: FolderPath, old: FolderRecord | undefined, next: FolderRecord | undefined): Promise<void> {
+    const ops: BatchOp[] = [];
+    ops.push(next ? this.folderPutOp(acct, path, next) : { type: 'del', key: keys.folder(acct, path) });
+    if (old) ops.push({ type: 'put', key: keys.garbage(old.fid), value: '' });
+    await this.batch(ops);
+    if (old) this.collectGarbage(old.fid);
+  }
+
+  // messages ---------------------------------------------------------------------------------
+
+  metaPutOp(fid: string, meta: MessageMeta): BatchOp {
+    return { type: 'put', key: keys.meta(fid, meta.uid), value: encodeMeta(meta) };
+  }
+
+  /**
+   * What removes messages from a folder generation: metadata operations for the caller's batch,
+   * and the chunks to drop (dropChunks) once that batch is written.
+   */
+  async messageDeletes(fid: string, uids: readonly Uid[]): Promise<{ ops: BatchOp[]; chunks: ChunkRange[] }> {
+    const ops: BatchOp[] = [];
+    const chunks: ChunkRange[] = [];
+    for (const uid of uids) {
+      ops.push({ type: 'del', key: keys.meta(fid, uid) }, { type: 'del', key: keys.structure(fid, uid) });
+      const prefix = keys.sectionsOf(fid, uid);
+      for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+        ops.push({ type: 'del', key });
+        chunks.push(...decodeSection(value).chunks);
+      }
+    }
+    return { ops, chunks };
+  }
+
+  dropChunks(chunks: readonly ChunkRange[]): Promise<void> {
+    return this.bodies.drop(chunks);
+  }
+
+  /** Applies metadata operations atomically, in order with every other metadata write. */
+  batch(ops: BatchOp[]): Promise<void> {
+    return this.writes.write(ops);
+  }
+
+  /** Producers of bulk data wait here while much is queued for the bodies database. */
+  writeSpace(): Promise<void> {
+    return this.bodies.space();
+  }
+
+  /** All UIDs cached for a folder generation, ascending. */
+  async loadUids(fid: string): Promise<Uid[]> {
+    const prefix = keys.metaPrefix(fid);
+    const uids: Uid[] = [];
+    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) uids.push(uidOfMetaKey(key));
+    return uids;
+  }
+
+  async getMetas(fid: string, uids: readonly Uid[]): Promise<(MessageMeta | undefined)[]> {
+    const values = await this.db.getMany(
+      uids.map((uid) => keys.meta(fid, uid)),
+      JSON_OPTS as never,
+    );
+    return values.map((value, i) => (value === undefined ? undefined : decodeMeta(uids[i] as Uid, value as unknown as string)));
+  }
+
+  async getStructures(fid: string, uids: readonly Uid[]): Promise<(MessageStructure | undefined)[]> {
+    const values = await this.db.getMany(uids.map((uid) => keys.structure(fid, uid)));
+    return values.map((value) => (value === undefined ? undefined : decodeStructure(value)));
+  }
+
+  structurePutOp(fid: string, uid: Uid, structure: MessageStructure): BatchOp {
+    return { type: 'put', key: keys.structure(fid, uid), value: encodeStructure(structure) };
+  }
+
+  // sections (bodies) ------------------------------------------------------------------------
+
+  /** UIDs that have a given section cached (keys only, no values read). */
+  async loadSectionUids(fid: string, section: string): Promise<Set<Uid>> {
+    const prefix = keys.sectionPrefix(fid);
+    const suffix = `!${sectionKeyPart(section)}`;
+    const uids = new Set<Uid>();
+    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) {
+      if (key.endsWith(suffix)) uids.add(parseInt(key.slice(prefix.length, prefix.length + 8), 16));
+    }
+    return uids;
+  }
+
+  async getSections(fid: string, wanted: readonly { uid: Uid; section: string }[]): Promise<(SectionRecord | undefined)[]> {
+    const values = await this.db.getMany(wanted.map((w) => keys.section(fid, w.uid, w.section)));
+    return values.map((value) => (value === undefined ? undefined : decodeSection(value)));
+  }
+
+  openSection(record: SectionRecord, start: number, end: number): Promise<SectionContent> {
+    return openSection(this.bodies, record, start, end);
+  }
+
+  /** Stores a section held in memory; see storeSection. */
+  storeSection(fid: string, uid: Uid, section: string, bytes: Buffer, headerLength: number) {
+    return storeSection(this.sectionTarget(fid, uid, section), bytes, headerLength);
+  }
+
+  sectionWriter(fid: string, uid: Uid, section: string, headerRule: HeaderRule): SectionWriter {
+    return new SectionWriter(this.sectionTarget(fid, uid, section), headerRule);
+  }
+
+  // internals --------------------------------------------------------------------------------
+
+  private sectionTarget(fid: string, uid: Uid, section: string): SectionTarget {
+    return { bodies: this.bodies, meta: this.writes, fid, uid, section };
+  }
+
+  private async getJson<T>(key: string): Promise<T | undefined> {
+    const value = (await this.db.get(key, JSON_OPTS as never)) as unknown as string | undefined;
+    if (value === undefined) return undefined;
+    try {
+      return JSON.parse(value) as T;
+    } catch (err) {
+      throw new ProxyError('CACHE_FAILURE', `unreadable cache record ${key}`, { cause: err, context: { key } });
+    }
+  }
+
+  /** Deletes a dropped folder generation in the background; a restart resumes it. */
+  private collectGarbage(fid: string): void {
+    if (this.garbageRunning.has(fid) || this.closed) return;
+    this.garbageRunning.add(fid);
+    const work = async () => {
+      const sections = keys.sectionPrefix(fid);
+      for await (const value of this.db.values({ gte: sections, lt: prefixEnd(sections) })) {
+        if (this.closed) return;
+        await this.bodies.drop(decodeSection(value).chunks);
+      }
+      const prefix = keys.folderData(fid);
+      await this.db.clear({ gte: prefix, lt: prefixEnd(prefix) });
+      await this.db.del(keys.garbage(fid));
+    };
+    work()
+      .catch((err: unknown) => {
+        if (!this.closed) this.log.warn({ err, fid }, 'deleting a dropped folder generation failed; retried at next start');
+      })
+      .finally(() => this.garbageRunning.delete(fid));
+  }
+
+  private resumeGarbageCollection(): void {
+    const prefix = keys.garbagePrefix();
+    (async () => {
+      for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) this.collectGarbage(key.slice(prefix.length));
+    })().catch((err: unknown) => this.log.warn({ err }, 'cannot list dropped folder generations'));
+  }
+}

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import type { AccountId, FolderPath, Uid } from '../model/types.js';
+
+/**
+ * Key layout of the metadata database. Everything a folder holds lives under one prefix
+ * `x!<fid>!`, where fid is a random id given to one generation of a folder: a UIDVALIDITY
+ * change, a rename or a cache clear swaps the folder record to a new fid in one write, and the
+ * old generation is deleted in the background. UIDs are fixed-width hex so that key order is
+ * UID order. The bytes of sections live in the bodies database (body-store.ts).
+ *
+ *   a!<acct>                         account record
+ *   l!<acct>                         folder list (LIST) of the account
+ *   f!<acct>!<path>                  folder record: fid, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, ...
+ *   x!<fid>!m!<uid>                  message metadata (flags, modseq, size, internaldate)
+ *   x!<fid>!s!<uid>                  raw ENVELOPE / BODYSTRUCTURE / BODY
+ *   x!<fid>!h!<uid>!<section>        section record: length, header length, where its chunks are
+ *   g!<fid>                          a dropped folder generation whose data is still being deleted
+ */
+
+/** Section name of the whole message (BODY[]). */
+export const FULL_BODY = '$';
+/** Section name of the header block (BODY[HEADER]), kept apart when only headers were fetched. */
+export const HEADER_BLOCK = 'HEADER';
+
+const uidHex = (uid: Uid) => uid.toString(16).padStart(8, '0');
+
+/** Section names become key parts; anything beyond plain part paths is hashed to stay key-safe. */
+export function sectionKeyPart(section: string): string {
+  if (/^[$A-Z0-9.]{1,40}$/.test(section)) return section;
+  return `q${createHash('sha256').update(section).digest('hex').slice(0, 24)}`;
+}
+
+/** The smallest key greater than every key that starts with prefix. */
+export function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+export const keys = {
+  account: (acct: AccountId) => `a!${acct}`,
+  accountPrefix: () => 'a!',
+  folderList: (acct: AccountId) => `l!${acct}`,
+  folder: (acct: AccountId, path: FolderPath) => `f!${acct}!${path}`,
+  folderPrefix: (acct: AccountId) => `f!${acct}!`,
+  folderData: (fid: string) => `x!${fid}!`,
+  meta: (fid: string, uid: Uid) => `x!${fid}!m!${uidHex(uid)}`,
+  metaPrefix: (fid: string) => `x!${fid}!m!`,
+  structure: (fid: string, uid: Uid) => `x!${fid}!s!${uidHex(uid)}`,
+  section: (fid: string, uid: Uid, section: string) => `x!${fid}!h!${uidHex(uid)}!${sectionKeyPart(section)}`,
+  sectionsOf: (fid: string, uid: Uid) => `x!${fid}!h!${uidHex(uid)}!`,
+  sectionPrefix: (fid: string) => `x!${fid}!h!`,
+  garbage: (fid: string) => `g!${fid}`,
+  garbagePrefix: () => 'g!',
+};
+
+/** Reads the UID back out of a meta key. */
+export function uidOfMetaKey(key: string): Uid {
+  return parseInt(key.slice(key.length - 8), 16);
+}

@@ -1,0 +1,133 @@
+import type { FolderListEntry, MessageMeta, MessageStructure, Uid } from '../model/types.js';
+
+/**
+ * Cache records and their codecs. Small records are JSON with a version field; section records
+ * and structures are binary because they carry raw bytes.
+ */
+
+export const RECORD_VERSION = 1;
+
+export interface AccountRecord {
+  v: number;
+  upstream: string;
+  user: string;
+  createdAt: number;
+}
+
+export interface FolderListRecord {
+  v: number;
+  fetchedAt: number;
+  folders: FolderListEntry[];
+}
+
+export interface FolderRecord {
+  v: number;
+  /** Generation id: all of the folder's data lives under x!<fid>!. */
+  fid: string;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: string;
+  /** Message count after the last completed sync. */
+  messages: number;
+  /** Keywords (non-system flags) upstream lists for the folder. */
+  keywords: string[];
+  /** When the folder was last brought up to date with upstream (ms since epoch), 0 = never. */
+  lastSync: number;
+}
+
+interface MetaJson {
+  f: string[];
+  m: string;
+  s: number;
+  d: string;
+}
+
+export function encodeMeta(meta: MessageMeta): string {
+  const json: MetaJson = { f: meta.flags, m: meta.modseq, s: meta.size, d: meta.internalDate };
+  return JSON.stringify(json);
+}
+
+export function decodeMeta(uid: Uid, value: string): MessageMeta {
+  const json = JSON.parse(value) as MetaJson;
+  return { uid, flags: json.f, modseq: json.m, size: json.s, internalDate: json.d };
+}
+
+const ABSENT = 0xffffffff;
+const STRUCTURE_ITEMS = ['envelope', 'bodystructure', 'body'] as const;
+
+export function encodeStructure(structure: MessageStructure): Buffer {
+  const parts: Buffer[] = [];
+  for (const item of STRUCTURE_ITEMS) {
+    const value = structure[item];
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(value ? value.length : ABSENT);
+    parts.push(length);
+    if (value) parts.push(value);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeStructure(value: Buffer): MessageStructure {
+  const structure: MessageStructure = {};
+  let pos = 0;
+  for (const item of STRUCTURE_ITEMS) {
+    const length = value.readUInt32BE(pos);
+    pos += 4;
+    if (length !== ABSENT) {
+      structure[item] = value.subarray(pos, pos + length);
+      pos += length;
+    }
+  }
+  return structure;
+}
+
+/** Consecutive chunks in the bodies database: keys start .. start+count-1. */
+export interface ChunkRange {
+  start: number;
+  count: number;
+}
+
+/**
+ * A cached section (the whole message, its header block, or a MIME part as upstream served it):
+ * its length and where its chunks are. Its presence means the section is complete: it is
+ * written only once every chunk is in the bodies database.
+ */
+export interface SectionRecord {
+  length: number;
+  /** Length of the header block including its empty line; -1 when not known for this section. */
+  headerLength: number;
+  chunks: ChunkRange[];
+  /** The bytes themselves, on a record made in memory right after an upstream fetch (never stored). */
+  inline?: Buffer;
+}
+
+const SECTION_MAGIC = 0x54; // 'T': record format 2 (chunks in the bodies database)
+const SECTION_HEADER_SIZE = 13;
+const RANGE_SIZE = 10;
+
+export function encodeSection(record: SectionRecord): Buffer {
+  const value = Buffer.alloc(SECTION_HEADER_SIZE + RANGE_SIZE * record.chunks.length);
+  value.writeUInt8(SECTION_MAGIC, 0);
+  value.writeUInt32BE(record.length, 1);
+  value.writeInt32BE(record.headerLength, 5);
+  value.writeUInt32BE(record.chunks.length, 9);
+  record.chunks.forEach((range, i) => {
+    const at = SECTION_HEADER_SIZE + i * RANGE_SIZE;
+    value.writeUIntBE(range.start, at, 6);
+    value.writeUInt32BE(range.count, at + 6);
+  });
+  return value;
+}
+
+export function decodeSection(value: Buffer): SectionRecord {
+  if (value.length < SECTION_HEADER_SIZE || value.readUInt8(0) !== SECTION_MAGIC) {
+    throw new Error('not a section record');
+  }
+  const count = value.readUInt32BE(9);
+  const chunks: ChunkRange[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = SECTION_HEADER_SIZE + i * RANGE_SIZE;
+    chunks.push({ start: value.readUIntBE(at, 6), count: value.readUInt32BE(at + 6) });
+  }
+  return { length: value.readUInt32BE(1), headerLength: value.readInt32BE(5), chunks };
+}

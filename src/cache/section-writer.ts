@@ -1,0 +1,116 @@
+import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import type { Uid } from '../model/types.js';
+import { toChunks, type BodyStore } from './body-store.js';
+import { HeaderBoundaryScanner, headerLengthOf } from './header-boundary.js';
+import { keys } from './keys.js';
+import { encodeSection, type ChunkRange, type SectionRecord } from './records.js';
+import type { WriteQueue } from './write-queue.js';
+
+export type PutOp = { type: 'put'; key: string; value: Buffer | string };
+export type DelOp = { type: 'del'; key: string };
+export type BatchOp = PutOp | DelOp;
+
+/**
+ * Where a section's header block ends: found by scanning (a whole message), the whole section
+ * (a header block fetched on its own), or not applicable (a MIME part's content).
+ */
+export type HeaderRule = 'scan' | 'all' | 'none';
+
+export function headerLengthFor(rule: HeaderRule, bytes: Buffer): number {
+  return rule === 'scan' ? headerLengthOf(bytes) : rule === 'all' ? bytes.length : -1;
+}
+
+/** Where one section goes: the bodies database for bytes, the metadata queue for its record. */
+export interface SectionTarget {
+  bodies: BodyStore;
+  meta: WriteQueue;
+  fid: string;
+  uid: Uid;
+  section: string;
+}
+
+const recordOp = (target: SectionTarget, record: SectionRecord): BatchOp => ({
+  type: 'put',
+  key: keys.section(target.fid, target.uid, target.section),
+  value: encodeSection(record),
+});
+
+/**
+ * Stores a section whose bytes are in memory (from a batched upstream fetch). Returns at once
+ * with a record that carries the bytes, for a client waiting on them; `written` resolves when
+ * the section is readable from the cache: chunks first, then the record that makes them visible.
+ */
+export function storeSection(target: SectionTarget, bytes: Buffer, headerLength: number): { record: SectionRecord; written: Promise<void> } {
+  const { range, written: chunksWritten } = target.bodies.append(toChunks(bytes));
+  const record: SectionRecord = { length: bytes.length, headerLength, chunks: range.count ? [range] : [] };
+  const written = chunksWritten.then(() => target.meta.write([recordOp(target, record)]));
+  return { record: { ...record, inline: bytes }, written };
+}
+
+/**
+ * Streams a section of unknown size into the cache, one chunk in memory at a time. Chunks are
+ * appended as they fill; the record is written only after all of them, so a crash leaves at
+ * most unreferenced chunks, never a section that looks complete and is not.
+ */
+export class SectionWriter {
+  private chunk = Buffer.allocUnsafe(BODY_CHUNK_SIZE);
+  private filled = 0;
+  private length = 0;
+  private readonly ranges: ChunkRange[] = [];
+  private readonly chunkWrites: Promise<void>[] = [];
+  private readonly scanner: HeaderBoundaryScanner | undefined;
+
+  constructor(
+    private readonly target: SectionTarget,
+    private readonly headerRule: HeaderRule,
+  ) {
+    this.scanner = headerRule === 'scan' ? new HeaderBoundaryScanner() : undefined;
+  }
+
+  async write(data: Buffer): Promise<void> {
+    this.scanner?.push(data);
+    this.length += data.length;
+    let pos = 0;
+    while (pos < data.length) {
+      if (this.filled === BODY_CHUNK_SIZE) await this.flushChunk();
+      if (this.filled === 0 && data.length - pos > BODY_CHUNK_SIZE) {
+        // a whole chunk inside the piece: append a view of it, no copy (partials are chunk-aligned)
+        await this.appendChunk(data.subarray(pos, pos + BODY_CHUNK_SIZE));
+        pos += BODY_CHUNK_SIZE;
+        continue;
+      }
+      const take = Math.min(BODY_CHUNK_SIZE - this.filled, data.length - pos);
+      data.copy(this.chunk, this.filled, pos, pos + take);
+      this.filled += take;
+      pos += take;
+    }
+  }
+
+  /** Makes the section visible once every chunk is written. */
+  async end(): Promise<SectionRecord> {
+    if (this.filled > 0) await this.flushChunk();
+    await Promise.all(this.chunkWrites.splice(0));
+    const found = this.scanner?.headerLength ?? -1;
+    const headerLength = this.headerRule === 'scan' ? (found < 0 ? this.length : found) : this.headerRule === 'all' ? this.length : -1;
+    const record: SectionRecord = { length: this.length, headerLength, chunks: this.ranges };
+    await this.target.meta.write([recordOp(this.target, record)]);
+    return record;
+  }
+
+  private async flushChunk(): Promise<void> {
+    const full = this.chunk.subarray(0, this.filled);
+    this.chunk = Buffer.allocUnsafe(BODY_CHUNK_SIZE);
+    this.filled = 0;
+    await this.appendChunk(full);
+  }
+
+  private async appendChunk(chunk: Buffer): Promise<void> {
+    await this.target.bodies.space();
+    const { range, written } = this.target.bodies.append([chunk]);
+    written.catch(() => undefined); // reported by end()
+    this.chunkWrites.push(written);
+    const last = this.ranges[this.ranges.length - 1];
+    if (last && last.start + last.count === range.start) last.count++;
+    else this.ranges.push(range);
+  }
+}

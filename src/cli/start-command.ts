@@ -1,0 +1,31 @@
+import { loadStartConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { startProxy } from '../main.js';
+import { isProxyError } from '../model/errors.js';
+
+/** `imap-cache-proxy start`: runs until SIGTERM / SIGINT; returns the exit code. */
+export async function runStart(flags: Record<string, unknown>): Promise<number> {
+  let config;
+  try {
+    config = await loadStartConfig({ flags, env: process.env });
+  } catch (err) {
+    process.stderr.write(`imap-cache-proxy: ${(err as Error).message}\n`);
+    return isProxyError(err, 'CONFIG_INVALID') ? 2 : 1;
+  }
+  const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
+  let proxy;
+  try {
+    proxy = await startProxy(config, log);
+  } catch (err) {
+    log.fatal({ err }, 'cannot start');
+    process.stderr.write(`imap-cache-proxy: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'shutting down');
+  await proxy.close();
+  return 0;
+}

@@ -1,0 +1,28 @@
+/**
+ * The proxy's settings, one table: the CLI flags, the config file keys and the environment
+ * variables are all derived from it, so the three can never drift apart.
+ */
+export interface SettingSpec {
+  /** Key in the validated config object. */
+  readonly key: string;
+  /** CLI flag without dashes, also the key in the TOML config file. */
+  readonly name: string;
+  /** Placeholder shown in --help. */
+  readonly arg: string;
+  readonly description: string;
+}
+
+export const ENV_PREFIX = 'IMAP_CACHE_PROXY_';
+
+export const START_SETTINGS = [
+  { key: 'upstream', name: 'upstream', arg: 'URL', description: 'upstream server: imap://HOST:PORT (plain or STARTTLS as offered) or imaps://HOST:PORT (implicit TLS, verified)' },
+  { key: 'listen', name: 'listen', arg: 'HOST:PORT', description: 'where IMAP clients connect (default 127.0.0.1:1143)' },
+  { key: 'data', name: 'data', arg: 'DIR', description: 'data directory: cache, admin socket (default: per-user data directory)' },
+  { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder (default off)' },
+  { key: 'upstreamConnections', name: 'upstream-connections', arg: 'N', description: 'upstream connections per account (default 4)' },
+  { key: 'logLevel', name: 'log-level', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace (default info)' },
+] as const satisfies readonly SettingSpec[];
+
+export function envName(spec: SettingSpec): string {
+  return ENV_PREFIX + spec.name.toUpperCase().replace(/-/g, '_');
+}

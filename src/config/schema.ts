@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { DEFAULT_UPSTREAM_CONNECTIONS } from '../model/limits.js';
+import type { UpstreamEndpoint } from '../model/types.js';
+
+export function parseUpstreamUrl(value: string): UpstreamEndpoint {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`"${value}" is not a URL; expected imap://HOST:PORT or imaps://HOST:PORT`);
+  }
+  if (url.protocol !== 'imap:' && url.protocol !== 'imaps:') {
+    throw new Error(`unsupported scheme "${url.protocol}" in "${value}"; expected imap:// or imaps://`);
+  }
+  if (url.username || url.password) {
+    throw new Error('the upstream URL must not contain credentials: clients log in with their own');
+  }
+  if (url.pathname.replace(/^\/+/, '') !== '' || url.search || url.hash) {
+    throw new Error(`unexpected path or query in "${value}"; expected imap://HOST:PORT`);
+  }
+  const secure = url.protocol === 'imaps:';
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port ? Number(url.port) : secure ? 993 : 143;
+  return { secure, host, port, url: `${url.protocol}//${url.host}${url.port ? '' : `:${port}`}` };
+}
+
+export function parseHostPort(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new Error(`"${value}" is not HOST:PORT (e.g. 127.0.0.1:1143)`);
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+const withParser = <T>(parse: (value: string) => T) =>
+  z.string().transform((value, ctx) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+export const startConfigSchema = z
+  .object({
+    upstream: withParser(parseUpstreamUrl),
+    listen: withParser(parseHostPort).default({ host: '127.0.0.1', port: 1143 }),
+    data: z.string().min(1),
+    prefetch: z.enum(['off', 'headers', 'all']).default('off'),
+    upstreamConnections: z.coerce.number().int().min(1).max(32).default(DEFAULT_UPSTREAM_CONNECTIONS),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+  })
+  .strict();
+
+export type StartConfig = z.output<typeof startConfigSchema>;

@@ -1,0 +1,119 @@
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+
+/** A field name longer than this cannot match anything a client asks for; it is not buffered. */
+const MAX_NAME = 998;
+
+/**
+ * BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)] cut from a raw header block:
+ * the selected fields, each with its folded continuation lines, in their original order,
+ * followed by an empty line (as Dovecot answers). Fed the header in pieces; emits slices of
+ * them, so a huge header never needs to sit in memory whole. Nothing is decoded.
+ */
+export class HeaderFieldFilter {
+  private atLineStart = true;
+  private include = false;
+  private ended = false;
+  /** Start of a field line whose name is not complete yet (it straddles two pieces). */
+  private pendingLine: Buffer[] = [];
+  private pendingLength = 0;
+
+  constructor(
+    private readonly names: ReadonlySet<string>,
+    private readonly exclude: boolean,
+  ) {}
+
+  push(piece: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < piece.length && !this.ended) {
+      if (this.pendingLength > 0) {
+        pos = this.completeName(piece, pos, out);
+        continue;
+      }
+      if (this.atLineStart) {
+        const first = piece[pos] as number;
+        if (first === LF || (first === CR && (pos + 1 >= piece.length || piece[pos + 1] === LF))) {
+          // the empty line ends the header (a lone CR at a piece end is taken as its start)
+          this.ended = true;
+          break;
+        }
+        if (first !== SP && first !== HT) {
+          pos = this.startField(piece, pos);
+          continue;
+        }
+      }
+      pos = this.copyRestOfLine(piece, pos, out);
+    }
+    return out;
+  }
+
+  /** The closing empty line. */
+  end(): Buffer[] {
+    const out: Buffer[] = [];
+    if (this.pendingLength > 0 && !this.ended) {
+      // a last line without a colon or a line end: the whole line is its name
+      const line = Buffer.concat(this.pendingLine);
+      if (this.matches(line)) out.push(line);
+      this.pendingLine = [];
+      this.pendingLength = 0;
+    }
+    out.push(Buffer.from('\r\n'));
+    return out;
+  }
+
+  private startField(piece: Buffer, pos: number): number {
+    const colon = indexOfNameEnd(piece, pos);
+    if (colon < 0) {
+      this.pendingLine.push(piece.subarray(pos));
+      this.pendingLength = piece.length - pos;
+      return piece.length;
+    }
+    this.include = this.matches(piece.subarray(pos, colon));
+    this.atLineStart = false;
+    return pos;
+  }
+
+  private completeName(piece: Buffer, pos: number, out: Buffer[]): number {
+    const colon = indexOfNameEnd(piece, pos);
+    if (colon < 0 && this.pendingLength + piece.length - pos <= MAX_NAME) {
+      this.pendingLine.push(piece.subarray(pos));
+      this.pendingLength += piece.length - pos;
+      return piece.length;
+    }
+    const nameEnd = colon < 0 ? pos : colon;
+    this.include = this.matches(Buffer.concat([...this.pendingLine, piece.subarray(pos, nameEnd)]));
+    this.atLineStart = false;
+    if (this.include) out.push(...this.pendingLine);
+    this.pendingLine = [];
+    this.pendingLength = 0;
+    return pos;
+  }
+
+  private copyRestOfLine(piece: Buffer, pos: number, out: Buffer[]): number {
+    const lf = piece.indexOf(LF, pos);
+    const end = lf < 0 ? piece.length : lf + 1;
+    if (this.include) out.push(piece.subarray(pos, end));
+    this.atLineStart = lf >= 0;
+    return end;
+  }
+
+  /** Whether a field is selected; a line without a colon is a field whose name is the whole line. */
+  private matches(rawName: Buffer): boolean {
+    const name = rawName.toString('latin1').trimEnd().toUpperCase();
+    return this.names.has(name) !== this.exclude;
+  }
+}
+
+/** Position of the colon ending a field name, or of the line end when there is no colon; -1 if neither is in this piece. */
+function indexOfNameEnd(piece: Buffer, from: number): number {
+  for (let i = from; i < piece.length && i - from <= MAX_NAME; i++) {
+    const byte = piece[i];
+    if (byte === COLON) return i;
+    if (byte === LF) return i;
+  }
+  return piece.length - from > MAX_NAME ? from + MAX_NAME : -1;
+}

@@ -1,0 +1,121 @@
+import { Readable } from 'node:stream';
+import type { CacheStore, SectionContent, SectionRecord } from '../../cache/cache-store.js';
+import type { Uid } from '../../model/types.js';
+import type { LiteralSource } from './fetch-plan.js';
+import { HeaderFieldFilter } from './header-fields.js';
+import type { Segment } from './response-writer.js';
+
+/** Header blocks up to this size are filtered in memory; larger ones are streamed twice. */
+const FIELDS_IN_MEMORY = 1024 * 1024;
+
+/** The cached sections a message's literal items are cut from. */
+export interface MessageSections {
+  uid: Uid;
+  /** The whole message, when needed and cached. */
+  body?: SectionRecord;
+  /** The header block fetched on its own (when the whole message is not cached). */
+  header?: SectionRecord;
+  parts: Map<string, SectionRecord>;
+}
+
+interface ByteRange {
+  record: SectionRecord;
+  start: number;
+  end: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Opens the bytes of one literal item; undefined when the message has no such data. */
+export async function openLiteral(
+  store: CacheStore,
+  message: MessageSections,
+  source: LiteralSource,
+  partial?: { start: number; length: number },
+): Promise<Segment | undefined> {
+  if (source.kind === 'fields') {
+    const block = headerRange(message);
+    return block && filterFields(store, block, source.names, source.exclude, partial);
+  }
+  const range = rangeOf(message, source);
+  if (range === null) return EMPTY; // a part upstream has nothing for
+  if (!range) return undefined;
+  let { start, end } = range;
+  if (partial) {
+    start = Math.min(end, start + partial.start);
+    end = Math.min(end, start + partial.length);
+  }
+  return asSegment(await store.openSection(range.record, start, end));
+}
+
+function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind: 'fields' }>): ByteRange | null | undefined {
+  const body = message.body;
+  switch (source.kind) {
+    case 'full':
+      return body && { record: body, start: 0, end: body.length };
+    case 'text':
+      return body && { record: body, start: body.headerLength, end: body.length };
+    case 'header':
+      return headerRange(message);
+    case 'part': {
+      const record = message.parts.get(source.section);
+      return record ? { record, start: 0, end: record.length } : null;
+    }
+  }
+}
+
+function headerRange(message: MessageSections): ByteRange | undefined {
+  if (message.body) return { record: message.body, start: 0, end: message.body.headerLength };
+  if (message.header) return { record: message.header, start: 0, end: message.header.length };
+  return undefined;
+}
+
+function asSegment(content: SectionContent): Segment {
+  return 'buffer' in content ? content.buffer : content;
+}
+
+async function filterFields(
+  store: CacheStore,
+  block: ByteRange,
+  names: ReadonlySet<string>,
+  exclude: boolean,
+  partial?: { start: number; length: number },
+): Promise<Segment> {
+  const open = async () => store.openSection(block.record, block.start, block.end);
+  const filtered = async function* (): AsyncGenerator<Buffer> {
+    const filter = new HeaderFieldFilter(names, exclude);
+    const content = await open();
+    if ('buffer' in content) yield* filter.push(content.buffer);
+    else for await (const chunk of content.stream) yield* filter.push(chunk as Buffer);
+    yield* filter.end();
+  };
+  const start = partial?.start ?? 0;
+  const limit = partial?.length ?? Number.MAX_SAFE_INTEGER;
+  if (block.end - block.start <= FIELDS_IN_MEMORY) {
+    const pieces: Buffer[] = [];
+    for await (const piece of filtered()) pieces.push(piece);
+    const all = Buffer.concat(pieces);
+    return all.subarray(Math.min(start, all.length), Math.min(all.length, start + limit));
+  }
+  // a huge header block: one pass for the length, a second one to send it
+  let total = 0;
+  for await (const piece of filtered()) total += piece.length;
+  const length = Math.max(0, Math.min(total - start, limit));
+  return { length, stream: Readable.from(slice(filtered(), start, length)) };
+}
+
+async function* slice(source: AsyncIterable<Buffer>, start: number, length: number): AsyncGenerator<Buffer> {
+  let skip = start;
+  let left = length;
+  for await (const piece of source) {
+    if (left <= 0) return;
+    if (skip >= piece.length) {
+      skip -= piece.length;
+      continue;
+    }
+    const part = piece.subarray(skip, skip + left);
+    skip = 0;
+    left -= part.length;
+    yield part;
+  }
+}

@@ -1,0 +1,62 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+/**
+ * Field names that may carry secrets anywhere in a log object. Message contents never reach
+ * the logger at all: neither imap-core's nor imapflow's protocol traces are forwarded
+ * (see imapCoreLogger and imapflowLogger).
+ */
+const REDACT_PATHS = ['pass', 'password', 'auth', 'credentials', '*.pass', '*.password', '*.auth', '*.credentials'];
+
+export function createLogger(options: { level: string; pretty?: boolean }): Logger {
+  const base = { level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (options.pretty) {
+    return pino(base, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  }
+  return pino(base);
+}
+
+type LogArgs = [obj: unknown, msg?: string, ...args: unknown[]];
+
+/**
+ * imap-core logs with pino-style (obj, format, ...args) calls. Its debug level prints whole
+ * protocol lines (message bytes included), so it is dropped; info and error go to pino.
+ */
+export function imapCoreLogger(logger: Logger) {
+  const child = logger.child({ component: 'imap-core' });
+  return {
+    info: (...args: LogArgs) => child.debug(...(args as [object, string])),
+    debug: () => undefined,
+    error: (...args: LogArgs) => child.warn(...(args as [object, string])),
+    warn: (...args: LogArgs) => child.warn(...(args as [object, string])),
+  };
+}
+
+/**
+ * imapflow logs protocol lines (server responses with message data included) at debug and
+ * trace: those are dropped. Its info lines are connection events, kept at debug.
+ */
+export function imapflowLogger(logger: Logger) {
+  const pick = (entry: Record<string, unknown>) => {
+    const { msg, err, cid } = entry;
+    return { upstreamCid: cid, ...(err ? { err } : {}), msg: typeof msg === 'string' ? msg : undefined };
+  };
+  return {
+    trace: () => undefined,
+    debug: () => undefined,
+    info: (entry: Record<string, unknown>) => {
+      const { msg, ...rest } = pick(entry);
+      logger.debug(rest, msg);
+    },
+    warn: (entry: Record<string, unknown>) => {
+      const { msg, ...rest } = pick(entry);
+      logger.warn(rest, msg);
+    },
+    error: (entry: Record<string, unknown>) => {
+      const { msg, ...rest } = pick(entry);
+      logger.error(rest, msg);
+    },
+  };
+}

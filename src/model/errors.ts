@@ -1,0 +1,44 @@
+/**
+ * Errors that cross layer boundaries carry a stable code; the IMAP layer maps codes to
+ * NO/BAD answers in one place (imap/responses.ts), logs get the context and the cause.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'UPSTREAM_UNAVAILABLE' // connect refused, timed out, TLS failure, connection lost
+  | 'UPSTREAM_AUTH_FAILED' // upstream refused the credentials
+  | 'UPSTREAM_NO' // upstream answered NO; the text goes to the client
+  | 'UPSTREAM_BAD' // upstream answered BAD
+  | 'UPSTREAM_PROTOCOL' // upstream sent something we cannot use
+  | 'NONEXISTENT' // no such folder or message
+  | 'CACHE_FAILURE' // LevelDB failed or holds a record we cannot read
+  | 'CLIENT_GONE' // the client disconnected while we were answering
+  | 'INTERNAL';
+
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Readonly<Record<string, unknown>>;
+  /** Text meant for the IMAP client (upstream's own answer text, for example). */
+  readonly clientText: string | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { context?: Record<string, unknown>; cause?: unknown; clientText?: string } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProxyError';
+    this.code = code;
+    this.context = options.context ?? {};
+    this.clientText = options.clientText;
+  }
+}
+
+export function isProxyError(err: unknown, code?: ErrorCode): err is ProxyError {
+  return err instanceof ProxyError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a ProxyError, keeping ProxyErrors as they are. */
+export function asProxyError(err: unknown, code: ErrorCode, message: string, context?: Record<string, unknown>): ProxyError {
+  if (err instanceof ProxyError) return err;
+  return new ProxyError(code, message, { cause: err, ...(context ? { context } : {}) });
+}

@@ -1,0 +1,57 @@
+/**
+ * Every size, count and time bound of the proxy, with the reason beside it.
+ * Memory is bounded by design: each buffer or queue below has a fixed upper size.
+ */
+
+/** Bodies are stored in LevelDB in chunks of this size: `get` copies a whole value, so a value
+ * must never be a whole large message. 256 KiB kept peak memory flat for 50 MB bodies. */
+export const BODY_CHUNK_SIZE = 256 * 1024;
+
+/** Sections are fetched upstream as partials of at most this size: imapflow holds each literal of
+ * a response whole in memory, so this bounds it. Many messages go in one UID FETCH (their first
+ * partial each); longer ones continue piece by piece, one round trip per piece, large enough that
+ * a 25 ms link still moves data most of the time. */
+export const UPSTREAM_PARTIAL_SIZE = 4 * 1024 * 1024;
+
+/** Upper bounds of one batched body fetch. */
+export const BODY_BATCH_MAX_MESSAGES = 200;
+export const BODY_BATCH_MAX_BYTES = 8 * 1024 * 1024;
+
+/** How far the body fetcher reads ahead of the last body a client asked for, per folder. The
+ * window starts small (a client opening one message costs little more than that message) and
+ * doubles while the client keeps reading forward, up to enough to keep every upstream
+ * connection busy over a 25 ms link. */
+export const READ_AHEAD_MIN_BYTES = 1024 * 1024;
+export const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Bodies fetched ahead of a client are kept in memory up to this many bytes, so the client is
+ * served them without reading back what was just written to LevelDB (sync/fresh-bodies.ts). */
+export const FRESH_BODIES_BYTES = 24 * 1024 * 1024;
+export const READ_AHEAD_MESSAGES = 2000;
+
+/** Metadata fetched upstream is written to LevelDB in batches of this many messages. */
+export const META_WRITE_BATCH = 500;
+
+/** A FETCH answer is built for this many messages at a time (one LevelDB read for their
+ * metadata, one upstream round trip for whatever is missing). */
+export const FETCH_RESPONSE_BATCH = 250;
+
+/** Small FETCH response lines are joined into one write of at most this size. */
+export const RESPONSE_COALESCE_BYTES = 64 * 1024;
+
+/** A folder status seen upstream (LIST-STATUS, STATUS, SELECT) this recently is trusted by the
+ * next SELECT without another round trip: a client that lists and then selects each folder
+ * (mbsync, Thunderbird) costs one round trip for all folders, not one per folder. */
+export const STATUS_FRESH_MS = 3_000;
+
+/** Upstream connections per account (configurable; this is the default). */
+export const DEFAULT_UPSTREAM_CONNECTIONS = 4;
+
+/** An idle upstream connection is logged out after this long. */
+export const UPSTREAM_IDLE_CLOSE_MS = 10 * 60_000;
+
+/** Connect + greeting + login upstream must finish within this time. */
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 15_000;
+
+/** imap-core buffers an APPEND literal whole; this caps it (and is advertised as APPENDLIMIT). */
+export const MAX_APPEND_SIZE = 64 * 1024 * 1024;

@@ -1,0 +1,68 @@
+/** Shared types of the proxy's domain. Imports nothing. */
+
+/** Identifies one user on one upstream server; the cache namespace of that account. */
+export type AccountId = string;
+
+/** A folder path as clients see it: Unicode, hierarchy separator "/". */
+export type FolderPath = string;
+
+export type Uid = number;
+
+export type PrefetchMode = 'off' | 'headers' | 'all';
+
+export interface UpstreamEndpoint {
+  /** imap: plain or STARTTLS as the server offers; imaps: implicit TLS. */
+  secure: boolean;
+  host: string;
+  port: number;
+  /** The URL as configured, normalised (scheme://host:port). */
+  url: string;
+}
+
+export interface Credentials {
+  user: string;
+  pass: string;
+}
+
+/** One entry of the folder list as upstream reported it. */
+export interface FolderListEntry {
+  path: FolderPath;
+  /** LIST attributes other than special-use, e.g. \HasChildren, \Noselect. */
+  flags: string[];
+  specialUse: string | null;
+  subscribed: boolean;
+}
+
+/** What a SELECT/EXAMINE or STATUS upstream tells about a folder. */
+export interface FolderStatus {
+  uidValidity: number;
+  uidNext: number;
+  messages: number;
+  /** "0" when upstream has no CONDSTORE for this folder. Decimal string: modseqs are 63-bit. */
+  highestModseq: string;
+  /** Messages without \Seen, when upstream was asked for it. */
+  unseen?: number;
+  /** Keywords upstream lists in the folder's FLAGS (SELECT only). */
+  keywords?: string[];
+}
+
+/** Per-message metadata as cached: everything but structure and bytes. */
+export interface MessageMeta {
+  uid: Uid;
+  flags: string[];
+  /** Decimal string; "0" when upstream has no CONDSTORE. */
+  modseq: string;
+  size: number;
+  /** INTERNALDATE exactly as upstream wrote it, e.g. "01-Jan-2025 03:55:02 +0000". */
+  internalDate: string;
+}
+
+/** Raw IMAP forms of a message's structure items, stored and served verbatim. */
+export interface MessageStructure {
+  envelope?: Buffer;
+  bodystructure?: Buffer;
+  /** The non-extensible BODY item. */
+  body?: Buffer;
+}
+
+export type StructureItem = keyof MessageStructure;

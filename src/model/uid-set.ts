@@ -1,0 +1,69 @@
+import type { Uid } from './types.js';
+
+/** Compresses ascending UIDs into an IMAP sequence set: [1,2,3,7] -> "1:3,7". */
+export function toSequenceSet(uids: readonly Uid[]): string {
+  const parts: string[] = [];
+  let start = -1;
+  let prev = -1;
+  for (const uid of uids) {
+    if (start < 0) {
+      start = prev = uid;
+    } else if (uid === prev + 1) {
+      prev = uid;
+    } else {
+      parts.push(start === prev ? `${start}` : `${start}:${prev}`);
+      start = prev = uid;
+    }
+  }
+  if (start >= 0) parts.push(start === prev ? `${start}` : `${start}:${prev}`);
+  return parts.join(',');
+}
+
+export type UidRange = readonly [from: Uid, to: Uid];
+
+/** Parses a UID set of numbers and ranges ("1:3,7") without expanding it: upstream may name huge ranges. */
+export function parseUidRanges(set: string): UidRange[] {
+  const ranges: UidRange[] = [];
+  for (const part of set.split(',')) {
+    const [a, b] = part.split(':').map(Number);
+    if (a === undefined || !Number.isInteger(a)) continue;
+    const end = b !== undefined && Number.isInteger(b) ? b : a;
+    ranges.push([Math.min(a, end), Math.max(a, end)]);
+  }
+  return ranges;
+}
+
+/** The UIDs of an ascending array that fall inside any of the ranges. */
+export function uidsInRanges(sorted: readonly Uid[], ranges: readonly UidRange[]): Uid[] {
+  const found: Uid[] = [];
+  for (const [from, to] of ranges) {
+    for (let i = lowerBound(sorted, from); i < sorted.length && (sorted[i] as Uid) <= to; i++) found.push(sorted[i] as Uid);
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/** Index of uid in an ascending array, or -1. */
+export function indexOfUid(sorted: readonly Uid[], uid: Uid): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const value = sorted[mid] as Uid;
+    if (value === uid) return mid;
+    if (value < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Index of the first element >= uid in an ascending array (sorted.length if none). */
+export function lowerBound(sorted: readonly Uid[], uid: Uid): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as Uid) < uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

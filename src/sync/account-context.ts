@@ -1,0 +1,15 @@
+import type { CacheStore } from '../cache/cache-store.js';
+import type { Logger } from '../log.js';
+import type { AccountId } from '../model/types.js';
+import type { ConnectionPool } from '../upstream/connection-pool.js';
+import type { FreshBodies } from './fresh-bodies.js';
+
+/** What every per-account component needs: its cache namespace, cache and upstream pool. */
+export interface AccountContext {
+  readonly id: AccountId;
+  readonly user: string;
+  readonly store: CacheStore;
+  readonly pool: ConnectionPool;
+  readonly log: Logger;
+  readonly freshBodies: FreshBodies;
+}

@@ -1,0 +1,169 @@
+import { EventEmitter } from 'node:events';
+import type { FolderRecord } from '../cache/cache-store.js';
+import { RECORD_VERSION } from '../cache/records.js';
+import { STATUS_FRESH_MS } from '../model/limits.js';
+import type { FolderPath, FolderStatus, Uid } from '../model/types.js';
+import { toSequenceSet } from '../model/uid-set.js';
+import { Priority } from '../upstream/connection-pool.js';
+import type { FlagUpdate } from '../upstream/upstream-connection.js';
+import type { AccountContext } from './account-context.js';
+import { BodyFetcher } from './body-fetcher.js';
+import { syncFolder } from './folder-sync.js';
+import { ItemFetcher } from './item-fetcher.js';
+
+/** What changed in a folder during a sync, for sessions that have it selected. */
+export interface FolderChanges {
+  added: Uid[];
+  expunged: Uid[];
+  flagged: { uid: Uid; flags: string[]; modseq: string }[];
+}
+
+/** A folder's state as a SELECT presents it. */
+export interface FolderView {
+  fid: string;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: string;
+  keywords: string[];
+  uids: Uid[];
+}
+
+/**
+ * One folder of one account: its cache record, its UIDs in memory, and the components that
+ * fill its cache. Emits 'changes' (FolderChanges) after every sync that changed something and
+ * 'reset' when a new UIDVALIDITY dropped the cached generation.
+ */
+export class Folder extends EventEmitter {
+  record: FolderRecord | undefined;
+  /** Cached UIDs, ascending. Replaced, never mutated in place: views handed out stay valid. */
+  uids: Uid[] = [];
+  readonly bodies: BodyFetcher;
+  readonly items: ItemFetcher;
+  private loading: Promise<void> | undefined;
+  private syncing: Promise<void> | undefined;
+  private lastStatus: { status: FolderStatus; at: number } | undefined;
+
+  constructor(
+    readonly account: AccountContext,
+    readonly path: FolderPath,
+  ) {
+    super();
+    this.bodies = new BodyFetcher(this);
+    this.items = new ItemFetcher(this);
+  }
+
+  get fid(): string | undefined {
+    return this.record?.fid;
+  }
+
+  /** Remembers a status upstream reported (LIST-STATUS, STATUS), so a SELECT right after can trust it. */
+  noteStatus(status: FolderStatus): void {
+    this.lastStatus = { status, at: Date.now() };
+  }
+
+  /** The status upstream last reported, if that was within the last few seconds. */
+  recentStatus(): FolderStatus | undefined {
+    const seen = this.lastStatus;
+    return seen && Date.now() - seen.at <= STATUS_FRESH_MS ? seen.status : undefined;
+  }
+
+  /** Loads the cached record and UIDs once. */
+  load(): Promise<void> {
+    this.loading ??= (async () => {
+      this.record = await this.account.store.getFolder(this.account.id, this.path);
+      if (this.record) this.uids = await this.account.store.loadUids(this.record.fid);
+    })();
+    return this.loading;
+  }
+
+  /** Brings the cache up to date with upstream; concurrent callers share one sync. */
+  async sync(priority: Priority = Priority.Client): Promise<void> {
+    await this.load();
+    if (this.isFresh()) return;
+    this.syncing ??= this.account.pool
+      .run({ folder: this.path, priority }, async (conn, opened) => {
+        // a connection already on this folder is asked again: its status may be old
+        const status = opened ?? (await conn.open(this.path, conn.selectedReadOnly));
+        this.noteStatus(status);
+        await syncFolder(this, conn, status);
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
+    return this.syncing;
+  }
+
+  view(): FolderView {
+    const record = this.record as FolderRecord;
+    return {
+      fid: record.fid,
+      uidValidity: record.uidValidity,
+      uidNext: record.uidNext,
+      highestModseq: record.highestModseq,
+      keywords: record.keywords ?? [],
+      uids: this.uids,
+    };
+  }
+
+  /** Starts a new cache generation (first sync, or UIDVALIDITY changed upstream). */
+  async startGeneration(uidValidity: number): Promise<FolderRecord> {
+    const previous = this.record;
+    const next: FolderRecord = {
+      v: RECORD_VERSION,
+      fid: this.account.store.newFolderId(),
+      uidValidity,
+      uidNext: 1,
+      highestModseq: '0',
+      messages: 0,
+      keywords: [],
+      lastSync: 0,
+    };
+    await this.account.store.replaceFolder(this.account.id, this.path, previous, next);
+    this.record = next;
+    this.uids = [];
+    this.bodies.reset();
+    if (previous) {
+      this.account.log.info({ folder: this.path, old: previous.uidValidity, new: uidValidity }, 'UIDVALIDITY changed upstream; the folder cache was dropped');
+      this.emit('reset');
+    }
+    return next;
+  }
+
+  /** Changes flags upstream first, then in the cache; returns what upstream reported. */
+  async storeFlags(uids: readonly Uid[], action: '+FLAGS' | '-FLAGS' | 'FLAGS', flags: readonly string[]): Promise<FlagUpdate[]> {
+    const updates = await this.account.pool.run({ folder: this.path, readWrite: true, priority: Priority.Client }, (conn) =>
+      conn.uidStore(toSequenceSet(uids), action, flags),
+    );
+    await this.applyFlagUpdates(updates);
+    return updates;
+  }
+
+  private async applyFlagUpdates(updates: readonly FlagUpdate[]): Promise<void> {
+    const fid = this.fid;
+    if (!fid || updates.length === 0) return;
+    const { store } = this.account;
+    const metas = await store.getMetas(fid, updates.map((u) => u.uid));
+    const ops = [];
+    for (const [i, meta] of metas.entries()) {
+      const update = updates[i] as FlagUpdate;
+      if (meta) ops.push(store.metaPutOp(fid, { ...meta, flags: update.flags, modseq: update.modseq === '0' ? meta.modseq : update.modseq }));
+    }
+    await store.batch(ops);
+    const changes: FolderChanges = { added: [], expunged: [], flagged: updates.map((u) => ({ ...u })) };
+    this.emit('changes', changes);
+  }
+
+  /** The cached state matches a status upstream gave within the last few seconds. */
+  private isFresh(): boolean {
+    const record = this.record;
+    const status = this.recentStatus();
+    if (!record || !status) return false;
+    return (
+      status.highestModseq !== '0' &&
+      record.uidValidity === status.uidValidity &&
+      record.uidNext === status.uidNext &&
+      record.highestModseq === status.highestModseq &&
+      this.uids.length === status.messages
+    );
+  }
+}

@@ -1,0 +1,42 @@
+import type { SectionRecord } from '../cache/cache-store.js';
+import type { Uid } from '../model/types.js';
+
+/**
+ * Bodies just fetched from upstream, kept in memory (within a fixed byte budget) until a client
+ * takes them: a client reading right behind the read-ahead is served these bytes instead of
+ * reading back what was just written to LevelDB. Oldest entries go first when over budget.
+ * Each entry is taken once: clients download a message once.
+ */
+export class FreshBodies {
+  private readonly entries = new Map<string, SectionRecord>();
+  private bytes = 0;
+
+  constructor(private readonly budget: number) {}
+
+  put(fid: string, uid: Uid, record: SectionRecord): void {
+    if (record.length > this.budget / 4) return;
+    const key = `${fid}:${uid}`;
+    this.drop(key);
+    this.entries.set(key, record);
+    this.bytes += record.length;
+    for (const [oldest, old] of this.entries) {
+      if (this.bytes <= this.budget) break;
+      this.entries.delete(oldest);
+      this.bytes -= old.length;
+    }
+  }
+
+  take(fid: string, uid: Uid): SectionRecord | undefined {
+    const key = `${fid}:${uid}`;
+    const record = this.entries.get(key);
+    if (record) this.drop(key);
+    return record;
+  }
+
+  private drop(key: string): void {
+    const record = this.entries.get(key);
+    if (!record) return;
+    this.entries.delete(key);
+    this.bytes -= record.length;
+  }
+}

@@ -1,0 +1,77 @@
+import type { BatchOp, HeaderRule, SectionRecord } from '../cache/cache-store.js';
+import type { MessageMeta, MessageStructure, StructureItem, Uid } from '../model/types.js';
+import { toSequenceSet } from '../model/uid-set.js';
+import type { Priority } from '../upstream/connection-pool.js';
+import { atom } from '../upstream/imap-tokens.js';
+import type { Folder } from './folder.js';
+import { fetchSectionsInto } from './upstream-sections.js';
+
+const STRUCTURE_ATOMS: Record<StructureItem, string> = { envelope: 'ENVELOPE', bodystructure: 'BODYSTRUCTURE', body: 'BODY' };
+
+/** A part's HEADER is all header; a part's content or MIME header has no header split of its own. */
+function headerRuleOf(section: string): HeaderRule {
+  return /(^|\.)HEADER$/.test(section) ? 'all' : 'none';
+}
+
+/**
+ * Fills in what a FETCH needs besides whole bodies: ENVELOPE / BODYSTRUCTURE / BODY as upstream
+ * serialised them, header blocks, and MIME part sections (which need upstream's MIME parser:
+ * the proxy has none). One upstream command per batch of messages.
+ */
+export class ItemFetcher {
+  constructor(private readonly folder: Folder) {}
+
+  async structures(metas: readonly MessageMeta[], items: readonly StructureItem[], priority: Priority): Promise<Map<Uid, MessageStructure>> {
+    const { store, pool } = this.folder.account;
+    const fid = this.folder.fid as string;
+    const uids = metas.map((m) => m.uid);
+    const cached = await store.getStructures(fid, uids);
+    const result = new Map<Uid, MessageStructure>();
+    const missing: Uid[] = [];
+    uids.forEach((uid, i) => {
+      const structure = cached[i];
+      if (structure && items.every((item) => structure[item])) result.set(uid, structure);
+      else missing.push(uid);
+    });
+    if (missing.length === 0) return result;
+    // ENVELOPE and BODYSTRUCTURE come together: a client that wants one usually wants the other next
+    const wanted = new Set<StructureItem>(['envelope', 'bodystructure', ...items]);
+    const previous = new Map(uids.map((uid, i) => [uid, cached[i]]));
+    await pool.run({ folder: this.folder.path, priority }, async (conn) => {
+      const ops: BatchOp[] = [];
+      await conn.uidFetch(toSequenceSet(missing), [...wanted].map((item) => atom(STRUCTURE_ATOMS[item])), (fetched) => {
+        const structure: MessageStructure = { ...previous.get(fetched.uid) };
+        if (fetched.envelope) structure.envelope = fetched.envelope;
+        if (fetched.bodystructure) structure.bodystructure = fetched.bodystructure;
+        if (fetched.body) structure.body = fetched.body;
+        if (!items.every((item) => structure[item])) return; // unsolicited
+        result.set(fetched.uid, structure);
+        ops.push(store.structurePutOp(fid, fetched.uid, structure));
+      });
+      await store.batch(ops);
+    });
+    return result;
+  }
+
+  /** Header blocks or MIME part sections ("HEADER", "1", "2.MIME", "1.2.TEXT", ...). */
+  async sections(metas: readonly MessageMeta[], section: string, priority: Priority): Promise<Map<Uid, SectionRecord>> {
+    const { store, pool } = this.folder.account;
+    const fid = this.folder.fid as string;
+    const wanted = metas.map((m) => ({ uid: m.uid, section }));
+    const cached = await store.getSections(fid, wanted);
+    const result = new Map<Uid, SectionRecord>();
+    const missing: Uid[] = [];
+    metas.forEach((meta, i) => {
+      const record = cached[i];
+      if (record) result.set(meta.uid, record);
+      else missing.push(meta.uid);
+    });
+    if (missing.length === 0) return result;
+    await pool.run({ folder: this.folder.path, priority }, (conn) =>
+      fetchSectionsInto(conn, store, fid, missing, section, section, headerRuleOf(section), (uid, record) => {
+        if (record) result.set(uid, record);
+      }),
+    );
+    return result;
+  }
+}

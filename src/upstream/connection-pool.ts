@@ -1,0 +1,226 @@
+import type { Logger } from '../log.js';
+import { ProxyError } from '../model/errors.js';
+import { UPSTREAM_IDLE_CLOSE_MS } from '../model/limits.js';
+import type { Credentials, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
+import { UpstreamConnection } from './upstream-connection.js';
+
+/** Who is waiting: a client's own request always goes before work the proxy does on its own. */
+export enum Priority {
+  Client = 0,
+  ReadAhead = 1,
+  Background = 2,
+}
+
+export interface PoolRequest {
+  /** The folder the work needs selected; undefined for folder-less commands (LIST, STATUS). */
+  folder?: FolderPath;
+  /** Work that changes the folder needs SELECT; reads are fine on EXAMINE or SELECT. */
+  readWrite?: boolean;
+  priority: Priority;
+}
+
+/** The connection, and the folder status upstream gave if the pool had to (re)select it. */
+export type PoolWork<T> = (conn: UpstreamConnection, opened: FolderStatus | null) => Promise<T>;
+
+const isBackground = (request: PoolRequest) => request.priority !== Priority.Client;
+
+interface Grant {
+  conn: UpstreamConnection;
+  /** Counted against the background share when it was granted. */
+  background: boolean;
+}
+
+interface Waiter {
+  request: PoolRequest;
+  resolve: (grant: Grant) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The upstream connections of one account: at most `size`, each used by one operation at a
+ * time, opened on demand and closed when idle. Requests queue by priority; background work
+ * leaves one connection for clients.
+ */
+export class ConnectionPool {
+  private readonly all = new Set<UpstreamConnection>();
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly idleTimers = new Map<UpstreamConnection, NodeJS.Timeout>();
+  private readonly waiters: Waiter[] = [];
+  private opening = 0;
+  private busyBackground = 0;
+  private closed = false;
+
+  constructor(
+    private readonly endpoint: UpstreamEndpoint,
+    private credentials: Credentials,
+    private readonly size: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Hands a connection that was opened to check a login to the pool. */
+  adopt(conn: UpstreamConnection): void {
+    if (this.closed || this.all.size + this.opening >= this.size) {
+      void conn.close();
+      return;
+    }
+    this.track(conn);
+    this.release(conn);
+  }
+
+  /** A newer password that upstream accepted replaces the one new connections use. */
+  updateCredentials(credentials: Credentials): void {
+    this.credentials = credentials;
+  }
+
+  get connectionCount(): number {
+    return this.all.size;
+  }
+
+  async run<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
+    const { conn, background } = await this.acquire(request);
+    try {
+      let opened: FolderStatus | null = null;
+      if (request.folder !== undefined && (conn.selectedPath !== request.folder || (request.readWrite && conn.selectedReadOnly))) {
+        opened = await conn.open(request.folder, !request.readWrite);
+      }
+      return await work(conn, opened);
+    } finally {
+      if (background) this.busyBackground--;
+      this.release(conn);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.waiters.splice(0)) {
+      waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
+    }
+    for (const timer of this.idleTimers.values()) clearTimeout(timer);
+    this.idleTimers.clear();
+    await Promise.all([...this.all].map((conn) => conn.close()));
+    this.all.clear();
+    this.idle.length = 0;
+  }
+
+  /** Raises a queued request to client priority: a client now waits for what it will fetch. */
+  promote(request: PoolRequest): void {
+    const index = this.waiters.findIndex((w) => w.request === request);
+    if (index < 0 || request.priority === Priority.Client) return;
+    const [waiter] = this.waiters.splice(index, 1);
+    request.priority = Priority.Client;
+    this.enqueue(waiter as Waiter);
+    this.dispatch();
+  }
+
+  private acquire(request: PoolRequest): Promise<Grant> {
+    if (this.closed) return Promise.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
+    return new Promise((resolve, reject) => {
+      this.enqueue({ request, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Keeps the queue ordered by priority, first come first served within one priority. */
+  private enqueue(waiter: Waiter): void {
+    const at = this.waiters.findIndex((w) => w.request.priority > waiter.request.priority);
+    if (at < 0) this.waiters.push(waiter);
+    else this.waiters.splice(at, 0, waiter);
+  }
+
+  private release(conn: UpstreamConnection): void {
+    if (!conn.usable || this.closed) {
+      this.forget(conn);
+      if (!this.closed) void conn.close();
+      this.dispatch();
+      return;
+    }
+    this.idle.push(conn);
+    this.idleTimers.set(
+      conn,
+      setTimeout(() => {
+        this.forget(conn);
+        void conn.close();
+      }, UPSTREAM_IDLE_CLOSE_MS).unref(),
+    );
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    while (this.waiters.length > 0) {
+      const index = this.waiters.findIndex((w) => this.mayRun(w.request));
+      if (index < 0) return;
+      const waiter = this.waiters[index] as Waiter;
+      const conn = this.takeIdle(waiter.request);
+      if (!conn && this.all.size + this.opening >= this.size) return;
+      this.waiters.splice(index, 1);
+      // counted when granted, not when the caller resumes: one dispatch may grant several
+      const background = isBackground(waiter.request);
+      if (background) this.busyBackground++;
+      if (conn) waiter.resolve({ conn, background });
+      else this.openFor(waiter, background);
+    }
+  }
+
+  /** Background work may not take the last connection while there is more than one. */
+  private mayRun(request: PoolRequest): boolean {
+    if (request.priority === Priority.Client || this.size === 1) return true;
+    return this.busyBackground < this.size - 1;
+  }
+
+  private takeIdle(request: PoolRequest): UpstreamConnection | undefined {
+    if (this.idle.length === 0) return undefined;
+    let index = this.idle.findIndex(
+      (c) => c.selectedPath === request.folder && (!request.readWrite || !c.selectedReadOnly),
+    );
+    if (index < 0) index = this.idle.length - 1;
+    const [conn] = this.idle.splice(index, 1);
+    if (!conn) return undefined;
+    clearTimeout(this.idleTimers.get(conn));
+    this.idleTimers.delete(conn);
+    if (!conn.usable) {
+      this.forget(conn);
+      return this.takeIdle(request);
+    }
+    return conn;
+  }
+
+  private openFor(waiter: Waiter, background: boolean): void {
+    this.opening++;
+    UpstreamConnection.connect({ endpoint: this.endpoint, credentials: this.credentials, logger: this.log })
+      .then(
+        (conn) => {
+          this.opening--;
+          if (this.closed) {
+            void conn.close();
+            if (background) this.busyBackground--;
+            waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
+            return;
+          }
+          this.track(conn);
+          waiter.resolve({ conn, background });
+        },
+        (err: unknown) => {
+          this.opening--;
+          if (background) this.busyBackground--;
+          waiter.reject(err);
+        },
+      )
+      .finally(() => this.dispatch());
+  }
+
+  private track(conn: UpstreamConnection): void {
+    this.all.add(conn);
+    conn.once('close', () => {
+      this.forget(conn);
+      this.dispatch();
+    });
+  }
+
+  private forget(conn: UpstreamConnection): void {
+    this.all.delete(conn);
+    const index = this.idle.indexOf(conn);
+    if (index >= 0) this.idle.splice(index, 1);
+    clearTimeout(this.idleTimers.get(conn));
+    this.idleTimers.delete(conn);
+  }
+}

@@ -1,0 +1,312 @@
+import { EventEmitter } from 'node:events';
+import { ImapFlow } from 'imapflow';
+import { imapflowLogger, type Logger } from '../log.js';
+import { ProxyError } from '../model/errors.js';
+import { UPSTREAM_CONNECT_TIMEOUT_MS } from '../model/limits.js';
+import type { Credentials, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
+import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
+import { atom, sequence, tokenString, type Token } from './imap-tokens.js';
+import { toClientPath, toUpstreamPath } from './paths.js';
+
+let nextConnectionId = 1;
+
+/** Maps whatever imapflow threw to a ProxyError the rest of the proxy can branch on. */
+export function upstreamError(err: unknown, action: string, context: Record<string, unknown> = {}): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const e = err as { authenticationFailed?: boolean; responseStatus?: string; responseText?: string; code?: string; message?: string };
+  if (e?.authenticationFailed) {
+    return new ProxyError('UPSTREAM_AUTH_FAILED', `upstream refused the login (${action})`, { cause: err, context, clientText: e.responseText });
+  }
+  if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
+    return new ProxyError(e.responseStatus === 'NO' ? 'UPSTREAM_NO' : 'UPSTREAM_BAD', `upstream answered ${e.responseStatus} to ${action}`, {
+      cause: err,
+      context: { ...context, responseText: e.responseText },
+      clientText: e.responseText,
+    });
+  }
+  return new ProxyError('UPSTREAM_UNAVAILABLE', `upstream connection failed during ${action}: ${e?.code ?? e?.message ?? 'unknown error'}`, {
+    cause: err,
+    context,
+  });
+}
+
+export interface UpstreamConnectOptions {
+  endpoint: UpstreamEndpoint;
+  credentials: Credentials;
+  logger: Logger;
+}
+
+export interface FolderListing {
+  entries: FolderListEntry[];
+  statuses: Map<FolderPath, FolderStatus>;
+}
+
+export type FetchHandler = (fetch: UpstreamFetch) => Promise<void> | void;
+
+export interface FlagUpdate {
+  uid: number;
+  flags: string[];
+  modseq: string;
+}
+
+interface RawResponse {
+  next(): void;
+}
+
+/**
+ * One authenticated connection to the upstream server, used by one operation at a time
+ * (the pool guarantees that). Everything imapflow-specific stays in this file.
+ */
+export class UpstreamConnection extends EventEmitter {
+  readonly id = nextConnectionId++;
+  private selected: { path: FolderPath; readOnly: boolean } | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly client: ImapFlow,
+    private readonly log: Logger,
+  ) {
+    super();
+    client.on('error', (err: unknown) => this.log.debug({ err }, 'upstream connection error'));
+    client.on('close', () => {
+      this.closed = true;
+      this.selected = null;
+      this.emit('close');
+    });
+  }
+
+  static async connect(options: UpstreamConnectOptions): Promise<UpstreamConnection> {
+    const { endpoint, credentials } = options;
+    const log = options.logger.child({ component: 'upstream', upstreamConn: nextConnectionId });
+    const client = new ImapFlow({
+      host: endpoint.host,
+      port: endpoint.port,
+      secure: endpoint.secure,
+      auth: { user: credentials.user, pass: credentials.pass },
+      tls: { rejectUnauthorized: true },
+      logger: imapflowLogger(log),
+      disableAutoIdle: true,
+      qresync: true,
+      disableIMAP4rev2: true,
+      connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
+      greetingTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
+      clientInfo: { name: 'imap-cache-proxy' },
+    } as ConstructorParameters<typeof ImapFlow>[0]);
+    client.on('error', () => undefined); // reported through connect()'s rejection
+    try {
+      await client.connect();
+    } catch (err) {
+      client.close();
+      throw upstreamError(err, 'login', { host: endpoint.host, port: endpoint.port });
+    }
+    return new UpstreamConnection(client, log);
+  }
+
+  get usable(): boolean {
+    return !this.closed && this.client.usable;
+  }
+
+  get selectedPath(): FolderPath | null {
+    return this.selected?.path ?? null;
+  }
+
+  get selectedReadOnly(): boolean {
+    return this.selected?.readOnly ?? true;
+  }
+
+  hasCapability(name: string): boolean {
+    return this.client.capabilities.has(name);
+  }
+
+  get qresyncEnabled(): boolean {
+    return this.client.enabled.has('QRESYNC');
+  }
+
+  private get delimiter(): string {
+    return (this.client.namespace as { delimiter?: string } | undefined)?.delimiter ?? '/';
+  }
+
+  /** SELECT or EXAMINE; always goes to the server, so the status is fresh. */
+  async open(path: FolderPath, readOnly: boolean): Promise<FolderStatus> {
+    const upstreamPath = toUpstreamPath(path, this.delimiter);
+    // imapflow LISTs (and LSUBs) a folder it has not listed itself before selecting it: two round
+    // trips per connection and folder. The proxy knows the folder; tell imapflow.
+    const folders = (this.client as unknown as { folders: Map<string, object> }).folders;
+    if (!folders.has(upstreamPath)) folders.set(upstreamPath, { path: upstreamPath, delimiter: this.delimiter, flags: new Set(), listed: true });
+    try {
+      const mailbox = await this.client.mailboxOpen(upstreamPath, { readOnly });
+      this.selected = { path, readOnly };
+      return {
+        uidValidity: Number(mailbox.uidValidity),
+        uidNext: mailbox.uidNext,
+        messages: mailbox.exists,
+        highestModseq: mailbox.highestModseq && !mailbox.noModseq ? mailbox.highestModseq.toString() : '0',
+        keywords: [...(mailbox.flags ?? [])].filter((flag) => !flag.startsWith('\\')),
+      };
+    } catch (err) {
+      this.selected = null;
+      const mailboxMissing = (err as { mailboxMissing?: boolean }).mailboxMissing;
+      if (mailboxMissing) throw new ProxyError('NONEXISTENT', `no folder ${path} upstream`, { cause: err, context: { path } });
+      throw upstreamError(err, 'SELECT', { path });
+    }
+  }
+
+  /** LIST with special-use, subscriptions and (where upstream has LIST-STATUS) every folder's status. */
+  async list(): Promise<FolderListing> {
+    let listed;
+    try {
+      listed = await this.client.list({
+        statusQuery: { messages: true, uidNext: true, uidValidity: true, highestModseq: true, unseen: true },
+      });
+    } catch (err) {
+      throw upstreamError(err, 'LIST');
+    }
+    const entries: FolderListEntry[] = [];
+    const statuses = new Map<FolderPath, FolderStatus>();
+    for (const entry of listed) {
+      const path = toClientPath(entry.path, entry.delimiter);
+      if (path === null) {
+        this.log.warn({ folder: entry.path }, 'folder name contains "/", which clients of the proxy cannot address; skipped');
+        continue;
+      }
+      const flags = [...entry.flags].filter((flag) => !/^\\(Subscribed)$/i.test(flag));
+      entries.push({
+        path,
+        flags,
+        specialUse: entry.specialUseSource === 'extension' && entry.specialUse ? entry.specialUse : null,
+        subscribed: !!entry.subscribed,
+      });
+      const status = entry.status;
+      if (status && status.uidValidity !== undefined && status.uidNext !== undefined && status.messages !== undefined) {
+        statuses.set(path, {
+          uidValidity: Number(status.uidValidity),
+          uidNext: status.uidNext,
+          messages: status.messages,
+          highestModseq: status.highestModseq ? status.highestModseq.toString() : '0',
+          ...(status.unseen !== undefined ? { unseen: status.unseen } : {}),
+        });
+      }
+    }
+    return { entries, statuses };
+  }
+
+  async status(path: FolderPath): Promise<FolderStatus> {
+    try {
+      const status = await this.client.status(toUpstreamPath(path, this.delimiter), {
+        messages: true,
+        uidNext: true,
+        uidValidity: true,
+        highestModseq: true,
+        unseen: true,
+      });
+      if (!status) throw new Error('connection is not usable');
+      return {
+        uidValidity: Number(status.uidValidity ?? 0),
+        uidNext: status.uidNext ?? 0,
+        messages: status.messages ?? 0,
+        highestModseq: status.highestModseq ? status.highestModseq.toString() : '0',
+        unseen: status.unseen ?? 0,
+      };
+    } catch (err) {
+      throw upstreamError(err, 'STATUS', { path });
+    }
+  }
+
+  /**
+   * UID FETCH with raw items. Each response is handed to onFetch as soon as it is parsed and
+   * the next one is read only when onFetch resolves: backpressure from the cache to the socket.
+   * VANISHED (EARLIER) answers of a CHANGEDSINCE ... VANISHED fetch go to onVanished.
+   */
+  async uidFetch(
+    uidSet: string,
+    items: Token[],
+    onFetch: FetchHandler,
+    options: { modifiers?: Token[]; onVanished?: (uidSet: string) => void } = {},
+  ): Promise<void> {
+    // imapflow swallows what an untagged handler throws: keep the first error, rethrow it after
+    let handlerError: unknown;
+    const args: Token[] = [sequence(uidSet), items];
+    if (options.modifiers) args.push(options.modifiers);
+    await this.runRaw('UID FETCH', args, {
+      FETCH: async (untagged: { command: string; attributes: Token[] }) => {
+        if (handlerError) return;
+        try {
+          await onFetch(parseUpstreamFetch(untagged));
+        } catch (err) {
+          handlerError = err;
+        }
+      },
+      VANISHED: async (untagged: { attributes: Token[] }) => {
+        // * VANISHED (EARLIER) 1:3,7
+        const uids = tokenString(untagged.attributes[untagged.attributes.length - 1]);
+        if (uids && options.onVanished) options.onVanished(uids);
+      },
+    });
+    if (handlerError) throw handlerError;
+  }
+
+  /**
+   * UID STORE; returns the flags and modseq upstream reports for each changed message (it
+   * answers with FETCH responses; a CONDSTORE server sends them even for .SILENT).
+   */
+  async uidStore(
+    uidSet: string,
+    action: '+FLAGS' | '-FLAGS' | 'FLAGS',
+    flags: readonly string[],
+  ): Promise<FlagUpdate[]> {
+    const updates: FlagUpdate[] = [];
+    await this.runRaw('UID STORE', [sequence(uidSet), atom(action), flags.map(atom)], {
+      FETCH: async (untagged: { command: string; attributes: Token[] }) => {
+        const fetched = parseUpstreamFetch(untagged);
+        if (fetched.flags) updates.push({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0' });
+      },
+    });
+    return updates;
+  }
+
+  /** UID SEARCH with a compiled query; returns the matching UIDs. */
+  async uidSearch(query: Token[]): Promise<number[]> {
+    const uids: number[] = [];
+    await this.runRaw('UID SEARCH', query, {
+      SEARCH: async (untagged: { attributes?: Token[]; numbers?: number[] }) => {
+        if (untagged.numbers) uids.push(...untagged.numbers);
+        else
+          for (const token of untagged.attributes ?? []) {
+            const n = Number(tokenString(token));
+            if (Number.isInteger(n) && n > 0) uids.push(n);
+          }
+      },
+    });
+    return uids;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await Promise.race([this.client.logout(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    } catch {
+      // already gone
+    } finally {
+      this.client.close();
+    }
+  }
+
+  private async runRaw(command: string, attributes: Token[], untagged: Record<string, unknown>): Promise<void> {
+    try {
+      const response = (await this.exec(command, attributes, untagged)) as RawResponse;
+      response.next();
+    } catch (err) {
+      throw upstreamError(err, command, { path: this.selectedPath });
+    }
+  }
+
+  /** imapflow's exec is internal API: it is the only way to send raw FETCH items. */
+  private exec(command: string, attributes: Token[], untagged: Record<string, unknown>): Promise<unknown> {
+    const client = this.client as unknown as {
+      exec(command: string, attributes: Token[], options: { untagged: Record<string, unknown> }): Promise<unknown>;
+    };
+    return client.exec(command, attributes, { untagged });
+  }
+}
+
