@@ -84,7 +84,6 @@ export class Folder extends EventEmitter {
       .run({ folder: this.path, priority }, async (conn, opened) => {
         // a connection already on this folder is asked again: its status may be old
         const status = opened ?? (await conn.open(this.path, conn.selectedReadOnly));
-        this.noteStatus(status);
         await syncFolder(this, conn, status);
       })
       .finally(() => {

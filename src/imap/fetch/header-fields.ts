@@ -10,7 +10,7 @@ const MAX_NAME = 998;
 /**
  * BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)] cut from a raw header block:
  * the selected fields, each with its folded continuation lines, in their original order,
- * followed by an empty line (as Dovecot answers). Fed the header in pieces; emits slices of
+ * followed by the header's empty line (as Dovecot answers). Fed the header in pieces; emits slices of
  * them, so a huge header never needs to sit in memory whole. Nothing is decoded.
  */
 export class HeaderFieldFilter {
@@ -51,7 +51,10 @@ export class HeaderFieldFilter {
     return out;
   }
 
-  /** The closing empty line. */
+  /**
+   * The closing empty line. Dovecot always ends HEADER.FIELDS with one, and HEADER.FIELDS.NOT only
+   * when the header block had one (a message that is all header has none).
+   */
   end(): Buffer[] {
     const out: Buffer[] = [];
     if (this.pendingLength > 0 && !this.ended) {
@@ -61,7 +64,7 @@ export class HeaderFieldFilter {
       this.pendingLine = [];
       this.pendingLength = 0;
     }
-    out.push(Buffer.from('\r\n'));
+    if (this.ended || !this.exclude) out.push(Buffer.from('\r\n'));
     return out;
   }
 

@@ -1,0 +1,102 @@
+// The command line: flags, config file and environment, clear errors, clean shutdown on signals.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { withDovecot } from '../support/dovecot.js';
+import { spawnProxy } from '../support/proxy.js';
+import { RawImapClient } from '../support/raw-client.js';
+
+const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
+const run = promisify(execFile);
+
+/** Runs the CLI to completion; returns exit code and output. */
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 20_000 });
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, output: e.stdout + e.stderr };
+  }
+}
+
+const dovecot = await withDovecot();
+const upstream = `imap://127.0.0.1:${dovecot.port}`;
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'imapcp-cli-'));
+
+async function canLogin(port: number): Promise<boolean> {
+  const client = await RawImapClient.connect(port);
+  try {
+    return /OK/.test((await client.command('LOGIN test pass')).tagged);
+  } finally {
+    client.close();
+  }
+}
+
+describe('imap-cache-proxy CLI', () => {
+  test('--help describes the commands and every start flag', async () => {
+    const top = await cli(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.output, /start/);
+    const start = await cli(['start', '--help']);
+    assert.equal(start.code, 0);
+    for (const flag of ['--upstream', '--listen', '--data', '--config', '--prefetch', '--upstream-connections', '--log-level']) {
+      assert.ok(start.output.includes(flag), `start --help mentions ${flag}`);
+    }
+  });
+
+  test('bad settings exit with status 2 and say what is wrong and where it came from', async () => {
+    const missing = await cli(['start'], { IMAP_CACHE_PROXY_UPSTREAM: '' });
+    assert.equal(missing.code, 2);
+    assert.match(missing.output, /no upstream server/);
+    const scheme = await cli(['start', '--upstream', 'http://x:1']);
+    assert.equal(scheme.code, 2);
+    assert.match(scheme.output, /--upstream: unsupported scheme/);
+    const listen = await cli(['start', '--upstream', upstream, '--listen', 'nowhere']);
+    assert.match(listen.output, /--listen: "nowhere" is not HOST:PORT/);
+    const env = await cli(['start', '--upstream', upstream], { IMAP_CACHE_PROXY_PREFETCH: 'sometimes' });
+    assert.match(env.output, /IMAP_CACHE_PROXY_PREFETCH/);
+    const file = path.join(tmp, 'bad.toml');
+    await writeFile(file, 'upstream = "imap://127.0.0.1:1"\ncolour = "blue"\n');
+    const unknown = await cli(['start', '--config', file]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.output, /unknown setting\(s\) colour/);
+    const garbled = path.join(tmp, 'garbled.toml');
+    await writeFile(garbled, 'upstream = \n');
+    assert.match((await cli(['start', '--config', garbled])).output, /not valid TOML/);
+  });
+
+  test('settings come from a config file and the environment; flags win', async () => {
+    const data = path.join(tmp, 'from-file');
+    const file = path.join(tmp, 'proxy.toml');
+    await writeFile(file, `upstream = "imap://127.0.0.1:1"\ndata = "${data}"\nprefetch = "off"\nlog-level = "info"\n`);
+    // the file's unreachable upstream is overridden by the environment
+    const proxy = await spawnProxy(['--config', file], { IMAP_CACHE_PROXY_UPSTREAM: upstream });
+    assert.ok(await canLogin(proxy.port));
+    assert.ok(existsSync(path.join(data, 'cache')), 'data directory from the config file');
+    assert.equal(await proxy.stop('SIGTERM'), 0);
+    assert.match(proxy.output(), /imap-cache-proxy stopped/);
+  });
+
+  test('the data directory defaults to the per-user data directory', async () => {
+    const xdg = path.join(tmp, 'xdg');
+    const proxy = await spawnProxy(['--upstream', upstream], { XDG_DATA_HOME: xdg, IMAP_CACHE_PROXY_DATA: '' });
+    assert.ok(await canLogin(proxy.port));
+    assert.equal(await proxy.stop('SIGINT'), 0);
+    assert.ok(existsSync(path.join(xdg, 'imap-cache-proxy', 'cache')));
+  });
+
+  test('a second proxy on the same data directory is refused with a clear message', async () => {
+    const data = path.join(tmp, 'locked');
+    const first = await spawnProxy(['--upstream', upstream, '--data', data]);
+    const second = await cli(['start', '--upstream', upstream, '--data', data, '--listen', '127.0.0.1:0']);
+    assert.equal(second.code, 1);
+    assert.match(second.output, /another imap-cache-proxy is using this data directory/);
+    assert.equal(await first.stop(), 0);
+  });
+});

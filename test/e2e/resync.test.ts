@@ -1,0 +1,66 @@
+// What changes on the server while no client is connected shows up at the next SELECT: new mail,
+// flag changes, expunges, and a new UIDVALIDITY (which drops the folder's cache).
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { ImapFlow } from 'imapflow';
+import { generateCorpus } from '../support/corpus.js';
+import { withDovecot } from '../support/dovecot.js';
+import { deliver } from '../support/maildir.js';
+import { connectClient, startTestProxy } from '../support/proxy.js';
+import { fetchItems, RawImapClient } from '../support/raw-client.js';
+
+const dovecot = await withDovecot();
+await deliver(dovecot.mailDir(), generateCorpus({ seed: 5, messages: 40, folders: 'INBOX:1' }));
+const proxy = await startTestProxy(dovecot);
+const upstream: ImapFlow = await connectClient(dovecot.port);
+after(() => upstream.logout());
+
+/** UID -> "FLAGS (...) RFC822.SIZE n" as a server answers it, and the EXAMINE facts. */
+async function view(port: number) {
+  const client = await RawImapClient.connect(port);
+  try {
+    await client.login();
+    const examine = (await client.command('EXAMINE INBOX')).untagged.map((b) => b.toString()).join('\n');
+    const fetched = await client.command('UID FETCH 1:* (UID FLAGS RFC822.SIZE)');
+    const messages = new Map<number, string>();
+    for (const line of fetched.untagged) {
+      const { items } = fetchItems(line);
+      const flags = (items.get('FLAGS')?.toString() ?? '').replace(/\\Recent ?/, '').replace(' )', ')');
+      messages.set(Number(items.get('UID')), `${flags} ${items.get('RFC822.SIZE')}`);
+    }
+    return {
+      exists: Number(/\* (\d+) EXISTS/.exec(examine)?.[1]),
+      uidValidity: Number(/UIDVALIDITY (\d+)/.exec(examine)?.[1]),
+      uidNext: Number(/UIDNEXT (\d+)/.exec(examine)?.[1]),
+      messages,
+    };
+  } finally {
+    client.close();
+  }
+}
+
+describe('resync at SELECT', () => {
+  test('the first SELECT through the proxy matches Dovecot', async () => {
+    assert.deepEqual(await view(proxy.port), await view(dovecot.port));
+  });
+
+  test('flag changes, expunges and new mail made upstream appear at the next SELECT', async () => {
+    await upstream.mailboxOpen('INBOX');
+    await upstream.messageFlagsAdd('1:5', ['\\Flagged', '$Important'], { uid: true });
+    await upstream.messageFlagsRemove('6:10', ['\\Seen'], { uid: true });
+    await upstream.messageDelete('11:13', { uid: true });
+    await upstream.mailboxClose();
+    await deliver(dovecot.mailDir(), generateCorpus({ seed: 5, messages: 4, startIndex: 100, folders: 'INBOX:1' }));
+    const expected = await view(dovecot.port);
+    assert.equal(expected.exists, 40 - 3 + 4);
+    assert.deepEqual(await view(proxy.port), expected);
+  });
+
+  test('a new UIDVALIDITY drops the folder cache and the folder is served again from upstream', async () => {
+    const before = await view(proxy.port);
+    await dovecot.setUidValidity('INBOX', before.uidValidity + 1000);
+    const expected = await view(dovecot.port);
+    assert.equal(expected.uidValidity, before.uidValidity + 1000);
+    assert.deepEqual(await view(proxy.port), expected);
+  });
+});

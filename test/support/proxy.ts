@@ -1,0 +1,124 @@
+// The proxy under test: in-process (startProxy, port 0) or as the real CLI in a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import { pino } from 'pino';
+import { startConfigSchema } from '../../src/config/schema.js';
+import { startProxy, type RunningProxy } from '../../src/main.js';
+import { freePort, type Dovecot } from './dovecot.js';
+
+export interface TestProxy {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Every log line the proxy wrote, as JSON objects. */
+  logs: Record<string, unknown>[];
+  /** The raw log output, to check nothing secret is in it. */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+export interface TestProxyOptions {
+  dataDir?: string;
+  connections?: number;
+  logLevel?: string;
+}
+
+/** Starts the proxy in this process against a Dovecot; stopped after the test file. */
+export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions = {}): Promise<TestProxy> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'imapcp-proxy-')));
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = pino({ level: opts.logLevel ?? 'debug' }, sink);
+  const config = startConfigSchema.parse({
+    upstream: `imap://${upstream.host}:${upstream.port}`,
+    listen: '127.0.0.1:0',
+    data: dataDir,
+    prefetch: 'off',
+    upstreamConnections: opts.connections ?? 4,
+    logLevel: opts.logLevel ?? 'debug',
+  });
+  let running: RunningProxy | undefined = await startProxy(config, log);
+  const proxy: TestProxy = {
+    host: running.address.host,
+    port: running.address.port,
+    dataDir,
+    logs: [],
+    logText: () => lines.join('\n'),
+    close: async () => {
+      const r = running;
+      running = undefined;
+      await r?.close();
+    },
+  };
+  Object.defineProperty(proxy, 'logs', { get: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) });
+  after(async () => {
+    await proxy.close();
+    if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+  return proxy;
+}
+
+export interface SpawnedProxy {
+  port: number;
+  child: ChildProcess;
+  output(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
+
+/** Runs the real CLI (`imap-cache-proxy start ...`) and waits until it listens. */
+export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedProxy> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${port}`, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${output}`)), 15_000);
+    const check = () => {
+      if (output.includes('imap-cache-proxy started')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy exited with ${code}:\n${output}`));
+    });
+  });
+  const spawned: SpawnedProxy = {
+    port,
+    child,
+    output: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  after(() => spawned.stop('SIGKILL'));
+  return spawned;
+}
+
+/** An imapflow client logged in through the proxy (or any server). */
+export async function connectClient(port: number, user = 'test', pass = 'pass'): Promise<ImapFlow> {
+  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass }, logger: false, disableAutoIdle: true });
+  await client.connect();
+  return client;
+}
