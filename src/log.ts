@@ -36,7 +36,8 @@ export function imapCoreLogger(logger: Logger) {
 
 /**
  * imapflow logs protocol lines (server responses with message data included) at debug and
- * trace: those are dropped. Its info lines are connection events, kept at debug.
+ * trace: those are dropped. Its info lines are connection events, kept at debug, and so is its
+ * per-connection warning about a plain connection (the proxy warns once per account instead).
  */
 export function imapflowLogger(logger: Logger) {
   const pick = (entry: Record<string, unknown>) => {
@@ -52,7 +53,8 @@ export function imapflowLogger(logger: Logger) {
     },
     warn: (entry: Record<string, unknown>) => {
       const { msg, ...rest } = pick(entry);
-      logger.warn(rest, msg);
+      if (msg && /does not support STARTTLS/.test(msg)) logger.debug(rest, msg);
+      else logger.warn(rest, msg);
     },
     error: (entry: Record<string, unknown>) => {
       const { msg, ...rest } = pick(entry);

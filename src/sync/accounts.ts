@@ -39,6 +39,9 @@ export class Accounts {
     // throws UPSTREAM_AUTH_FAILED or UPSTREAM_UNAVAILABLE
     const conn = await UpstreamConnection.connect({ endpoint, credentials, logger: log });
     let account = this.accounts.get(id);
+    if (!account && !conn.encrypted) {
+      log.warn({ user: credentials.user, upstream: endpoint.url }, 'the upstream connection is not encrypted: the server offers no STARTTLS');
+    }
     if (!account) {
       account = new Account(
         id,

@@ -58,7 +58,6 @@ interface RawResponse {
  * (the pool guarantees that). Everything imapflow-specific stays in this file.
  */
 export class UpstreamConnection extends EventEmitter {
-  readonly id = nextConnectionId++;
   private selected: { path: FolderPath; readOnly: boolean } | null = null;
   private closed = false;
 
@@ -77,7 +76,7 @@ export class UpstreamConnection extends EventEmitter {
 
   static async connect(options: UpstreamConnectOptions): Promise<UpstreamConnection> {
     const { endpoint, credentials } = options;
-    const log = options.logger.child({ component: 'upstream', upstreamConn: nextConnectionId });
+    const log = options.logger.child({ component: 'upstream', upstreamConn: nextConnectionId++ });
     const client = new ImapFlow({
       host: endpoint.host,
       port: endpoint.port,
@@ -104,6 +103,11 @@ export class UpstreamConnection extends EventEmitter {
 
   get usable(): boolean {
     return !this.closed && this.client.usable;
+  }
+
+  /** TLS from the start (imaps) or after STARTTLS. */
+  get encrypted(): boolean {
+    return (this.client as unknown as { secureConnection: boolean }).secureConnection;
   }
 
   get selectedPath(): FolderPath | null {

@@ -1,0 +1,58 @@
+// A TCP relay that behaves like a link across the internet: a fixed one-way delay and a bandwidth
+// cap per direction and connection. Bytes pass unchanged.
+import net from 'node:net';
+
+export interface WanRelay {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Bytes queued in one direction before the sender is paused (TCP's window, roughly). */
+const MAX_QUEUED = 4 * 1024 * 1024;
+
+export async function startWanRelay(targetPort: number, delayMs: number, rateMbit: number): Promise<WanRelay> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.setNoDelay(true);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    pump(client, upstream, delayMs, rateMbit);
+    pump(upstream, client, delayMs, rateMbit);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((s) => s.destroy());
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function pump(from: net.Socket, to: net.Socket, delayMs: number, rateMbit: number): void {
+  const bytesPerMs = (rateMbit * 1e6) / 8 / 1000;
+  let nextFree = 0; // when the link is free to start sending the next chunk
+  let queued = 0;
+  from.on('data', (chunk: Buffer) => {
+    const now = performance.now();
+    const start = Math.max(now + delayMs, nextFree);
+    nextFree = start + chunk.length / bytesPerMs;
+    queued += chunk.length;
+    if (queued > MAX_QUEUED) from.pause();
+    // delivered when its last byte has crossed the link
+    setTimeout(() => {
+      queued -= chunk.length;
+      if (queued <= MAX_QUEUED) from.resume();
+      if (!to.destroyed) to.write(chunk);
+    }, nextFree - now);
+  });
+  from.on('end', () => setTimeout(() => to.end(), Math.max(0, nextFree - performance.now())));
+}
