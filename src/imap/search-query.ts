@@ -78,12 +78,12 @@ function compileKey(raw: readonly RawItem[], i: number, out: Token[], resolveSeq
     // MODSEQ [entry-name entry-type-req] mod-sequence-valzer
     const hasEntry = raw[i + 2] !== undefined && !Array.isArray(raw[i + 1]) && !/^\d+$/.test((raw[i + 1] as ImapToken).value);
     const count = hasEntry ? 3 : 1;
-    out.push(atom('MODSEQ'), ...raw.slice(i + 1, i + 1 + count).map(passThrough));
+    out.push(atom('MODSEQ'), ...argumentsOf(raw, i, count));
     return i + 1 + count;
   }
   const arity = ARITY[key];
   if (arity !== undefined) {
-    out.push(atom(key), ...raw.slice(i + 1, i + 1 + arity).map(passThrough));
+    out.push(atom(key), ...argumentsOf(raw, i, arity));
     return i + 1 + arity;
   }
   if (SEQUENCE_SET.test(item.value)) {
@@ -94,6 +94,13 @@ function compileKey(raw: readonly RawItem[], i: number, out: Token[], resolveSeq
     return i + 1;
   }
   throw invalid(`unknown search key ${item.value}`);
+}
+
+/** The `count` arguments after the key at `i`; a key missing some is an invalid query. */
+function argumentsOf(raw: readonly RawItem[], i: number, count: number): Token[] {
+  const args = raw.slice(i + 1, i + 1 + count);
+  if (args.length < count) throw invalid(`missing argument of ${(raw[i] as ImapToken).value}`);
+  return args.map(passThrough);
 }
 
 /** Arguments keep their kind; imap-core reads 8-bit strings as binary, imapflow writes UTF-8. */

@@ -25,6 +25,7 @@ export type UidRange = readonly [from: Uid, to: Uid];
 export function parseUidRanges(set: string): UidRange[] {
   const ranges: UidRange[] = [];
   for (const part of set.split(',')) {
+    if (part === '') continue;
     const [a, b] = part.split(':').map(Number);
     if (a === undefined || !Number.isInteger(a)) continue;
     const end = b !== undefined && Number.isInteger(b) ? b : a;
@@ -35,11 +36,11 @@ export function parseUidRanges(set: string): UidRange[] {
 
 /** The UIDs of an ascending array that fall inside any of the ranges. */
 export function uidsInRanges(sorted: readonly Uid[], ranges: readonly UidRange[]): Uid[] {
-  const found: Uid[] = [];
+  const found = new Set<Uid>();
   for (const [from, to] of ranges) {
-    for (let i = lowerBound(sorted, from); i < sorted.length && (sorted[i] as Uid) <= to; i++) found.push(sorted[i] as Uid);
+    for (let i = lowerBound(sorted, from); i < sorted.length && (sorted[i] as Uid) <= to; i++) found.add(sorted[i] as Uid);
   }
-  return found.sort((a, b) => a - b);
+  return [...found].sort((a, b) => a - b);
 }
 
 /** Index of uid in an ascending array, or -1. */

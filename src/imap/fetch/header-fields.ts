@@ -15,6 +15,8 @@ const MAX_NAME = 998;
  */
 export class HeaderFieldFilter {
   private atLineStart = true;
+  /** A piece ended with a CR at a line start: an empty line if the next byte is LF. */
+  private carriageReturn = false;
   private include = false;
   private ended = false;
   /** Start of a field line whose name is not complete yet (it straddles two pieces). */
@@ -34,10 +36,25 @@ export class HeaderFieldFilter {
         pos = this.completeName(piece, pos, out);
         continue;
       }
+      if (this.carriageReturn) {
+        this.carriageReturn = false;
+        if (piece[pos] === LF) {
+          this.ended = true;
+          break;
+        }
+        // a bare CR starting a field line: the start of that line's name
+        this.pendingLine = [Buffer.from([CR])];
+        this.pendingLength = 1;
+        continue;
+      }
       if (this.atLineStart) {
         const first = piece[pos] as number;
-        if (first === LF || (first === CR && (pos + 1 >= piece.length || piece[pos + 1] === LF))) {
-          // the empty line ends the header (a lone CR at a piece end is taken as its start)
+        if (first === CR && pos + 1 >= piece.length) {
+          this.carriageReturn = true;
+          break;
+        }
+        if (first === LF || (first === CR && piece[pos + 1] === LF)) {
+          // the empty line ends the header
           this.ended = true;
           break;
         }
@@ -57,6 +74,10 @@ export class HeaderFieldFilter {
    */
   end(): Buffer[] {
     const out: Buffer[] = [];
+    if (this.carriageReturn) {
+      this.pendingLine = [Buffer.from([CR])];
+      this.pendingLength = 1;
+    }
     if (this.pendingLength > 0 && !this.ended) {
       // a last line without a colon or a line end: the whole line is its name
       const line = Buffer.concat(this.pendingLine);

@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { CacheStore, type FolderRecord, type SectionContent, type SectionRecord } from '../../src/cache/cache-store.js';
+import { FULL_BODY, HEADER_BLOCK } from '../../src/cache/keys.js';
+import { headerLengthFor } from '../../src/cache/section-writer.js';
+import { BODY_CHUNK_SIZE } from '../../src/model/limits.js';
+
+const C = BODY_CHUNK_SIZE;
+const SIZES = [0, 1, C - 1, C, C + 1, 3.5 * C, 10 * C];
+
+/** Opens a store in a fresh temp directory for one test, and always closes and removes it. */
+async function withStore(run: (store: CacheStore) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'icp-cache-'));
+  const store = await CacheStore.open(dir, pino({ level: 'silent' }));
+  try {
+    await run(store);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes that differ from chunk to chunk (no short period), so a misplaced chunk shows. */
+function pattern(length: number, seed: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  for (let i = 0; i + 4 <= length; i += 4) bytes.writeUInt32LE(Math.imul(i + seed, 2654435761) >>> 0, i);
+  for (let i = length - (length % 4); i < length; i++) bytes[i] = (i + seed) & 0xff;
+  return bytes;
+}
+
+async function readAll(content: SectionContent): Promise<Buffer> {
+  if ('buffer' in content) return content.buffer;
+  const pieces: Buffer[] = [];
+  for await (const piece of content.stream) pieces.push(piece as Buffer);
+  return Buffer.concat(pieces);
+}
+
+/** Reads the stored record back from the cache (without the in-memory bytes of storeSection). */
+async function stored(store: CacheStore, fid: string, uid: number, section = FULL_BODY): Promise<SectionRecord> {
+  const [record] = await store.getSections(fid, [{ uid, section }]);
+  assert.ok(record, `section ${section} of ${uid} is cached`);
+  return record;
+}
+
+/** Asserts that every range reads back as the same bytes of `expected`, ends clamped to the length. */
+async function assertReadsBack(store: CacheStore, record: SectionRecord, expected: Buffer): Promise<void> {
+  const n = expected.length;
+  const ranges: [number, number][] = [
+    [0, n],
+    [0, 1],
+    [1, n - 1],
+    [C - 1, C + 1],
+    [C, 2 * C],
+    [Math.floor(n / 2), n],
+    [Math.max(n - 1, 0), n + 100],
+    [n + 5, n + 10],
+  ];
+  for (const [start, end] of ranges) {
+    const from = Math.min(start, n);
+    const to = Math.max(from, Math.min(end, n));
+    const content = await store.openSection(record, start, end);
+    assert.equal(content.length, to - from, `length of [${start}, ${end}) of ${n}`);
+    const bytes = await readAll(content);
+    assert.ok(bytes.equals(expected.subarray(from, to)), `bytes of [${start}, ${end}) of ${n}`);
+  }
+}
+
+const chunkCount = (record: SectionRecord) => record.chunks.reduce((sum, range) => sum + range.count, 0);
+
+/** Writes bytes through a SectionWriter, cut by a cycle of piece sizes. */
+async function writeInPieces(store: CacheStore, fid: string, uid: number, bytes: Buffer, sizes: readonly number[]): Promise<SectionRecord> {
+  const writer = store.sectionWriter(fid, uid, FULL_BODY, 'none');
+  for (let pos = 0, i = 0; pos < bytes.length; i++) {
+    const size = sizes[i % sizes.length] as number;
+    await writer.write(bytes.subarray(pos, pos + size));
+    pos += size;
+  }
+  return writer.end();
+}
+
+const folderRecord = (fid: string): FolderRecord => ({
+  v: 1, fid, uidValidity: 7, uidNext: 10, highestModseq: '0', messages: 0, keywords: [], lastSync: 0,
+});
+
+const meta = (uid: number) => ({ uid, flags: ['\\Seen'], modseq: '0', size: 10, internalDate: '01-Jan-2025 00:00:00 +0000' });
+
+/** Resolves once check() holds, polling: background work has no completion signal. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let waited = 0; !(await check()); waited += 20) {
+    if (waited > 10_000) assert.fail(`still not done after 10 s: ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('CacheStore sections', () => {
+  test('storeSection: every size reads back whole and in ranges', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      for (const [uid, size] of SIZES.entries()) {
+        const bytes = pattern(size, uid);
+        const { record, written } = store.storeSection(fid, uid + 1, FULL_BODY, bytes, -1);
+        assert.equal(record.inline, bytes); // the caller is served from memory meanwhile
+        await written;
+        const back = await stored(store, fid, uid + 1);
+        assert.deepEqual({ length: back.length, headerLength: back.headerLength, chunks: chunkCount(back) }, {
+          length: size, headerLength: -1, chunks: Math.ceil(size / C),
+        });
+        await assertReadsBack(store, back, bytes);
+      }
+    });
+  });
+
+  test('SectionWriter: every size, written in pieces of varied sizes, reads back the same', async () => {
+    const cuts: [string, number[]][] = [
+      ['chunk-aligned pieces', [C]],
+      ['small and odd pieces', [1, 1000, C - 1, 3]],
+      ['pieces larger than a chunk', [2.5 * C, C + 1, 7]],
+      ['one piece', [Number.MAX_SAFE_INTEGER]],
+    ];
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      let uid = 0;
+      for (const size of SIZES) {
+        const bytes = pattern(size, size);
+        for (const [name, sizes] of cuts) {
+          const record = await writeInPieces(store, fid, ++uid, bytes, sizes);
+          assert.equal(record.length, size, name);
+          assert.equal(chunkCount(record), Math.ceil(size / C), name);
+          const back = await stored(store, fid, uid);
+          assert.deepEqual(back, record, name);
+          await assertReadsBack(store, back, bytes);
+        }
+      }
+    });
+  });
+
+  test('a range within one chunk comes as a Buffer, a longer one as a stream', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      await store.storeSection(fid, 1, FULL_BODY, pattern(3 * C, 1), -1).written;
+      const record = await stored(store, fid, 1);
+      assert.ok('buffer' in (await store.openSection(record, C + 10, 2 * C)));
+      const content = await store.openSection(record, C - 10, C + 10);
+      assert.ok('stream' in content);
+      await readAll(content);
+    });
+  });
+
+  test('a section is not visible until it is completely written', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      const { written } = store.storeSection(fid, 1, FULL_BODY, pattern(2 * C, 1), -1);
+      assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: FULL_BODY }]), [undefined]);
+      await written;
+      assert.ok(await stored(store, fid, 1));
+
+      const writer = store.sectionWriter(fid, 2, FULL_BODY, 'none');
+      await writer.write(pattern(3 * C, 2));
+      assert.deepEqual(await store.getSections(fid, [{ uid: 2, section: FULL_BODY }]), [undefined]);
+      await writer.end();
+      assert.ok(await stored(store, fid, 2));
+    });
+  });
+});
+
+describe('header length rules', () => {
+  const message = Buffer.from('Subject: hi\r\nFrom: a@b\r\n\r\nbody\r\n\r\nmore\r\n');
+
+  test('headerLengthFor: scan finds the empty line, all is the whole section, none is -1', () => {
+    assert.equal(headerLengthFor('scan', message), 26);
+    assert.equal(headerLengthFor('scan', Buffer.from('All: header\r\n')), 13);
+    assert.equal(headerLengthFor('all', message), message.length);
+    assert.equal(headerLengthFor('none', message), -1);
+  });
+
+  test('SectionWriter applies the rule, whatever the pieces', async () => {
+    // a header block longer than a chunk, its empty line cut between two writes
+    const header = Buffer.concat([Buffer.from('X-Big: '), Buffer.alloc(C + 100, 'a'), Buffer.from('\r\n\r\n')]);
+    const big = Buffer.concat([header, pattern(C, 3)]);
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      const cases: [rule: 'scan' | 'all' | 'none', bytes: Buffer, cut: number, expected: number][] = [
+        ['scan', message, 25, 26],
+        ['scan', Buffer.from('All: header\r\n'), 5, 13],
+        ['scan', big, header.length - 1, header.length],
+        ['all', message, 3, message.length],
+        ['none', message, 3, -1],
+      ];
+      for (const [i, [rule, bytes, cut, expected]] of cases.entries()) {
+        const writer = store.sectionWriter(fid, i + 1, HEADER_BLOCK, rule);
+        await writer.write(bytes.subarray(0, cut));
+        await writer.write(bytes.subarray(cut));
+        const record = await writer.end();
+        assert.equal(record.headerLength, expected, `${rule} #${i}`);
+        assert.equal((await stored(store, fid, i + 1, HEADER_BLOCK)).headerLength, expected, `${rule} #${i} stored`);
+      }
+    });
+  });
+
+  test('storeSection keeps the header length it is given', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      await store.storeSection(fid, 1, FULL_BODY, message, headerLengthFor('scan', message)).written;
+      assert.equal((await stored(store, fid, 1)).headerLength, 26);
+    });
+  });
+});
+
+describe('removing data', () => {
+  test('messageDeletes + batch + dropChunks remove a message, its sections and their chunks', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      for (const uid of [1, 2]) {
+        await store.batch([store.metaPutOp(fid, meta(uid)), store.structurePutOp(fid, uid, { envelope: Buffer.from('(NIL)') })]);
+        await store.storeSection(fid, uid, FULL_BODY, pattern(3.5 * C, uid), -1).written;
+        await store.storeSection(fid, uid, HEADER_BLOCK, pattern(100, uid), 100).written;
+      }
+      const body = await stored(store, fid, 1);
+      const header = await stored(store, fid, 1, HEADER_BLOCK);
+
+      const { ops, chunks } = await store.messageDeletes(fid, [1]);
+      await store.batch(ops);
+      await store.dropChunks(chunks);
+
+      assert.deepEqual(await store.loadUids(fid), [2]);
+      assert.deepEqual(await store.getMetas(fid, [1]), [undefined]);
+      assert.deepEqual(await store.getStructures(fid, [1]), [undefined]);
+      assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: FULL_BODY }, { uid: 1, section: HEADER_BLOCK }]), [undefined, undefined]);
+      // the old records point at chunks that are gone
+      await assert.rejects(store.openSection(header, 0, header.length), /missing/);
+      await assert.rejects(readAll(await store.openSection(body, 0, body.length)), /missing/);
+
+      // the other message is untouched
+      assert.deepEqual(await store.getMetas(fid, [2]), [meta(2)]);
+      assert.ok((await readAll(await store.openSection(await stored(store, fid, 2), 0, 3.5 * C))).equals(pattern(3.5 * C, 2)));
+    });
+  });
+
+  test('replaceFolder points the folder at a new generation and deletes the old one in the background', async () => {
+    await withStore(async (store) => {
+      const [oldFid, newFid] = [store.newFolderId(), store.newFolderId()];
+      const old = folderRecord(oldFid);
+      await store.batch([store.folderPutOp('acct', 'INBOX', old)]);
+      for (const uid of [1, 2, 3]) {
+        await store.batch([store.metaPutOp(oldFid, meta(uid))]);
+        await store.storeSection(oldFid, uid, FULL_BODY, pattern(2 * C + uid, uid), -1).written;
+      }
+      const oldBody = await stored(store, oldFid, 2);
+      await store.storeSection(newFid, 1, FULL_BODY, pattern(C + 1, 9), -1).written;
+
+      await store.replaceFolder('acct', 'INBOX', old, folderRecord(newFid));
+      assert.equal((await store.getFolder('acct', 'INBOX'))?.fid, newFid);
+
+      await eventually(async () => (await store.loadUids(oldFid)).length === 0, 'old metadata deleted');
+      await eventually(
+        async () => (await store.getSections(oldFid, [1, 2, 3].map((uid) => ({ uid, section: FULL_BODY })))).every((r) => r === undefined),
+        'old section records deleted',
+      );
+      await eventually(
+        () => store.openSection(oldBody, 0, oldBody.length).then(readAll).then(() => false, () => true),
+        'old chunks deleted',
+      );
+      // the new generation keeps its data
+      assert.ok((await readAll(await store.openSection(await stored(store, newFid, 1), 0, C + 1))).equals(pattern(C + 1, 9)));
+    });
+  });
+
+  test('replaceFolder without a next record removes the folder', async () => {
+    await withStore(async (store) => {
+      const old = folderRecord(store.newFolderId());
+      await store.batch([store.folderPutOp('acct', 'Trash', old)]);
+      await store.replaceFolder('acct', 'Trash', old, undefined);
+      assert.equal(await store.getFolder('acct', 'Trash'), undefined);
+    });
+  });
+});

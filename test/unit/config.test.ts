@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { defaultDataDir, loadStartConfig } from '../../src/config/load.js';
+import { parseHostPort, parseUpstreamUrl } from '../../src/config/schema.js';
+import { isProxyError } from '../../src/model/errors.js';
+import { DEFAULT_UPSTREAM_CONNECTIONS } from '../../src/model/limits.js';
+
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'icp-config-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let files = 0;
+/** Writes a config file into the temp directory and returns its path. */
+async function configFile(text: string): Promise<string> {
+  const path = join(dir, `config-${++files}.toml`);
+  await writeFile(path, text);
+  return path;
+}
+
+const load = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => loadStartConfig({ flags, env });
+
+/** Asserts a CONFIG_INVALID rejection whose message matches every pattern (a string: contains it). */
+async function assertRejects(promise: Promise<unknown>, ...patterns: (RegExp | string)[]): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(isProxyError(err, 'CONFIG_INVALID'), `not a CONFIG_INVALID ProxyError: ${String(err)}`);
+    for (const pattern of patterns) {
+      if (typeof pattern === 'string') assert.ok(err.message.includes(pattern), `${JSON.stringify(pattern)} not in: ${err.message}`);
+      else assert.match(err.message, pattern);
+    }
+    return true;
+  });
+}
+
+describe('loadStartConfig', () => {
+  test('defaults for everything but the upstream', async () => {
+    assert.deepEqual(await load({ upstream: 'imaps://mail.example.com' }), {
+      upstream: { secure: true, host: 'mail.example.com', port: 993, url: 'imaps://mail.example.com:993' },
+      listen: { host: '127.0.0.1', port: 1143 },
+      data: defaultDataDir(),
+      prefetch: 'off',
+      upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS,
+      logLevel: 'info',
+    });
+  });
+
+  test('flags over environment over config file over defaults, setting by setting', async () => {
+    const config = await configFile(
+      [
+        'upstream = "imap://file.example:143"',
+        'listen = "127.0.0.1:2000"',
+        'data = "/from/file"',
+        'prefetch = "all"',
+        'upstream-connections = 2',
+        'log-level = "debug"',
+      ].join('\n'),
+    );
+    const env = {
+      IMAP_CACHE_PROXY_UPSTREAM: 'imaps://env.example',
+      IMAP_CACHE_PROXY_LISTEN: '127.0.0.1:3000',
+      IMAP_CACHE_PROXY_PREFETCH: 'headers',
+      IMAP_CACHE_PROXY_LOG_LEVEL: '', // empty: not set
+    };
+    const result = await load({ config, upstream: 'imaps://flag.example:1993', upstreamConnections: '7' }, env);
+    assert.equal(result.upstream.url, 'imaps://flag.example:1993');
+    assert.deepEqual(result.listen, { host: '127.0.0.1', port: 3000 });
+    assert.equal(result.prefetch, 'headers');
+    assert.equal(result.upstreamConnections, 7);
+    assert.equal(result.data, '/from/file');
+    assert.equal(result.logLevel, 'debug');
+  });
+
+  test('the config file path comes from --config, else from IMAP_CACHE_PROXY_CONFIG', async () => {
+    const fromFlag = await configFile('upstream = "imaps://flag-file.example"');
+    const fromEnv = await configFile('upstream = "imaps://env-file.example"');
+    const env = { IMAP_CACHE_PROXY_CONFIG: fromEnv };
+    assert.equal((await load({}, env)).upstream.host, 'env-file.example');
+    assert.equal((await load({ config: fromFlag }, env)).upstream.host, 'flag-file.example');
+  });
+
+  test('a missing upstream is an error that says how to give one', async () => {
+    await assertRejects(load({}), /no upstream server/, /--upstream/);
+    await assertRejects(load({}, { IMAP_CACHE_PROXY_UPSTREAM: '' }), /no upstream server/);
+  });
+
+  test('an invalid value is reported with its source: flag, environment variable or file key', async () => {
+    await assertRejects(load({ upstream: 'ftp://x.example' }), /--upstream: unsupported scheme "ftp:"/);
+    await assertRejects(
+      load({ upstream: 'imaps://x.example' }, { IMAP_CACHE_PROXY_LISTEN: '1143' }),
+      /IMAP_CACHE_PROXY_LISTEN: "1143" is not HOST:PORT/,
+    );
+    const config = await configFile('upstream = "imaps://x.example"\nprefetch = "sometimes"\nupstream-connections = 0');
+    await assertRejects(load({ config }), `"prefetch" in ${config}: `, `"upstream-connections" in ${config}: `);
+  });
+
+  test('numbers and log levels are checked', async () => {
+    const upstream = 'imaps://x.example';
+    await assertRejects(load({ upstream, upstreamConnections: '33' }), /--upstream-connections/);
+    await assertRejects(load({ upstream, upstreamConnections: '2.5' }), /--upstream-connections/);
+    await assertRejects(load({ upstream }, { IMAP_CACHE_PROXY_UPSTREAM_CONNECTIONS: 'many' }), /IMAP_CACHE_PROXY_UPSTREAM_CONNECTIONS/);
+    await assertRejects(load({ upstream, logLevel: 'verbose' }), /--log-level/);
+  });
+
+  test('unknown keys in the config file are rejected, naming them', async () => {
+    const config = await configFile('upstream = "imaps://x.example"\nlisten-port = 1143\nupstreamConnections = 2');
+    await assertRejects(load({ config }), /unknown setting\(s\) listen-port, upstreamConnections/);
+  });
+
+  test('a config file that is not TOML, or is missing, is an error naming the file', async () => {
+    const config = await configFile('upstream = imaps://unquoted');
+    await assertRejects(load({ config }), `config file ${config} is not valid TOML`);
+    const missing = join(dir, 'does-not-exist.toml');
+    await assertRejects(load({ config: missing }), `cannot read config file ${missing}`);
+  });
+
+  test('an IPv6 listen address in brackets', async () => {
+    const result = await load({ upstream: 'imap://[::1]:143', listen: '[::1]:1143' });
+    assert.deepEqual(result.listen, { host: '::1', port: 1143 });
+    assert.equal(result.upstream.host, '::1');
+  });
+});
+
+describe('parseUpstreamUrl', () => {
+  test('imap:// defaults to port 143, imaps:// to 993; the URL is normalised with its port', () => {
+    assert.deepEqual(parseUpstreamUrl('imap://mail.example.com'), { secure: false, host: 'mail.example.com', port: 143, url: 'imap://mail.example.com:143' });
+    assert.deepEqual(parseUpstreamUrl('imaps://mail.example.com/'), { secure: true, host: 'mail.example.com', port: 993, url: 'imaps://mail.example.com:993' });
+    assert.deepEqual(parseUpstreamUrl('imaps://mail.example.com:10993'), { secure: true, host: 'mail.example.com', port: 10993, url: 'imaps://mail.example.com:10993' });
+    assert.deepEqual(parseUpstreamUrl('imap://[::1]:1143'), { secure: false, host: '::1', port: 1143, url: 'imap://[::1]:1143' });
+  });
+
+  test('credentials in the URL are rejected', () => {
+    assert.throws(() => parseUpstreamUrl('imaps://user:secret@mail.example.com'), /must not contain credentials/);
+    assert.throws(() => parseUpstreamUrl('imaps://user@mail.example.com'), /must not contain credentials/);
+  });
+
+  test('other schemes, paths, queries and non-URLs are rejected', () => {
+    assert.throws(() => parseUpstreamUrl('https://mail.example.com'), /unsupported scheme "https:"/);
+    assert.throws(() => parseUpstreamUrl('mail.example.com:993'), /unsupported scheme/);
+    assert.throws(() => parseUpstreamUrl('imaps://mail.example.com/INBOX'), /unexpected path/);
+    assert.throws(() => parseUpstreamUrl('imaps://mail.example.com?x=1'), /unexpected path or query/);
+    assert.throws(() => parseUpstreamUrl('not a url'), /is not a URL/);
+  });
+});
+
+describe('parseHostPort', () => {
+  test('host and port, IPv6 in brackets', () => {
+    assert.deepEqual(parseHostPort('127.0.0.1:1143'), { host: '127.0.0.1', port: 1143 });
+    assert.deepEqual(parseHostPort(' localhost:0 '), { host: 'localhost', port: 0 });
+    assert.deepEqual(parseHostPort('[::1]:1143'), { host: '::1', port: 1143 });
+    assert.deepEqual(parseHostPort('[fe80::1%eth0]:65535'), { host: 'fe80::1%eth0', port: 65535 });
+  });
+
+  test('anything else is rejected', () => {
+    for (const value of ['1143', 'localhost', 'localhost:', ':1143', '::1:1143', 'host:65536', 'host:123456', 'host:-1', '[::1]']) {
+      assert.throws(() => parseHostPort(value), /is not HOST:PORT/, value);
+    }
+  });
+});

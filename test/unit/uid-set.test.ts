@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { indexOfUid, lowerBound, parseUidRanges, toSequenceSet, uidsInRanges } from '../../src/model/uid-set.js';
+
+const MAX_UID = 4294967295;
+
+/** Ascending UID lists of varied shapes: runs, gaps, singletons, the top of the UID space. */
+const LISTS: number[][] = [
+  [],
+  [1],
+  [MAX_UID],
+  [1, 2, 3, 7],
+  [1, 3, 5, 7, 9],
+  [2, 3, 4, 5, 6, 100, 101, 1000],
+  [MAX_UID - 3, MAX_UID - 2, MAX_UID],
+  Array.from({ length: 500 }, (_, i) => i * 3 + (i % 5 === 0 ? 1 : 2)),
+  Array.from({ length: 300 }, (_, i) => 1000 + i + Math.floor(i / 7) * 4),
+];
+
+describe('toSequenceSet', () => {
+  test('compresses consecutive UIDs into ranges', () => {
+    assert.equal(toSequenceSet([]), '');
+    assert.equal(toSequenceSet([5]), '5');
+    assert.equal(toSequenceSet([1, 2, 3, 7]), '1:3,7');
+    assert.equal(toSequenceSet([1, 3, 5]), '1,3,5');
+    assert.equal(toSequenceSet([1, 2, 4, 5, 9]), '1:2,4:5,9');
+    assert.equal(toSequenceSet([MAX_UID - 1, MAX_UID]), '4294967294:4294967295');
+  });
+});
+
+describe('parseUidRanges', () => {
+  test('numbers and ranges, in order, a reversed range normalised', () => {
+    assert.deepEqual(parseUidRanges('1:3,7'), [[1, 3], [7, 7]]);
+    assert.deepEqual(parseUidRanges('9:4'), [[4, 9]]);
+    assert.deepEqual(parseUidRanges('5,1:2,5'), [[5, 5], [1, 2], [5, 5]]);
+  });
+
+  test('a huge range stays one range', () => {
+    assert.deepEqual(parseUidRanges('1:4294967295'), [[1, MAX_UID]]);
+  });
+
+  test('parts that are not numbers are skipped', () => {
+    assert.deepEqual(parseUidRanges('x,4'), [[4, 4]]);
+  });
+
+  // toSequenceSet([]) is '', so this is also the round trip of an empty list
+  test(
+    'an empty set, or an empty part, gives no range',
+    () => {
+      assert.deepEqual(parseUidRanges(''), []);
+      assert.deepEqual(parseUidRanges('1,,2'), [[1, 1], [2, 2]]);
+    },
+  );
+});
+
+describe('uidsInRanges', () => {
+  const uids = [2, 3, 5, 8, 13, 21];
+
+  test('picks the UIDs inside the ranges, ascending', () => {
+    assert.deepEqual(uidsInRanges(uids, [[13, 30], [1, 3]]), [2, 3, 13, 21]);
+    assert.deepEqual(uidsInRanges(uids, [[4, 4], [22, 100]]), []);
+    assert.deepEqual(uidsInRanges([], [[1, MAX_UID]]), []);
+  });
+
+  test('a huge range is answered without expanding it', () => {
+    assert.deepEqual(uidsInRanges([1, 70000, MAX_UID], parseUidRanges('1:4294967295')), [1, 70000, MAX_UID]);
+    assert.deepEqual(uidsInRanges([1, 70000, MAX_UID], parseUidRanges('2:4294967294')), [70000]);
+  });
+
+  // folder-sync.ts gathers the sets of several VANISHED responses, which may overlap; a UID listed
+  // twice would be expunged (and reported to clients) twice
+  test(
+    'overlapping ranges give each UID once',
+    () => {
+      assert.deepEqual(uidsInRanges(uids, [[1, 5], [3, 8]]), [2, 3, 5, 8]);
+    },
+  );
+});
+
+describe('indexOfUid and lowerBound', () => {
+  test('on an empty list', () => {
+    assert.equal(indexOfUid([], 1), -1);
+    assert.equal(lowerBound([], 1), 0);
+  });
+
+  test('every member, and every gap around the members', () => {
+    for (const list of LISTS) {
+      list.forEach((uid, i) => {
+        assert.equal(indexOfUid(list, uid), i);
+        assert.equal(lowerBound(list, uid), i);
+        if (i === 0 || (list[i - 1] as number) < uid - 1) {
+          assert.equal(indexOfUid(list, uid - 1), -1);
+          assert.equal(lowerBound(list, uid - 1), i);
+        }
+      });
+      const last = list[list.length - 1] ?? 0;
+      assert.equal(indexOfUid(list, last + 1), -1);
+      assert.equal(lowerBound(list, last + 1), list.length);
+      assert.equal(lowerBound(list, 0), 0);
+    }
+  });
+});
+
+describe('round trips', () => {
+  /** Every UID of the ranges, for small ranges only. */
+  const expand = (ranges: readonly (readonly [number, number])[]) =>
+    ranges.flatMap(([from, to]) => Array.from({ length: to - from + 1 }, (_, i) => from + i));
+
+  test('toSequenceSet then parseUidRanges gives back exactly the UIDs', () => {
+    // the empty list is covered above
+    for (const list of LISTS.filter((uids) => uids.length > 0)) {
+      const set = toSequenceSet(list);
+      const ranges = parseUidRanges(set);
+      assert.deepEqual(uidsInRanges(list, ranges), list, set);
+      if ((list[list.length - 1] as number) < 1e6) assert.deepEqual(expand(ranges), list, set);
+      // ranges are disjoint and not adjacent: the set is as short as it can be
+      for (let i = 1; i < ranges.length; i++) assert.ok((ranges[i] as [number, number])[0] > (ranges[i - 1] as [number, number])[1] + 1, set);
+    }
+  });
+
+  test('a compressed set re-compresses to itself', () => {
+    for (const set of ['1:3,7', '5', '1,3,5', '10:20,22,24:30']) {
+      assert.equal(toSequenceSet(expand(parseUidRanges(set))), set);
+    }
+  });
+});
