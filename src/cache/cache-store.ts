@@ -112,6 +112,21 @@ export class CacheStore {
     if (old) this.collectGarbage(old.fid);
   }
 
+  /**
+   * A folder and its subfolders under a new name (RENAME upstream): the records move, each
+   * keeping its generation, so nothing cached is lost.
+   */
+  async renameFolders(acct: AccountId, from: FolderPath, to: FolderPath): Promise<void> {
+    const ops: BatchOp[] = [];
+    const prefix = keys.folderPrefix(acct);
+    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+      const path = key.slice(prefix.length);
+      if (path !== from && !path.startsWith(`${from}/`)) continue;
+      ops.push({ type: 'del', key }, { type: 'put', key: keys.folder(acct, to + path.slice(from.length)), value });
+    }
+    await this.batch(ops);
+  }
+
   // messages ---------------------------------------------------------------------------------
 
   metaPutOp(fid: string, meta: MessageMeta): BatchOp {
@@ -134,6 +149,21 @@ export class CacheStore {
       }
     }
     return { ops, chunks };
+  }
+
+  /**
+   * Operations that hand a message's cached sections and structure to another folder generation
+   * and UID (a MOVE upstream): the records move, the chunks stay where they are.
+   */
+  async transferOps(from: { fid: string; uid: Uid }, to: { fid: string; uid: Uid }): Promise<BatchOp[]> {
+    const ops: BatchOp[] = [];
+    const prefix = keys.sectionsOf(from.fid, from.uid);
+    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+      ops.push({ type: 'del', key }, { type: 'put', key: keys.sectionsOf(to.fid, to.uid) + key.slice(prefix.length), value });
+    }
+    const structure = await this.db.get(keys.structure(from.fid, from.uid));
+    if (structure) ops.push({ type: 'put', key: keys.structure(to.fid, to.uid), value: structure });
+    return ops;
   }
 
   dropChunks(chunks: readonly ChunkRange[]): Promise<void> {

@@ -83,6 +83,12 @@ export interface ImapServerHandlers {
 }
 
 export interface ImapCoreServer extends Partial<ImapServerHandlers> {
+  // write commands, typed where their handlers are written
+  onStore?: unknown;
+  onCopy?: unknown;
+  onMove?: unknown;
+  onExpunge?: unknown;
+  onAppend?: unknown;
   notifier: unknown;
   server: import('node:net').Server;
   connections: Set<{ session: ImapSession; close(force?: boolean): void; send(line: string): void }>;

@@ -18,7 +18,7 @@ export function answerFor(err: unknown): ImapAnswer {
     case 'UPSTREAM_UNAVAILABLE':
       return { response: 'NO', code: 'UNAVAILABLE', message: 'The mail server is not reachable; try again later' };
     case 'UPSTREAM_NO':
-      return { response: 'NO', message: err.clientText || 'The mail server refused the command' };
+      return { response: 'NO', ...(err.clientCode ? { code: err.clientCode } : {}), message: err.clientText || 'The mail server refused the command' };
     case 'UPSTREAM_BAD':
       return { response: 'BAD', message: err.clientText || 'The mail server rejected the command' };
     case 'NONEXISTENT':
@@ -30,14 +30,29 @@ export function answerFor(err: unknown): ImapAnswer {
   }
 }
 
-/**
- * imap-core turns a handler error into its own fixed "NO [TEMPFAIL]". A handler that fails puts
- * the answer it wants here; the wrapped command module (installAnswerOverrides) sends it instead.
- */
-const overrides = new WeakMap<ImapSession, ImapAnswer>();
+/** A tagged answer as imap-core composes it. */
+export interface TaggedAnswer {
+  response: 'OK' | 'NO' | 'BAD';
+  code?: string;
+  message: string;
+}
 
-/** Command modules whose failures go through handlers of the proxy. */
-const COMMAND_FILES = ['select', 'status', 'list', 'lsub', 'fetch', 'search'];
+/**
+ * imap-core turns a handler error into its own fixed "NO [TEMPFAIL]", and composes success
+ * codes (COPYUID, APPENDUID) from values a handler may not have. A handler puts the answer it
+ * wants here; the wrapped command module (installAnswerOverrides) sends it instead.
+ */
+const overrides = new WeakMap<ImapSession, TaggedAnswer>();
+
+export function overrideAnswer(session: ImapSession, answer: TaggedAnswer): void {
+  overrides.set(session, answer);
+}
+
+/** Command modules whose answers go through handlers of the proxy. */
+const COMMAND_FILES = [
+  'select', 'status', 'list', 'lsub', 'fetch', 'search', 'store', 'uid-store', 'copy', 'move', 'expunge', 'uid-expunge',
+  'append', 'create', 'delete', 'rename', 'subscribe', 'unsubscribe',
+];
 
 export function installAnswerOverrides(): void {
   for (const file of COMMAND_FILES) {
@@ -53,8 +68,7 @@ export function installAnswerOverrides(): void {
         (err, response) => {
           const answer = overrides.get(session);
           overrides.delete(session);
-          const failed = err || (response as { response?: string } | undefined)?.response === 'NO';
-          if (answer && failed) return callback(null, { response: answer.response, code: answer.code, message: answer.message });
+          if (answer) return callback(null, { response: answer.response, code: answer.code, message: answer.message });
           callback(err, response);
         },
         next,
@@ -65,9 +79,18 @@ export function installAnswerOverrides(): void {
   }
 }
 
+/** Several callback values (imap-core's `(err, success, info)` callbacks). */
+export class Reply {
+  readonly values: unknown[];
+  constructor(...values: unknown[]) {
+    this.values = values;
+  }
+}
+
 /**
- * Adapts an async handler to imap-core's callback style: its result goes to the callback, a
- * thrown error becomes the mapped answer. imap-core does not catch exceptions in handlers.
+ * Adapts an async handler to imap-core's callback style: its result goes to the callback (a
+ * Reply's values spread), a thrown error becomes the mapped answer. imap-core does not catch
+ * exceptions in handlers.
  */
 export function handle<A extends unknown[]>(
   log: Logger,
@@ -77,9 +100,10 @@ export function handle<A extends unknown[]>(
   return (...args) => {
     const callback = args[args.length - 1] as Callback;
     const params = args.slice(0, -1) as unknown as A;
-    const session = params.find((p) => typeof p === 'object' && p !== null && 'writeStream' in p) as ImapSession | undefined;
+    // the session is the last argument that has an output stream (onCopy gets the connection first)
+    const session = params.findLast((p) => typeof p === 'object' && p !== null && 'writeStream' in p) as ImapSession | undefined;
     fn(...params).then(
-      (result) => callback(null, result),
+      (result) => (result instanceof Reply ? callback(null, ...result.values) : callback(null, result)),
       (err: unknown) => {
         if (isProxyError(err, 'CLIENT_GONE')) return callback(null, true);
         const answer = answerFor(err);

@@ -3,15 +3,21 @@ import type { AddressInfo } from 'node:net';
 import { imapCoreLogger, type Logger } from '../log.js';
 import { MAX_APPEND_SIZE } from '../model/limits.js';
 import type { Accounts } from '../sync/accounts.js';
+import { makeOnAppend } from './handlers/on-append.js';
 import { makeOnAuth } from './handlers/on-auth.js';
+import { makeOnCopy, makeOnMove } from './handlers/on-copy.js';
+import { makeOnExpunge } from './handlers/on-expunge.js';
+import { makeFolderHandlers } from './handlers/on-folders.js';
+import { makeOnStore } from './handlers/on-store.js';
 import { makeOnFetch } from './handlers/on-fetch.js';
 import { makeOnList, makeOnLsub } from './handlers/on-list.js';
 import { makeOnOpen } from './handlers/on-open.js';
 import { makeOnSearch } from './handlers/on-search.js';
 import { makeOnStatus } from './handlers/on-status.js';
-import { IMAPServer } from './imap-core.js';
+import { IMAPServer, type ImapSession } from './imap-core.js';
 import { installAnswerOverrides } from './responses.js';
 import { installSearchCapture } from './search-query.js';
+import { sessionClosed } from './session-account.js';
 import { createNotifier } from './notifier.js';
 
 export interface ImapServerOptions {
@@ -43,8 +49,12 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
     skipFetchLog: true,
     logger: imapCoreLogger(log),
     closeTimeout: 1000,
+    onClose: (session: ImapSession, done: () => void) => {
+      sessionClosed(session);
+      done();
+    },
   });
-  server.notifier = createNotifier();
+  server.notifier = createNotifier(options.accounts);
   const deps = { accounts: options.accounts, log };
   server.onAuth = makeOnAuth(deps);
   server.onList = makeOnList(deps);
@@ -53,6 +63,12 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
   server.onOpen = makeOnOpen(deps);
   server.onFetch = makeOnFetch(deps);
   server.onSearch = makeOnSearch(deps);
+  server.onStore = makeOnStore(deps);
+  server.onCopy = makeOnCopy(deps);
+  server.onMove = makeOnMove(deps);
+  server.onExpunge = makeOnExpunge(deps);
+  server.onAppend = makeOnAppend(deps);
+  Object.assign(server, makeFolderHandlers(deps));
   server.on('error', (err) => log.warn({ err }, 'client connection error'));
 
   server.listen(options.listen.port, options.listen.host);

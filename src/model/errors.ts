@@ -19,17 +19,20 @@ export class ProxyError extends Error {
   readonly context: Readonly<Record<string, unknown>>;
   /** Text meant for the IMAP client (upstream's own answer text, for example). */
   readonly clientText: string | undefined;
+  /** An IMAP response code for the client, e.g. TRYCREATE from upstream's answer. */
+  readonly clientCode: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { context?: Record<string, unknown>; cause?: unknown; clientText?: string } = {},
+    options: { context?: Record<string, unknown>; cause?: unknown; clientText?: string; clientCode?: string } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ProxyError';
     this.code = code;
     this.context = options.context ?? {};
     this.clientText = options.clientText;
+    this.clientCode = options.clientCode;
   }
 }
 

@@ -44,6 +44,17 @@ export const RESPONSE_COALESCE_BYTES = 64 * 1024;
  * (mbsync, Thunderbird) costs one round trip for all folders, not one per folder. */
 export const STATUS_FRESH_MS = 3_000;
 
+/** Without NOTIFY upstream, folders that clients have selected (other than INBOX, which IDLE
+ * watches) are asked for their STATUS this often, so changes reach clients within 2 s. */
+export const WATCH_POLL_MS = 1_500;
+
+/** A watcher that lost its upstream connection retries after this, doubling up to the maximum. */
+export const WATCH_RETRY_MIN_MS = 1_000;
+export const WATCH_RETRY_MAX_MS = 60_000;
+
+/** Changes reported for one folder within this time are handled together. */
+export const WATCH_DEBOUNCE_MS = 50;
+
 /** Upstream connections per account (configurable; this is the default). */
 export const DEFAULT_UPSTREAM_CONNECTIONS = 4;
 

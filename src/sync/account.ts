@@ -1,11 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { CacheStore } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
 import type { AccountId, Credentials, FolderListEntry, FolderPath, FolderStatus } from '../model/types.js';
 import { ConnectionPool, Priority } from '../upstream/connection-pool.js';
+import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
+import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
 import type { FreshBodies } from './fresh-bodies.js';
 
@@ -22,10 +25,13 @@ export function normalizePath(path: FolderPath): FolderPath {
 
 /**
  * One user on the upstream server, shared by all of that user's client sessions: the upstream
- * connection pool, the folder list and the folders.
+ * connection pool, the folder list and the folders. Emits 'updated' (path) when a folder's
+ * journal grew and 'dropped' (path) when a folder's cache generation ended (UIDVALIDITY
+ * changed, folder deleted or renamed): sessions that have it selected must leave it.
  */
-export class Account implements AccountContext {
+export class Account extends EventEmitter implements AccountContext {
   readonly pool: ConnectionPool;
+  readonly watcher: AccountWatcher;
   readonly log: Logger;
   private readonly folders = new Map<FolderPath, Folder>();
   private listing: { entries: FolderListEntry[]; at: number } | undefined;
@@ -41,8 +47,11 @@ export class Account implements AccountContext {
     credentials: Credentials,
     log: Logger,
   ) {
+    super();
+    this.setMaxListeners(0); // one listener per client session
     this.log = log.child({ account: id });
     this.pool = pool(this.log);
+    this.watcher = new AccountWatcher(this);
     this.digest = passwordDigest(credentials.pass);
   }
 
@@ -65,8 +74,12 @@ export class Account implements AccountContext {
     const normalized = normalizePath(path);
     let folder = this.folders.get(normalized);
     if (!folder) {
-      folder = new Folder(this, normalized);
-      this.folders.set(normalized, folder);
+      const created = new Folder(this, normalized);
+      created.on('updated', () => this.emit('updated', created.path));
+      created.on('reset', () => this.emit('dropped', created.path));
+      created.on('gone', () => this.emit('dropped', created.path));
+      this.folders.set(normalized, created);
+      folder = created;
     }
     return folder;
   }
@@ -98,6 +111,53 @@ export class Account implements AccountContext {
     }
   }
 
+  /** Upstream reports a change made elsewhere (see AccountWatcher). */
+  folderChanged(path: FolderPath, status?: FolderStatus): void {
+    this.folder(path).invalidate(status);
+  }
+
+  connectDedicated(): Promise<UpstreamConnection> {
+    return this.pool.connectDedicated();
+  }
+
+  async createFolder(path: FolderPath): Promise<void> {
+    await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand('CREATE', normalizePath(path)));
+    this.listing = undefined;
+  }
+
+  /** DELETE upstream; the folder's cache goes, and sessions that have it selected are told. */
+  async deleteFolder(path: FolderPath): Promise<void> {
+    const folder = this.folder(path);
+    await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand('DELETE', folder.path));
+    await folder.load();
+    await this.store.replaceFolder(this.id, folder.path, folder.record, undefined);
+    this.forgetFolder(folder);
+    this.listing = undefined;
+  }
+
+  /** RENAME upstream; the cache of the folder and its subfolders follows under the new names. */
+  async renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
+    const source = normalizePath(from);
+    const target = normalizePath(to);
+    await this.pool.run({ priority: Priority.Client }, (conn) => conn.rename(source, target));
+    await this.store.renameFolders(this.id, source, target);
+    for (const folder of [...this.folders.values()]) {
+      if (folder.path === source || folder.path.startsWith(`${source}/`)) this.forgetFolder(folder);
+    }
+    this.listing = undefined;
+  }
+
+  async subscribe(path: FolderPath, subscribed: boolean): Promise<void> {
+    await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand(subscribed ? 'SUBSCRIBE' : 'UNSUBSCRIBE', normalizePath(path)));
+    this.listing = undefined;
+  }
+
+  /** A folder object that no longer stands for an upstream folder: sessions on it are dropped. */
+  private forgetFolder(folder: Folder): void {
+    this.folders.delete(folder.path);
+    folder.emit('gone');
+  }
+
   /** STATUS: a status upstream gave in the last seconds, else upstream's answer now. */
   async status(path: FolderPath): Promise<FolderStatus> {
     const folder = this.folder(path);
@@ -109,6 +169,7 @@ export class Account implements AccountContext {
   }
 
   async close(): Promise<void> {
+    await this.watcher.stop();
     await this.pool.close();
   }
 }

@@ -48,7 +48,8 @@ export class Accounts {
         credentials.user,
         store,
         this.options.freshBodies,
-        (accountLog) => new ConnectionPool(endpoint, credentials, this.options.connectionsPerAccount, accountLog),
+        // one of the account's connections is its watcher (AccountWatcher)
+        (accountLog) => new ConnectionPool(endpoint, credentials, Math.max(1, this.options.connectionsPerAccount - 1), accountLog),
         credentials,
         log,
       );
@@ -56,8 +57,13 @@ export class Accounts {
     }
     account.acceptedPassword(credentials);
     account.pool.adopt(conn);
+    account.watcher.start();
     await account.saveRecord(endpoint.url);
     return account;
+  }
+
+  get(id: AccountId): Account | undefined {
+    return this.accounts.get(id);
   }
 
   async close(): Promise<void> {

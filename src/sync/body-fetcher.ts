@@ -57,6 +57,11 @@ export class BodyFetcher {
     void this.cached?.then((set) => uids.forEach((uid) => set.delete(uid)));
   }
 
+  /** Bodies that became cached another way (moved here with their cache). */
+  noteCached(uids: readonly Uid[]): void {
+    void this.cached?.then((set) => uids.forEach((uid) => set.add(uid)));
+  }
+
   /**
    * Makes sure the bodies of these messages are cached; returns their section records. A message
    * missing from the result no longer exists upstream.

@@ -5,14 +5,18 @@ import { indexOfUid, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange 
 import type { UpstreamFetch } from '../upstream/fetch-parse.js';
 import { atom, type Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
-import type { Folder, FolderChanges } from './folder.js';
+import type { Folder } from './folder.js';
+import type { FolderChanges } from './update-journal.js';
 
 const META_ITEMS = ['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'];
+
+const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((flag) => b.includes(flag));
 
 /**
  * Brings a folder's cached metadata up to date with upstream, on a connection that has the
  * folder selected and the status it just reported. One round trip when upstream has QRESYNC
  * (UID FETCH 1:* ... (CHANGEDSINCE m VANISHED)), a full flag fetch when it has no CONDSTORE.
+ * What changed is published to the sessions that have the folder selected.
  */
 export async function syncFolder(folder: Folder, conn: UpstreamConnection, status: FolderStatus): Promise<void> {
   let record = folder.record;
@@ -30,31 +34,37 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
   }
 
   const known = folder.uids;
+  // journal entries of this sync rank above everything sessions saw before it
+  const floor = Number(record.highestModseq);
   const incremental = condstore && record.highestModseq !== '0' && known.length > 0;
   const seen = incremental ? undefined : new Set<Uid>();
   const vanished: UidRange[] = [];
-  const added: Uid[] = [];
-  const changes: FolderChanges = { added, expunged: [], flagged: [] };
-  const ops: BatchOp[] = [];
+  const changes: FolderChanges = { added: [], expunged: [], flagged: [] };
+  let pending: MessageMeta[] = [];
   let maxUid = 0;
+
+  /** Writes a batch of fetched metadata; flag changes of known messages are compared with the cache. */
+  const flush = async () => {
+    const batch = pending;
+    pending = [];
+    const knownMetas = batch.filter((meta) => indexOfUid(known, meta.uid) >= 0);
+    const before = knownMetas.length ? await store.getMetas(fid, knownMetas.map((m) => m.uid)) : [];
+    knownMetas.forEach((meta, i) => {
+      const old = before[i];
+      if (!old || !sameFlags(old.flags, meta.flags)) changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
+    });
+    for (const meta of batch) if (indexOfUid(known, meta.uid) < 0) changes.added.push({ uid: meta.uid, modseq: meta.modseq });
+    await store.batch(batch.map((meta) => store.metaPutOp(fid, meta)));
+  };
 
   const onFetch = async (fetched: UpstreamFetch) => {
     seen?.add(fetched.uid);
     if (fetched.size === undefined || fetched.internalDate === undefined || fetched.flags === undefined) {
       return; // an unsolicited flag update: the fetch itself reports the current flags
     }
-    const meta: MessageMeta = {
-      uid: fetched.uid,
-      flags: fetched.flags,
-      modseq: fetched.modseq ?? '0',
-      size: fetched.size,
-      internalDate: fetched.internalDate,
-    };
-    if (indexOfUid(known, meta.uid) < 0) added.push(meta.uid);
-    else changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
-    maxUid = Math.max(maxUid, meta.uid);
-    ops.push(store.metaPutOp(fid, meta));
-    if (ops.length >= META_WRITE_BATCH) await store.batch(ops.splice(0));
+    maxUid = Math.max(maxUid, fetched.uid);
+    pending.push({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate });
+    if (pending.length >= META_WRITE_BATCH) await flush();
   };
 
   const items: Token[] = [...META_ITEMS, ...(condstore ? ['MODSEQ'] : [])].map(atom);
@@ -66,9 +76,9 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
         }
       : {}),
   });
+  await flush();
 
-  added.sort((a, b) => a - b);
-  let uids = mergeSorted(known, added);
+  let uids = mergeSorted(known, changes.added.map((a) => a.uid).sort((a, b) => a - b));
   const expunged = seen ? known.filter((uid) => !seen.has(uid)) : uidsInRanges(uids, vanished);
   uids = removeSorted(uids, expunged);
 
@@ -82,14 +92,15 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
     uids = removeSorted(uids, gone);
     const missing = existing.filter((uid) => indexOfUid(uids, uid) < 0);
     if (missing.length > 0) {
-      const before = added.length;
+      const before = changes.added.length;
       await conn.uidFetch(toSequenceSet(missing), items, onFetch);
-      uids = mergeSorted(uids, added.slice(before).sort((a, b) => a - b));
+      await flush();
+      uids = mergeSorted(uids, changes.added.slice(before).map((a) => a.uid).sort((a, b) => a - b));
     }
   }
 
   const deletes = await store.messageDeletes(fid, expunged);
-  ops.push(...deletes.ops);
+  const ops: BatchOp[] = [...deletes.ops];
   const nextRecord = {
     ...record,
     uidNext: Math.max(status.uidNext, maxUid + 1),
@@ -103,8 +114,9 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
   folder.record = nextRecord;
   folder.uids = uids;
   changes.expunged = expunged.sort((a, b) => a - b);
+  changes.added.sort((a, b) => a.uid - b.uid);
   if (expunged.length) folder.bodies.forget(expunged);
-  if (changes.added.length || changes.expunged.length || changes.flagged.length) folder.emit('changes', changes);
+  folder.publish(changes, floor);
 }
 
 function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {

@@ -3,20 +3,15 @@ import type { FolderRecord } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, Uid } from '../model/types.js';
-import { toSequenceSet } from '../model/uid-set.js';
+import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
+import type { CopyUid } from '../upstream/response-codes.js';
 import type { FlagUpdate } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { BodyFetcher } from './body-fetcher.js';
 import { syncFolder } from './folder-sync.js';
 import { ItemFetcher } from './item-fetcher.js';
-
-/** What changed in a folder during a sync, for sessions that have it selected. */
-export interface FolderChanges {
-  added: Uid[];
-  expunged: Uid[];
-  flagged: { uid: Uid; flags: string[]; modseq: string }[];
-}
+import { UpdateJournal, type FolderChanges } from './update-journal.js';
 
 /** A folder's state as a SELECT presents it. */
 export interface FolderView {
@@ -24,14 +19,16 @@ export interface FolderView {
   uidValidity: number;
   uidNext: number;
   highestModseq: string;
+  /** Where a session's view starts in the folder's update journal. */
+  modifyIndex: number;
   keywords: string[];
   uids: Uid[];
 }
 
 /**
- * One folder of one account: its cache record, its UIDs in memory, and the components that
- * fill its cache. Emits 'changes' (FolderChanges) after every sync that changed something and
- * 'reset' when a new UIDVALIDITY dropped the cached generation.
+ * One folder of one account: its cache record, its UIDs in memory, the components that fill its
+ * cache, and the journal of recent changes for the sessions that have it selected. Emits
+ * 'updated' when the journal grew and 'reset' when a new UIDVALIDITY dropped the cached generation.
  */
 export class Folder extends EventEmitter {
   record: FolderRecord | undefined;
@@ -39,6 +36,7 @@ export class Folder extends EventEmitter {
   uids: Uid[] = [];
   readonly bodies: BodyFetcher;
   readonly items: ItemFetcher;
+  readonly journal = new UpdateJournal();
   private loading: Promise<void> | undefined;
   private syncing: Promise<void> | undefined;
   private lastStatus: { status: FolderStatus; at: number } | undefined;
@@ -99,6 +97,7 @@ export class Folder extends EventEmitter {
       uidValidity: record.uidValidity,
       uidNext: record.uidNext,
       highestModseq: record.highestModseq,
+      modifyIndex: this.journal.head(Number(record.highestModseq)),
       keywords: record.keywords ?? [],
       uids: this.uids,
     };
@@ -121,6 +120,7 @@ export class Folder extends EventEmitter {
     this.record = next;
     this.uids = [];
     this.bodies.reset();
+    this.journal.clear();
     if (previous) {
       this.account.log.info({ folder: this.path, old: previous.uidValidity, new: uidValidity }, 'UIDVALIDITY changed upstream; the folder cache was dropped');
       this.emit('reset');
@@ -128,16 +128,79 @@ export class Folder extends EventEmitter {
     return next;
   }
 
-  /** Changes flags upstream first, then in the cache; returns what upstream reported. */
-  async storeFlags(uids: readonly Uid[], action: '+FLAGS' | '-FLAGS' | 'FLAGS', flags: readonly string[]): Promise<FlagUpdate[]> {
-    const updates = await this.account.pool.run({ folder: this.path, readWrite: true, priority: Priority.Client }, (conn) =>
-      conn.uidStore(toSequenceSet(uids), action, flags),
-    );
-    await this.applyFlagUpdates(updates);
-    return updates;
+  /** Records changes in the journal and tells the sessions; `origin` is a session already told. */
+  publish(changes: FolderChanges, floor: number, origin?: string): void {
+    if (!changes.added.length && !changes.expunged.length && !changes.flagged.length) return;
+    this.journal.append(changes, floor, origin);
+    this.emit('updated');
   }
 
-  private async applyFlagUpdates(updates: readonly FlagUpdate[]): Promise<void> {
+  /**
+   * Changes flags upstream first, then in the cache. Returns what upstream reported per message
+   * and, with UNCHANGEDSINCE, the UIDs it left alone because they changed since.
+   */
+  async storeFlags(
+    uids: readonly Uid[],
+    action: '+FLAGS' | '-FLAGS' | 'FLAGS',
+    flags: readonly string[],
+    options: { unchangedSince?: string; origin?: string } = {},
+  ): Promise<{ updates: FlagUpdate[]; modified: Uid[] }> {
+    const result = await this.account.pool.run({ folder: this.path, readWrite: true, priority: Priority.Client }, (conn) =>
+      conn.uidStore(toSequenceSet(uids), action, flags, options.unchangedSince),
+    );
+    await this.applyFlagUpdates(result.updates, options.origin);
+    return result;
+  }
+
+  /** Removes messages upstream reported gone from the cache and tells the sessions. */
+  async applyExpunged(expunged: readonly Uid[], origin?: string): Promise<void> {
+    const fid = this.fid;
+    const gone = expunged.filter((uid) => indexOfUid(this.uids, uid) >= 0).sort((a, b) => a - b);
+    if (!fid || gone.length === 0) return;
+    const { store } = this.account;
+    const deletes = await store.messageDeletes(fid, gone);
+    const drop = new Set(gone);
+    const record = { ...(this.record as FolderRecord), messages: this.uids.length - gone.length };
+    await store.batch([...deletes.ops, store.folderPutOp(this.account.id, this.path, record)]);
+    await store.dropChunks(deletes.chunks);
+    this.record = record;
+    this.uids = this.uids.filter((uid) => !drop.has(uid));
+    this.bodies.forget(gone);
+    this.publish({ added: [], expunged: gone, flagged: [] }, Number(record.highestModseq), origin);
+  }
+
+  /**
+   * Takes over the cached bodies of messages moved here from `source` (MOVE with COPYUID), when
+   * this folder's cache generation is the one the COPYUID speaks of.
+   */
+  async adoptBodies(source: Folder, copyUid: CopyUid): Promise<void> {
+    await this.load();
+    const fid = this.fid;
+    const sourceFid = source.fid;
+    if (!fid || !sourceFid || this.record?.uidValidity !== copyUid.uidValidity) return;
+    const { store } = this.account;
+    const ops = [];
+    for (const [from, to] of copyUid.map) ops.push(...(await store.transferOps({ fid: sourceFid, uid: from }, { fid, uid: to })));
+    await store.batch(ops);
+    this.bodies.noteCached([...copyUid.map.values()]);
+  }
+
+  /**
+   * Upstream changed (as a write through the proxy or the account watcher says): the next SELECT
+   * asks again unless upstream gave the new status, and a folder in use is resynced now, so the
+   * sessions that have it selected hear of the change.
+   */
+  invalidate(status?: FolderStatus): void {
+    if (status) this.noteStatus(status);
+    else this.lastStatus = undefined;
+    if (this.record) {
+      this.sync(Priority.ReadAhead).catch((err: unknown) =>
+        this.account.log.debug({ err, folder: this.path }, 'background resync failed'),
+      );
+    }
+  }
+
+  private async applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<void> {
     const fid = this.fid;
     if (!fid || updates.length === 0) return;
     const { store } = this.account;
@@ -148,8 +211,7 @@ export class Folder extends EventEmitter {
       if (meta) ops.push(store.metaPutOp(fid, { ...meta, flags: update.flags, modseq: update.modseq === '0' ? meta.modseq : update.modseq }));
     }
     await store.batch(ops);
-    const changes: FolderChanges = { added: [], expunged: [], flagged: updates.map((u) => ({ ...u })) };
-    this.emit('changes', changes);
+    this.publish({ added: [], expunged: [], flagged: updates.map((u) => ({ ...u })) }, Number(this.record?.highestModseq ?? 0), origin);
   }
 
   /** The cached state matches a status upstream gave within the last few seconds. */

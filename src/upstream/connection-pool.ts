@@ -72,6 +72,11 @@ export class ConnectionPool {
     this.credentials = credentials;
   }
 
+  /** A connection outside the pool, with the account's credentials (the account watcher's). */
+  connectDedicated(): Promise<UpstreamConnection> {
+    return UpstreamConnection.connect({ endpoint: this.endpoint, credentials: this.credentials, logger: this.log });
+  }
+
   get connectionCount(): number {
     return this.all.size;
   }

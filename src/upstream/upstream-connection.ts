@@ -5,7 +5,9 @@ import { ProxyError } from '../model/errors.js';
 import { UPSTREAM_CONNECT_TIMEOUT_MS } from '../model/limits.js';
 import type { Credentials, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
+import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
 import { atom, sequence, tokenString, type Token } from './imap-tokens.js';
+import { expandUidSet, parseCopyUid, responseCode, type CopyUid } from './response-codes.js';
 import { toClientPath, toUpstreamPath } from './paths.js';
 
 let nextConnectionId = 1;
@@ -13,15 +15,24 @@ let nextConnectionId = 1;
 /** Maps whatever imapflow threw to a ProxyError the rest of the proxy can branch on. */
 export function upstreamError(err: unknown, action: string, context: Record<string, unknown> = {}): ProxyError {
   if (err instanceof ProxyError) return err;
-  const e = err as { authenticationFailed?: boolean; responseStatus?: string; responseText?: string; code?: string; message?: string };
+  const e = err as {
+    authenticationFailed?: boolean;
+    responseStatus?: string;
+    responseText?: string;
+    response?: TaggedResponse;
+    code?: string;
+    message?: string;
+  };
   if (e?.authenticationFailed) {
     return new ProxyError('UPSTREAM_AUTH_FAILED', `upstream refused the login (${action})`, { cause: err, context, clientText: e.responseText });
   }
   if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
+    const code = responseCode(e.response?.attributes);
     return new ProxyError(e.responseStatus === 'NO' ? 'UPSTREAM_NO' : 'UPSTREAM_BAD', `upstream answered ${e.responseStatus} to ${action}`, {
       cause: err,
       context: { ...context, responseText: e.responseText },
       clientText: e.responseText,
+      ...(code?.[0] ? { clientCode: code.join(' ') } : {}),
     });
   }
   return new ProxyError('UPSTREAM_UNAVAILABLE', `upstream connection failed during ${action}: ${e?.code ?? e?.message ?? 'unknown error'}`, {
@@ -49,8 +60,13 @@ export interface FlagUpdate {
   modseq: string;
 }
 
+interface TaggedResponse {
+  attributes?: Token[];
+}
+
 interface RawResponse {
   next(): void;
+  response: TaggedResponse;
 }
 
 /**
@@ -85,6 +101,8 @@ export class UpstreamConnection extends EventEmitter {
       tls: { rejectUnauthorized: true },
       logger: imapflowLogger(log),
       disableAutoIdle: true,
+      // a watching connection re-issues IDLE this often (servers drop an IDLE after 30 minutes)
+      maxIdleTime: 5 * 60_000,
       qresync: true,
       disableIMAP4rev2: true,
       connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -251,21 +269,144 @@ export class UpstreamConnection extends EventEmitter {
 
   /**
    * UID STORE; returns the flags and modseq upstream reports for each changed message (it
-   * answers with FETCH responses; a CONDSTORE server sends them even for .SILENT).
+   * answers with FETCH responses), and with UNCHANGEDSINCE the UIDs it did not change (MODIFIED).
    */
   async uidStore(
     uidSet: string,
     action: '+FLAGS' | '-FLAGS' | 'FLAGS',
     flags: readonly string[],
-  ): Promise<FlagUpdate[]> {
+    unchangedSince?: string,
+  ): Promise<{ updates: FlagUpdate[]; modified: number[] }> {
     const updates: FlagUpdate[] = [];
-    await this.runRaw('UID STORE', [sequence(uidSet), atom(action), flags.map(atom)], {
+    const args: Token[] = [sequence(uidSet)];
+    if (unchangedSince !== undefined) args.push([atom('UNCHANGEDSINCE'), atom(unchangedSince)]);
+    args.push(atom(action), flags.map(atom));
+    const tagged = await this.runRaw('UID STORE', args, {
       FETCH: async (untagged: { command: string; attributes: Token[] }) => {
         const fetched = parseUpstreamFetch(untagged);
         if (fetched.flags) updates.push({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0' });
       },
     });
-    return updates;
+    const code = responseCode(tagged.attributes);
+    const modified = code?.[0] === 'MODIFIED' ? expandUidSet(code[1] as string, 1_000_000) : [];
+    return { updates, modified };
+  }
+
+  /** UID COPY; COPYUID when upstream gives it (UIDPLUS). */
+  async uidCopy(uidSet: string, destination: FolderPath, count: number): Promise<CopyUid | undefined> {
+    const tagged = await this.runRaw('UID COPY', [sequence(uidSet), this.mailboxArg(destination)]);
+    return parseCopyUid(responseCode(tagged.attributes), count);
+  }
+
+  /**
+   * UID MOVE (RFC 6851): COPYUID comes in an untagged OK before the expunges, which arrive as
+   * VANISHED (QRESYNC) or EXPUNGE; returns the COPYUID and the UIDs upstream reported gone.
+   */
+  async uidMove(uidSet: string, destination: FolderPath, count: number): Promise<{ copyUid?: CopyUid; vanished?: number[] }> {
+    let copyUid: CopyUid | undefined;
+    const vanished: number[] = [];
+    const tagged = await this.runRaw('UID MOVE', [sequence(uidSet), this.mailboxArg(destination)], {
+      OK: async (untagged: { attributes?: Token[] }) => {
+        copyUid ??= parseCopyUid(responseCode(untagged.attributes), count);
+      },
+      VANISHED: async (untagged: { attributes: Token[] }) => {
+        vanished.push(...expandUidSet(tokenString(untagged.attributes[untagged.attributes.length - 1]) ?? '', count));
+      },
+    });
+    copyUid ??= parseCopyUid(responseCode(tagged.attributes), count);
+    return { ...(copyUid ? { copyUid } : {}), ...(this.qresyncEnabled ? { vanished } : {}) };
+  }
+
+  /** EXPUNGE, or UID EXPUNGE of a set; the UIDs upstream reported gone when it says (QRESYNC). */
+  async expunge(uidSet?: string): Promise<number[] | undefined> {
+    const vanished: number[] = [];
+    await this.runRaw(uidSet ? 'UID EXPUNGE' : 'EXPUNGE', uidSet ? [sequence(uidSet)] : [], {
+      VANISHED: async (untagged: { attributes: Token[] }) => {
+        vanished.push(...expandUidSet(tokenString(untagged.attributes[untagged.attributes.length - 1]) ?? '', 10_000_000));
+      },
+    });
+    return this.qresyncEnabled ? vanished : undefined;
+  }
+
+  /** APPEND; APPENDUID when upstream gives it. */
+  async append(path: FolderPath, message: Buffer, flags: readonly string[], internalDate?: string): Promise<{ uidValidity: number; uid: number } | undefined> {
+    const args: Token[] = [this.mailboxArg(path)];
+    if (flags.length) args.push(flags.map(atom));
+    if (internalDate) args.push({ type: 'STRING', value: internalDate });
+    args.push({ type: 'LITERAL', value: message });
+    const code = responseCode((await this.runRaw('APPEND', args)).attributes);
+    return code?.[0] === 'APPENDUID' ? { uidValidity: Number(code[1]), uid: Number(code[2]) } : undefined;
+  }
+
+  /** CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE of one folder; RENAME of one to another. */
+  async folderCommand(command: 'CREATE' | 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE', path: FolderPath): Promise<void> {
+    if (command === 'DELETE' && this.selected?.path === path) this.selected = null;
+    await this.runRaw(command, [this.mailboxArg(path)]);
+  }
+
+  async rename(from: FolderPath, to: FolderPath): Promise<void> {
+    if (this.selected?.path === from) this.selected = null;
+    await this.runRaw('RENAME', [this.mailboxArg(from), this.mailboxArg(to)]);
+  }
+
+  /** Upstream pushes changes of every folder (NOTIFY), not only of the selected one (IDLE). */
+  get notifies(): boolean {
+    return this.hasCapability('NOTIFY');
+  }
+
+  /**
+   * Watches upstream until the connection ends: INBOX is selected and IDLE reports its changes;
+   * where upstream has NOTIFY (RFC 5465) the changes of every other folder come as STATUS too.
+   * `onChange` gets the folder and, when upstream said, its new status.
+   */
+  async watch(onChange: (path: FolderPath, status?: FolderStatus) => void): Promise<void> {
+    await this.open('INBOX', true);
+    const inbox = () => onChange('INBOX');
+    const events = ['exists', 'expunge', 'flags'] as const;
+    for (const event of events) this.client.on(event, inbox);
+    const handlers = (this.client as unknown as { untaggedHandlers: Record<string, unknown> }).untaggedHandlers;
+    try {
+      if (this.notifies) {
+        // unsolicited STATUS has no handler in imapflow: this connection is only for watching
+        handlers['STATUS'] = async (untagged: { attributes?: Token[] }) => {
+          const change = this.parseStatus(untagged.attributes ?? []);
+          if (change) onChange(change.path, change.status);
+        };
+        const events: Token[] = ['MessageNew', 'MessageExpunge', 'FlagChange'].map(atom);
+        await this.runRaw('NOTIFY', [atom('SET'), [atom('SELECTED'), events], [atom('PERSONAL'), events]]);
+      }
+      while (this.usable) {
+        const started = Date.now();
+        await this.client.idle();
+        // idle() returns at once when it cannot idle: do not spin
+        if (Date.now() - started < 100) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      for (const event of events) this.client.off(event, inbox);
+      delete handlers['STATUS'];
+    }
+  }
+
+  /** `* STATUS folder (MESSAGES n UIDNEXT n ...)`; the status only when it has every item. */
+  private parseStatus(attributes: Token[]): { path: FolderPath; status?: FolderStatus } | undefined {
+    const name = tokenString(attributes[0]);
+    const list = attributes[1];
+    if (name === null || !Array.isArray(list)) return undefined;
+    const path = toClientPath(normalizePath(this.client, decodePath(this.client, name)), this.delimiter);
+    if (path === null) return undefined;
+    const values = new Map<string, string>();
+    for (let i = 0; i + 1 < list.length; i += 2) values.set((tokenString(list[i]) ?? '').toUpperCase(), tokenString(list[i + 1]) ?? '');
+    const [messages, uidNext, uidValidity] = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY'].map((key) => values.get(key));
+    if (messages === undefined || uidNext === undefined || uidValidity === undefined) return { path };
+    return {
+      path,
+      status: { messages: Number(messages), uidNext: Number(uidNext), uidValidity: Number(uidValidity), highestModseq: values.get('HIGHESTMODSEQ') ?? '0' },
+    };
+  }
+
+  /** A folder name as upstream spells it (its separator; modified UTF-7 unless UTF8=ACCEPT). */
+  private mailboxArg(path: FolderPath): Token {
+    return { type: 'STRING', value: encodePath(this.client, toUpstreamPath(path, this.delimiter)) };
   }
 
   /** UID SEARCH with a compiled query; returns the matching UIDs. */
@@ -296,10 +437,12 @@ export class UpstreamConnection extends EventEmitter {
     }
   }
 
-  private async runRaw(command: string, attributes: Token[], untagged: Record<string, unknown>): Promise<void> {
+  /** Runs a raw command; returns its tagged response. NO and BAD become ProxyErrors with upstream's text. */
+  private async runRaw(command: string, attributes: Token[], untagged: Record<string, unknown> = {}): Promise<TaggedResponse> {
     try {
       const response = (await this.exec(command, attributes, untagged)) as RawResponse;
       response.next();
+      return response.response;
     } catch (err) {
       throw upstreamError(err, command, { path: this.selectedPath });
     }

@@ -13,7 +13,7 @@ const dovecot = await withDovecot();
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 5, messages: 40, folders: 'INBOX:1' }));
 const proxy = await startTestProxy(dovecot);
 const upstream: ImapFlow = await connectClient(dovecot.port);
-after(() => upstream.logout());
+after(() => upstream.logout().catch(() => undefined));
 
 /** UID -> "FLAGS (...) RFC822.SIZE n" as a server answers it, and the EXAMINE facts. */
 async function view(port: number) {

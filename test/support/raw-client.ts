@@ -13,6 +13,7 @@ export class RawImapClient {
   private buffer = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
   private tag = 0;
+  private idleTag = '';
   private closed = false;
 
   private constructor(private readonly socket: net.Socket) {
@@ -50,6 +51,46 @@ export class RawImapClient {
   async login(user = 'test', pass = 'pass'): Promise<void> {
     const r = await this.command(`LOGIN "${user}" "${pass}"`);
     if (!/^T\d+ OK/.test(r.tagged)) throw new Error(`login failed: ${r.tagged}`);
+  }
+
+  /** Starts IDLE; resolves once the server accepted it. */
+  async idle(): Promise<void> {
+    this.idleTag = `T${++this.tag}`;
+    this.socket.write(`${this.idleTag} IDLE\r\n`);
+    for (;;) {
+      const line = (await this.readResponse()).toString('latin1');
+      if (line.startsWith('+')) return;
+      if (line.startsWith(`${this.idleTag} `)) throw new Error(`IDLE refused: ${line}`);
+    }
+  }
+
+  /** Ends IDLE; returns the untagged responses that came before the tagged OK. */
+  async done(): Promise<Buffer[]> {
+    this.socket.write('DONE\r\n');
+    const untagged: Buffer[] = [];
+    for (;;) {
+      const line = await this.readResponse();
+      if (line.toString('latin1').startsWith(`${this.idleTag} `)) return untagged;
+      untagged.push(line);
+    }
+  }
+
+  /** Reads untagged responses until one matches (e.g. while idling); fails after the timeout. */
+  async waitFor(pattern: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no response matching ${pattern} within ${timeoutMs} ms`);
+      let timer: NodeJS.Timeout | undefined;
+      const line = await Promise.race([
+        this.readResponse(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no response matching ${pattern} within ${timeoutMs} ms`)), left);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const text = line.toString('latin1');
+      if (pattern.test(text)) return text;
+    }
   }
 
   /** Writes raw bytes (for hostile-input tests). */

@@ -11,7 +11,7 @@ import { openLiteral, type MessageSections } from '../fetch/literal-content.js';
 import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
-import { accountOf } from '../session-account.js';
+import { folderOf } from '../mailbox-id.js';
 
 const SEEN = '\\Seen';
 
@@ -22,7 +22,7 @@ const SEEN = '\\Seen';
  */
 export function makeOnFetch(deps: { log: Logger }) {
   return handle(deps.log, 'FETCH', async (mailbox: string, options: FetchOptions, session: ImapSession) => {
-    const folder = accountOf(session).folder(mailbox);
+    const folder = folderOf(session, mailbox);
     await folder.load();
     const fid = folder.fid;
     const selected = session.selected;
@@ -37,7 +37,7 @@ export function makeOnFetch(deps: { log: Logger }) {
       let metas = (await folder.account.store.getMetas(fid, uids)).filter((m): m is MessageMeta => !!m);
       vanished ||= metas.length < uids.length;
       if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
-      if (options.markAsSeen) metas = await markSeen(folder, metas);
+      if (options.markAsSeen) metas = await markSeen(folder, metas, session.id);
       const data = await gather(folder, plan, metas);
       for (const meta of metas) {
         const seq = indexOfUid(selected.uidList, meta.uid) + 1;
@@ -56,10 +56,11 @@ export function makeOnFetch(deps: { log: Logger }) {
 }
 
 /** A non-PEEK body fetch on a read-write SELECT sets \Seen: upstream first. */
-async function markSeen(folder: Folder, metas: MessageMeta[]): Promise<MessageMeta[]> {
+async function markSeen(folder: Folder, metas: MessageMeta[], origin: string): Promise<MessageMeta[]> {
   const unseen = metas.filter((m) => !m.flags.includes(SEEN)).map((m) => m.uid);
   if (unseen.length === 0) return metas;
-  const updates = new Map((await folder.storeFlags(unseen, '+FLAGS', [SEEN])).map((u) => [u.uid, u]));
+  const stored = await folder.storeFlags(unseen, '+FLAGS', [SEEN], { origin });
+  const updates = new Map(stored.updates.map((u) => [u.uid, u]));
   return metas.map((m) => {
     const update = updates.get(m.uid);
     return update ? { ...m, flags: update.flags, modseq: update.modseq === '0' ? m.modseq : update.modseq } : m;

@@ -4,7 +4,7 @@ import { Priority } from '../../upstream/connection-pool.js';
 import { getMessageRange, type ImapSession, type SearchOptions } from '../imap-core.js';
 import { handle } from '../responses.js';
 import { compileSearch, takeSearchArguments } from '../search-query.js';
-import { accountOf } from '../session-account.js';
+import { folderOf } from '../mailbox-id.js';
 
 /** SEARCH / UID SEARCH: answered by upstream, limited to the messages the client knows. */
 export function makeOnSearch(deps: { log: Logger }) {
@@ -12,7 +12,7 @@ export function makeOnSearch(deps: { log: Logger }) {
     const selected = session.selected;
     if (!selected) return { uidList: [] };
     const query = compileSearch(takeSearchArguments(session), (set) => getMessageRange(selected.uidList, set, false));
-    const folder = accountOf(session).folder(mailbox);
+    const folder = folderOf(session, mailbox);
     const found = await folder.account.pool.run({ folder: folder.path, priority: Priority.Client }, (conn) => conn.uidSearch(query));
     return { uidList: found.filter((uid) => indexOfUid(selected.uidList, uid) >= 0) };
   });

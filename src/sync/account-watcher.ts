@@ -1,0 +1,103 @@
+import type { Logger } from '../log.js';
+import { WATCH_DEBOUNCE_MS, WATCH_POLL_MS, WATCH_RETRY_MAX_MS, WATCH_RETRY_MIN_MS } from '../model/limits.js';
+import type { FolderPath, FolderStatus } from '../model/types.js';
+import type { UpstreamConnection } from '../upstream/upstream-connection.js';
+
+export interface WatchTarget {
+  /** Upstream says a folder changed (and maybe how it stands now). */
+  folderChanged(path: FolderPath, status?: FolderStatus): void;
+  connectDedicated(): Promise<UpstreamConnection>;
+  readonly log: Logger;
+}
+
+/**
+ * Keeps one upstream connection per account watching for changes made elsewhere (other devices,
+ * the server itself), so that sessions hear of them at once: IDLE on INBOX, NOTIFY for every
+ * folder where upstream has it, else STATUS polls of the folders clients have selected.
+ * Reconnects with exponential backoff and jitter.
+ */
+export class AccountWatcher {
+  private conn: UpstreamConnection | undefined;
+  private running = false;
+  private stopped = false;
+  /** Which folder each client session has selected. */
+  private readonly selected = new Map<string, FolderPath>();
+  private readonly pending = new Map<FolderPath, { timer: NodeJS.Timeout; status?: FolderStatus }>();
+  private pollTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly target: WatchTarget) {}
+
+  start(): void {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    void this.run();
+  }
+
+  sessionSelected(sessionId: string, path: FolderPath): void {
+    this.selected.set(sessionId, path);
+  }
+
+  sessionLeft(sessionId: string): void {
+    this.selected.delete(sessionId);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pollTimer);
+    for (const { timer } of this.pending.values()) clearTimeout(timer);
+    await this.conn?.close();
+  }
+
+  private async run(): Promise<void> {
+    let delay = WATCH_RETRY_MIN_MS;
+    while (!this.stopped) {
+      try {
+        this.conn = await this.target.connectDedicated();
+        if (this.stopped) break;
+        delay = WATCH_RETRY_MIN_MS;
+        if (!this.conn.notifies) this.pollTimer = setInterval(() => this.poll(), WATCH_POLL_MS).unref();
+        this.target.log.debug({ notify: this.conn.notifies }, 'watching upstream for changes');
+        await this.conn.watch((path, status) => this.changed(path, status));
+      } catch (err) {
+        if (!this.stopped) this.target.log.info({ err }, 'watching upstream failed; retrying');
+      } finally {
+        clearInterval(this.pollTimer);
+        await this.conn?.close();
+        this.conn = undefined;
+      }
+      if (this.stopped) break;
+      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())).unref());
+      delay = Math.min(delay * 2, WATCH_RETRY_MAX_MS);
+    }
+    this.running = false;
+  }
+
+  private poll(): void {
+    const conn = this.conn;
+    if (!conn) return;
+    for (const path of new Set(this.selected.values())) {
+      if (path === 'INBOX') continue;
+      conn.status(path).then(
+        (status) => this.changed(path, status),
+        (err: unknown) => this.target.log.debug({ err, folder: path }, 'STATUS poll failed'),
+      );
+    }
+  }
+
+  /** Several reports for one folder in quick succession become one resync. */
+  private changed(path: FolderPath, status?: FolderStatus): void {
+    const pending = this.pending.get(path);
+    if (pending) {
+      if (status) pending.status = status;
+      return;
+    }
+    const entry: { timer: NodeJS.Timeout; status?: FolderStatus } = {
+      timer: setTimeout(() => {
+        this.pending.delete(path);
+        this.target.folderChanged(path, entry.status);
+      }, WATCH_DEBOUNCE_MS),
+      ...(status ? { status } : {}),
+    };
+    this.pending.set(path, entry);
+  }
+}

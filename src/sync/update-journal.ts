@@ -1,0 +1,75 @@
+import type { Uid } from '../model/types.js';
+
+/** What changed in a folder, as one sync or one write through the proxy saw it. */
+export interface FolderChanges {
+  /** New messages, ascending. */
+  added: { uid: Uid; modseq: string }[];
+  expunged: Uid[];
+  /** Messages whose flags changed (only real changes). */
+  flagged: { uid: Uid; flags: string[]; modseq: string }[];
+}
+
+/** One change as imap-core's notifier hands it to a session (EXISTS, EXPUNGE or a FETCH of flags). */
+export interface FolderUpdate {
+  command: 'EXISTS' | 'EXPUNGE' | 'FETCH';
+  uid: Uid;
+  /** Strictly increasing within a folder: a session asks for everything above what it has seen. */
+  modseq: number;
+  flags?: string[];
+  /** The session that made the change and has already been told. */
+  ignore?: string;
+}
+
+/** Changes kept for sessions that have not fetched them yet; the oldest go first beyond this. */
+const JOURNAL_CAPACITY = 20_000;
+
+/**
+ * The recent changes of one folder, for sessions that have it selected. Every entry gets a modseq
+ * above all earlier ones (upstream's own MODSEQ where it is higher), so a session that has seen
+ * up to m asks for everything above m and misses nothing.
+ */
+export class UpdateJournal {
+  private entries: FolderUpdate[] = [];
+  private last = 0;
+
+  /** The highest modseq handed out; `floor` is upstream's HIGHESTMODSEQ, which it never goes below. */
+  head(floor: number): number {
+    return Math.max(this.last, floor);
+  }
+
+  /**
+   * Records changes: expunges first, then new messages, then flag changes, which is the order in
+   * which a session's view must apply them.
+   */
+  append(changes: FolderChanges, floor: number, origin?: string): FolderUpdate[] {
+    let modseq = this.head(floor);
+    const next = (upstream?: string) => (modseq = Math.max(modseq + 1, Number(upstream ?? 0)));
+    const ignore = origin ? { ignore: origin } : {};
+    const added: FolderUpdate[] = [
+      ...changes.expunged.map((uid): FolderUpdate => ({ command: 'EXPUNGE', uid, modseq: next(), ...ignore })),
+      ...changes.added.map((m): FolderUpdate => ({ command: 'EXISTS', uid: m.uid, modseq: next(m.modseq), ...ignore })),
+      ...changes.flagged.map((m): FolderUpdate => ({ command: 'FETCH', uid: m.uid, flags: m.flags, modseq: next(m.modseq), ...ignore })),
+    ];
+    this.last = modseq;
+    this.entries.push(...added);
+    if (this.entries.length > JOURNAL_CAPACITY) this.entries.splice(0, this.entries.length - JOURNAL_CAPACITY);
+    return added;
+  }
+
+  /** Entries above a modseq, in order. */
+  since(modseq: number): FolderUpdate[] {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.entries[mid] as FolderUpdate).modseq <= modseq) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.entries.slice(lo);
+  }
+
+  /** A new cache generation (UIDVALIDITY changed): old UIDs mean nothing any more. */
+  clear(): void {
+    this.entries = [];
+  }
+}
