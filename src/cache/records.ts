@@ -31,6 +31,8 @@ export interface FolderRecord {
   messages: number;
   /** Keywords (non-system flags) upstream lists for the folder. */
   keywords: string[];
+  /** Where upstream has no CONDSTORE: the proxy's own modseq counter for the folder. */
+  localModseq?: number;
   /** When the folder was last brought up to date with upstream (ms since epoch), 0 = never. */
   lastSync: number;
 }

@@ -1,4 +1,4 @@
-import type { BatchOp } from '../cache/cache-store.js';
+import type { BatchOp, FolderRecord } from '../cache/cache-store.js';
 import { META_WRITE_BATCH } from '../model/limits.js';
 import type { FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange } from '../model/uid-set.js';
@@ -19,8 +19,9 @@ const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b
  * What changed is published to the sessions that have the folder selected.
  */
 export async function syncFolder(folder: Folder, conn: UpstreamConnection, status: FolderStatus): Promise<void> {
-  let record = folder.record;
-  if (!record || record.uidValidity !== status.uidValidity) record = await folder.startGeneration(status.uidValidity);
+  // a new generation has no session yet: its first fill is nobody's news
+  const fresh = !folder.record || folder.record.uidValidity !== status.uidValidity;
+  let record = fresh ? await folder.startGeneration(status.uidValidity) : (folder.record as FolderRecord);
   const { store } = folder.account;
   const fid = record.fid;
   if (status.keywords && status.keywords.join(' ') !== (record.keywords ?? []).join(' ')) {
@@ -35,7 +36,9 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
 
   const known = folder.uids;
   // journal entries of this sync rank above everything sessions saw before it
-  const floor = Number(record.highestModseq);
+  const floor = folder.modseqFloor();
+  // without CONDSTORE upstream, new and changed messages get the proxy's own modseqs
+  let local = record.localModseq ?? 0;
   const incremental = condstore && record.highestModseq !== '0' && known.length > 0;
   const seen = incremental ? undefined : new Set<Uid>();
   const vanished: UidRange[] = [];
@@ -51,9 +54,15 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
     const before = knownMetas.length ? await store.getMetas(fid, knownMetas.map((m) => m.uid)) : [];
     knownMetas.forEach((meta, i) => {
       const old = before[i];
-      if (!old || !sameFlags(old.flags, meta.flags)) changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
+      const flagsChanged = !old || !sameFlags(old.flags, meta.flags);
+      if (!condstore) meta.modseq = flagsChanged ? String(++local) : (old?.modseq ?? '0');
+      if (flagsChanged) changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
     });
-    for (const meta of batch) if (indexOfUid(known, meta.uid) < 0) changes.added.push({ uid: meta.uid, modseq: meta.modseq });
+    for (const meta of batch) {
+      if (indexOfUid(known, meta.uid) >= 0) continue;
+      if (!condstore) meta.modseq = String(++local);
+      changes.added.push({ uid: meta.uid, modseq: meta.modseq });
+    }
     await store.batch(batch.map((meta) => store.metaPutOp(fid, meta)));
   };
 
@@ -107,6 +116,7 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
     highestModseq: status.highestModseq,
     messages: uids.length,
     lastSync: Date.now(),
+    ...(condstore ? {} : { localModseq: local + (expunged.length ? 1 : 0) }),
   };
   ops.push(store.folderPutOp(folder.account.id, folder.path, nextRecord));
   await store.batch(ops);
@@ -116,7 +126,7 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
   changes.expunged = expunged.sort((a, b) => a - b);
   changes.added.sort((a, b) => a.uid - b.uid);
   if (expunged.length) folder.bodies.forget(expunged);
-  folder.publish(changes, floor);
+  if (!fresh) folder.publish(changes, floor);
 }
 
 function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {

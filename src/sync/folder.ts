@@ -96,8 +96,8 @@ export class Folder extends EventEmitter {
       fid: record.fid,
       uidValidity: record.uidValidity,
       uidNext: record.uidNext,
-      highestModseq: record.highestModseq,
-      modifyIndex: this.journal.head(Number(record.highestModseq)),
+      highestModseq: String(this.modseqFloor()),
+      modifyIndex: this.journal.head(this.modseqFloor()),
       keywords: record.keywords ?? [],
       uids: this.uids,
     };
@@ -166,7 +166,7 @@ export class Folder extends EventEmitter {
     this.record = record;
     this.uids = this.uids.filter((uid) => !drop.has(uid));
     this.bodies.forget(gone);
-    this.publish({ added: [], expunged: gone, flagged: [] }, Number(record.highestModseq), origin);
+    this.publish({ added: [], expunged: gone, flagged: [] }, this.modseqFloor(), origin);
   }
 
   /**
@@ -202,16 +202,35 @@ export class Folder extends EventEmitter {
 
   private async applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<void> {
     const fid = this.fid;
-    if (!fid || updates.length === 0) return;
+    const record = this.record;
+    if (!fid || !record || updates.length === 0) return;
     const { store } = this.account;
+    const floor = this.modseqFloor();
     const metas = await store.getMetas(fid, updates.map((u) => u.uid));
+    let local = record.localModseq ?? 0;
+    // without CONDSTORE upstream, every change gets the next value of the proxy's own counter
+    const changed = updates.map((u) => (u.modseq === '0' ? { ...u, modseq: String(++local) } : { ...u }));
     const ops = [];
     for (const [i, meta] of metas.entries()) {
-      const update = updates[i] as FlagUpdate;
-      if (meta) ops.push(store.metaPutOp(fid, { ...meta, flags: update.flags, modseq: update.modseq === '0' ? meta.modseq : update.modseq }));
+      const update = changed[i] as FlagUpdate;
+      if (meta) ops.push(store.metaPutOp(fid, { ...meta, flags: update.flags, modseq: update.modseq }));
+    }
+    if (local !== (record.localModseq ?? 0)) {
+      this.record = { ...record, localModseq: local };
+      ops.push(store.folderPutOp(this.account.id, this.path, this.record));
     }
     await store.batch(ops);
-    this.publish({ added: [], expunged: [], flagged: updates.map((u) => ({ ...u })) }, Number(this.record?.highestModseq ?? 0), origin);
+    this.publish({ added: [], expunged: [], flagged: changed }, floor, origin);
+  }
+
+  /**
+   * The folder's HIGHESTMODSEQ as clients see it: upstream's, or the proxy's own counter where
+   * upstream has no CONDSTORE.
+   */
+  modseqFloor(): number {
+    const record = this.record;
+    if (!record) return 0;
+    return record.highestModseq !== '0' ? Number(record.highestModseq) : (record.localModseq ?? 0);
   }
 
   /** The cached state matches a status upstream gave within the last few seconds. */

@@ -13,7 +13,10 @@ export interface FolderChanges {
 export interface FolderUpdate {
   command: 'EXISTS' | 'EXPUNGE' | 'FETCH';
   uid: Uid;
-  /** Strictly increasing within a folder: a session asks for everything above what it has seen. */
+  /**
+   * Entries of one append may share a modseq; every entry of a later append is above all of
+   * them. A session asks for everything above what it has seen, so it misses nothing.
+   */
   modseq: number;
   flags?: string[];
   /** The session that made the change and has already been told. */
@@ -24,9 +27,10 @@ export interface FolderUpdate {
 const JOURNAL_CAPACITY = 20_000;
 
 /**
- * The recent changes of one folder, for sessions that have it selected. Every entry gets a modseq
- * above all earlier ones (upstream's own MODSEQ where it is higher), so a session that has seen
- * up to m asks for everything above m and misses nothing.
+ * The recent changes of one folder, for sessions that have it selected. Entries carry upstream's
+ * MODSEQ, raised where needed above every earlier append, so a session that has seen up to m
+ * asks for everything above m and misses nothing. Appends are synchronous: a session sees all of
+ * one append or none of it.
  */
 export class UpdateJournal {
   private entries: FolderUpdate[] = [];
@@ -42,15 +46,16 @@ export class UpdateJournal {
    * which a session's view must apply them.
    */
   append(changes: FolderChanges, floor: number, origin?: string): FolderUpdate[] {
-    let modseq = this.head(floor);
-    const next = (upstream?: string) => (modseq = Math.max(modseq + 1, Number(upstream ?? 0)));
+    const base = this.head(floor) + 1;
+    const at = (upstream?: string) => Math.max(base, Number(upstream ?? 0));
     const ignore = origin ? { ignore: origin } : {};
     const added: FolderUpdate[] = [
-      ...changes.expunged.map((uid): FolderUpdate => ({ command: 'EXPUNGE', uid, modseq: next(), ...ignore })),
-      ...changes.added.map((m): FolderUpdate => ({ command: 'EXISTS', uid: m.uid, modseq: next(m.modseq), ...ignore })),
-      ...changes.flagged.map((m): FolderUpdate => ({ command: 'FETCH', uid: m.uid, flags: m.flags, modseq: next(m.modseq), ...ignore })),
+      // expunges carry no modseq upstream; the lowest of the append keeps them first
+      ...changes.expunged.map((uid): FolderUpdate => ({ command: 'EXPUNGE', uid, modseq: base, ...ignore })),
+      ...changes.added.map((m): FolderUpdate => ({ command: 'EXISTS', uid: m.uid, modseq: at(m.modseq), ...ignore })),
+      ...changes.flagged.map((m): FolderUpdate => ({ command: 'FETCH', uid: m.uid, flags: m.flags, modseq: at(m.modseq), ...ignore })),
     ];
-    this.last = modseq;
+    for (const entry of added) this.last = Math.max(this.last, entry.modseq);
     this.entries.push(...added);
     if (this.entries.length > JOURNAL_CAPACITY) this.entries.splice(0, this.entries.length - JOURNAL_CAPACITY);
     return added;

@@ -17,6 +17,7 @@ export interface DovecotOptions {
   users?: DovecotUser[]; // default [{ user: 'test', pass: 'pass' }]
   tls?: boolean; // imaps on a second free port, STARTTLS on the first; self-signed cert
   rawlog?: boolean; // raw session traffic in <dir>/rawlog/
+  capabilities?: string; // imap_capability: what Dovecot advertises (e.g. without CONDSTORE)
 }
 
 /** One finished IMAP session, from its logout/disconnect log line. */
@@ -118,7 +119,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
       await chmod(rawlogDir, 0o777); // written by the per-user imap processes
     }
     const group = isRoot ? undefined : (await run('id', ['-gn'])).stdout.trim();
-    await writeFile(confPath, config({ dir, port, tlsPort, rawlogDir, group }));
+    await writeFile(confPath, config({ dir, port, tlsPort, rawlogDir, group, capabilities: opts.capabilities }));
     await writeFile(logPath, '');
   }
 
@@ -234,8 +235,8 @@ export function parseSessionStats(log: string): SessionStats[] {
   return out;
 }
 
-function config(c: { dir: string; port: number; tlsPort?: number; rawlogDir?: string; group?: string }): string {
-  const { dir, port, tlsPort, rawlogDir, group } = c;
+function config(c: { dir: string; port: number; tlsPort?: number; rawlogDir?: string; group?: string; capabilities?: string }): string {
+  const { dir, port, tlsPort, rawlogDir, group, capabilities } = c;
   const me = os.userInfo().username;
   const ssl = tlsPort
     ? `ssl = yes\nssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem\n` +
@@ -263,7 +264,7 @@ first_valid_uid = 1
 first_valid_gid = 1
 ${users}mail_max_userip_connections = 500
 mail_fsync = never
-${rawlogDir ? `rawlog_dir = ${rawlogDir}\n` : ''}imap_logout_format = in=%i out=%o deleted=%{deleted} expunged=%{expunged} hdr_count=%{fetch_hdr_count} hdr_bytes=%{fetch_hdr_bytes} body_count=%{fetch_body_count} body_bytes=%{fetch_body_bytes}
+${rawlogDir ? `rawlog_dir = ${rawlogDir}\n` : ''}${capabilities ? `imap_capability = ${capabilities}\n` : ''}imap_logout_format = in=%i out=%o deleted=%{deleted} expunged=%{expunged} hdr_count=%{fetch_hdr_count} hdr_bytes=%{fetch_hdr_bytes} body_count=%{fetch_body_count} body_bytes=%{fetch_body_bytes}
 namespace inbox {
   inbox = yes
   separator = /

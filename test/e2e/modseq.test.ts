@@ -1,0 +1,66 @@
+// CONDSTORE for clients: MODSEQ, HIGHESTMODSEQ and CHANGEDSINCE work through the proxy, with
+// upstream's values where it has CONDSTORE and the proxy's own counter where it has not.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { generateCorpus } from '../support/corpus.js';
+import { withDovecot, type Dovecot } from '../support/dovecot.js';
+import { deliver } from '../support/maildir.js';
+import { connectClient, startTestProxy } from '../support/proxy.js';
+import { fetchItems, RawImapClient } from '../support/raw-client.js';
+
+const opened: RawImapClient[] = [];
+after(() => opened.forEach((c) => c.close()));
+
+async function session(port: number, folder = 'INBOX'): Promise<{ client: RawImapClient; highest: number }> {
+  const client = await RawImapClient.connect(port);
+  opened.push(client);
+  await client.login();
+  const select = await client.command(`SELECT ${folder} (CONDSTORE)`);
+  const highest = Number(/HIGHESTMODSEQ (\d+)/.exec(select.untagged.map(String).join('\n'))?.[1] ?? NaN);
+  return { client, highest };
+}
+
+const changedSince = async (client: RawImapClient, modseq: number) =>
+  (await client.command(`UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE ${modseq})`)).untagged
+    .filter((l) => / FETCH /.test(l.toString()))
+    .map((l) => Number(fetchItems(l).items.get('UID')))
+    .sort((a, b) => a - b);
+
+async function changeUpstream(dovecot: Dovecot): Promise<void> {
+  const direct = await connectClient(dovecot.port);
+  await direct.mailboxOpen('INBOX');
+  await direct.messageFlagsAdd('3', ['$Changed'], { uid: true });
+  await direct.messageFlagsAdd('7', ['\\Flagged', '$Changed'], { uid: true });
+  await direct.logout();
+}
+
+describe('CONDSTORE through the proxy', () => {
+  test('upstream with CONDSTORE: the same HIGHESTMODSEQ and CHANGEDSINCE answers as Dovecot', async () => {
+    const dovecot = await withDovecot();
+    await deliver(dovecot.mailDir(), generateCorpus({ seed: 4, messages: 15, folders: 'INBOX:1' }));
+    const proxy = await startTestProxy(dovecot);
+    const before = await session(proxy.port);
+    assert.equal(before.highest, (await session(dovecot.port)).highest);
+    await changeUpstream(dovecot);
+    const proxied = await session(proxy.port);
+    const direct = await session(dovecot.port);
+    assert.equal(proxied.highest, direct.highest);
+    assert.deepEqual(await changedSince(proxied.client, before.highest), [3, 7]);
+    assert.deepEqual(await changedSince(proxied.client, before.highest), await changedSince(direct.client, before.highest));
+  });
+
+  test('upstream without CONDSTORE: the proxy keeps its own modseqs', async () => {
+    const dovecot = await withDovecot({ capabilities: 'IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS MOVE NAMESPACE LIST-STATUS SPECIAL-USE' });
+    await deliver(dovecot.mailDir(), generateCorpus({ seed: 4, messages: 15, folders: 'INBOX:1' }));
+    const proxy = await startTestProxy(dovecot);
+    const before = await session(proxy.port);
+    assert.ok(before.highest > 0, 'the proxy reports a HIGHESTMODSEQ');
+    await changeUpstream(dovecot);
+    const after = await session(proxy.port);
+    assert.ok(after.highest > before.highest);
+    assert.deepEqual(await changedSince(after.client, before.highest), [3, 7]);
+    // a change through the proxy moves it on too
+    await after.client.command('UID STORE 9 +FLAGS ($Mine)');
+    assert.deepEqual(await changedSince(after.client, after.highest), [9]);
+  });
+});

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { UpdateJournal } from '../../src/sync/update-journal.js';
+
+const none = { added: [], expunged: [], flagged: [] };
+
+describe('UpdateJournal', () => {
+  test('entries keep upstream modseqs when they are above everything before', () => {
+    const journal = new UpdateJournal();
+    const entries = journal.append({ ...none, added: [{ uid: 5, modseq: '12' }], flagged: [{ uid: 2, flags: ['\\Seen'], modseq: '13' }] }, 10);
+    assert.deepEqual(entries.map((e) => [e.command, e.uid, e.modseq]), [['EXISTS', 5, 12], ['FETCH', 2, 13]]);
+    assert.equal(journal.head(0), 13);
+  });
+
+  test('expunges come first, at the lowest modseq of their append', () => {
+    const journal = new UpdateJournal();
+    const entries = journal.append({ added: [{ uid: 9, modseq: '30' }], expunged: [3, 4], flagged: [] }, 20);
+    assert.deepEqual(entries.map((e) => [e.command, e.modseq]), [['EXPUNGE', 21], ['EXPUNGE', 21], ['EXISTS', 30]]);
+  });
+
+  test('a later append is always above every earlier entry, even with lower upstream values', () => {
+    const journal = new UpdateJournal();
+    journal.append({ ...none, flagged: [{ uid: 1, flags: [], modseq: '50' }] }, 40);
+    const later = journal.append({ ...none, flagged: [{ uid: 2, flags: [], modseq: '45' }] }, 40);
+    assert.equal(later[0]?.modseq, 51);
+  });
+
+  test('since() returns everything above a modseq, whole appends at a time', () => {
+    const journal = new UpdateJournal();
+    journal.append({ ...none, added: [{ uid: 1, modseq: '5' }, { uid: 2, modseq: '5' }] }, 4);
+    journal.append({ ...none, expunged: [1] }, 4);
+    assert.deepEqual(journal.since(4).map((e) => e.uid), [1, 2, 1]);
+    assert.deepEqual(journal.since(5).map((e) => [e.command, e.uid]), [['EXPUNGE', 1]]);
+    assert.deepEqual(journal.since(6), []);
+  });
+
+  test('the origin session is marked to be skipped', () => {
+    const journal = new UpdateJournal();
+    const [entry] = journal.append({ ...none, expunged: [7] }, 1, 'session-a');
+    assert.equal(entry?.ignore, 'session-a');
+  });
+
+  test('clear() empties it for a new generation', () => {
+    const journal = new UpdateJournal();
+    journal.append({ ...none, expunged: [7] }, 1);
+    journal.clear();
+    assert.deepEqual(journal.since(0), []);
+  });
+});
