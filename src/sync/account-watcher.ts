@@ -57,7 +57,11 @@ export class AccountWatcher {
         delay = WATCH_RETRY_MIN_MS;
         if (!this.conn.notifies) this.pollTimer = setInterval(() => this.poll(), WATCH_POLL_MS).unref();
         this.target.log.debug({ notify: this.conn.notifies }, 'watching upstream for changes');
-        await this.conn.watch((path, status) => this.changed(path, status));
+        await this.conn.watch(
+          (path, status) => this.changed(path, status),
+          // what changed before the watch began (or while it was down) is found by a resync
+          () => new Set(['INBOX', ...this.selected.values()]).forEach((path) => this.changed(path)),
+        );
       } catch (err) {
         if (!this.stopped) this.target.log.info({ err }, 'watching upstream failed; retrying');
       } finally {

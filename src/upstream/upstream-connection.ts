@@ -359,7 +359,7 @@ export class UpstreamConnection extends EventEmitter {
    * where upstream has NOTIFY (RFC 5465) the changes of every other folder come as STATUS too.
    * `onChange` gets the folder and, when upstream said, its new status.
    */
-  async watch(onChange: (path: FolderPath, status?: FolderStatus) => void): Promise<void> {
+  async watch(onChange: (path: FolderPath, status?: FolderStatus) => void, onWatching: () => void): Promise<void> {
     await this.open('INBOX', true);
     const inbox = () => onChange('INBOX');
     const events = ['exists', 'expunge', 'flags'] as const;
@@ -375,6 +375,7 @@ export class UpstreamConnection extends EventEmitter {
         const events: Token[] = ['MessageNew', 'MessageExpunge', 'FlagChange'].map(atom);
         await this.runRaw('NOTIFY', [atom('SET'), [atom('SELECTED'), events], [atom('PERSONAL'), events]]);
       }
+      onWatching();
       while (this.usable) {
         const started = Date.now();
         await this.client.idle();
