@@ -25,7 +25,8 @@ export function rssAnonMb(pid: number): number {
 
 export async function startProxyProcess(args: string[], sampleMs = 100): Promise<ProxyProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
+  // run as installed (its shebang sets the allocator and V8 options the memory figures depend on)
+  const child: ChildProcess = spawn(CLI, ['start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

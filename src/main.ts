@@ -24,6 +24,9 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
     endpoint: config.upstream,
     store,
     freshBodies: new FreshBodies(FRESH_BODIES_BYTES),
+    ...(config.prefetch !== 'off'
+      ? { prefetch: { mode: config.prefetch, ...(config.prefetchMaxSize !== undefined ? { maxBodySize: config.prefetchMaxSize } : {}) } }
+      : {}),
     connectionsPerAccount: config.upstreamConnections,
     log,
   });
@@ -33,9 +36,6 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
   } catch (err) {
     await store.close();
     throw err;
-  }
-  if (config.prefetch !== 'off') {
-    log.warn({ prefetch: config.prefetch }, 'background prefetch is not available yet; bodies are fetched when clients ask');
   }
   log.info({ listen: imap.address, upstream: config.upstream.url, data: config.data, version: VERSION }, 'imap-cache-proxy started');
   let closing: Promise<void> | undefined;

@@ -29,7 +29,8 @@ export class BodyStore {
       valueEncoding: 'buffer',
       // message bodies do not compress with snappy; skip the CPU
       compression: false,
-      writeBufferSize: 8 * 1024 * 1024,
+      // the memtable is anonymous memory; keys only ever grow, so small tables cost no compaction
+      writeBufferSize: 4 * 1024 * 1024,
       maxFileSize: 32 * 1024 * 1024,
       // a body is read once per client, rarely again soon: keep the block cache for metadata
       cacheSize: 2 * 1024 * 1024,

@@ -47,7 +47,12 @@ export class CacheStore {
 
   static async open(dir: string, log: Logger): Promise<CacheStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const db = new Level<string, Buffer>(join(dir, 'meta'), { keyEncoding: 'utf8', valueEncoding: 'buffer', writeBufferSize: 4 * 1024 * 1024 });
+    const db = new Level<string, Buffer>(join(dir, 'meta'), {
+      keyEncoding: 'utf8',
+      valueEncoding: 'buffer',
+      writeBufferSize: 4 * 1024 * 1024,
+      cacheSize: 4 * 1024 * 1024,
+    });
     let bodies: BodyStore | undefined;
     try {
       await db.open();

@@ -4,7 +4,7 @@ import type { BatchOp } from './section-writer.js';
 /** Writes are grouped into LevelDB batches of about this size while the previous one runs. */
 const GROUP_BYTES = 1024 * 1024;
 /** Writers wait (backpressure to whatever produces the bytes) while this much is queued. */
-const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 interface Entry {
   ops: BatchOp[];

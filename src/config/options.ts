@@ -18,7 +18,8 @@ export const START_SETTINGS = [
   { key: 'upstream', name: 'upstream', arg: 'URL', description: 'upstream server: imap://HOST:PORT (plain or STARTTLS as offered) or imaps://HOST:PORT (implicit TLS, verified)' },
   { key: 'listen', name: 'listen', arg: 'HOST:PORT', description: 'where IMAP clients connect (default 127.0.0.1:1143)' },
   { key: 'data', name: 'data', arg: 'DIR', description: 'data directory: cache, admin socket (default: per-user data directory)' },
-  { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder (default off)' },
+  { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder after login: all = bodies too (default all)' },
+  { key: 'prefetchMaxSize', name: 'prefetch-max-size', arg: 'SIZE', description: 'the background sync skips bodies larger than this, e.g. 25MB (default: no limit)' },
   { key: 'upstreamConnections', name: 'upstream-connections', arg: 'N', description: 'upstream connections per account (default 4)' },
   { key: 'logLevel', name: 'log-level', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace (default info)' },
 ] as const satisfies readonly SettingSpec[];

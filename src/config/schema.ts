@@ -43,6 +43,16 @@ const withParser = <T>(parse: (value: string) => T) =>
     }
   });
 
+const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3 };
+
+/** A size in bytes, with an optional unit: 1048576, 512K, 25MB, 2G (units are powers of 1024). */
+export function parseSize(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = SIZE_UNITS[(match?.[2] ?? '?').toUpperCase()];
+  if (!match || unit === undefined) throw new Error(`"${value}" is not a size (e.g. 25MB, 512K, 1048576)`);
+  return Math.round(Number(match[1]) * unit);
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export const startConfigSchema = z
@@ -50,7 +60,8 @@ export const startConfigSchema = z
     upstream: withParser(parseUpstreamUrl),
     listen: withParser(parseHostPort).default({ host: '127.0.0.1', port: 1143 }),
     data: z.string().min(1),
-    prefetch: z.enum(['off', 'headers', 'all']).default('off'),
+    prefetch: z.enum(['off', 'headers', 'all']).default('all'),
+    prefetchMaxSize: withParser(parseSize).optional(),
     upstreamConnections: z.coerce.number().int().min(1).max(32).default(DEFAULT_UPSTREAM_CONNECTIONS),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })

@@ -11,7 +11,7 @@ export const BODY_CHUNK_SIZE = 256 * 1024;
  * a response whole in memory, so this bounds it. Many messages go in one UID FETCH (their first
  * partial each); longer ones continue piece by piece, one round trip per piece, large enough that
  * a 25 ms link still moves data most of the time. */
-export const UPSTREAM_PARTIAL_SIZE = 4 * 1024 * 1024;
+export const UPSTREAM_PARTIAL_SIZE = 2 * 1024 * 1024;
 
 /** Upper bounds of one batched body fetch. */
 export const BODY_BATCH_MAX_MESSAGES = 200;
@@ -22,11 +22,11 @@ export const BODY_BATCH_MAX_BYTES = 8 * 1024 * 1024;
  * doubles while the client keeps reading forward, up to enough to keep every upstream
  * connection busy over a 25 ms link. */
 export const READ_AHEAD_MIN_BYTES = 1024 * 1024;
-export const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
+export const READ_AHEAD_MAX_BYTES = 12 * 1024 * 1024;
 
 /** Bodies fetched ahead of a client are kept in memory up to this many bytes, so the client is
  * served them without reading back what was just written to LevelDB (sync/fresh-bodies.ts). */
-export const FRESH_BODIES_BYTES = 24 * 1024 * 1024;
+export const FRESH_BODIES_BYTES = 16 * 1024 * 1024;
 export const READ_AHEAD_MESSAGES = 2000;
 
 /** Metadata fetched upstream is written to LevelDB in batches of this many messages. */
@@ -54,6 +54,17 @@ export const WATCH_RETRY_MAX_MS = 60_000;
 
 /** Changes reported for one folder within this time are handled together. */
 export const WATCH_DEBOUNCE_MS = 50;
+
+/** The background sync works in batches of this many messages, this many batches at a time (the
+ * pool also keeps one connection free for clients). */
+export const PREFETCH_BATCH_MESSAGES = 200;
+export const PREFETCH_WORKERS = 2;
+
+/** Progress of the background sync is logged at most this often (and at each folder's end). */
+export const PREFETCH_PROGRESS_MS = 10_000;
+
+/** An interrupted background sync (upstream gone) is tried again after this. */
+export const PREFETCH_RETRY_MS = 30_000;
 
 /** Upstream connections per account (configurable; this is the default). */
 export const DEFAULT_UPSTREAM_CONNECTIONS = 4;

@@ -10,6 +10,8 @@ import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
+import { Prefetcher, type PrefetchOptions } from './prefetch.js';
+import type { FolderChanges } from './update-journal.js';
 import type { FreshBodies } from './fresh-bodies.js';
 
 /** Per-process key: the password check kept in memory is useless outside this process. */
@@ -32,6 +34,7 @@ export function normalizePath(path: FolderPath): FolderPath {
 export class Account extends EventEmitter implements AccountContext {
   readonly pool: ConnectionPool;
   readonly watcher: AccountWatcher;
+  readonly prefetcher: Prefetcher | undefined;
   readonly log: Logger;
   private readonly folders = new Map<FolderPath, Folder>();
   private listing: { entries: FolderListEntry[]; at: number } | undefined;
@@ -46,12 +49,14 @@ export class Account extends EventEmitter implements AccountContext {
     pool: (log: Logger) => ConnectionPool,
     credentials: Credentials,
     log: Logger,
+    prefetch?: PrefetchOptions,
   ) {
     super();
     this.setMaxListeners(0); // one listener per client session
     this.log = log.child({ account: id });
     this.pool = pool(this.log);
     this.watcher = new AccountWatcher(this);
+    this.prefetcher = prefetch ? new Prefetcher(this, prefetch, this.log.child({ component: 'prefetch' })) : undefined;
     this.digest = passwordDigest(credentials.pass);
   }
 
@@ -75,7 +80,10 @@ export class Account extends EventEmitter implements AccountContext {
     let folder = this.folders.get(normalized);
     if (!folder) {
       const created = new Folder(this, normalized);
-      created.on('updated', () => this.emit('updated', created.path));
+      created.on('updated', (changes: FolderChanges) => {
+        this.emit('updated', created.path);
+        if (changes.added.length) this.prefetcher?.folderGrew(created.path);
+      });
       created.on('reset', () => this.emit('dropped', created.path));
       created.on('gone', () => this.emit('dropped', created.path));
       this.folders.set(normalized, created);
@@ -169,6 +177,7 @@ export class Account extends EventEmitter implements AccountContext {
   }
 
   async close(): Promise<void> {
+    this.prefetcher?.stop();
     await this.watcher.stop();
     await this.pool.close();
   }

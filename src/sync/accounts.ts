@@ -6,6 +6,7 @@ import { ConnectionPool } from '../upstream/connection-pool.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { Account } from './account.js';
 import type { FreshBodies } from './fresh-bodies.js';
+import type { PrefetchOptions } from './prefetch.js';
 
 /** The cache namespace of a user on an upstream server: two accounts never share keys. */
 export function accountIdOf(upstreamUrl: string, user: string): AccountId {
@@ -17,6 +18,8 @@ export interface AccountsOptions {
   store: CacheStore;
   freshBodies: FreshBodies;
   connectionsPerAccount: number;
+  /** The background sync, or none (prefetch off). */
+  prefetch?: PrefetchOptions;
   log: Logger;
 }
 
@@ -52,12 +55,14 @@ export class Accounts {
         (accountLog) => new ConnectionPool(endpoint, credentials, Math.max(1, this.options.connectionsPerAccount - 1), accountLog),
         credentials,
         log,
+        this.options.prefetch,
       );
       this.accounts.set(id, account);
     }
     account.acceptedPassword(credentials);
     account.pool.adopt(conn);
     account.watcher.start();
+    account.prefetcher?.start();
     await account.saveRecord(endpoint.url);
     return account;
   }

@@ -20,6 +20,8 @@ interface InFlight extends Deferred<SectionRecord | undefined> {
   request: PoolRequest;
   /** A client waits for it: it gets the bytes from the promise, not from FreshBodies. */
   awaited: boolean;
+  /** Settles once the body is in the cache (or upstream had none): what background work waits for. */
+  stored: Deferred;
 }
 
 /**
@@ -108,6 +110,24 @@ export class BodyFetcher {
     return result;
   }
 
+  /**
+   * Background fill: fetches the bodies of these messages that are not cached yet and resolves
+   * once they are in the cache, holding none of them in memory meanwhile. Returns the bytes fetched.
+   */
+  async prefetch(metas: readonly MessageMeta[]): Promise<number> {
+    const cached = await this.cachedUids();
+    const missing = metas.filter((meta) => !cached.has(meta.uid));
+    this.schedule(missing.filter((meta) => !this.inflight.has(meta.uid)), Priority.Background);
+    await Promise.all(missing.map((meta) => this.inflight.get(meta.uid)?.stored.promise));
+    return missing.reduce((sum, meta) => sum + meta.size, 0);
+  }
+
+  /** UIDs of this folder whose body is not cached yet, ascending. */
+  async uncached(): Promise<Uid[]> {
+    const cached = await this.cachedUids();
+    return this.folder.uids.filter((uid) => !cached.has(uid));
+  }
+
   /** Groups messages into upstream fetches, each message entered in the in-flight map. */
   private schedule(metas: readonly MessageMeta[], priority: Priority): void {
     let batch: MessageMeta[] = [];
@@ -137,13 +157,15 @@ export class BodyFetcher {
     const request: PoolRequest = { folder: this.folder.path, priority };
     const pending = new Map<Uid, InFlight>();
     for (const meta of metas) {
-      const entry: InFlight = { ...deferred<SectionRecord | undefined>(), request, awaited: false };
+      const entry: InFlight = { ...deferred<SectionRecord | undefined>(), request, awaited: false, stored: deferred() };
       pending.set(meta.uid, entry);
       this.inflight.set(meta.uid, entry);
     }
     // an entry leaves the in-flight map once its body is readable from the cache
-    const leave = (uid: Uid, entry: InFlight) => {
+    const leave = (uid: Uid, entry: InFlight, err?: unknown) => {
       if (this.inflight.get(uid) === entry) this.inflight.delete(uid);
+      if (err) entry.stored.reject(err);
+      else entry.stored.resolve();
     };
     pool
       .run(request, (conn) =>
@@ -152,7 +174,10 @@ export class BodyFetcher {
           if (!entry) return;
           pending.delete(uid);
           entry.resolve(record);
-          if (record?.inline && !entry.awaited) this.folder.account.freshBodies.put(fid, uid, record);
+          // kept for a client reading right behind the read-ahead; the background fill keeps nothing
+          if (record?.inline && !entry.awaited && request.priority === Priority.ReadAhead) {
+            this.folder.account.freshBodies.put(fid, uid, record);
+          }
           written.then(
             () => {
               if (record && generation === this.generation) void this.cached?.then((set) => set.add(uid));
@@ -160,14 +185,14 @@ export class BodyFetcher {
             },
             (err: unknown) => {
               this.folder.account.log.warn({ err, folder: this.folder.path, uid }, 'a fetched body could not be cached');
-              leave(uid, entry);
+              leave(uid, entry, err);
             },
           );
         }),
       )
       .then(
         () => pending.forEach((entry, uid) => (entry.resolve(undefined), leave(uid, entry))),
-        (err: unknown) => pending.forEach((entry, uid) => (entry.reject(err), leave(uid, entry))),
+        (err: unknown) => pending.forEach((entry, uid) => (entry.reject(err), leave(uid, entry, err))),
       );
   }
 

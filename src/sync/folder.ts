@@ -132,7 +132,7 @@ export class Folder extends EventEmitter {
   publish(changes: FolderChanges, floor: number, origin?: string): void {
     if (!changes.added.length && !changes.expunged.length && !changes.flagged.length) return;
     this.journal.append(changes, floor, origin);
-    this.emit('updated');
+    this.emit('updated', changes);
   }
 
   /**

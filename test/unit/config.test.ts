@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { defaultDataDir, loadStartConfig } from '../../src/config/load.js';
-import { parseHostPort, parseUpstreamUrl } from '../../src/config/schema.js';
+import { parseHostPort, parseSize, parseUpstreamUrl } from '../../src/config/schema.js';
 import { isProxyError } from '../../src/model/errors.js';
 import { DEFAULT_UPSTREAM_CONNECTIONS } from '../../src/model/limits.js';
 
@@ -44,7 +44,7 @@ describe('loadStartConfig', () => {
       upstream: { secure: true, host: 'mail.example.com', port: 993, url: 'imaps://mail.example.com:993' },
       listen: { host: '127.0.0.1', port: 1143 },
       data: defaultDataDir(),
-      prefetch: 'off',
+      prefetch: 'all',
       upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS,
       logLevel: 'info',
     });
@@ -160,5 +160,19 @@ describe('parseHostPort', () => {
     for (const value of ['1143', 'localhost', 'localhost:', ':1143', '::1:1143', 'host:65536', 'host:123456', 'host:-1', '[::1]']) {
       assert.throws(() => parseHostPort(value), /is not HOST:PORT/, value);
     }
+  });
+});
+
+describe('parseSize', () => {
+  test('plain bytes and units of 1024', () => {
+    assert.equal(parseSize('1048576'), 1048576);
+    assert.equal(parseSize('512K'), 512 * 1024);
+    assert.equal(parseSize('25MB'), 25 * 1024 * 1024);
+    assert.equal(parseSize('1.5g'), 1.5 * 1024 ** 3);
+  });
+
+  test('anything else is refused with the value in the message', () => {
+    assert.throws(() => parseSize('lots'), /"lots" is not a size/);
+    assert.throws(() => parseSize('10 parsecs'), /not a size/);
   });
 });

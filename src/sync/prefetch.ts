@@ -1,0 +1,212 @@
+import type { Logger } from '../log.js';
+import { isProxyError } from '../model/errors.js';
+import { PREFETCH_BATCH_MESSAGES, PREFETCH_PROGRESS_MS, PREFETCH_RETRY_MS, PREFETCH_WORKERS } from '../model/limits.js';
+import type { FolderPath, MessageMeta, PrefetchMode, Uid } from '../model/types.js';
+import { Priority } from '../upstream/connection-pool.js';
+import type { Account } from './account.js';
+import type { Folder } from './folder.js';
+
+export interface PrefetchOptions {
+  mode: Exclude<PrefetchMode, 'off'>;
+  /** Bodies larger than this are left for clients to fetch on demand. */
+  maxBodySize?: number;
+}
+
+/** What the background sync has done, for logs and the admin interface. */
+export interface PrefetchProgress {
+  state: 'idle' | 'listing' | 'running' | 'done' | 'waiting';
+  folder?: FolderPath;
+  messagesDone: number;
+  messagesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second since the walk began. */
+  rate: number;
+  /** Seconds left at that rate. */
+  etaSeconds?: number;
+}
+
+/**
+ * The background sync of one account: fills the cache with every folder's metadata and, in
+ * "all" mode, every body (in "headers" mode ENVELOPE, BODYSTRUCTURE and header blocks), INBOX
+ * first, then the folders with the newest mail, newest messages first. It works with background
+ * priority on at most the connections the pool leaves to background work, so a client never
+ * waits behind it, and in batches of fixed size. What is cached already is skipped: after a
+ * restart it carries on where it stopped. Afterwards it follows changes: new mail is fetched
+ * as the account watcher reports it.
+ */
+export class Prefetcher {
+  private progress: PrefetchProgress = { state: 'idle', messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0, rate: 0 };
+  private started = 0;
+  private running: Promise<void> | undefined;
+  private followUp: Promise<void> = Promise.resolve();
+  private again = false;
+  private stopped = false;
+  private lastLog = 0;
+
+  constructor(
+    private readonly account: Account,
+    private readonly options: PrefetchOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts a walk over every folder, unless one is running or done (new mail then comes by folderGrew). */
+  start(): void {
+    if (this.stopped || this.running || this.progress.state === 'done') return;
+    this.running = this.walkUntilDone().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  status(): PrefetchProgress {
+    return { ...this.progress };
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async walkUntilDone(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.walk();
+      } catch (err) {
+        if (this.stopped) return;
+        this.log.info({ err }, 'background sync interrupted; retrying');
+        this.progress.state = 'waiting';
+        await new Promise((resolve) => setTimeout(resolve, PREFETCH_RETRY_MS).unref());
+        this.again = true;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async walk(): Promise<void> {
+    this.progress = { state: 'listing', messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0, rate: 0 };
+    this.started = Date.now();
+    const entries = await this.account.list();
+    const folders: Folder[] = [];
+    for (const entry of entries) {
+      if (entry.flags.some((flag) => /^\\(Noselect|NonExistent)$/i.test(flag))) continue;
+      const folder = this.account.folder(entry.path);
+      await folder.sync(Priority.Background);
+      folders.push(folder);
+    }
+    const plans: { folder: Folder; uids: Uid[] }[] = [];
+    for (const folder of await this.byRecency(folders)) {
+      const uids = await this.wanted(folder);
+      plans.push({ folder, uids });
+      this.progress.messagesTotal += uids.length;
+      this.progress.bytesTotal += await this.sizeOf(folder, uids);
+    }
+    this.progress.state = 'running';
+    for (const { folder, uids } of plans) {
+      if (this.stopped) return;
+      this.progress.folder = folder.path;
+      await this.fill(folder, uids);
+      this.report(true);
+    }
+    this.progress.state = 'done';
+    delete this.progress.folder;
+    this.log.info(this.summary(), 'background sync complete');
+  }
+
+  /** New mail in a folder (the account watcher found it): fetched right away. */
+  folderGrew(path: FolderPath): void {
+    if (this.stopped || this.progress.state !== 'done') return;
+    const folder = this.account.folder(path);
+    this.followUp = this.followUp
+      .then(async () => this.fill(folder, await this.wanted(folder)))
+      .catch((err: unknown) => this.log.info({ err, folder: path }, 'fetching new mail in the background failed'));
+  }
+
+  /** What a folder still needs, newest first: uncached bodies, or every message for headers. */
+  private async wanted(folder: Folder): Promise<Uid[]> {
+    const uids = this.options.mode === 'all' ? await folder.bodies.uncached() : folder.uids;
+    return uids.slice().reverse();
+  }
+
+  private async sizeOf(folder: Folder, uids: Uid[]): Promise<number> {
+    let bytes = 0;
+    for (let i = 0; i < uids.length && folder.fid; i += 1000) {
+      for (const meta of await this.account.store.getMetas(folder.fid, uids.slice(i, i + 1000))) bytes += meta?.size ?? 0;
+    }
+    return bytes;
+  }
+
+  /** INBOX first, then by the date of each folder's newest message. */
+  private async byRecency(folders: Folder[]): Promise<Folder[]> {
+    const newest = new Map<Folder, number>();
+    for (const folder of folders) {
+      const last = folder.uids[folder.uids.length - 1];
+      const [meta] = last !== undefined && folder.fid ? await this.account.store.getMetas(folder.fid, [last]) : [];
+      newest.set(folder, meta ? Date.parse(meta.internalDate.replace(/-/g, ' ')) || 0 : 0);
+    }
+    return folders.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : (newest.get(b) ?? 0) - (newest.get(a) ?? 0)));
+  }
+
+  /**
+   * A folder's messages in batches of a fixed count, a few batches at a time (the body fetcher
+   * splits each into upstream commands of bounded size; nothing of a batch stays in memory).
+   */
+  private async fill(folder: Folder, uids: Uid[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < uids.length && !this.stopped && folder.fid) {
+        const batch = uids.slice(next, next + PREFETCH_BATCH_MESSAGES);
+        next += batch.length;
+        const metas = (await this.account.store.getMetas(folder.fid, batch)).filter((m): m is MessageMeta => !!m);
+        await this.fetch(folder, metas.filter((meta) => this.wants(meta)));
+        this.progress.messagesDone += batch.length;
+        this.report(false);
+      }
+    };
+    await Promise.all(Array.from({ length: PREFETCH_WORKERS }, worker));
+  }
+
+  private wants(meta: MessageMeta): boolean {
+    return this.options.mode === 'headers' || this.options.maxBodySize === undefined || meta.size <= this.options.maxBodySize;
+  }
+
+  private async fetch(folder: Folder, metas: MessageMeta[]): Promise<void> {
+    if (metas.length === 0) return;
+    try {
+      if (this.options.mode === 'all') {
+        const bytes = await folder.bodies.prefetch(metas); // not `+= await`: workers run side by side
+        this.progress.bytesDone += bytes;
+      } else {
+        await folder.items.structures(metas, ['envelope', 'bodystructure'], Priority.Background);
+        await folder.items.sections(metas, 'HEADER', Priority.Background);
+      }
+    } catch (err) {
+      // a folder deleted meanwhile is skipped; anything else interrupts the walk
+      if (!isProxyError(err, 'NONEXISTENT')) throw err;
+    }
+  }
+
+  private report(force: boolean): void {
+    const now = Date.now();
+    const elapsed = (now - this.started) / 1000;
+    const p = this.progress;
+    p.rate = elapsed > 0 ? p.bytesDone / elapsed : 0;
+    if (p.messagesDone > 0) {
+      // by bytes where bodies are fetched, else by messages
+      const done = this.options.mode === 'all' ? p.bytesDone / Math.max(1, p.bytesTotal) : p.messagesDone / Math.max(1, p.messagesTotal);
+      if (done > 0) p.etaSeconds = Math.max(0, Math.round((elapsed / done) * (1 - done)));
+    }
+    if (!force && now - this.lastLog < PREFETCH_PROGRESS_MS) return;
+    this.lastLog = now;
+    this.log.info(this.summary(), 'background sync');
+  }
+
+  private summary(): Record<string, unknown> {
+    const p = this.progress;
+    return {
+      folder: p.folder,
+      messages: `${p.messagesDone}/${p.messagesTotal}`,
+      megabytes: `${Math.round(p.bytesDone / 1e6)}/${Math.round(p.bytesTotal / 1e6)}`,
+      rateMBps: Number((p.rate / 1e6).toFixed(1)),
+      ...(p.etaSeconds !== undefined && p.state === 'running' ? { etaSeconds: p.etaSeconds } : {}),
+    };
+  }
+}
