@@ -1,27 +1,44 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startAdminServer, type AdminContext, type RunningAdminServer } from './admin/admin-server.js';
+import { ADMIN_SOCKET_NAME } from './admin/protocol.js';
+import { proxyStatus } from './admin/status.js';
 import { CacheStore } from './cache/cache-store.js';
 import type { StartConfig } from './config/schema.js';
-import { startImapServer } from './imap/server.js';
+import { startImapServer, type RunningImapServer } from './imap/server.js';
 import type { Logger } from './log.js';
-import { FRESH_BODIES_BYTES } from './model/limits.js';
+import { FRESH_BODIES_BYTES, MAX_SOCKET_PATH } from './model/limits.js';
 import { Accounts } from './sync/accounts.js';
 import { FreshBodies } from './sync/fresh-bodies.js';
+import { loadLocalCertificate } from './tls/local-certificate.js';
+import { loadUpstreamTls } from './tls/upstream-tls.js';
 import { VERSION } from './version.js';
 
 export interface RunningProxy {
-  /** Where clients connect (the real port when 0 was asked for). */
+  /** Where clients connect (the real port when 0 was asked for): plain IMAP, STARTTLS offered. */
   address: { host: string; port: number };
+  /** Where clients connect over implicit TLS, with --tls-listen. */
+  tlsAddress?: { host: string; port: number };
+  /** Applies what can change while running (SIGHUP): log level and the TLS certificate. */
+  reload(config: StartConfig): Promise<void>;
   close(): Promise<void>;
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
 /**
- * The composition root: opens the cache, starts the client-facing server, and shuts all of it
- * down in order (clients first, then upstream connections, then LevelDB).
+ * The composition root: loads the TLS certificates, opens the cache, starts the client-facing
+ * server, and shuts all of it down in order (clients first, then upstream connections, then LevelDB).
  */
 export async function startProxy(config: StartConfig, log: Logger): Promise<RunningProxy> {
+  const startedAt = Date.now();
+  const certificate = await loadLocalCertificate({ certPath: config.tlsCert, keyPath: config.tlsKey }, log);
+  const endpoint = { ...config.upstream, tls: await loadUpstreamTls(config, log) };
+  // created for this user only: the cache is everyone's mail
+  await mkdir(config.data, { recursive: true, mode: 0o700 });
   const store = await CacheStore.open(join(config.data, 'cache'), log);
   const accounts = new Accounts({
-    endpoint: config.upstream,
+    endpoint,
     store,
     freshBodies: new FreshBodies(FRESH_BODIES_BYTES),
     ...(config.prefetch !== 'off'
@@ -30,23 +47,81 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
     connectionsPerAccount: config.upstreamConnections,
     log,
   });
-  let imap;
+  let imap: RunningImapServer | undefined;
+  let admin: RunningAdminServer | undefined;
   try {
-    imap = await startImapServer({ accounts, listen: config.listen, log, version: VERSION });
+    imap = await startImapServer({
+      accounts,
+      listen: config.listen,
+      tlsListen: config.tlsListen,
+      certificate,
+      log,
+      version: VERSION,
+    });
+    const running = imap;
+    admin = await startAdmin(join(config.data, ADMIN_SOCKET_NAME), {
+      store,
+      accounts,
+      log: log.child({ component: 'admin' }),
+      status: () =>
+        proxyStatus({
+          accounts,
+          startedAt,
+          listen: `${running.address.host}:${running.address.port}`,
+          ...(running.tlsAddress ? { tlsListen: `${running.tlsAddress.host}:${running.tlsAddress.port}` } : {}),
+          clients: () => running.connectionCount(),
+        }),
+    });
   } catch (err) {
+    await imap?.close();
     await store.close();
     throw err;
   }
-  log.info({ listen: imap.address, upstream: config.upstream.url, data: config.data, version: VERSION }, 'imap-cache-proxy started');
+  const server = imap;
+  if (!LOOPBACK.test(config.listen.host)) {
+    log.warn({ listen: config.listen }, 'listening beyond this machine on a plain port: passwords can cross the network in the clear; use --tls-listen and STARTTLS, or a firewall');
+  }
+  log.info(
+    {
+      listen: server.address,
+      tlsListen: server.tlsAddress,
+      tlsCert: config.tlsCert,
+      tlsFingerprint: certificate.fingerprint,
+      upstream: config.upstream.url,
+      data: config.data,
+      version: VERSION,
+    },
+    'imap-cache-proxy started',
+  );
   let closing: Promise<void> | undefined;
   return {
-    address: imap.address,
+    address: server.address,
+    tlsAddress: server.tlsAddress,
+    reload: async (next) => {
+      log.level = next.logLevel;
+      server.updateCertificate(await loadLocalCertificate({ certPath: next.tlsCert, keyPath: next.tlsKey }, log));
+      const fixed = (['upstream', 'listen', 'tlsListen', 'data', 'upstreamConnections', 'prefetch', 'prefetchMaxSize'] as const).filter(
+        (key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]),
+      );
+      if (fixed.length) log.warn({ settings: fixed }, 'these settings change only with a restart');
+      log.info({ logLevel: next.logLevel }, 'configuration reloaded: log level and TLS certificate applied');
+    },
     close: () =>
       (closing ??= (async () => {
-        await imap.close();
+        await admin?.close();
+        await server.close();
         await accounts.close();
         await store.close();
         log.info('imap-cache-proxy stopped');
       })()),
   };
+}
+
+/** The admin socket; a data directory whose path is too long for a socket runs without one. */
+async function startAdmin(path: string, context: AdminContext): Promise<RunningAdminServer | undefined> {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    context.log.warn({ path }, 'the data directory path is too long for the admin socket; admin commands work only with the proxy stopped');
+    return undefined;
+  }
+  return startAdminServer(path, context);
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -6,7 +7,7 @@ import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import { BodyStore } from './body-store.js';
-import { keys, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
+import { FULL_BODY, keys, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
 import {
   decodeMeta,
   decodeSection,
@@ -45,7 +46,11 @@ export class CacheStore {
     this.writes = new WriteQueue(db);
   }
 
-  static async open(dir: string, log: Logger): Promise<CacheStore> {
+  /** Opens (by default creating) the cache in `dir`; `create: false` fails when there is none. */
+  static async open(dir: string, log: Logger, options: { create?: boolean } = {}): Promise<CacheStore> {
+    if (options.create === false && !existsSync(join(dir, 'meta'))) {
+      throw new ProxyError('CACHE_FAILURE', `there is no cache in ${dir}`, { context: { dir } });
+    }
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const db = new Level<string, Buffer>(join(dir, 'meta'), {
       keyEncoding: 'utf8',
@@ -130,6 +135,61 @@ export class CacheStore {
       ops.push({ type: 'del', key }, { type: 'put', key: keys.folder(acct, to + path.slice(from.length)), value });
     }
     await this.batch(ops);
+  }
+
+  // administration ---------------------------------------------------------------------------
+
+  async listAccounts(): Promise<{ id: AccountId; record: AccountRecord }[]> {
+    const prefix = keys.accountPrefix();
+    const accounts: { id: AccountId; record: AccountRecord }[] = [];
+    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8' } as never)) {
+      accounts.push({ id: (key as string).slice(prefix.length), record: JSON.parse(value as unknown as string) as AccountRecord });
+    }
+    return accounts;
+  }
+
+  async listFolders(acct: AccountId): Promise<{ path: FolderPath; record: FolderRecord }[]> {
+    const prefix = keys.folderPrefix(acct);
+    const folders: { path: FolderPath; record: FolderRecord }[] = [];
+    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8' } as never)) {
+      folders.push({ path: (key as string).slice(prefix.length), record: JSON.parse(value as unknown as string) as FolderRecord });
+    }
+    return folders;
+  }
+
+  /** Messages, whole bodies and cached bytes (all sections) of a folder generation, counted. */
+  async folderUsage(fid: string): Promise<{ messages: number; bodies: number; bytes: number }> {
+    let messages = 0;
+    const metas = keys.metaPrefix(fid);
+    for await (const key of this.db.keys({ gte: metas, lt: prefixEnd(metas) })) if (key) messages++;
+    let bodies = 0;
+    let bytes = 0;
+    const sections = keys.sectionPrefix(fid);
+    const fullBody = `!${sectionKeyPart(FULL_BODY)}`;
+    for await (const [key, value] of this.db.iterator({ gte: sections, lt: prefixEnd(sections) })) {
+      bytes += decodeSection(value).length;
+      if (key.endsWith(fullBody)) bodies++;
+    }
+    return { messages, bodies, bytes };
+  }
+
+  /**
+   * Drops the cache of these folders (and, with `wholeAccount`, the account's folder list) in one
+   * write; their data is deleted in the background. Returns at once whatever the cache's size.
+   */
+  async clearFolders(acct: AccountId, folders: readonly { path: FolderPath; record: FolderRecord }[], wholeAccount: boolean): Promise<void> {
+    const ops: BatchOp[] = folders.flatMap(({ path, record }): BatchOp[] => [
+      { type: 'del', key: keys.folder(acct, path) },
+      { type: 'put', key: keys.garbage(record.fid), value: '' },
+    ]);
+    if (wholeAccount) ops.push({ type: 'del', key: keys.folderList(acct) });
+    await this.batch(ops);
+    for (const { record } of folders) this.collectGarbage(record.fid);
+  }
+
+  /** Resolves when no dropped generation is left to delete (a stopped proxy's clear waits for it). */
+  async garbageCollected(): Promise<void> {
+    while (this.garbageRunning.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
   // messages ---------------------------------------------------------------------------------
@@ -270,6 +330,7 @@ export class CacheStore {
       const prefix = keys.folderData(fid);
       await this.db.clear({ gte: prefix, lt: prefixEnd(prefix) });
       await this.db.del(keys.garbage(fid));
+      await this.bodies.compact();
     };
     work()
       .catch((err: unknown) => {

@@ -12,6 +12,8 @@ export interface AccountRecord {
   upstream: string;
   user: string;
   createdAt: number;
+  /** Salted scrypt hash of the last password upstream accepted (for logins while it is unreachable). */
+  passwordHash?: string;
 }
 
 export interface FolderListRecord {

@@ -13,6 +13,11 @@ export async function runStart(flags: Record<string, unknown>): Promise<number> 
     return isProxyError(err, 'CONFIG_INVALID') ? 2 : 1;
   }
   const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
+  // handlers first: a stop signal that comes while starting is not lost
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   let proxy;
   try {
     proxy = await startProxy(config, log);
@@ -21,10 +26,15 @@ export async function runStart(flags: Record<string, unknown>): Promise<number> 
     process.stderr.write(`imap-cache-proxy: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const running = proxy;
+  const reload = () => {
+    loadStartConfig({ flags, env: process.env })
+      .then((next) => running.reload(next))
+      .catch((err: unknown) => log.error({ err }, 'configuration not reloaded'));
+  };
+  process.on('SIGHUP', reload);
+  const signal = await stopped;
+  process.off('SIGHUP', reload);
   log.info({ signal }, 'shutting down');
   await proxy.close();
   return 0;

@@ -7,8 +7,8 @@ export interface SettingSpec {
   readonly key: string;
   /** CLI flag without dashes, also the key in the TOML config file. */
   readonly name: string;
-  /** Placeholder shown in --help. */
-  readonly arg: string;
+  /** Placeholder of the value, shown in --help; none for a switch (the bare flag turns it on). */
+  readonly arg?: string;
   readonly description: string;
 }
 
@@ -16,7 +16,12 @@ export const ENV_PREFIX = 'IMAP_CACHE_PROXY_';
 
 export const START_SETTINGS = [
   { key: 'upstream', name: 'upstream', arg: 'URL', description: 'upstream server: imap://HOST:PORT (plain or STARTTLS as offered) or imaps://HOST:PORT (implicit TLS, verified)' },
+  { key: 'upstreamCa', name: 'upstream-ca', arg: 'FILE', description: 'trust this CA or self-signed certificate (PEM) for the upstream server instead of the system CAs' },
+  { key: 'upstreamInsecure', name: 'upstream-insecure', description: 'DANGEROUS: do not verify the upstream server certificate, so anyone on the way can read passwords and mail (default off)' },
   { key: 'listen', name: 'listen', arg: 'HOST:PORT', description: 'where IMAP clients connect (default 127.0.0.1:1143)' },
+  { key: 'tlsListen', name: 'tls-listen', arg: 'HOST:PORT', description: 'also listen for clients over implicit TLS, e.g. 127.0.0.1:1993 (default: none; STARTTLS is offered on --listen)' },
+  { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', description: 'certificate (PEM) shown to clients; generated with its key when both are missing (default certs/localhost-cert.pem in the package)' },
+  { key: 'tlsKey', name: 'tls-key', arg: 'FILE', description: 'private key (PEM) of --tls-cert (default certs/localhost-key.pem in the package)' },
   { key: 'data', name: 'data', arg: 'DIR', description: 'data directory: cache, admin socket (default: per-user data directory)' },
   { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder after login: all = bodies too (default all)' },
   { key: 'prefetchMaxSize', name: 'prefetch-max-size', arg: 'SIZE', description: 'the background sync skips bodies larger than this, e.g. 25MB (default: no limit)' },

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_UPSTREAM_CONNECTIONS } from '../model/limits.js';
 import type { UpstreamEndpoint } from '../model/types.js';
@@ -53,18 +54,42 @@ export function parseSize(value: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
+const SWITCH_WORDS: Record<string, boolean> = { true: true, yes: true, on: true, '1': true, false: false, no: false, off: false, '0': false };
+
+/** A switch given as a word (environment variables, TOML strings): true/false, yes/no, on/off, 1/0. */
+export function parseSwitch(value: string): boolean {
+  const on = SWITCH_WORDS[value.trim().toLowerCase()];
+  if (on === undefined) throw new Error(`"${value}" is neither true nor false (also accepted: yes/no, on/off, 1/0)`);
+  return on;
+}
+
+/** The certificate and key for clients' TLS live in certs/ of the package (schema.js is in dist/src/config/). */
+const packageFile = (name: string) => fileURLToPath(new URL(`../../../certs/${name}`, import.meta.url));
+export const DEFAULT_TLS_CERT = packageFile('localhost-cert.pem');
+export const DEFAULT_TLS_KEY = packageFile('localhost-key.pem');
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export const startConfigSchema = z
   .object({
     upstream: withParser(parseUpstreamUrl),
+    upstreamCa: z.string().min(1).optional(),
+    // a bare flag or a TOML boolean gives true, the environment a word
+    upstreamInsecure: z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), withParser(parseSwitch)).default(false),
     listen: withParser(parseHostPort).default({ host: '127.0.0.1', port: 1143 }),
+    tlsListen: withParser(parseHostPort).optional(),
+    tlsCert: z.string().min(1).default(DEFAULT_TLS_CERT),
+    tlsKey: z.string().min(1).default(DEFAULT_TLS_KEY),
     data: z.string().min(1),
     prefetch: z.enum(['off', 'headers', 'all']).default('all'),
     prefetchMaxSize: withParser(parseSize).optional(),
     upstreamConnections: z.coerce.number().int().min(1).max(32).default(DEFAULT_UPSTREAM_CONNECTIONS),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
-  .strict();
+  .strict()
+  .refine((config) => !(config.upstreamInsecure && config.upstreamCa), {
+    path: ['upstreamInsecure'],
+    message: 'cannot be combined with an upstream CA (upstream-ca): either verify against that CA or do not verify at all',
+  });
 
 export type StartConfig = z.output<typeof startConfigSchema>;

@@ -93,6 +93,7 @@ export interface ImapCoreServer extends Partial<ImapServerHandlers> {
   server: import('node:net').Server;
   connections: Set<{ session: ImapSession; close(force?: boolean): void; send(line: string): void }>;
   listen(port: number, host: string, callback?: () => void): void;
+  updateSecureContext(options: { key: string; cert: string }): void;
   close(callback: () => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
 }

@@ -14,7 +14,7 @@ import { makeOnList, makeOnLsub } from './handlers/on-list.js';
 import { makeOnOpen } from './handlers/on-open.js';
 import { makeOnSearch } from './handlers/on-search.js';
 import { makeOnStatus } from './handlers/on-status.js';
-import { IMAPServer, type ImapSession } from './imap-core.js';
+import { IMAPServer, type ImapCoreServer, type ImapSession } from './imap-core.js';
 import { installAnswerOverrides } from './responses.js';
 import { installSearchCapture } from './search-query.js';
 import { sessionClosed } from './session-account.js';
@@ -23,55 +23,115 @@ import { createNotifier } from './notifier.js';
 export interface ImapServerOptions {
   accounts: Accounts;
   listen: { host: string; port: number };
+  /** A second listener for implicit TLS (IMAPS), if any. */
+  tlsListen?: { host: string; port: number };
+  /** For STARTTLS on `listen` and for `tlsListen`. */
+  certificate: { cert: string; key: string };
   log: Logger;
   version: string;
 }
 
 export interface RunningImapServer {
+  /** The plain listener (STARTTLS offered). */
   address: { host: string; port: number };
+  /** The implicit-TLS listener, when there is one. */
+  tlsAddress?: { host: string; port: number };
   connectionCount(): number;
+  /** New certificate for new TLS handshakes (SIGHUP). */
+  updateCertificate(certificate: { key: string; cert: string }): void;
   close(): Promise<void>;
 }
 
-/** The IMAP server clients talk to: imap-core with the proxy's handlers. */
+/**
+ * The IMAP server clients talk to: imap-core with the proxy's handlers, on a plain listener
+ * (STARTTLS offered) and, with `tlsListen`, on an implicit-TLS one.
+ */
 export async function startImapServer(options: ImapServerOptions): Promise<RunningImapServer> {
   const log = options.log.child({ component: 'imap' });
   installAnswerOverrides();
   installSearchCapture();
-  const server = new IMAPServer({
-    secure: false,
-    // TLS for clients is not configured: no STARTTLS, and LOGIN is allowed in the clear on loopback
-    disableSTARTTLS: true,
-    // Nagle's algorithm made large bodies, written in pieces, 40x slower
-    noDelay: true,
-    id: { name: 'imap-cache-proxy', version: options.version },
-    maxMessage: MAX_APPEND_SIZE,
-    skipFetchLog: true,
-    logger: imapCoreLogger(log),
-    closeTimeout: 1000,
-    onClose: (session: ImapSession, done: () => void) => {
-      sessionClosed(session);
-      done();
+  const createServer = serverFactory(options, log);
+  const plain = createServer(false);
+  const address = await listen(plain, options.listen);
+  const servers = [plain];
+  let tlsAddress: { host: string; port: number } | undefined;
+  if (options.tlsListen) {
+    const secure = createServer(true);
+    try {
+      tlsAddress = await listen(secure, options.tlsListen);
+    } catch (err) {
+      await closeServer(plain);
+      throw err;
+    }
+    servers.push(secure);
+  }
+  return {
+    address,
+    tlsAddress,
+    connectionCount: () => servers.reduce((sum, server) => sum + server.connections.size, 0),
+    updateCertificate: ({ key, cert }) => servers.forEach((server) => server.updateSecureContext({ key, cert })),
+    close: async () => {
+      await Promise.all(servers.map(closeServer));
     },
-  });
-  server.notifier = createNotifier(options.accounts);
-  const deps = { accounts: options.accounts, log };
-  server.onAuth = makeOnAuth(deps);
-  server.onList = makeOnList(deps);
-  server.onLsub = makeOnLsub(deps);
-  server.onStatus = makeOnStatus(deps);
-  server.onOpen = makeOnOpen(deps);
-  server.onFetch = makeOnFetch(deps);
-  server.onSearch = makeOnSearch(deps);
-  server.onStore = makeOnStore(deps);
-  server.onCopy = makeOnCopy(deps);
-  server.onMove = makeOnMove(deps);
-  server.onExpunge = makeOnExpunge(deps);
-  server.onAppend = makeOnAppend(deps);
-  Object.assign(server, makeFolderHandlers(deps));
-  server.on('error', (err) => log.warn({ err }, 'client connection error'));
+  };
+}
 
-  server.listen(options.listen.port, options.listen.host);
+/**
+ * Builds imap-core servers that share one notifier and one set of handlers; `secure`: TLS from
+ * the first byte, else plain with STARTTLS.
+ */
+function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolean) => ImapCoreServer {
+  const notifier = createNotifier(options.accounts);
+  const deps = { accounts: options.accounts, log };
+  const handlers = {
+    onAuth: makeOnAuth(deps),
+    onList: makeOnList(deps),
+    onLsub: makeOnLsub(deps),
+    onStatus: makeOnStatus(deps),
+    onOpen: makeOnOpen(deps),
+    onFetch: makeOnFetch(deps),
+    onSearch: makeOnSearch(deps),
+    onStore: makeOnStore(deps),
+    onCopy: makeOnCopy(deps),
+    onMove: makeOnMove(deps),
+    onExpunge: makeOnExpunge(deps),
+    onAppend: makeOnAppend(deps),
+    ...makeFolderHandlers(deps),
+  };
+  return (secure) => {
+    const server = new IMAPServer({
+      secure,
+      key: options.certificate.key,
+      cert: options.certificate.cert,
+      minVersion: 'TLSv1.2',
+      // STARTTLS is offered but not required: without this imap-core announces LOGINDISABLED and
+      // refuses LOGIN in the clear, and clients set up with "connection security: none" on
+      // loopback would stop working
+      ignoreSTARTTLS: true,
+      // one certificate whatever name a client asks for; a secure imap-core server without an
+      // SNICallback fails every handshake that carries a server name
+      SNICallback: (_servername: unknown, callback: (err: Error | null) => void) => callback(null),
+      // Nagle's algorithm made large bodies, written in pieces, 40x slower
+      noDelay: true,
+      id: { name: 'imap-cache-proxy', version: options.version },
+      maxMessage: MAX_APPEND_SIZE,
+      skipFetchLog: true,
+      logger: imapCoreLogger(log),
+      closeTimeout: 1000,
+      onClose: (session: ImapSession, done: () => void) => {
+        sessionClosed(session);
+        done();
+      },
+    });
+    server.notifier = notifier;
+    Object.assign(server, handlers);
+    server.on('error', (err) => log.warn({ err, secure }, 'client connection error'));
+    return server;
+  };
+}
+
+async function listen(server: ImapCoreServer, at: { host: string; port: number }): Promise<{ host: string; port: number }> {
+  server.listen(at.port, at.host);
   await Promise.race([
     once(server.server, 'listening'),
     once(server.server, 'error').then(([err]) => {
@@ -79,9 +139,9 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
     }),
   ]);
   const address = server.server.address() as AddressInfo;
-  return {
-    address: { host: address.address, port: address.port },
-    connectionCount: () => server.connections.size,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return { host: address.address, port: address.port };
+}
+
+function closeServer(server: ImapCoreServer): Promise<void> {
+  return new Promise<void>((resolve) => server.close(() => resolve()));
 }

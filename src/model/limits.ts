@@ -32,6 +32,9 @@ export const READ_AHEAD_MESSAGES = 2000;
 /** Metadata fetched upstream is written to LevelDB in batches of this many messages. */
 export const META_WRITE_BATCH = 500;
 
+/** An offline SEARCH reads at most this much of a message's header block. */
+export const SEARCH_HEADER_MAX = 256 * 1024;
+
 /** A FETCH answer is built for this many messages at a time (one LevelDB read for their
  * metadata, one upstream round trip for whatever is missing). */
 export const FETCH_RESPONSE_BATCH = 250;
@@ -72,8 +75,22 @@ export const DEFAULT_UPSTREAM_CONNECTIONS = 4;
 /** An idle upstream connection is logged out after this long. */
 export const UPSTREAM_IDLE_CLOSE_MS = 10 * 60_000;
 
+/** After a failed connect, requests that need upstream fail at once for this long (then it is
+ * tried again): a client gets NO [UNAVAILABLE] without waiting. */
+export const UPSTREAM_RETRY_MS = 2_000;
+
+/** A client request that needs upstream waits at most this long for a connection when none is
+ * open (upstream gone silent): then it gets NO [UNAVAILABLE]. */
+export const CLIENT_UPSTREAM_WAIT_MS = 1_000;
+
+/** A login waits this long for upstream before checking the stored password hash instead. */
+export const LOGIN_UPSTREAM_WAIT_MS = 2_000;
+
 /** Connect + greeting + login upstream must finish within this time. */
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 15_000;
+
+/** Unix socket paths are limited (108 bytes on Linux, 104 on macOS). */
+export const MAX_SOCKET_PATH = 100;
 
 /** imap-core buffers an APPEND literal whole; this caps it (and is advertised as APPENDLIMIT). */
 export const MAX_APPEND_SIZE = 64 * 1024 * 1024;

@@ -17,6 +17,16 @@ export interface UpstreamEndpoint {
   port: number;
   /** The URL as configured, normalised (scheme://host:port). */
   url: string;
+  /** How upstream's certificate is checked; absent: against the system's CAs. */
+  tls?: UpstreamTls;
+}
+
+/** How upstream's certificate is checked, with imaps and after STARTTLS alike. */
+export interface UpstreamTls {
+  /** PEM certificates trusted instead of the system's CAs (--upstream-ca). */
+  ca?: string;
+  /** false only with --upstream-insecure. */
+  rejectUnauthorized: boolean;
 }
 
 export interface Credentials {

@@ -24,13 +24,25 @@ export class AccountWatcher {
   private readonly selected = new Map<string, FolderPath>();
   private readonly pending = new Map<FolderPath, { timer: NodeJS.Timeout; status?: FolderStatus }>();
   private pollTimer: NodeJS.Timeout | undefined;
+  /** Ends the pause before the next reconnect attempt. */
+  private wake: (() => void) | undefined;
 
   constructor(private readonly target: WatchTarget) {}
+
+  /** Connected upstream and watching. */
+  get watching(): boolean {
+    return this.conn !== undefined && this.conn.usable;
+  }
 
   start(): void {
     if (this.running || this.stopped) return;
     this.running = true;
     void this.run();
+  }
+
+  /** Upstream is reachable again (a login got through): reconnect now rather than after the pause. */
+  kick(): void {
+    this.wake?.();
   }
 
   sessionSelected(sessionId: string, path: FolderPath): void {
@@ -43,6 +55,7 @@ export class AccountWatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wake?.();
     clearInterval(this.pollTimer);
     for (const { timer } of this.pending.values()) clearTimeout(timer);
     await this.conn?.close();
@@ -70,7 +83,13 @@ export class AccountWatcher {
         this.conn = undefined;
       }
       if (this.stopped) break;
-      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())).unref());
+      // exponential backoff with jitter, cut short by kick()
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay * (0.5 + Math.random()));
+        timer.unref();
+        this.wake = () => (clearTimeout(timer), resolve());
+      });
+      this.wake = undefined;
       delay = Math.min(delay * 2, WATCH_RETRY_MAX_MS);
     }
     this.running = false;

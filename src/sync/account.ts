@@ -44,6 +44,7 @@ export class Account extends EventEmitter implements AccountContext {
   constructor(
     readonly id: AccountId,
     readonly user: string,
+    readonly upstream: string,
     readonly store: CacheStore,
     readonly freshBodies: FreshBodies,
     pool: (log: Logger) => ConnectionPool,
@@ -56,6 +57,11 @@ export class Account extends EventEmitter implements AccountContext {
     this.log = log.child({ account: id });
     this.pool = pool(this.log);
     this.watcher = new AccountWatcher(this);
+    this.pool.on('online', () => {
+      this.watcher.kick();
+      this.prefetcher?.start();
+      this.prefetcher?.resume();
+    });
     this.prefetcher = prefetch ? new Prefetcher(this, prefetch, this.log.child({ component: 'prefetch' })) : undefined;
     this.digest = passwordDigest(credentials.pass);
   }
@@ -68,11 +74,6 @@ export class Account extends EventEmitter implements AccountContext {
   acceptedPassword(credentials: Credentials): void {
     this.digest = passwordDigest(credentials.pass);
     this.pool.updateCredentials(credentials);
-  }
-
-  async saveRecord(upstream: string): Promise<void> {
-    if (await this.store.getAccount(this.id)) return;
-    await this.store.putAccount(this.id, { v: RECORD_VERSION, upstream, user: this.user, createdAt: Date.now() });
   }
 
   folder(path: FolderPath): Folder {
@@ -117,6 +118,12 @@ export class Account extends EventEmitter implements AccountContext {
       this.log.warn({ err }, 'upstream unreachable; LIST answered from the cache');
       return cached.folders;
     }
+  }
+
+  /** The admin cleared the cache of these folders (or of the whole account). */
+  cacheCleared(paths: readonly FolderPath[], wholeAccount: boolean): void {
+    for (const path of paths) this.folders.get(path)?.cacheCleared();
+    if (wholeAccount) this.listing = undefined;
   }
 
   /** Upstream reports a change made elsewhere (see AccountWatcher). */
@@ -166,14 +173,23 @@ export class Account extends EventEmitter implements AccountContext {
     folder.emit('gone');
   }
 
-  /** STATUS: a status upstream gave in the last seconds, else upstream's answer now. */
+  /**
+   * STATUS: a status upstream gave in the last seconds, else upstream's answer now, else (upstream
+   * unreachable) what the cache knows.
+   */
   async status(path: FolderPath): Promise<FolderStatus> {
     const folder = this.folder(path);
     const recent = folder.recentStatus();
     if (recent && recent.unseen !== undefined) return recent;
-    const status = await this.pool.run({ priority: Priority.Client }, (conn) => conn.status(folder.path));
-    folder.noteStatus(status);
-    return status;
+    try {
+      const status = await this.pool.run({ priority: Priority.Client }, (conn) => conn.status(folder.path));
+      folder.noteStatus(status);
+      return status;
+    } catch (err) {
+      const cached = isProxyError(err, 'UPSTREAM_UNAVAILABLE') ? await folder.cachedStatus() : undefined;
+      if (!cached) throw err;
+      return cached;
+    }
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,11 @@ import type { Logger } from '../log.js';
 import type { AccountId, Credentials, UpstreamEndpoint } from '../model/types.js';
 import { ConnectionPool } from '../upstream/connection-pool.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
+import { RECORD_VERSION } from '../cache/records.js';
+import { isProxyError, ProxyError } from '../model/errors.js';
+import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
 import { Account } from './account.js';
+import { hashPassword, verifyPassword } from './password-hash.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import type { PrefetchOptions } from './prefetch.js';
 
@@ -33,22 +37,70 @@ export class Accounts {
 
   constructor(private readonly options: AccountsOptions) {}
 
+  /**
+   * Logs in upstream. When upstream cannot be reached (or does not answer within a moment), the
+   * password is checked against the hash of the last one upstream accepted: the account works
+   * from its cache and reconnects by itself. A password upstream refuses clears that hash.
+   */
   async login(credentials: Credentials): Promise<Account> {
     const { endpoint, store, log } = this.options;
     const id = accountIdOf(endpoint.url, credentials.user);
     const existing = this.accounts.get(id);
     if (existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass)) return existing;
 
-    // throws UPSTREAM_AUTH_FAILED or UPSTREAM_UNAVAILABLE
-    const conn = await UpstreamConnection.connect({ endpoint, credentials, logger: log });
-    let account = this.accounts.get(id);
-    if (!account && !conn.encrypted) {
+    const record = await store.getAccount(id);
+    const attempt = UpstreamConnection.connect({ endpoint, credentials, logger: log });
+    let conn: UpstreamConnection;
+    try {
+      conn = record?.passwordHash ? await withDeadline(attempt, LOGIN_UPSTREAM_WAIT_MS) : await attempt;
+    } catch (err) {
+      if (isProxyError(err, 'UPSTREAM_AUTH_FAILED') && record?.passwordHash) {
+        await store.putAccount(id, { ...record, passwordHash: undefined });
+      }
+      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE') || !record?.passwordHash) throw err;
+      if (!(await verifyPassword(credentials.pass, record.passwordHash))) {
+        throw new ProxyError('UPSTREAM_AUTH_FAILED', 'wrong password (checked against the stored hash: upstream unreachable)');
+      }
+      const account = this.account(id, credentials);
+      account.pool.noteUnreachable(err);
+      account.acceptedPassword(credentials);
+      account.watcher.start();
+      // an upstream login that was only slow still joins the pool when it completes
+      attempt.then(
+        (late) => {
+          account.pool.adopt(late);
+          account.pool.noteReachable();
+        },
+        () => undefined,
+      );
+      return account;
+    }
+    const account = this.account(id, credentials);
+    if (!conn.encrypted && !existing) {
       log.warn({ user: credentials.user, upstream: endpoint.url }, 'the upstream connection is not encrypted: the server offers no STARTTLS');
     }
+    account.acceptedPassword(credentials);
+    account.pool.adopt(conn);
+    account.pool.noteReachable();
+    account.watcher.start();
+    account.prefetcher?.start();
+    if (!record?.passwordHash || !(await verifyPassword(credentials.pass, record.passwordHash))) {
+      await store.putAccount(id, {
+        ...(record ?? { v: RECORD_VERSION, upstream: endpoint.url, user: credentials.user, createdAt: Date.now() }),
+        passwordHash: await hashPassword(credentials.pass),
+      });
+    }
+    return account;
+  }
+
+  private account(id: AccountId, credentials: Credentials): Account {
+    let account = this.accounts.get(id);
     if (!account) {
+      const { endpoint, store, log } = this.options;
       account = new Account(
         id,
         credentials.user,
+        endpoint.url,
         store,
         this.options.freshBodies,
         // one of the account's connections is its watcher (AccountWatcher)
@@ -59,11 +111,6 @@ export class Accounts {
       );
       this.accounts.set(id, account);
     }
-    account.acceptedPassword(credentials);
-    account.pool.adopt(conn);
-    account.watcher.start();
-    account.prefetcher?.start();
-    await account.saveRecord(endpoint.url);
     return account;
   }
 
@@ -71,8 +118,23 @@ export class Accounts {
     return this.accounts.get(id);
   }
 
+  list(): Account[] {
+    return [...this.accounts.values()];
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.accounts.values()].map((account) => account.close()));
     this.accounts.clear();
   }
+}
+
+/** The promise's value, or UPSTREAM_UNAVAILABLE if it takes longer than `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ProxyError('UPSTREAM_UNAVAILABLE', `upstream did not answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (err: unknown) => (clearTimeout(timer), reject(err)),
+    );
+  });
 }

@@ -1,8 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { FolderRecord } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
-import { STATUS_FRESH_MS } from '../model/limits.js';
-import type { FolderPath, FolderStatus, Uid } from '../model/types.js';
+import { FULL_BODY, HEADER_BLOCK } from '../cache/keys.js';
+import { isProxyError, ProxyError } from '../model/errors.js';
+import { SEARCH_HEADER_MAX, STATUS_FRESH_MS } from '../model/limits.js';
+import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
+import type { Token } from '../upstream/imap-tokens.js';
+import { searchLocally } from './local-search.js';
 import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
 import type { CopyUid } from '../upstream/response-codes.js';
@@ -65,6 +69,75 @@ export class Folder extends EventEmitter {
     return seen && Date.now() - seen.at <= STATUS_FRESH_MS ? seen.status : undefined;
   }
 
+  /** SEARCH over the cache (upstream unreachable): see LocalSearch for what it can answer. */
+  async searchCached(query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
+    await this.load();
+    const fid = this.fid;
+    if (!fid) throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the folder is not cached');
+    const { store } = this.account;
+    const found: Uid[] = [];
+    for (let i = 0; i < uids.length; i += 500) {
+      const batch = uids.slice(i, i + 500);
+      const metas = (await store.getMetas(fid, batch)).filter((m): m is MessageMeta => !!m);
+      const messages = metas.map((meta) => ({ meta, header: () => this.cachedHeader(fid, meta.uid) }));
+      found.push(...(await searchLocally(query, messages)));
+    }
+    return found;
+  }
+
+  /** A message's raw header block from the cache (whole body or header section), as latin1. */
+  private async cachedHeader(fid: string, uid: Uid): Promise<string | undefined> {
+    const { store } = this.account;
+    const [body, header] = await store.getSections(fid, [
+      { uid, section: FULL_BODY },
+      { uid, section: HEADER_BLOCK },
+    ]);
+    const record = body ?? header;
+    if (!record) return undefined;
+    const end = body ? body.headerLength : record.length;
+    const content = await store.openSection(record, 0, Math.min(end, SEARCH_HEADER_MAX));
+    if ('buffer' in content) return content.buffer.toString('latin1');
+    const pieces: Buffer[] = [];
+    for await (const piece of content.stream) pieces.push(piece as Buffer);
+    return Buffer.concat(pieces).toString('latin1');
+  }
+
+  /** The folder's status from the cache alone (upstream unreachable); undefined if never cached. */
+  async cachedStatus(): Promise<FolderStatus | undefined> {
+    await this.load();
+    const record = this.record;
+    if (!record) return undefined;
+    let unseen = 0;
+    for (let i = 0; i < this.uids.length; i += 1000) {
+      for (const meta of await this.account.store.getMetas(record.fid, this.uids.slice(i, i + 1000))) {
+        if (meta && !meta.flags.includes('\\Seen')) unseen++;
+      }
+    }
+    return {
+      uidValidity: record.uidValidity,
+      uidNext: record.uidNext,
+      messages: this.uids.length,
+      highestModseq: String(this.modseqFloor()),
+      unseen,
+    };
+  }
+
+  /** The cache was cleared (admin): forget what was loaded; the next use starts from upstream. */
+  cacheCleared(): void {
+    this.record = undefined;
+    this.uids = [];
+    this.loading = Promise.resolve();
+    this.lastStatus = undefined;
+    this.bodies.reset();
+    this.journal.clear();
+  }
+
+  /** Loaded, and with a cache generation: a folder whose cache was cleared is synced again first. */
+  async ready(): Promise<void> {
+    await this.load();
+    if (!this.record) await this.sync();
+  }
+
   /** Loads the cached record and UIDs once. */
   load(): Promise<void> {
     this.loading ??= (async () => {
@@ -74,10 +147,22 @@ export class Folder extends EventEmitter {
     return this.loading;
   }
 
-  /** Brings the cache up to date with upstream; concurrent callers share one sync. */
+  /**
+   * Brings the cache up to date with upstream; concurrent callers share one sync. While upstream
+   * is unreachable a folder that has a cache is served as cached.
+   */
   async sync(priority: Priority = Priority.Client): Promise<void> {
     await this.load();
     if (this.isFresh()) return;
+    try {
+      await this.syncWithUpstream(priority);
+    } catch (err) {
+      if (this.record && isProxyError(err, 'UPSTREAM_UNAVAILABLE')) return;
+      throw err;
+    }
+  }
+
+  private syncWithUpstream(priority: Priority): Promise<void> {
     this.syncing ??= this.account.pool
       .run({ folder: this.path, priority }, async (conn, opened) => {
         // a connection already on this folder is asked again: its status may be old

@@ -43,6 +43,8 @@ export class Prefetcher {
   private again = false;
   private stopped = false;
   private lastLog = 0;
+  /** Ends the pause before retrying an interrupted walk. */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly account: Account,
@@ -64,6 +66,12 @@ export class Prefetcher {
 
   stop(): void {
     this.stopped = true;
+    this.wake?.();
+  }
+
+  /** Upstream is reachable again: an interrupted walk goes on now. */
+  resume(): void {
+    this.wake?.();
   }
 
   private async walkUntilDone(): Promise<void> {
@@ -75,7 +83,12 @@ export class Prefetcher {
         if (this.stopped) return;
         this.log.info({ err }, 'background sync interrupted; retrying');
         this.progress.state = 'waiting';
-        await new Promise((resolve) => setTimeout(resolve, PREFETCH_RETRY_MS).unref());
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, PREFETCH_RETRY_MS);
+          timer.unref();
+          this.wake = () => (clearTimeout(timer), resolve());
+        });
+        this.wake = undefined;
         this.again = true;
       }
     } while (this.again && !this.stopped);

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
-import { ProxyError } from '../model/errors.js';
-import { UPSTREAM_IDLE_CLOSE_MS } from '../model/limits.js';
+import { EventEmitter } from 'node:events';
+import { isProxyError, ProxyError } from '../model/errors.js';
+import { CLIENT_UPSTREAM_WAIT_MS, UPSTREAM_IDLE_CLOSE_MS, UPSTREAM_RETRY_MS } from '../model/limits.js';
 import type { Credentials, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
 import { UpstreamConnection } from './upstream-connection.js';
 
@@ -39,9 +40,10 @@ interface Waiter {
 /**
  * The upstream connections of one account: at most `size`, each used by one operation at a
  * time, opened on demand and closed when idle. Requests queue by priority; background work
- * leaves one connection for clients.
+ * leaves one connection for clients. When upstream cannot be reached, requests fail at once
+ * (NO [UNAVAILABLE] for a client) until it is tried again; emits 'offline' and 'online'.
  */
-export class ConnectionPool {
+export class ConnectionPool extends EventEmitter {
   private readonly all = new Set<UpstreamConnection>();
   private readonly idle: UpstreamConnection[] = [];
   private readonly idleTimers = new Map<UpstreamConnection, NodeJS.Timeout>();
@@ -49,13 +51,41 @@ export class ConnectionPool {
   private opening = 0;
   private busyBackground = 0;
   private closed = false;
+  /** After a failed connect: fail fast until then. */
+  private unreachableUntil = 0;
+  private offline = false;
 
   constructor(
     private readonly endpoint: UpstreamEndpoint,
     private credentials: Credentials,
     private readonly size: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
+
+  /** Upstream answered the last connect attempt. */
+  get reachable(): boolean {
+    return !this.offline;
+  }
+
+  /** A connect failed: upstream is unreachable; say so once, retry after a pause. */
+  noteUnreachable(err: unknown): void {
+    this.unreachableUntil = Date.now() + UPSTREAM_RETRY_MS;
+    if (this.offline) return;
+    this.offline = true;
+    this.log.warn({ err }, 'upstream unreachable: serving from the cache');
+    this.emit('offline');
+  }
+
+  /** A connect succeeded (here or in the account's watcher or login). */
+  noteReachable(): void {
+    this.unreachableUntil = 0;
+    if (!this.offline) return;
+    this.offline = false;
+    this.log.info('upstream reachable again');
+    this.emit('online');
+  }
 
   /** Hands a connection that was opened to check a login to the pool. */
   adopt(conn: UpstreamConnection): void {
@@ -73,8 +103,15 @@ export class ConnectionPool {
   }
 
   /** A connection outside the pool, with the account's credentials (the account watcher's). */
-  connectDedicated(): Promise<UpstreamConnection> {
-    return UpstreamConnection.connect({ endpoint: this.endpoint, credentials: this.credentials, logger: this.log });
+  async connectDedicated(): Promise<UpstreamConnection> {
+    try {
+      const conn = await UpstreamConnection.connect({ endpoint: this.endpoint, credentials: this.credentials, logger: this.log });
+      this.noteReachable();
+      return conn;
+    } catch (err) {
+      if (isProxyError(err, 'UPSTREAM_UNAVAILABLE')) this.noteUnreachable(err);
+      throw err;
+    }
   }
 
   get connectionCount(): number {
@@ -120,7 +157,20 @@ export class ConnectionPool {
   private acquire(request: PoolRequest): Promise<Grant> {
     if (this.closed) return Promise.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
     return new Promise((resolve, reject) => {
-      this.enqueue({ request, resolve, reject });
+      const waiter: Waiter = { request, resolve, reject };
+      if (request.priority === Priority.Client) {
+        // a client does not wait for a connect that may never finish (upstream gone silent)
+        const timer = setTimeout(() => {
+          const index = this.waiters.indexOf(waiter);
+          if (index < 0 || this.all.size > 0) return;
+          this.waiters.splice(index, 1);
+          reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'no upstream connection within the client deadline'));
+        }, CLIENT_UPSTREAM_WAIT_MS);
+        timer.unref();
+        waiter.resolve = (grant) => (clearTimeout(timer), resolve(grant));
+        waiter.reject = (err) => (clearTimeout(timer), reject(err));
+      }
+      this.enqueue(waiter);
       this.dispatch();
     });
   }
@@ -157,6 +207,12 @@ export class ConnectionPool {
       const waiter = this.waiters[index] as Waiter;
       const conn = this.takeIdle(waiter.request);
       if (!conn && this.all.size + this.opening >= this.size) return;
+      if (!conn && Date.now() < this.unreachableUntil) {
+        // upstream failed a moment ago: fail now rather than try again for every request
+        this.waiters.splice(index, 1);
+        waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'upstream is unreachable'));
+        continue;
+      }
       this.waiters.splice(index, 1);
       // counted when granted, not when the caller resumes: one dispatch may grant several
       const background = isBackground(waiter.request);
@@ -201,12 +257,14 @@ export class ConnectionPool {
             waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
             return;
           }
+          this.noteReachable();
           this.track(conn);
           waiter.resolve({ conn, background });
         },
         (err: unknown) => {
           this.opening--;
           if (background) this.busyBackground--;
+          if (isProxyError(err, 'UPSTREAM_UNAVAILABLE')) this.noteUnreachable(err);
           waiter.reject(err);
         },
       )

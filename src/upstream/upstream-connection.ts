@@ -98,7 +98,7 @@ export class UpstreamConnection extends EventEmitter {
       port: endpoint.port,
       secure: endpoint.secure,
       auth: { user: credentials.user, pass: credentials.pass },
-      tls: { rejectUnauthorized: true },
+      tls: endpoint.tls ?? { rejectUnauthorized: true },
       logger: imapflowLogger(log),
       disableAutoIdle: true,
       // a watching connection re-issues IDLE this often (servers drop an IDLE after 30 minutes)

@@ -14,10 +14,11 @@ import { RawImapClient } from '../support/raw-client.js';
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
 const run = promisify(execFile);
 
-/** Runs the CLI to completion; returns exit code and output. */
+/** Runs the CLI to completion; returns exit code and output. A TLS certificate goes to the temp dir. */
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const certEnv = { IMAP_CACHE_PROXY_TLS_CERT: path.join(tmp, 'cert.pem'), IMAP_CACHE_PROXY_TLS_KEY: path.join(tmp, 'key.pem') };
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 20_000 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...certEnv, ...env }, timeout: 20_000 });
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -45,7 +46,9 @@ describe('imap-cache-proxy CLI', () => {
     assert.match(top.output, /start/);
     const start = await cli(['start', '--help']);
     assert.equal(start.code, 0);
-    for (const flag of ['--upstream', '--listen', '--data', '--config', '--prefetch', '--upstream-connections', '--log-level']) {
+    const flags = ['--upstream', '--listen', '--data', '--config', '--prefetch', '--upstream-connections', '--log-level'];
+    flags.push('--tls-listen <HOST:PORT>', '--tls-cert <FILE>', '--tls-key <FILE>', '--upstream-ca <FILE>', '--upstream-insecure ');
+    for (const flag of flags) {
       assert.ok(start.output.includes(flag), `start --help mentions ${flag}`);
     }
   });
@@ -61,6 +64,9 @@ describe('imap-cache-proxy CLI', () => {
     assert.match(listen.output, /--listen: "nowhere" is not HOST:PORT/);
     const env = await cli(['start', '--upstream', upstream], { IMAP_CACHE_PROXY_PREFETCH: 'sometimes' });
     assert.match(env.output, /IMAP_CACHE_PROXY_PREFETCH/);
+    const insecure = await cli(['start', '--upstream', upstream], { IMAP_CACHE_PROXY_UPSTREAM_INSECURE: 'perhaps' });
+    assert.equal(insecure.code, 2);
+    assert.match(insecure.output, /IMAP_CACHE_PROXY_UPSTREAM_INSECURE: "perhaps" is neither true nor false/);
     const file = path.join(tmp, 'bad.toml');
     await writeFile(file, 'upstream = "imap://127.0.0.1:1"\ncolour = "blue"\n');
     const unknown = await cli(['start', '--config', file]);

@@ -14,6 +14,8 @@ import { freePort, type Dovecot } from './dovecot.js';
 export interface TestProxy {
   host: string;
   port: number;
+  /** The implicit-TLS listener's port, with `tlsListen`. */
+  tlsPort?: number;
   dataDir: string;
   /** Every log line the proxy wrote, as JSON objects. */
   logs: Record<string, unknown>[];
@@ -26,6 +28,15 @@ export interface TestProxyOptions {
   dataDir?: string;
   connections?: number;
   logLevel?: string;
+  /** Upstream URL; default imap:// to the Dovecot's plain port. */
+  upstreamUrl?: string;
+  upstreamCa?: string;
+  upstreamInsecure?: boolean;
+  /** Also listen for implicit TLS on a free loopback port. */
+  tlsListen?: boolean;
+  /** Default: certs/ in the data directory, generated on first start. */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Starts the proxy in this process against a Dovecot; stopped after the test file. */
@@ -40,8 +51,13 @@ export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions =
   });
   const log = pino({ level: opts.logLevel ?? 'debug' }, sink);
   const config = startConfigSchema.parse({
-    upstream: `imap://${upstream.host}:${upstream.port}`,
+    upstream: opts.upstreamUrl ?? `imap://${upstream.host}:${upstream.port}`,
+    upstreamCa: opts.upstreamCa,
+    upstreamInsecure: opts.upstreamInsecure,
     listen: '127.0.0.1:0',
+    tlsListen: opts.tlsListen ? '127.0.0.1:0' : undefined,
+    tlsCert: opts.tlsCert ?? path.join(dataDir, 'certs', 'cert.pem'),
+    tlsKey: opts.tlsKey ?? path.join(dataDir, 'certs', 'key.pem'),
     data: dataDir,
     prefetch: 'off',
     upstreamConnections: opts.connections ?? 4,
@@ -51,6 +67,7 @@ export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions =
   const proxy: TestProxy = {
     host: running.address.host,
     port: running.address.port,
+    tlsPort: running.tlsAddress?.port,
     dataDir,
     logs: [],
     logText: () => lines.join('\n'),
@@ -78,11 +95,17 @@ export interface SpawnedProxy {
 
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
 
-/** Runs the real CLI (`imap-cache-proxy start ...`) and waits until it listens. */
+/**
+ * Runs the real CLI (`imap-cache-proxy start ...`) and waits until it listens. Its TLS
+ * certificate goes to a temp dir, not to the package's certs/, unless `env` or `args` say.
+ */
 export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedProxy> {
   const port = await freePort();
+  const certDir = await mkdtemp(path.join(os.tmpdir(), 'imapcp-certs-'));
+  after(() => rm(certDir, { recursive: true, force: true }));
+  const certEnv = { IMAP_CACHE_PROXY_TLS_CERT: path.join(certDir, 'cert.pem'), IMAP_CACHE_PROXY_TLS_KEY: path.join(certDir, 'key.pem') };
   const child = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${port}`, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...certEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -116,9 +139,13 @@ export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): P
   return spawned;
 }
 
-/** An imapflow client logged in through the proxy (or any server). */
+/**
+ * An imapflow client logged in through the proxy (or any server), in plain IMAP like a client set
+ * up with "connection security: none": imapflow would otherwise take the proxy's STARTTLS and
+ * refuse its self-signed certificate (TLS is tested in tls.test).
+ */
 export async function connectClient(port: number, user = 'test', pass = 'pass'): Promise<ImapFlow> {
-  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass }, logger: false, disableAutoIdle: true });
+  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user, pass }, logger: false, disableAutoIdle: true });
   await client.connect();
   return client;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { defaultDataDir, loadStartConfig } from '../../src/config/load.js';
-import { parseHostPort, parseSize, parseUpstreamUrl } from '../../src/config/schema.js';
+import { DEFAULT_TLS_CERT, DEFAULT_TLS_KEY, parseHostPort, parseSize, parseSwitch, parseUpstreamUrl } from '../../src/config/schema.js';
 import { isProxyError } from '../../src/model/errors.js';
 import { DEFAULT_UPSTREAM_CONNECTIONS } from '../../src/model/limits.js';
 
@@ -42,7 +42,10 @@ describe('loadStartConfig', () => {
   test('defaults for everything but the upstream', async () => {
     assert.deepEqual(await load({ upstream: 'imaps://mail.example.com' }), {
       upstream: { secure: true, host: 'mail.example.com', port: 993, url: 'imaps://mail.example.com:993' },
+      upstreamInsecure: false,
       listen: { host: '127.0.0.1', port: 1143 },
+      tlsCert: DEFAULT_TLS_CERT,
+      tlsKey: DEFAULT_TLS_KEY,
       data: defaultDataDir(),
       prefetch: 'all',
       upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS,
@@ -107,6 +110,26 @@ describe('loadStartConfig', () => {
     await assertRejects(load({ upstream, logLevel: 'verbose' }), /--log-level/);
   });
 
+  test('TLS settings: listener, certificate files, upstream CA; the certificate defaults to certs/ in the package', async () => {
+    assert.match(DEFAULT_TLS_CERT, /[/\\]certs[/\\]localhost-cert\.pem$/);
+    assert.equal(join(DEFAULT_TLS_CERT, '..'), join(DEFAULT_TLS_KEY, '..'));
+    const result = await load({ upstream: 'imaps://x.example', tlsListen: '127.0.0.1:1993', tlsCert: '/c.pem', tlsKey: '/k.pem', upstreamCa: '/ca.pem' });
+    assert.deepEqual(result.tlsListen, { host: '127.0.0.1', port: 1993 });
+    assert.deepEqual([result.tlsCert, result.tlsKey, result.upstreamCa, result.upstreamInsecure], ['/c.pem', '/k.pem', '/ca.pem', false]);
+    await assertRejects(load({ upstream: 'imaps://x.example', tlsListen: '1993' }), /--tls-listen: "1993" is not HOST:PORT/);
+  });
+
+  test('upstream-insecure is a switch: a bare flag, a TOML boolean or a word in the environment', async () => {
+    const upstream = 'imaps://x.example';
+    assert.equal((await load({ upstream, upstreamInsecure: true })).upstreamInsecure, true);
+    assert.equal((await load({ upstream }, { IMAP_CACHE_PROXY_UPSTREAM_INSECURE: 'yes' })).upstreamInsecure, true);
+    assert.equal((await load({ upstream }, { IMAP_CACHE_PROXY_UPSTREAM_INSECURE: '0' })).upstreamInsecure, false);
+    const config = await configFile(`upstream = "${upstream}"\nupstream-insecure = true`);
+    assert.equal((await load({ config })).upstreamInsecure, true);
+    await assertRejects(load({ upstream }, { IMAP_CACHE_PROXY_UPSTREAM_INSECURE: 'maybe' }), /IMAP_CACHE_PROXY_UPSTREAM_INSECURE: "maybe" is neither true nor false/);
+    await assertRejects(load({ upstream, upstreamInsecure: true, upstreamCa: '/ca.pem' }), /--upstream-insecure: cannot be combined with an upstream CA/);
+  });
+
   test('unknown keys in the config file are rejected, naming them', async () => {
     const config = await configFile('upstream = "imaps://x.example"\nlisten-port = 1143\nupstreamConnections = 2');
     await assertRejects(load({ config }), /unknown setting\(s\) listen-port, upstreamConnections/);
@@ -160,6 +183,14 @@ describe('parseHostPort', () => {
     for (const value of ['1143', 'localhost', 'localhost:', ':1143', '::1:1143', 'host:65536', 'host:123456', 'host:-1', '[::1]']) {
       assert.throws(() => parseHostPort(value), /is not HOST:PORT/, value);
     }
+  });
+});
+
+describe('parseSwitch', () => {
+  test('true/false, yes/no, on/off, 1/0 in any case; anything else is refused', () => {
+    for (const word of ['true', 'YES', 'On', '1']) assert.equal(parseSwitch(word), true, word);
+    for (const word of ['false', 'no', 'OFF', '0']) assert.equal(parseSwitch(word), false, word);
+    assert.throws(() => parseSwitch(''), /is neither true nor false/);
   });
 });
 

@@ -23,7 +23,7 @@ const SEEN = '\\Seen';
 export function makeOnFetch(deps: { log: Logger }) {
   return handle(deps.log, 'FETCH', async (mailbox: string, options: FetchOptions, session: ImapSession) => {
     const folder = folderOf(session, mailbox);
-    await folder.load();
+    await folder.ready();
     const fid = folder.fid;
     const selected = session.selected;
     if (!fid || !selected) return 'NONEXISTENT';

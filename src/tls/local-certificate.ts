@@ -1,0 +1,101 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { generate } from 'selfsigned';
+import type { Logger } from '../log.js';
+import { ProxyError } from '../model/errors.js';
+import { parseCertificate, readPemFile } from './pem.js';
+
+/** The certificate and key the proxy shows its clients (PEM). */
+export interface LocalCertificate {
+  cert: string;
+  key: string;
+  /** SHA-256 of the certificate, colon-separated hex, as mail clients show it. */
+  fingerprint: string;
+}
+
+export interface LocalCertificatePaths {
+  certPath: string;
+  keyPath: string;
+}
+
+/** Long-lived: users trust a generated certificate by hand, once (a Thunderbird exception, a keychain entry). */
+const VALIDITY_YEARS = 5;
+
+/**
+ * Reads the certificate and key for clients' TLS from their files. On first start, when
+ * neither file exists, generates a self-signed pair for localhost, 127.0.0.1 and ::1 there.
+ */
+export async function loadLocalCertificate(paths: LocalCertificatePaths, log: Logger): Promise<LocalCertificate> {
+  const [cert, key] = await Promise.all([
+    readPemFile(paths.certPath, 'TLS certificate (tls-cert)'),
+    readPemFile(paths.keyPath, 'TLS key (tls-key)'),
+  ]);
+  if (cert === undefined && key === undefined) return generateLocalCertificate(paths, log);
+  if (cert === undefined || key === undefined) {
+    // either file may be the user's own: a pair is generated only where both are missing
+    const [missing, present] = cert === undefined ? [paths.certPath, paths.keyPath] : [paths.keyPath, paths.certPath];
+    throw new ProxyError(
+      'CONFIG_INVALID',
+      `${missing} does not exist but ${present} does: correct tls-cert / tls-key, or remove ${present} to have a new pair generated`,
+    );
+  }
+  const certificate = parseCertificate(cert, paths.certPath, 'TLS certificate (tls-cert)');
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new ProxyError('CONFIG_INVALID', `the TLS key (tls-key) ${paths.keyPath} is not a PEM private key: ${(err as Error).message}`, { cause: err });
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ProxyError('CONFIG_INVALID', `${paths.keyPath} is not the private key of ${paths.certPath}`);
+  }
+  if (Date.parse(certificate.validTo) < Date.now()) {
+    log.warn({ cert: paths.certPath, validTo: certificate.validTo }, 'the TLS certificate for clients has expired: remove it and its key to have a new pair generated');
+  }
+  return { cert, key, fingerprint: certificate.fingerprint256 };
+}
+
+async function generateLocalCertificate(paths: LocalCertificatePaths, log: Logger): Promise<LocalCertificate> {
+  const notBeforeDate = new Date();
+  const notAfterDate = new Date(notBeforeDate);
+  notAfterDate.setFullYear(notAfterDate.getFullYear() + VALIDITY_YEARS);
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'rsa',
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  });
+  try {
+    for (const dir of new Set([dirname(paths.certPath), dirname(paths.keyPath)])) await mkdir(dir, { recursive: true, mode: 0o700 });
+    // 'wx': never replace a file that appeared meanwhile
+    await writeFile(paths.keyPath, pems.private, { mode: 0o600, flag: 'wx' });
+    await writeFile(paths.certPath, pems.cert, { mode: 0o644, flag: 'wx' });
+  } catch (err) {
+    throw new ProxyError(
+      'CONFIG_INVALID',
+      `cannot write a new TLS certificate and key to ${paths.certPath} and ${paths.keyPath}: ${(err as Error).message}; give tls-cert and tls-key in a writable directory`,
+      { cause: err },
+    );
+  }
+  const fingerprint = new X509Certificate(pems.cert).fingerprint256;
+  log.info(
+    { cert: paths.certPath, key: paths.keyPath, fingerprint },
+    'generated a self-signed TLS certificate for localhost; a mail client asks once whether to trust it: compare its SHA-256 fingerprint with this one',
+  );
+  return { cert: pems.cert, key: pems.private, fingerprint };
+}

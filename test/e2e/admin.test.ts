@@ -1,0 +1,142 @@
+// The admin commands against a running proxy (through its socket) and a stopped one (the cache
+// opened directly): stats, clear while clients stay connected, status, socket permissions.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { generateCorpus } from '../support/corpus.js';
+import { withDovecot } from '../support/dovecot.js';
+import { createFolder, deliver } from '../support/maildir.js';
+import { spawnProxy } from '../support/proxy.js';
+import { fetchItems, RawImapClient } from '../support/raw-client.js';
+
+const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const dovecot = await withDovecot();
+await createFolder(dovecot.mailDir(), 'Archive');
+await deliver(dovecot.mailDir(), generateCorpus({ seed: 8, messages: 60, folders: 'INBOX:2,Archive:1', bigFraction: 0.05, bigSizeMb: 3 }));
+const data = await mkdtemp(path.join(os.tmpdir(), 'imapcp-admin-'));
+const upstream = `imap://127.0.0.1:${dovecot.port}`;
+const opened: RawImapClient[] = [];
+after(() => opened.forEach((c) => c.close()));
+
+async function client(port: number): Promise<RawImapClient> {
+  const c = await RawImapClient.connect(port);
+  opened.push(c);
+  await c.login();
+  return c;
+}
+
+/** UID -> sha256 of BODY[] of a folder. */
+async function bodies(c: RawImapClient, folder: string): Promise<Map<number, string>> {
+  assert.match((await c.command(`EXAMINE ${folder}`)).tagged, /OK/);
+  const fetched = await c.command('UID FETCH 1:* (UID BODY.PEEK[])');
+  assert.match(fetched.tagged, /OK/);
+  const result = new Map<number, string>();
+  for (const line of fetched.untagged) {
+    if (!/^\* \d+ FETCH/.test(line.toString('latin1', 0, 20))) continue;
+    const { items } = fetchItems(line);
+    const literal = items.get('BODY[]') as Buffer;
+    result.set(Number(items.get('UID')), createHash('sha256').update(literal.subarray(literal.indexOf('\r\n') + 2)).digest('hex'));
+  }
+  return result;
+}
+
+const stats = async () => {
+  const result = await cli(['cache', 'stats', '--data', data, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as { totals: { messages: number; bodies: number; bytes: number }; accounts: { folders: { folder: string; messages: number }[] }[] };
+};
+
+describe('admin commands', () => {
+  test('a running proxy reports what it caches, clears it in under a second, and its clients keep working', async () => {
+    const proxy = await spawnProxy(['--upstream', upstream, '--data', data, '--prefetch', 'off']);
+    const c = await client(proxy.port);
+    const expected = { INBOX: await bodies(c, 'INBOX'), Archive: await bodies(c, 'Archive') };
+
+    const before = await stats();
+    assert.equal(before.totals.messages, 60);
+    assert.equal(before.totals.bodies, 60);
+    assert.ok(before.totals.bytes > 9_000_000);
+
+    const started = Date.now();
+    const cleared = await cli(['cache', 'clear', '--data', data]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.ok(Date.now() - started < 1000 + 500 /* node start-up of the CLI */, `clear took ${Date.now() - started} ms`);
+    const after0 = await stats();
+    assert.equal(after0.totals.messages, 0);
+    assert.equal(after0.totals.bodies, 0);
+
+    // the connected client, still in its folder, is served again (from upstream)
+    const again = await c.command('UID FETCH 1:* (UID BODY.PEEK[])');
+    assert.match(again.tagged, /OK/);
+    assert.deepEqual(await bodies(c, 'INBOX'), expected.INBOX);
+    assert.deepEqual(await bodies(c, 'Archive'), expected.Archive);
+    assert.equal((await stats()).totals.bodies, 60);
+
+    const status = await cli(['status', '--data', data, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const parsed = JSON.parse(status.stdout) as { running: boolean; version: string; clients: number; rssAnonMb: number; accounts: { user: string }[] };
+    assert.equal(parsed.running, true);
+    assert.match(parsed.version, /^\d+\.\d+\.\d+/);
+    assert.ok(parsed.clients >= 1);
+    assert.ok(parsed.rssAnonMb > 0);
+    assert.deepEqual(parsed.accounts.map((a) => a.user), ['test']);
+
+    const socket = statSync(path.join(data, 'admin.sock'));
+    assert.ok(socket.isSocket());
+    assert.equal(socket.mode & 0o777, 0o600, 'admin socket mode');
+    assert.equal(await proxy.stop(), 0);
+  });
+
+  test('with the proxy stopped, stats and clear work on the cache directly, with the same answers', async () => {
+    const proxy = await spawnProxy(['--upstream', upstream, '--data', data, '--prefetch', 'off']);
+    const running = await stats();
+    assert.equal(await proxy.stop(), 0);
+    const stopped = await stats();
+    assert.deepEqual(stopped, running);
+    const status = await cli(['status', '--data', data]);
+    assert.equal(status.code, 3);
+    assert.match(status.stdout, /not running/);
+
+    assert.equal((await cli(['cache', 'clear', '--data', data, '--folder', 'Archive'])).code, 0);
+    const afterFolder = await stats();
+    const folders = afterFolder.accounts[0]?.folders.map((f) => f.folder);
+    assert.deepEqual(folders, ['INBOX']);
+    assert.equal((await cli(['cache', 'clear', '--data', data, '--account', 'test'])).code, 0);
+    assert.equal((await stats()).totals.messages, 0);
+  });
+
+  test('clearing while a client fetches: the client gets whole, correct bodies', async () => {
+    const proxy = await spawnProxy(['--upstream', upstream, '--data', data, '--prefetch', 'off']);
+    const c = await client(proxy.port);
+    const expected = await bodies(c, 'INBOX'); // cached now
+    const fetching = bodies(c, 'INBOX');
+    await cli(['cache', 'clear', '--data', data]);
+    assert.deepEqual(await fetching, expected);
+    assert.deepEqual(await bodies(c, 'INBOX'), expected);
+    assert.equal(await proxy.stop(), 0);
+  });
+
+  test('errors name the problem', async () => {
+    const missing = await cli(['cache', 'stats', '--data', path.join(data, 'nowhere')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /there is no cache in/);
+  });
+});
