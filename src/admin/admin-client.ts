@@ -2,23 +2,27 @@ import net from 'node:net';
 import { ProxyError } from '../model/errors.js';
 import { ADMIN_PROTOCOL_VERSION, type AdminRequest, type AdminResponse } from './protocol.js';
 
-const TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Distributes Omit over the request union, so each command keeps its own fields. */
 type RequestBody = AdminRequest extends infer R ? (R extends AdminRequest ? Omit<R, 'v'> : never) : never;
 
 /**
  * Sends one request to the running proxy's admin socket. Resolves undefined when no proxy
- * listens there (the caller then opens the cache itself).
+ * listens there (the caller then opens the cache itself). A `timeoutMs` of 0 waits as long as
+ * the command runs (cache verify reads every cached byte).
  */
-export function adminRequest<T>(socketPath: string, body: RequestBody): Promise<AdminResponse<T> | undefined> {
+export function adminRequest<T>(socketPath: string, body: RequestBody, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<AdminResponse<T> | undefined> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let reply = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new ProxyError('INTERNAL', `the proxy did not answer on ${socketPath} within ${TIMEOUT_MS / 1000} s`));
-    }, TIMEOUT_MS);
+    const timer = setTimeout(
+      () => {
+        socket.destroy();
+        reject(new ProxyError('INTERNAL', `the proxy did not answer on ${socketPath} within ${timeoutMs / 1000} s`));
+      },
+      timeoutMs || 2 ** 31 - 1,
+    );
     socket.on('connect', () => socket.write(`${JSON.stringify({ v: ADMIN_PROTOCOL_VERSION, ...body })}\n`));
     socket.on('data', (data: Buffer) => (reply += data.toString('utf8')));
     socket.on('end', () => {

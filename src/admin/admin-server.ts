@@ -88,6 +88,12 @@ async function answer(line: string, context: AdminContext): Promise<AdminRespons
       }
       case 'status':
         return { v: ADMIN_PROTOCOL_VERSION, ok: true, result: context.status() };
+      case 'verify': {
+        const result = await context.store.verify(request.repair === true);
+        if (result.repaired && result.problemCount > 0) for (const account of context.accounts.list()) account.sectionsDropped();
+        context.log.info({ problems: result.problemCount, orphanChunks: result.orphanChunks, repaired: result.repaired }, 'cache verified');
+        return { v: ADMIN_PROTOCOL_VERSION, ok: true, result };
+      }
       default:
         return fail('UNKNOWN_COMMAND', `unknown admin command ${String((request as { command?: unknown }).command)}`);
     }

@@ -16,11 +16,14 @@ export interface ClearScope {
 export type AdminRequest =
   | { v: number; command: 'stats' }
   | { v: number; command: 'clear'; scope: ClearScope }
-  | { v: number; command: 'status' };
+  | { v: number; command: 'status' }
+  | { v: number; command: 'verify'; repair: boolean };
 
 export type AdminResponse<T = unknown> =
   | { v: number; ok: true; result: T }
   | { v: number; ok: false; error: { code: string; message: string } };
+
+export type { VerifyProblem, VerifyResult } from '../cache/cache-store.js';
 
 export interface Usage {
   messages: number;
@@ -58,6 +61,8 @@ export interface AccountStatus {
   connections: number;
   /** The account watcher is connected and watching upstream for changes. */
   watching: boolean;
+  /** Bodies clients fetched since the start: from the cache, or fetched upstream for them. */
+  served: { cache: { bodies: number; bytes: number }; upstream: { bodies: number; bytes: number } };
   prefetch: {
     state: string;
     folder?: string;

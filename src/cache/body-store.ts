@@ -1,6 +1,7 @@
 import { Level } from 'level';
 import { BODY_CHUNK_SIZE } from '../model/limits.js';
 import type { ChunkRange } from './records.js';
+import { bodyBytesPassed } from './gc-pacer.js';
 import { WriteQueue } from './write-queue.js';
 
 /** Chunk keys: a sequence number in fixed-width hex, so key order is write order. */
@@ -15,6 +16,8 @@ const chunkKey = (seq: number) => seq.toString(16).padStart(12, '0');
  */
 export class BodyStore {
   private readonly writes: WriteQueue;
+  /** First chunks of appends whose section record is not written (or given up) yet. */
+  private readonly unsettled = new Set<number>();
 
   private constructor(
     private readonly db: Level<string, Buffer>,
@@ -44,12 +47,46 @@ export class BodyStore {
   /**
    * Queues pieces (each at most one chunk) as consecutive chunks. Sequence numbers are taken in
    * call order, which is also the order of the writes. `written` resolves when they are readable.
+   * The range counts as in flight until the caller settles it (its record is written, or it is
+   * given up): cache verify never takes chunks in flight for orphans.
    */
   append(pieces: readonly Buffer[]): { range: ChunkRange; written: Promise<void> } {
     const start = this.nextSeq;
     this.nextSeq += pieces.length;
+    this.unsettled.add(start);
+    bodyBytesPassed(pieces.reduce((sum, piece) => sum + piece.length, 0));
     const written = this.writes.write(pieces.map((value, i) => ({ type: 'put', key: chunkKey(start + i), value })));
     return { range: { start, count: pieces.length }, written };
+  }
+
+  settle(ranges: readonly ChunkRange[]): void {
+    for (const range of ranges) for (let seq = range.start; seq < range.start + range.count; seq++) this.unsettled.delete(seq);
+  }
+
+  /** Every chunk below this sequence number is settled: referenced by a record, or an orphan. */
+  settledBelow(): number {
+    let lowest = this.nextSeq;
+    for (const start of this.unsettled) lowest = Math.min(lowest, start);
+    return lowest;
+  }
+
+  /**
+   * Sequence numbers of the stored chunks below `limit` that no record claims, ascending.
+   * `claimedUntil(seq)` is the end of the claimed run that holds seq, if any: the iterator seeks
+   * past it, so only the first chunk of each run is read, not every byte of the cache.
+   */
+  async *unclaimedChunks(limit: number, claimedUntil: (seq: number) => number | undefined): AsyncGenerator<number> {
+    const iterator = this.db.keys({ lt: chunkKey(limit) });
+    try {
+      for (let key = await iterator.next(); key !== undefined; key = await iterator.next()) {
+        const seq = parseInt(key, 16);
+        const end = claimedUntil(seq);
+        if (end === undefined) yield seq;
+        else iterator.seek(chunkKey(end));
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   /** Waits while much is queued: producers of bulk data call this before appending. */
@@ -58,8 +95,10 @@ export class BodyStore {
   }
 
   /** Chunks by sequence number, read from one snapshot; undefined for a chunk that is gone. */
-  getChunks(seqs: readonly number[], snapshot?: ReturnType<Level<string, Buffer>['snapshot']>): Promise<(Buffer | undefined)[]> {
-    return this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
+  async getChunks(seqs: readonly number[], snapshot?: ReturnType<Level<string, Buffer>['snapshot']>): Promise<(Buffer | undefined)[]> {
+    const chunks = await this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
+    bodyBytesPassed(chunks.reduce((sum, chunk) => sum + (chunk?.length ?? 0), 0));
+    return chunks;
   }
 
   snapshot(): ReturnType<Level<string, Buffer>['snapshot']> {
@@ -77,6 +116,15 @@ export class BodyStore {
     // level's Level is classic-level's ClassicLevel on Node; its type does not carry compactRange
     const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> };
     await db.compactRange(chunkKey(0), chunkKey(this.nextSeq));
+  }
+
+  get writing(): boolean {
+    return this.writes.busy;
+  }
+
+  /** Resolves when every chunk queued so far is written (or failed). */
+  writesDone(): Promise<void> {
+    return this.writes.idle();
   }
 
   close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import { BodyStore } from './body-store.js';
+import { sweepOrphans, verifyCache, type GenerationOwner, type Snapshot, type VerifyResult, type VerifyTarget } from './cache-verify.js';
 import { FULL_BODY, keys, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
 import {
   decodeMeta,
@@ -24,6 +25,7 @@ import { openSection, type SectionContent } from './section-reader.js';
 import { SectionWriter, storeSection, type BatchOp, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue } from './write-queue.js';
 
+export type { VerifyProblem, VerifyResult } from './cache-verify.js';
 export type { BatchOp, ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
 
 const JSON_OPTS = { valueEncoding: 'utf8' } as const;
@@ -46,8 +48,11 @@ export class CacheStore {
     this.writes = new WriteQueue(db);
   }
 
-  /** Opens (by default creating) the cache in `dir`; `create: false` fails when there is none. */
-  static async open(dir: string, log: Logger, options: { create?: boolean } = {}): Promise<CacheStore> {
+  /**
+   * Opens (by default creating) the cache in `dir`; `create: false` fails when there is none.
+   * `sweep` (the proxy, not an admin command) drops in the background what a crash left unreferenced.
+   */
+  static async open(dir: string, log: Logger, options: { create?: boolean; sweep?: boolean } = {}): Promise<CacheStore> {
     if (options.create === false && !existsSync(join(dir, 'meta'))) {
       throw new ProxyError('CACHE_FAILURE', `there is no cache in ${dir}`, { context: { dir } });
     }
@@ -70,12 +75,18 @@ export class CacheStore {
     }
     const store = new CacheStore(db, bodies, log.child({ component: 'cache' }));
     store.resumeGarbageCollection();
+    if (options.sweep) store.sweepOrphans();
     return store;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // what is queued lands first: a section's chunks, then (queued when they are written) its record
+    while (this.writes.busy || this.bodies.writing) {
+      await Promise.all([this.writes.idle(), this.bodies.writesDone()]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await this.db.close();
     await this.bodies.close();
   }
@@ -139,19 +150,19 @@ export class CacheStore {
 
   // administration ---------------------------------------------------------------------------
 
-  async listAccounts(): Promise<{ id: AccountId; record: AccountRecord }[]> {
+  async listAccounts(snapshot?: Snapshot): Promise<{ id: AccountId; record: AccountRecord }[]> {
     const prefix = keys.accountPrefix();
     const accounts: { id: AccountId; record: AccountRecord }[] = [];
-    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8' } as never)) {
+    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8', snapshot } as never)) {
       accounts.push({ id: (key as string).slice(prefix.length), record: JSON.parse(value as unknown as string) as AccountRecord });
     }
     return accounts;
   }
 
-  async listFolders(acct: AccountId): Promise<{ path: FolderPath; record: FolderRecord }[]> {
+  async listFolders(acct: AccountId, snapshot?: Snapshot): Promise<{ path: FolderPath; record: FolderRecord }[]> {
     const prefix = keys.folderPrefix(acct);
     const folders: { path: FolderPath; record: FolderRecord }[] = [];
-    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8' } as never)) {
+    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8', snapshot } as never)) {
       folders.push({ path: (key as string).slice(prefix.length), record: JSON.parse(value as unknown as string) as FolderRecord });
     }
     return folders;
@@ -190,6 +201,11 @@ export class CacheStore {
   /** Resolves when no dropped generation is left to delete (a stopped proxy's clear waits for it). */
   async garbageCollected(): Promise<void> {
     while (this.garbageRunning.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  /** Checks every cached section and, with `repair`, drops what is wrong (see cache-verify.ts). */
+  verify(repair: boolean): Promise<VerifyResult> {
+    return verifyCache(this.verifyTarget(), repair);
   }
 
   // messages ---------------------------------------------------------------------------------
@@ -266,6 +282,14 @@ export class CacheStore {
     return values.map((value) => (value === undefined ? undefined : decodeStructure(value)));
   }
 
+  /** UIDs that have a structure record (ENVELOPE and BODYSTRUCTURE, stored together; keys only). */
+  async loadStructureUids(fid: string): Promise<Set<Uid>> {
+    const prefix = keys.structurePrefix(fid);
+    const uids = new Set<Uid>();
+    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) uids.add(uidOfMetaKey(key));
+    return uids;
+  }
+
   structurePutOp(fid: string, uid: Uid, structure: MessageStructure): BatchOp {
     return { type: 'put', key: keys.structure(fid, uid), value: encodeStructure(structure) };
   }
@@ -337,6 +361,39 @@ export class CacheStore {
         if (!this.closed) this.log.warn({ err, fid }, 'deleting a dropped folder generation failed; retried at next start');
       })
       .finally(() => this.garbageRunning.delete(fid));
+  }
+
+  private verifyTarget(): VerifyTarget {
+    return {
+      db: this.db,
+      bodies: this.bodies,
+      owners: async (snapshot) => {
+        const owners = new Map<string, GenerationOwner>();
+        for (const { id, record: account } of await this.listAccounts(snapshot)) {
+          for (const { path, record } of await this.listFolders(id, snapshot)) owners.set(record.fid, { user: account.user, folder: path });
+        }
+        const garbage = keys.garbagePrefix();
+        for await (const key of this.db.keys({ gte: garbage, lt: prefixEnd(garbage), snapshot })) owners.set(key.slice(garbage.length), 'dropped');
+        return owners;
+      },
+      dropGeneration: async (fid) => {
+        await this.batch([{ type: 'put', key: keys.garbage(fid), value: '' }]);
+        this.collectGarbage(fid);
+      },
+      batch: (ops) => this.batch(ops),
+    };
+  }
+
+  /** Chunks a crash left without a record take disk space only: they are dropped in the background at every start. */
+  private sweepOrphans(): void {
+    sweepOrphans(this.verifyTarget()).then(
+      (dropped) => {
+        if (dropped > 0) this.log.info({ chunks: dropped }, 'dropped cached data an earlier crash left unreferenced');
+      },
+      (err: unknown) => {
+        if (!this.closed) this.log.warn({ err }, 'looking for unreferenced cached data failed');
+      },
+    );
   }
 
   private resumeGarbageCollection(): void {

@@ -45,6 +45,7 @@ export const keys = {
   meta: (fid: string, uid: Uid) => `x!${fid}!m!${uidHex(uid)}`,
   metaPrefix: (fid: string) => `x!${fid}!m!`,
   structure: (fid: string, uid: Uid) => `x!${fid}!s!${uidHex(uid)}`,
+  structurePrefix: (fid: string) => `x!${fid}!s!`,
   section: (fid: string, uid: Uid, section: string) => `x!${fid}!h!${uidHex(uid)}!${sectionKeyPart(section)}`,
   sectionsOf: (fid: string, uid: Uid) => `x!${fid}!h!${uidHex(uid)}!`,
   sectionPrefix: (fid: string) => `x!${fid}!h!`,
@@ -52,7 +53,7 @@ export const keys = {
   garbagePrefix: () => 'g!',
 };
 
-/** Reads the UID back out of a meta key. */
+/** Reads the UID back out of a meta or structure key. */
 export function uidOfMetaKey(key: string): Uid {
   return parseInt(key.slice(key.length - 8), 16);
 }

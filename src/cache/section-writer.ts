@@ -43,7 +43,9 @@ const recordOp = (target: SectionTarget, record: SectionRecord): BatchOp => ({
 export function storeSection(target: SectionTarget, bytes: Buffer, headerLength: number): { record: SectionRecord; written: Promise<void> } {
   const { range, written: chunksWritten } = target.bodies.append(toChunks(bytes));
   const record: SectionRecord = { length: bytes.length, headerLength, chunks: range.count ? [range] : [] };
-  const written = chunksWritten.then(() => target.meta.write([recordOp(target, record)]));
+  const written = chunksWritten
+    .then(() => target.meta.write([recordOp(target, record)]))
+    .finally(() => target.bodies.settle(record.chunks));
   return { record: { ...record, inline: bytes }, written };
 }
 
@@ -93,8 +95,19 @@ export class SectionWriter {
     const found = this.scanner?.headerLength ?? -1;
     const headerLength = this.headerRule === 'scan' ? (found < 0 ? this.length : found) : this.headerRule === 'all' ? this.length : -1;
     const record: SectionRecord = { length: this.length, headerLength, chunks: this.ranges };
-    await this.target.meta.write([recordOp(this.target, record)]);
+    try {
+      await this.target.meta.write([recordOp(this.target, record)]);
+    } finally {
+      this.target.bodies.settle(this.ranges);
+    }
     return record;
+  }
+
+  /** Gives the section up (its source failed or went away): the chunks written are dropped. */
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.chunkWrites.splice(0));
+    this.target.bodies.settle(this.ranges);
+    await this.target.bodies.drop(this.ranges);
   }
 
   private async flushChunk(): Promise<void> {

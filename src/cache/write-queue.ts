@@ -23,6 +23,7 @@ export class WriteQueue {
   private queuedBytes = 0;
   private running = false;
   private spaceWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly db: Level<string, Buffer>) {}
 
@@ -41,6 +42,17 @@ export class WriteQueue {
   /** Waits until there is room in the queue: producers of bulk data call this before writing. */
   async space(): Promise<void> {
     while (this.queuedBytes >= MAX_QUEUED_BYTES) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  /** Something is queued or being written. */
+  get busy(): boolean {
+    return this.running;
+  }
+
+  /** Resolves when everything queued so far is written (or failed). */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async run(): Promise<void> {
@@ -65,5 +77,6 @@ export class WriteQueue {
       for (const wake of this.spaceWaiters.splice(0)) wake();
     }
     this.running = false;
+    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 }

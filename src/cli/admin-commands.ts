@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { cacheStats, clearCache } from '../admin/cache-admin.js';
-import type { ClearResult, StatsResult, StatusResult } from '../admin/protocol.js';
+import type { ClearResult, StatsResult, StatusResult, VerifyResult } from '../admin/protocol.js';
 import { adminRequest } from '../admin/admin-client.js';
 import { ADMIN_SOCKET_NAME } from '../admin/protocol.js';
 import { dataDirOf, runAdmin } from './admin-target.js';
-import { formatStats, formatStatus } from './format.js';
+import { formatStats, formatStatus, formatVerify } from './format.js';
 import { join } from 'node:path';
+
+/** `cache verify` found problems and was not asked to repair them. */
+const EXIT_PROBLEMS_FOUND = 2;
 
 const dataOption = ['--data <DIR>', 'data directory of the proxy (default: IMAP_CACHE_PROXY_DATA, else the per-user data directory)'] as const;
 
@@ -40,6 +43,30 @@ export function addAdminCommands(program: Command, run: (action: () => Promise<n
         });
         process.stdout.write(`cleared ${result.folders} folder(s) of ${result.accounts} account(s)\n`);
         return 0;
+      }),
+    );
+  cache
+    .command('verify')
+    .description("check every cached body's length against its RFC822.SIZE and that all its bytes are there; find unreferenced data")
+    .option(...dataOption)
+    .option('--repair', 'drop what is wrong (dropped bodies are fetched from upstream again)')
+    .option('--json', 'print JSON')
+    .action((flags: { data?: string; repair?: boolean; json?: boolean }) =>
+      run(async () => {
+        const repair = flags.repair === true;
+        const result = await runAdmin<VerifyResult>(
+          dataDirOf(flags),
+          { command: 'verify', repair },
+          async (store) => {
+            const result = await store.verify(repair);
+            await store.garbageCollected(); // no proxy runs to finish dropping stray generations later
+            return result;
+          },
+          0,
+        );
+        process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatVerify(result));
+        const clean = result.problemCount === 0 && result.orphanChunks === 0 && result.strayGenerations === 0;
+        return clean || repair ? 0 : EXIT_PROBLEMS_FOUND;
       }),
     );
   program

@@ -18,8 +18,13 @@ type RequestBody = AdminRequest extends infer R ? (R extends AdminRequest ? Omit
  * Runs an admin command on the running proxy through its socket, or, when none runs, with
  * `offline` on the cache opened directly. Both give the same answer.
  */
-export async function runAdmin<T>(dataDir: string, body: RequestBody, offline: (store: CacheStore) => Promise<T>): Promise<T> {
-  const response = await adminRequest<T>(join(dataDir, ADMIN_SOCKET_NAME), body);
+export async function runAdmin<T>(
+  dataDir: string,
+  body: RequestBody,
+  offline: (store: CacheStore) => Promise<T>,
+  timeoutMs?: number,
+): Promise<T> {
+  const response = await adminRequest<T>(join(dataDir, ADMIN_SOCKET_NAME), body, timeoutMs);
   if (response) {
     if (!response.ok) throw new ProxyError('INTERNAL', `the proxy refused: ${response.error.message}`);
     return response.result;

@@ -1,4 +1,4 @@
-import type { StatsResult, StatusResult } from '../admin/protocol.js';
+import type { StatsResult, StatusResult, VerifyResult } from '../admin/protocol.js';
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
@@ -35,6 +35,18 @@ export function formatStatus(status: StatusResult): string {
       : `${p.state}${p.folder ? ` in ${p.folder}` : ''}, ${p.messagesDone}/${p.messagesTotal} messages, ${megabytes(p.bytesDone)}/${megabytes(p.bytesTotal)}` +
         (p.etaSeconds !== undefined && p.state === 'running' ? `, about ${p.etaSeconds} s left` : '');
     out.push(`${a.user} on ${a.upstream}: ${a.connections} upstream connection(s), ${a.watching ? 'watching for changes' : 'not watching'}; background sync ${prefetch}`);
+    const { cache, upstream } = a.served;
+    out.push(`  bodies served to clients: ${cache.bodies} from the cache (${megabytes(cache.bytes)}), ${upstream.bodies} fetched from upstream for them (${megabytes(upstream.bytes)})`);
   }
+  return `${out.join('\n')}\n`;
+}
+
+export function formatVerify(result: VerifyResult): string {
+  const out = [`checked ${result.sections} cached sections (${result.bodies} whole bodies, ${megabytes(result.bytes)})`];
+  for (const p of result.problems) out.push(`  ${p.user} ${p.folder} UID ${p.uid} ${p.section}: ${p.problem}`);
+  if (result.problemCount > result.problems.length) out.push(`  ... and ${result.problemCount - result.problems.length} more`);
+  out.push(`${result.problemCount} broken section(s), ${result.orphanChunks} unreferenced chunk(s), ${result.strayGenerations} folder generation(s) without a folder`);
+  const found = result.problemCount + result.orphanChunks + result.strayGenerations > 0;
+  if (found) out.push(result.repaired ? 'repaired: all of it dropped; dropped bodies are fetched from upstream again' : 'run again with --repair to drop them');
   return `${out.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 import { loadStartConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
-import { startProxy } from '../main.js';
+import { startProxy, type RunningProxy } from '../main.js';
 import { isProxyError } from '../model/errors.js';
 
 /** `imap-cache-proxy start`: runs until SIGTERM / SIGINT; returns the exit code. */
@@ -13,12 +13,25 @@ export async function runStart(flags: Record<string, unknown>): Promise<number> 
     return isProxyError(err, 'CONFIG_INVALID') ? 2 : 1;
   }
   const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
-  // handlers first: a stop signal that comes while starting is not lost
+  // handlers first: a stop signal that comes while starting is not lost, nor is a reload
+  // (SIGHUP would otherwise end the process)
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  let proxy;
+  let proxy: RunningProxy | undefined;
+  let reloadWanted = false;
+  const reload = () => {
+    if (!proxy) {
+      reloadWanted = true;
+      return;
+    }
+    const running = proxy;
+    loadStartConfig({ flags, env: process.env })
+      .then((next) => running.reload(next))
+      .catch((err: unknown) => log.error({ err }, 'configuration not reloaded'));
+  };
+  process.on('SIGHUP', reload);
   try {
     proxy = await startProxy(config, log);
   } catch (err) {
@@ -26,13 +39,7 @@ export async function runStart(flags: Record<string, unknown>): Promise<number> 
     process.stderr.write(`imap-cache-proxy: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  const running = proxy;
-  const reload = () => {
-    loadStartConfig({ flags, env: process.env })
-      .then((next) => running.reload(next))
-      .catch((err: unknown) => log.error({ err }, 'configuration not reloaded'));
-  };
-  process.on('SIGHUP', reload);
+  if (reloadWanted) reload();
   const signal = await stopped;
   process.off('SIGHUP', reload);
   log.info({ signal }, 'shutting down');

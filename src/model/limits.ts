@@ -13,6 +13,10 @@ export const BODY_CHUNK_SIZE = 256 * 1024;
  * a 25 ms link still moves data most of the time. */
 export const UPSTREAM_PARTIAL_SIZE = 2 * 1024 * 1024;
 
+/** A full garbage collection is started after this many body bytes passed while at least this
+ * much Buffer memory is held (cache/gc-pacer.ts). */
+export const GC_PACE_BYTES = 24 * 1024 * 1024;
+
 /** Upper bounds of one batched body fetch. */
 export const BODY_BATCH_MAX_MESSAGES = 200;
 export const BODY_BATCH_MAX_BYTES = 8 * 1024 * 1024;
@@ -89,8 +93,68 @@ export const LOGIN_UPSTREAM_WAIT_MS = 2_000;
 /** Connect + greeting + login upstream must finish within this time. */
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 15_000;
 
+/** At shutdown, work on upstream connections gets this long to fail and clean up after itself
+ * once its connection is closed. */
+export const POOL_DRAIN_MS = 5_000;
+
 /** Unix socket paths are limited (108 bytes on Linux, 104 on macOS). */
 export const MAX_SOCKET_PATH = 100;
 
-/** imap-core buffers an APPEND literal whole; this caps it (and is advertised as APPENDLIMIT). */
-export const MAX_APPEND_SIZE = 64 * 1024 * 1024;
+/** imap-core buffers an APPEND literal whole; this caps it (and is advertised as APPENDLIMIT).
+ * Configurable (max-message-size); this is the default. A bigger announcement gets NO [TOOBIG]
+ * before a byte of it is read. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+
+/** imap-core accepts APPEND literals up to 1 MB whatever its limit says: a lower setting would
+ * promise what it does not do. */
+export const MIN_MAX_MESSAGE_SIZE = 1024 * 1024;
+
+/** A client's command line (the text up to LF, outside literals) longer than this gets
+ * `* BAD Command line too long` and its connection is closed: imap-core keeps an unfinished line
+ * in memory without any bound. Configurable (max-line-length); long UID sets of real clients
+ * stay far below the default. */
+export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
+
+/** The shortest line limit that can be set: LOGIN with long credentials must still fit. */
+export const MIN_MAX_LINE_LENGTH = 1024;
+
+/** All the literals of one command together are bounded by the message size plus this: an
+ * APPEND with several literals (or any command with many small ones) would otherwise be
+ * buffered whole, however large, before imap-core looks at its arguments. */
+export const COMMAND_LITERALS_SLACK = 1024 * 1024;
+
+/** LIST and LSUB patterns (reference and mailbox name together) longer than this are refused:
+ * imap-core compiles a pattern into a regular expression, and V8 refuses one of some 30,000
+ * characters by throwing, which ended the process. Folder names are far shorter. */
+export const MAX_LIST_PATTERN = 1024;
+
+/** Client connections at once, in total and from one address (configurable; the defaults).
+ * Clients on this machine all come from 127.0.0.1, so the per-address limit must leave room for
+ * many of them: Thunderbird alone opens up to 5 per account. */
+export const DEFAULT_MAX_CONNECTIONS = 500;
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 250;
+
+/** A client connection without any traffic for this long is closed (configurable; the default).
+ * imap-core keeps IDLE-ing connections alive by itself. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+
+/** A connection that has not logged in within this time is closed (configurable; the default):
+ * a connection that never logs in only holds a slot. */
+export const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
+
+/** Failed logins for one user (or from one address) before further attempts must wait: a client
+ * retrying a stale password must not get the upstream account locked. One address serves every
+ * local client, so it may fail more often than one user before it has to wait. */
+export const LOGIN_FAILURES_PER_USER = 5;
+export const LOGIN_FAILURES_PER_IP = 20;
+
+/** The wait after the last allowed failure, doubling with each further failure up to the maximum. */
+export const LOGIN_BACKOFF_MIN_MS = 1_000;
+export const LOGIN_BACKOFF_MAX_MS = 5 * 60_000;
+
+/** Failures older than this are forgotten (a user who mistyped once an hour ago starts afresh). */
+export const LOGIN_FAILURES_FORGET_MS = 15 * 60_000;
+
+/** Users and addresses the login throttle remembers, each; the least recently failed are
+ * dropped first, so random user names cannot grow it. */
+export const LOGIN_THROTTLE_ENTRIES = 10_000;

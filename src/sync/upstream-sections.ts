@@ -81,15 +81,23 @@ async function fetchRemainder(
   first: Buffer,
 ): Promise<SectionRecord | undefined> {
   const writer = store.sectionWriter(fid, uid, storeAs, rule);
-  await writer.write(first);
-  for (let offset = first.length; ; offset += UPSTREAM_PARTIAL_SIZE) {
-    let piece: Buffer | null | undefined;
-    await conn.uidFetch(String(uid), [sectionItem(section, [offset, UPSTREAM_PARTIAL_SIZE])], (fetched) => {
-      if (fetched.uid === uid && fetched.sections.has(section)) piece = fetched.sections.get(section);
-    });
-    if (piece === undefined) return undefined; // expunged meanwhile; the chunks written are unreferenced
-    if (piece) await writer.write(piece);
-    if (!piece || piece.length < UPSTREAM_PARTIAL_SIZE) break;
+  try {
+    await writer.write(first);
+    for (let offset = first.length; ; offset += UPSTREAM_PARTIAL_SIZE) {
+      let piece: Buffer | null | undefined;
+      await conn.uidFetch(String(uid), [sectionItem(section, [offset, UPSTREAM_PARTIAL_SIZE])], (fetched) => {
+        if (fetched.uid === uid && fetched.sections.has(section)) piece = fetched.sections.get(section);
+      });
+      if (piece === undefined) {
+        await writer.abandon(); // expunged meanwhile
+        return undefined;
+      }
+      if (piece) await writer.write(piece);
+      if (!piece || piece.length < UPSTREAM_PARTIAL_SIZE) break;
+    }
+  } catch (err) {
+    await writer.abandon().catch(() => undefined);
+    throw err;
   }
   return writer.end();
 }

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isProxyError, ProxyError } from '../model/errors.js';
-import { CLIENT_UPSTREAM_WAIT_MS, UPSTREAM_IDLE_CLOSE_MS, UPSTREAM_RETRY_MS } from '../model/limits.js';
+import { CLIENT_UPSTREAM_WAIT_MS, POOL_DRAIN_MS, UPSTREAM_IDLE_CLOSE_MS, UPSTREAM_RETRY_MS } from '../model/limits.js';
 import type { Credentials, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
 import { UpstreamConnection } from './upstream-connection.js';
 
@@ -48,6 +49,8 @@ export class ConnectionPool extends EventEmitter {
   private readonly idle: UpstreamConnection[] = [];
   private readonly idleTimers = new Map<UpstreamConnection, NodeJS.Timeout>();
   private readonly waiters: Waiter[] = [];
+  /** Every run() not settled yet. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private opening = 0;
   private busyBackground = 0;
   private closed = false;
@@ -118,7 +121,17 @@ export class ConnectionPool extends EventEmitter {
     return this.all.size;
   }
 
-  async run<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
+  run<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
+    const task = this.runGranted(request, work);
+    this.inFlight.add(task);
+    task.then(
+      () => this.inFlight.delete(task),
+      () => this.inFlight.delete(task),
+    );
+    return task;
+  }
+
+  private async runGranted<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
     const { conn, background } = await this.acquire(request);
     try {
       let opened: FolderStatus | null = null;
@@ -142,6 +155,9 @@ export class ConnectionPool extends EventEmitter {
     await Promise.all([...this.all].map((conn) => conn.close()));
     this.all.clear();
     this.idle.length = 0;
+    // the work that ran fails now; let it clean up (drop the chunks of a section it was
+    // streaming) before the cache closes, unless that takes too long
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(POOL_DRAIN_MS, undefined, { ref: false })]);
   }
 
   /** Raises a queued request to client priority: a client now waits for what it will fetch. */

@@ -1,0 +1,251 @@
+import type { Level } from 'level';
+import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import type { BodyStore } from './body-store.js';
+import { FULL_BODY, HEADER_BLOCK, keys, prefixEnd, sectionKeyPart } from './keys.js';
+import { decodeMeta, decodeSection, type ChunkRange, type SectionRecord } from './records.js';
+import type { BatchOp } from './section-writer.js';
+
+/** One cached section that is not what it should be. */
+export interface VerifyProblem {
+  /** Account user and folder the section belongs to. */
+  user: string;
+  folder: string;
+  uid: number;
+  /** The section as a FETCH item names it: BODY[], BODY[HEADER], BODY[1.2], ... */
+  section: string;
+  problem: string;
+}
+
+export interface VerifyResult {
+  /** Section records checked, and the bytes they hold. */
+  sections: number;
+  bytes: number;
+  /** Whole bodies among them whose length was compared with RFC822.SIZE. */
+  bodies: number;
+  /** The problems found, all of them counted, the first MAX_LISTED_PROBLEMS listed. */
+  problemCount: number;
+  problems: VerifyProblem[];
+  /** Chunks in the bodies database that no section record refers to (a crash between the two writes). */
+  orphanChunks: number;
+  /** Folder generations that neither a folder record nor the deletion list names. */
+  strayGenerations: number;
+  /** Whether the problems, orphans and strays found were dropped. */
+  repaired: boolean;
+}
+
+/** Where a folder generation belongs: its account's user and its path, or a generation being deleted. */
+export type GenerationOwner = { user: string; folder: string } | 'dropped';
+
+/** What verify needs of the store: its databases, and the means to drop what it finds wrong. */
+export interface VerifyTarget {
+  db: Level<string, Buffer>;
+  bodies: BodyStore;
+  /** Who owns each folder generation, read from the scan's snapshot. */
+  owners(snapshot: Snapshot): Promise<Map<string, GenerationOwner>>;
+  dropGeneration(fid: string): Promise<void>;
+  /** Writes to the metadata database, in order with every other write. */
+  batch(ops: BatchOp[]): Promise<void>;
+}
+
+/** At most this many problems are listed (all are counted, and repaired). */
+const MAX_LISTED_PROBLEMS = 1000;
+/** Section records read per metadata lookup. */
+const BATCH = 64;
+/** Chunks read at a time while checking a section: 1 MB in memory at most. */
+const CHUNKS_PER_READ = 4;
+
+const sectionName = (part: string) => (part === FULL_BODY ? 'BODY[]' : part.startsWith('q') ? `BODY[<hashed ${part}>]` : `BODY[${part}]`);
+
+/**
+ * Checks every cached section: its record is readable, its chunks are all there and add up to
+ * its length, and a whole body's length is the message's RFC822.SIZE. Also finds chunks no record
+ * refers to and generations no folder owns. With `repair`, drops all of those (a dropped body is
+ * fetched from upstream again when next asked for).
+ *
+ * Safe on a running proxy: metadata is read from one snapshot, chunks written after the scan
+ * began or still in flight are never taken for orphans, and a problem is confirmed on the live
+ * record (an expunge or clear meanwhile is not a problem) before it is reported or repaired.
+ */
+export function verifyCache(target: VerifyTarget, repair: boolean): Promise<VerifyResult> {
+  return scanCache(target, { checkSections: true, repair });
+}
+
+/**
+ * Drops the chunks no section record refers to (a crash between writing a section's chunks and
+ * its record leaves them) and generations no folder owns, without reading any body: cheap enough
+ * for every start. Returns the chunks dropped.
+ */
+export async function sweepOrphans(target: VerifyTarget): Promise<number> {
+  const result = await scanCache(target, { checkSections: false, repair: true });
+  return result.orphanChunks;
+}
+
+async function scanCache(target: VerifyTarget, options: { checkSections: boolean; repair: boolean }): Promise<VerifyResult> {
+  const { db, bodies } = target;
+  const { repair } = options;
+  // chunks below this are settled: their record, if any, is written before the snapshot below
+  const settled = bodies.settledBelow();
+  const snapshot = db.snapshot();
+  const result: VerifyResult = { sections: 0, bytes: 0, bodies: 0, problemCount: 0, problems: [], orphanChunks: 0, strayGenerations: 0, repaired: repair };
+  const referenced = new RangeSet();
+  const report = (problem: VerifyProblem) => {
+    result.problemCount++;
+    if (result.problems.length < MAX_LISTED_PROBLEMS) result.problems.push(problem);
+  };
+  try {
+    const owners = await target.owners(snapshot);
+    for (const fid of await generations(db, snapshot)) {
+      const owner = owners.get(fid);
+      if (!owner) {
+        result.strayGenerations++;
+        if (repair) await target.dropGeneration(fid);
+      }
+      const checked = options.checkSections && owner !== 'dropped' && owner !== undefined;
+      for await (const batch of sectionBatches(db, snapshot, fid)) {
+        const metas = checked ? await db.getMany(batch.map((s) => keys.meta(fid, s.uid)), { snapshot, valueEncoding: 'utf8' } as never) : [];
+        for (const [i, entry] of batch.entries()) {
+          const record = tryDecode(entry.value);
+          if (record) for (const range of record.chunks) referenced.add(range);
+          if (!checked) continue;
+          result.sections++;
+          if (record) result.bytes += record.length;
+          if (entry.part === FULL_BODY) result.bodies++;
+          const meta = metas[i] as unknown as string | undefined;
+          const problem = record ? await sectionProblem(bodies, record, entry.part, meta === undefined ? undefined : decodeMeta(entry.uid, meta).size) : 'unreadable section record';
+          if (!problem || !(await stillSame(db, entry))) continue;
+          report({ user: owner.user, folder: owner.folder, uid: entry.uid, section: sectionName(entry.part), problem });
+          if (repair) {
+            await target.batch([{ type: 'del', key: entry.key }]);
+            if (record) await bodies.drop(record.chunks);
+          }
+        }
+      }
+    }
+    const orphans: ChunkRange[] = [];
+    for await (const seq of bodies.unclaimedChunks(settled, (seq) => referenced.claimedUntil(seq))) {
+      result.orphanChunks++;
+      const last = orphans[orphans.length - 1];
+      if (last && last.start + last.count === seq) last.count++;
+      else orphans.push({ start: seq, count: 1 });
+      if (repair && orphans.length >= BATCH) await bodies.drop(orphans.splice(0));
+    }
+    if (repair) {
+      await bodies.drop(orphans);
+      if (result.problemCount > 0 || result.orphanChunks > 0) await bodies.compact();
+    }
+  } finally {
+    await snapshot.close();
+  }
+  return result;
+}
+
+interface SectionEntry {
+  key: string;
+  value: Buffer;
+  uid: number;
+  /** The section's key part: FULL_BODY, HEADER, a part path, or a hash. */
+  part: string;
+}
+
+export type Snapshot = ReturnType<Level<string, Buffer>['snapshot']>;
+
+/** The folder generations that hold data: one key read per generation (the iterator seeks past the rest). */
+async function generations(db: Level<string, Buffer>, snapshot: Snapshot): Promise<string[]> {
+  const fids: string[] = [];
+  const iterator = db.keys({ gte: 'x!', lt: prefixEnd('x!'), snapshot } as never);
+  try {
+    for (let key = await iterator.next(); key !== undefined; key = await iterator.next()) {
+      const fid = key.split('!')[1] as string;
+      fids.push(fid);
+      iterator.seek(prefixEnd(keys.folderData(fid)));
+    }
+  } finally {
+    await iterator.close();
+  }
+  return fids;
+}
+
+async function* sectionBatches(db: Level<string, Buffer>, snapshot: Snapshot, fid: string): AsyncGenerator<SectionEntry[]> {
+  const prefix = keys.sectionPrefix(fid);
+  const batch: SectionEntry[] = [];
+  for await (const [key, value] of db.iterator({ gte: prefix, lt: prefixEnd(prefix), snapshot } as never)) {
+    const rest = (key as string).slice(prefix.length);
+    batch.push({ key: key as string, value: value as Buffer, uid: parseInt(rest.slice(0, 8), 16), part: rest.slice(9) });
+    if (batch.length >= BATCH) yield batch.splice(0);
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function tryDecode(value: Buffer): SectionRecord | undefined {
+  try {
+    return decodeSection(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What is wrong with a section, or undefined. `size` is the message's RFC822.SIZE, if it is cached. */
+async function sectionProblem(bodies: BodyStore, record: SectionRecord, part: string, size: number | undefined): Promise<string | undefined> {
+  if (size === undefined) return 'no cached message for this section';
+  if (part === FULL_BODY && record.length !== size) return `${record.length} bytes cached, RFC822.SIZE is ${size}`;
+  if (part === sectionKeyPart(HEADER_BLOCK) && record.length > size) return `header of ${record.length} bytes is longer than RFC822.SIZE ${size}`;
+  if (record.headerLength > record.length) return `header length ${record.headerLength} is beyond the section's ${record.length} bytes`;
+  const seqs = record.chunks.flatMap((range) => Array.from({ length: range.count }, (_, i) => range.start + i));
+  if (seqs.length !== Math.ceil(record.length / BODY_CHUNK_SIZE)) return `${seqs.length} chunks for ${record.length} bytes`;
+  let bytes = 0;
+  for (let at = 0; at < seqs.length; at += CHUNKS_PER_READ) {
+    const batch = seqs.slice(at, at + CHUNKS_PER_READ);
+    for (const [i, chunk] of (await bodies.getChunks(batch)).entries()) {
+      if (!chunk) return `chunk ${at + i + 1} of ${seqs.length} is missing`;
+      const last = at + i === seqs.length - 1;
+      if (!last && chunk.length !== BODY_CHUNK_SIZE) return `chunk ${at + i + 1} of ${seqs.length} holds ${chunk.length} bytes`;
+      bytes += chunk.length;
+    }
+  }
+  return bytes === record.length ? undefined : `chunks hold ${bytes} bytes, the record says ${record.length}`;
+}
+
+/** The record is still there, unchanged: a problem seen in the snapshot is not a concurrent expunge or clear. */
+async function stillSame(db: Level<string, Buffer>, entry: SectionEntry): Promise<boolean> {
+  const live = await db.get(entry.key);
+  return live !== undefined && live.equals(entry.value);
+}
+
+/** Chunk ranges, merged as they are added (bodies are written in runs, so few ranges remain). */
+class RangeSet {
+  private ranges: ChunkRange[] = [];
+  private sorted = true;
+  private cursor = 0;
+
+  add(range: ChunkRange): void {
+    if (range.count === 0) return;
+    const last = this.ranges[this.ranges.length - 1];
+    if (last && last.start + last.count === range.start) {
+      last.count += range.count;
+      return;
+    }
+    if (last && range.start < last.start) this.sorted = false;
+    this.ranges.push({ ...range });
+  }
+
+  /** The end of the range that holds seq, if one does; asked in ascending seq order, so a cursor walks the ranges once. */
+  claimedUntil(seq: number): number | undefined {
+    if (!this.sorted) this.normalize();
+    let range = this.ranges[this.cursor];
+    while (range && seq >= range.start + range.count) range = this.ranges[++this.cursor];
+    return range !== undefined && seq >= range.start ? range.start + range.count : undefined;
+  }
+
+  private normalize(): void {
+    this.ranges.sort((a, b) => a.start - b.start);
+    const merged: ChunkRange[] = [];
+    for (const range of this.ranges) {
+      const last = merged[merged.length - 1];
+      if (last && range.start <= last.start + last.count) last.count = Math.max(last.count, range.start + range.count - last.start);
+      else merged.push(range);
+    }
+    this.ranges = merged;
+    this.sorted = true;
+    this.cursor = 0;
+  }
+}
