@@ -34,6 +34,7 @@ export function proxyStatus(options: {
       upstream: account.upstream,
       connections: account.pool.connectionCount,
       watching: account.watcher.watching,
+      served: { cache: { ...account.served.cache }, upstream: { ...account.served.upstream } },
       prefetch: account.prefetcher ? account.prefetcher.status() : null,
     })),
   };

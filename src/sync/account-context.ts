@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { AccountId } from '../model/types.js';
 import type { ConnectionPool } from '../upstream/connection-pool.js';
 import type { FreshBodies } from './fresh-bodies.js';
+import type { ServedCounter } from './served-counter.js';
 
 /** What every per-account component needs: its cache namespace, cache and upstream pool. */
 export interface AccountContext {
@@ -12,4 +13,5 @@ export interface AccountContext {
   readonly pool: ConnectionPool;
   readonly log: Logger;
   readonly freshBodies: FreshBodies;
+  readonly served: ServedCounter;
 }

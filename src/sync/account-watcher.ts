@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { isProxyError } from '../model/errors.js';
 import { WATCH_DEBOUNCE_MS, WATCH_POLL_MS, WATCH_RETRY_MAX_MS, WATCH_RETRY_MIN_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus } from '../model/types.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
@@ -76,6 +77,11 @@ export class AccountWatcher {
           () => new Set(['INBOX', ...this.selected.values()]).forEach((path) => this.changed(path)),
         );
       } catch (err) {
+        if (isProxyError(err, 'UPSTREAM_AUTH_FAILED')) {
+          // retrying a refused password could get the account locked upstream; the next login restarts the watch
+          this.target.log.warn('upstream refuses the password of this account: not watching until a client logs in again');
+          break;
+        }
         if (!this.stopped) this.target.log.info({ err }, 'watching upstream failed; retrying');
       } finally {
         clearInterval(this.pollTimer);

@@ -11,6 +11,7 @@ import type { AccountContext } from './account-context.js';
 import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
 import { Prefetcher, type PrefetchOptions } from './prefetch.js';
+import { ServedCounter } from './served-counter.js';
 import type { FolderChanges } from './update-journal.js';
 import type { FreshBodies } from './fresh-bodies.js';
 
@@ -36,10 +37,13 @@ export class Account extends EventEmitter implements AccountContext {
   readonly watcher: AccountWatcher;
   readonly prefetcher: Prefetcher | undefined;
   readonly log: Logger;
+  /** Where the bodies clients fetched came from. */
+  readonly served = new ServedCounter();
   private readonly folders = new Map<FolderPath, Folder>();
   private listing: { entries: FolderListEntry[]; at: number } | undefined;
   private listRefresh: Promise<FolderListEntry[]> | undefined;
-  private digest: Buffer;
+  /** Keyed digest of the password upstream last accepted; none once upstream refused it. */
+  private digest: Buffer | undefined;
 
   constructor(
     readonly id: AccountId,
@@ -68,7 +72,12 @@ export class Account extends EventEmitter implements AccountContext {
 
   /** True when this password is the one upstream last accepted for this account. */
   hasPassword(pass: string): boolean {
-    return timingSafeEqual(this.digest, passwordDigest(pass));
+    return this.digest !== undefined && timingSafeEqual(this.digest, passwordDigest(pass));
+  }
+
+  /** Upstream refused this password: a login with it is no longer taken on the word of a live connection. */
+  passwordRefused(credentials: Credentials): void {
+    if (this.hasPassword(credentials.pass)) this.digest = undefined;
   }
 
   acceptedPassword(credentials: Credentials): void {
@@ -124,6 +133,14 @@ export class Account extends EventEmitter implements AccountContext {
   cacheCleared(paths: readonly FolderPath[], wholeAccount: boolean): void {
     for (const path of paths) this.folders.get(path)?.cacheCleared();
     if (wholeAccount) this.listing = undefined;
+  }
+
+  /** Cache verify --repair dropped broken sections: background sync fetches them again. */
+  sectionsDropped(): void {
+    for (const [path, folder] of this.folders) {
+      folder.bodies.recount();
+      this.prefetcher?.folderGrew(path);
+    }
   }
 
   /** Upstream reports a change made elsewhere (see AccountWatcher). */

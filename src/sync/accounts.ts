@@ -49,14 +49,12 @@ export class Accounts {
     if (existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass)) return existing;
 
     const record = await store.getAccount(id);
-    const attempt = UpstreamConnection.connect({ endpoint, credentials, logger: log });
+    const attempt = UpstreamConnection.attempt({ endpoint, credentials, logger: log });
     let conn: UpstreamConnection;
     try {
-      conn = record?.passwordHash ? await withDeadline(attempt, LOGIN_UPSTREAM_WAIT_MS) : await attempt;
+      conn = record?.passwordHash ? await unlessUnreachable(attempt) : await attempt.connected;
     } catch (err) {
-      if (isProxyError(err, 'UPSTREAM_AUTH_FAILED') && record?.passwordHash) {
-        await store.putAccount(id, { ...record, passwordHash: undefined });
-      }
+      if (isProxyError(err, 'UPSTREAM_AUTH_FAILED')) await this.passwordRefused(id, credentials);
       if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE') || !record?.passwordHash) throw err;
       if (!(await verifyPassword(credentials.pass, record.passwordHash))) {
         throw new ProxyError('UPSTREAM_AUTH_FAILED', 'wrong password (checked against the stored hash: upstream unreachable)');
@@ -65,13 +63,16 @@ export class Accounts {
       account.pool.noteUnreachable(err);
       account.acceptedPassword(credentials);
       account.watcher.start();
-      // an upstream login that was only slow still joins the pool when it completes
-      attempt.then(
+      // an upstream login that was only slow still joins the pool when it completes, and one
+      // that upstream refuses in the end drops the stored hash
+      attempt.connected.then(
         (late) => {
           account.pool.adopt(late);
           account.pool.noteReachable();
         },
-        () => undefined,
+        (late: unknown) => {
+          if (isProxyError(late, 'UPSTREAM_AUTH_FAILED')) void this.passwordRefused(id, credentials);
+        },
       );
       return account;
     }
@@ -91,6 +92,17 @@ export class Accounts {
       });
     }
     return account;
+  }
+
+  /** Upstream refused this password (changed with the provider): it no longer logs in, offline either. */
+  private async passwordRefused(id: AccountId, credentials: Credentials): Promise<void> {
+    const { store, log } = this.options;
+    this.accounts.get(id)?.passwordRefused(credentials);
+    const record = await store.getAccount(id);
+    if (record?.passwordHash && (await verifyPassword(credentials.pass, record.passwordHash))) {
+      await store.putAccount(id, { ...record, passwordHash: undefined });
+      log.info({ user: credentials.user }, 'upstream refused the stored password: offline logins need a new upstream login first');
+    }
   }
 
   private account(id: AccountId, credentials: Credentials): Account {
@@ -128,12 +140,17 @@ export class Accounts {
   }
 }
 
-/** The promise's value, or UPSTREAM_UNAVAILABLE if it takes longer than `ms`. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * The login's result, or UPSTREAM_UNAVAILABLE if upstream has not even greeted within
+ * LOGIN_UPSTREAM_WAIT_MS. A server that answered is waited for: its verdict on the password counts.
+ */
+function unlessUnreachable(attempt: { connected: Promise<UpstreamConnection>; answered(): boolean }): Promise<UpstreamConnection> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ProxyError('UPSTREAM_UNAVAILABLE', `upstream did not answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
+    const timer = setTimeout(() => {
+      if (!attempt.answered()) reject(new ProxyError('UPSTREAM_UNAVAILABLE', `upstream did not answer within ${LOGIN_UPSTREAM_WAIT_MS} ms`));
+    }, LOGIN_UPSTREAM_WAIT_MS);
+    attempt.connected.then(
+      (conn) => (clearTimeout(timer), resolve(conn)),
       (err: unknown) => (clearTimeout(timer), reject(err)),
     );
   });

@@ -59,6 +59,11 @@ export class BodyFetcher {
     void this.cached?.then((set) => uids.forEach((uid) => set.delete(uid)));
   }
 
+  /** Bodies were dropped from the cache behind the fetcher's back (cache verify --repair): count again. */
+  recount(): void {
+    this.cached = undefined;
+  }
+
   /** Bodies that became cached another way (moved here with their cache). */
   noteCached(uids: readonly Uid[]): void {
     void this.cached?.then((set) => uids.forEach((uid) => set.add(uid)));
@@ -87,6 +92,9 @@ export class BodyFetcher {
       else missing.push(meta);
     });
     if (priority !== Priority.Background) this.noteDemand(metas[metas.length - 1]?.uid as Uid);
+    const { served } = this.folder.account;
+    for (const record of result.values()) served.note('cache', record.length);
+    for (const meta of missing) served.note('upstream', meta.size);
     if (missing.length === 0) return result;
 
     const toFetch: MessageMeta[] = [];

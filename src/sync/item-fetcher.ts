@@ -21,6 +21,12 @@ function headerRuleOf(section: string): HeaderRule {
 export class ItemFetcher {
   constructor(private readonly folder: Folder) {}
 
+  /** UIDs of this folder whose ENVELOPE and BODYSTRUCTURE are not cached yet. */
+  async uncachedStructures(): Promise<Uid[]> {
+    const cached = await this.folder.account.store.loadStructureUids(this.folder.fid as string);
+    return this.folder.uids.filter((uid) => !cached.has(uid));
+  }
+
   async structures(metas: readonly MessageMeta[], items: readonly StructureItem[], priority: Priority): Promise<Map<Uid, MessageStructure>> {
     const { store, pool } = this.folder.account;
     const fid = this.folder.fid as string;

@@ -107,10 +107,10 @@ export class Prefetcher {
     }
     const plans: { folder: Folder; uids: Uid[] }[] = [];
     for (const folder of await this.byRecency(folders)) {
-      const uids = await this.wanted(folder);
+      const { uids, bodies } = await this.wanted(folder);
       plans.push({ folder, uids });
       this.progress.messagesTotal += uids.length;
-      this.progress.bytesTotal += await this.sizeOf(folder, uids);
+      this.progress.bytesTotal += await this.sizeOf(folder, bodies);
     }
     this.progress.state = 'running';
     for (const { folder, uids } of plans) {
@@ -129,14 +129,20 @@ export class Prefetcher {
     if (this.stopped || this.progress.state !== 'done') return;
     const folder = this.account.folder(path);
     this.followUp = this.followUp
-      .then(async () => this.fill(folder, await this.wanted(folder)))
+      .then(async () => this.fill(folder, (await this.wanted(folder)).uids))
       .catch((err: unknown) => this.log.info({ err, folder: path }, 'fetching new mail in the background failed'));
   }
 
-  /** What a folder still needs, newest first: uncached bodies, or every message for headers. */
-  private async wanted(folder: Folder): Promise<Uid[]> {
-    const uids = this.options.mode === 'all' ? await folder.bodies.uncached() : folder.uids;
-    return uids.slice().reverse();
+  /**
+   * What a folder still needs, newest first: in "all" mode the messages without a cached body or
+   * ENVELOPE/BODYSTRUCTURE (what a client offline asks for), of which `bodies` lack the body; in
+   * "headers" mode every message.
+   */
+  private async wanted(folder: Folder): Promise<{ uids: Uid[]; bodies: Uid[] }> {
+    if (this.options.mode === 'headers') return { uids: folder.uids.slice().reverse(), bodies: [] };
+    const bodies = await folder.bodies.uncached();
+    const uids = new Set([...bodies, ...(await folder.items.uncachedStructures())]);
+    return { uids: [...uids].sort((a, b) => b - a), bodies };
   }
 
   private async sizeOf(folder: Folder, uids: Uid[]): Promise<number> {
@@ -185,6 +191,7 @@ export class Prefetcher {
     if (metas.length === 0) return;
     try {
       if (this.options.mode === 'all') {
+        await folder.items.structures(metas, ['envelope', 'bodystructure'], Priority.Background);
         const bytes = await folder.bodies.prefetch(metas); // not `+= await`: workers run side by side
         this.progress.bytesDone += bytes;
       } else {

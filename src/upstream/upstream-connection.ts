@@ -91,6 +91,15 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   static async connect(options: UpstreamConnectOptions): Promise<UpstreamConnection> {
+    return UpstreamConnection.attempt(options).connected;
+  }
+
+  /**
+   * Connects and logs in, and says meanwhile whether the server has answered yet (sent its
+   * greeting): a login that is slow because the server takes its time to refuse a password
+   * (Dovecot waits 2 s) is not a server that cannot be reached.
+   */
+  static attempt(options: UpstreamConnectOptions): { connected: Promise<UpstreamConnection>; answered(): boolean } {
     const { endpoint, credentials } = options;
     const log = options.logger.child({ component: 'upstream', upstreamConn: nextConnectionId++ });
     const client = new ImapFlow({
@@ -110,13 +119,15 @@ export class UpstreamConnection extends EventEmitter {
       clientInfo: { name: 'imap-cache-proxy' },
     } as ConstructorParameters<typeof ImapFlow>[0]);
     client.on('error', () => undefined); // reported through connect()'s rejection
-    try {
-      await client.connect();
-    } catch (err) {
-      client.close();
-      throw upstreamError(err, 'login', { host: endpoint.host, port: endpoint.port });
-    }
-    return new UpstreamConnection(client, log);
+    const connected = client.connect().then(
+      () => new UpstreamConnection(client, log),
+      (err: unknown) => {
+        client.close();
+        throw upstreamError(err, 'login', { host: endpoint.host, port: endpoint.port });
+      },
+    );
+    // imapflow sets greetingReceived when the greeting arrives; its types do not declare it
+    return { connected, answered: () => (client as unknown as { greetingReceived?: boolean }).greetingReceived === true };
   }
 
   get usable(): boolean {

@@ -92,12 +92,22 @@ describe('admin commands', () => {
 
     const status = await cli(['status', '--data', data, '--json']);
     assert.equal(status.code, 0, status.stderr);
-    const parsed = JSON.parse(status.stdout) as { running: boolean; version: string; clients: number; rssAnonMb: number; accounts: { user: string }[] };
+    const parsed = JSON.parse(status.stdout) as {
+      running: boolean;
+      version: string;
+      clients: number;
+      rssAnonMb: number;
+      accounts: { user: string; served: { cache: { bodies: number }; upstream: { bodies: number } } }[];
+    };
     assert.equal(parsed.running, true);
     assert.match(parsed.version, /^\d+\.\d+\.\d+/);
     assert.ok(parsed.clients >= 1);
     assert.ok(parsed.rssAnonMb > 0);
     assert.deepEqual(parsed.accounts.map((a) => a.user), ['test']);
+    // 60 bodies fetched cold, 60 again after the clear; then read back from the cache
+    assert.equal(parsed.accounts[0]?.served.upstream.bodies, 120);
+    assert.ok((parsed.accounts[0]?.served.cache.bodies ?? 0) > 0);
+    assert.match((await cli(['status', '--data', data])).stdout, /bodies served to clients: \d+ from the cache/);
 
     const socket = statSync(path.join(data, 'admin.sock'));
     assert.ok(socket.isSocket());

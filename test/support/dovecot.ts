@@ -60,6 +60,8 @@ export interface Dovecot {
   /** Runs `doveadm -c <conf> ...args`, returns stdout. */
   doveadm(args: string[]): Promise<string>;
   setUidValidity(folder: string, value: number, user?: string): Promise<void>;
+  /** Changes a user's password (as if changed with the provider). */
+  setPassword(user: string, pass: string): Promise<void>;
 }
 
 const DEFAULT_USERS: DovecotUser[] = [{ user: 'test', pass: 'pass' }];
@@ -106,9 +108,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     }
     if (isRoot) await chownTree([path.join(dir, 'mail'), path.join(dir, 'home')], uid, gid);
 
-    await writeFile(path.join(dir, 'users'), users.map((u) =>
-      `${u.user}:{PLAIN}${u.pass}:${uid}:${gid}::${path.join(dir, 'home', u.user)}::userdb_mail=maildir:${mailDir(u.user)}\n`).join(''),
-    { mode: 0o644 });
+    await writeUsers();
 
     if (certPath) {
       await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=127.0.0.1',
@@ -121,6 +121,13 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     const group = isRoot ? undefined : (await run('id', ['-gn'])).stdout.trim();
     await writeFile(confPath, config({ dir, port, tlsPort, rawlogDir, group, capabilities: opts.capabilities }));
     await writeFile(logPath, '');
+  }
+
+  // passwd-file: Dovecot reads it again when it changes
+  async function writeUsers(): Promise<void> {
+    await writeFile(path.join(dir, 'users'), users.map((u) =>
+      `${u.user}:{PLAIN}${u.pass}:${uid}:${gid}::${path.join(dir, 'home', u.user)}::userdb_mail=maildir:${mailDir(u.user)}\n`).join(''),
+    { mode: 0o644 });
   }
 
   const pidFile = path.join(dir, 'run', 'master.pid');
@@ -158,6 +165,8 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     if (!pid) return;
     signal(pid, 'SIGTERM');
     if (!(await waitFor(() => !alive(pid), 10_000))) signal(pid, 'SIGKILL');
+    // imap processes can outlive their master: upstream gone means every session gone
+    await run('pkill', ['-KILL', '-f', `^dovecot-imapcp-test-${port}-${process.pid}/`]).catch(() => undefined);
     await waitForPort(port, false, 10_000);
     if (tlsPort) await waitForPort(tlsPort, false, 10_000);
   }
@@ -193,6 +202,12 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
         return open.length === 0;
       }, timeoutMs);
       if (!done) throw new Error(`IMAP sessions still open after ${timeoutMs} ms: ${open.join(', ')}`);
+    },
+    async setPassword(user, pass) {
+      const entry = users.find((u) => u.user === user);
+      if (!entry) throw new Error(`setPassword: no user ${user}`);
+      entry.pass = pass;
+      await writeUsers();
     },
     async setUidValidity(folder, value, user = users[0].user) {
       await doveadm(['mailbox', 'update', '-u', user, '--uid-validity', String(value), folder]);
