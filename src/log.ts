@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export type { Logger };
@@ -10,12 +10,13 @@ export type { Logger };
  */
 const REDACT_PATHS = ['pass', 'password', 'auth', 'credentials', '*.pass', '*.password', '*.auth', '*.credentials'];
 
-export function createLogger(options: { level: string; pretty?: boolean }): Logger {
+/** The root logger: JSON lines to stdout (or `destination`), human-readable with `pretty`. */
+export function createLogger(options: { level: string; pretty?: boolean; destination?: DestinationStream }): Logger {
   const base = { level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
   if (options.pretty) {
     return pino(base, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
-  return pino(base);
+  return options.destination ? pino(base, options.destination) : pino(base);
 }
 
 type LogArgs = [obj: unknown, msg?: string, ...args: unknown[]];
@@ -35,14 +36,29 @@ export function imapCoreLogger(logger: Logger) {
 }
 
 /**
+ * imap-core's error reports (WildDuck's GELF messages): a bad command, a failed parse. They carry
+ * the client's command line (`_payload`, passwords included) and more: only the error, its code
+ * and the session go to the log, at debug.
+ */
+export function imapCoreErrorReport(logger: Logger) {
+  const child = logger.child({ component: 'imap-core' });
+  return (report: Record<string, unknown>) => {
+    child.debug({ session: report['_sess'], code: report['_code'] }, String(report['_error'] ?? 'error report'));
+  };
+}
+
+/**
  * imapflow logs protocol lines (server responses with message data included) at debug and
  * trace: those are dropped. Its info lines are connection events, kept at debug, and so is its
  * per-connection warning about a plain connection (the proxy warns once per account instead).
+ * An entry with `src` carries protocol data as its text (a server response it could not parse,
+ * at error): the text is dropped. A server's NO or BAD, which it logs as an error too, is an
+ * answer its caller handles and logs in context (a wrong password is no error): kept at debug.
  */
 export function imapflowLogger(logger: Logger) {
   const pick = (entry: Record<string, unknown>) => {
-    const { msg, err, cid } = entry;
-    return { upstreamCid: cid, ...(err ? { err } : {}), msg: typeof msg === 'string' ? msg : undefined };
+    const { msg, err, cid, src } = entry;
+    return { upstreamCid: cid, ...(err ? { err } : {}), msg: typeof msg === 'string' && src === undefined ? msg : undefined };
   };
   return {
     trace: () => undefined,
@@ -58,7 +74,9 @@ export function imapflowLogger(logger: Logger) {
     },
     error: (entry: Record<string, unknown>) => {
       const { msg, ...rest } = pick(entry);
-      logger.error(rest, msg);
+      const answered = typeof entry['err'] === 'object' && entry['err'] !== null && 'responseStatus' in entry['err'];
+      if (answered) logger.debug(rest, msg);
+      else logger.error(rest, msg);
     },
   };
 }

@@ -36,7 +36,7 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
   const endpoint = { ...config.upstream, tls: await loadUpstreamTls(config, log) };
   // created for this user only: the cache is everyone's mail
   await mkdir(config.data, { recursive: true, mode: 0o700 });
-  const store = await CacheStore.open(join(config.data, 'cache'), log);
+  const store = await CacheStore.open(join(config.data, 'cache'), log, { sweep: true });
   const accounts = new Accounts({
     endpoint,
     store,
@@ -55,6 +55,14 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
       listen: config.listen,
       tlsListen: config.tlsListen,
       certificate,
+      limits: {
+        maxLineLength: config.maxLineLength,
+        maxMessageSize: config.maxMessageSize,
+        maxConnections: config.maxConnections,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        idleTimeoutMs: config.idleTimeout,
+        loginTimeoutMs: config.loginTimeout,
+      },
       log,
       version: VERSION,
     });
@@ -100,7 +108,12 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
     reload: async (next) => {
       log.level = next.logLevel;
       server.updateCertificate(await loadLocalCertificate({ certPath: next.tlsCert, keyPath: next.tlsKey }, log));
-      const fixed = (['upstream', 'listen', 'tlsListen', 'data', 'upstreamConnections', 'prefetch', 'prefetchMaxSize'] as const).filter(
+      const fixed = (
+        [
+          'upstream', 'listen', 'tlsListen', 'data', 'upstreamConnections', 'prefetch', 'prefetchMaxSize',
+          'maxLineLength', 'maxMessageSize', 'maxConnections', 'maxConnectionsPerIp', 'idleTimeout', 'loginTimeout',
+        ] as const
+      ).filter(
         (key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]),
       );
       if (fixed.length) log.warn({ settings: fixed }, 'these settings change only with a restart');

@@ -1,6 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DEFAULT_UPSTREAM_CONNECTIONS } from '../model/limits.js';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_LOGIN_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_UPSTREAM_CONNECTIONS,
+  MIN_MAX_LINE_LENGTH,
+  MIN_MAX_MESSAGE_SIZE,
+} from '../model/limits.js';
 import type { UpstreamEndpoint } from '../model/types.js';
 
 export function parseUpstreamUrl(value: string): UpstreamEndpoint {
@@ -54,6 +64,16 @@ export function parseSize(value: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** A duration in milliseconds: a number with a unit, 500ms, 60s, 30m (or 30min), 2h. */
+export function parseDuration(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value);
+  const unit = DURATION_UNITS[(match?.[2] ?? '?').toLowerCase()];
+  if (!match || unit === undefined) throw new Error(`"${value}" is not a duration (e.g. 30m, 60s, 500ms, 2h)`);
+  return Math.round(Number(match[1]) * unit);
+}
+
 const SWITCH_WORDS: Record<string, boolean> = { true: true, yes: true, on: true, '1': true, false: false, no: false, off: false, '0': false };
 
 /** A switch given as a word (environment variables, TOML strings): true/false, yes/no, on/off, 1/0. */
@@ -84,6 +104,16 @@ export const startConfigSchema = z
     prefetch: z.enum(['off', 'headers', 'all']).default('all'),
     prefetchMaxSize: withParser(parseSize).optional(),
     upstreamConnections: z.coerce.number().int().min(1).max(32).default(DEFAULT_UPSTREAM_CONNECTIONS),
+    maxLineLength: withParser(parseSize)
+      .pipe(z.number().min(MIN_MAX_LINE_LENGTH, `must be at least ${MIN_MAX_LINE_LENGTH} bytes`))
+      .default(DEFAULT_MAX_LINE_LENGTH),
+    maxMessageSize: withParser(parseSize)
+      .pipe(z.number().min(MIN_MAX_MESSAGE_SIZE, 'must be at least 1MB (the mail server library accepts up to 1MB anyway)'))
+      .default(DEFAULT_MAX_MESSAGE_SIZE),
+    maxConnections: z.coerce.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
+    maxConnectionsPerIp: z.coerce.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
+    idleTimeout: withParser(parseDuration).pipe(z.number().min(1000, 'must be at least 1s')).default(DEFAULT_IDLE_TIMEOUT_MS),
+    loginTimeout: withParser(parseDuration).pipe(z.number().min(1000, 'must be at least 1s')).default(DEFAULT_LOGIN_TIMEOUT_MS),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .strict()

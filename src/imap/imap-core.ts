@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import type { Logger } from '../log.js';
 import { lowerBound } from '../model/uid-set.js';
 
 process.env['DISABLE_WILD_CONFIG'] = 'true';
@@ -107,7 +108,7 @@ const core = require(`${CORE}/index.js`) as ImapCoreModule;
 export const IMAPServer = core.IMAPServer;
 
 interface CommandModule {
-  handler(this: { session: ImapSession }, command: unknown, callback: Callback, next: unknown): void;
+  handler(this: { session: ImapSession; send(line: string): void }, command: unknown, callback: Callback, next: unknown): void;
 }
 
 /** imap-core's command modules by the name its registry uses, for wrapping their answers. */
@@ -152,3 +153,223 @@ const imapTools = require(`${CORE}/lib/imap-tools.js`) as { getMessageRange: typ
 imapTools.getMessageRange = getMessageRange;
 
 export const imapHandler = core.imapHandler;
+
+/**
+ * imap-core's connection and input parser, as far as the patches below use them. Only this
+ * module touches them; the rest of the proxy sees sessions.
+ */
+interface StreamCommand {
+  value: string;
+  final: boolean;
+  /** The size of the literal that follows this line, when it announces one. */
+  expecting?: number;
+}
+type StreamCallback = (err?: Error) => void;
+
+interface CoreStream {
+  /** The unfinished line of the last chunk: imap-core keeps it without any bound. */
+  _remainder: string;
+  oncommand(command: StreamCommand | Buffer, callback?: StreamCallback): void;
+  _write(chunk: Buffer, encoding: BufferEncoding, done: () => void): void;
+}
+
+interface CoreConnection {
+  session: ImapSession;
+  _server: ImapCoreServer;
+  _parser: CoreStream | false;
+  _closing: boolean;
+  _closed: boolean;
+  send(line: string): void;
+  close(force?: boolean): void;
+}
+
+interface CoreConnectionClass {
+  prototype: CoreConnection & { _startSession(): void; _setListeners(): void };
+}
+
+const { IMAPConnection } = require(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
+const { IMAPStream } = require(`${CORE}/lib/imap-stream.js`) as { IMAPStream: { prototype: CoreStream } };
+
+/** Every live connection by its session, so that the proxy can close one it only knows the session of. */
+const connections = new WeakMap<ImapSession, CoreConnection>();
+
+const startSession = IMAPConnection.prototype._startSession;
+IMAPConnection.prototype._startSession = function (this: CoreConnection & { _startSession(): void }) {
+  startSession.call(this);
+  connections.set(this.session, this);
+};
+
+/** Sends `* BYE <message>` and closes the connection (its socket ends after what was sent). */
+export function disconnect(session: ImapSession, message: string): void {
+  const connection = connections.get(session);
+  if (!connection || connection._closing || connection._closed) return;
+  connection.send(`* BYE ${message}`);
+  connection.close();
+}
+
+/**
+ * Runs imap-core code for one connection: a command as it is parsed, or the callback that
+ * answers it. imap-core catches no exception, so one that escaped would end the process; it
+ * ends that connection instead, and is logged.
+ */
+export function contain(session: ImapSession, log: Logger, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    log.error({ err, session: session.id }, 'exception while answering a command: connection closed');
+    disconnect(session, 'Internal error in the proxy');
+  }
+}
+
+/**
+ * imap-core's `onConnect` option from a check that returns why a new connection is refused (sent
+ * as `* BYE <reason>` before imap-core closes it), or nothing to accept it.
+ */
+export function connectCheck(refusal: (session: ImapSession) => string | undefined) {
+  return (session: ImapSession, callback: (err?: Error) => void): void => {
+    const reason = refusal(session);
+    if (reason === undefined) return callback();
+    // imap-core sets its socket listeners only on accepted connections: a reset of a refused
+    // one would otherwise be an 'error' event without a listener, which ends the process
+    session.socket.on('error', () => undefined);
+    callback(new Error(reason));
+  };
+}
+
+interface ErrorReports {
+  setGelf(handler: { emit(channel: string, message: Record<string, unknown>): void }): void;
+}
+const errorReports = require('@zone-eu/wildduck/lib/errors.js') as ErrorReports;
+
+/**
+ * imap-core reports protocol errors and exceptions through WildDuck's GELF helper, which without
+ * a GELF server prints them to stderr, the client's command line included (a LOGIN that fails to
+ * parse shows its password). They go to `report` instead: one handler for the whole process.
+ */
+export function reportErrorsTo(report: (message: Record<string, unknown>) => void): void {
+  errorReports.setGelf({ emit: (_channel, message) => report(message) });
+}
+
+/** Bounds on what a client may send, per server. */
+export interface InputLimits {
+  /** A line (up to LF, outside literals) longer than this closes the connection. */
+  maxLineLength: number;
+  /** All literals of one command together; the first one is imap-core's to refuse (maxMessage). */
+  maxCommandLiterals: number;
+}
+
+const inputLimits = new WeakMap<ImapCoreServer, InputLimits & { log: Logger }>();
+
+/**
+ * Applies `limits` to every connection `server` accepts from now on; a command that throws is
+ * logged to `log` and closes its connection.
+ */
+export function limitInput(server: ImapCoreServer, limits: InputLimits, log: Logger): void {
+  inputLimits.set(server, { ...limits, log });
+}
+
+/**
+ * The input guard of one connection. imap-core's IMAPStream buffers an unfinished line in
+ * `_remainder` without a bound (a client that never sends LF grows it until the process runs
+ * out of memory), and accepts any number of literals in one command (each up to maxMessage for
+ * APPEND). Past a limit the connection gets `* BAD <reason>` and is closed; what the client still
+ * sends is dropped unread. Nothing here emits a stream 'error': the socket is piped into the
+ * parser, and an 'error' on it without a listener would end the process.
+ */
+class InputGuard {
+  private tripped = false;
+  /** Bytes of the literals imap-core accepted so far in the current command. */
+  private literals = 0;
+
+  constructor(
+    private readonly connection: CoreConnection,
+    private readonly parser: CoreStream,
+    private readonly limits: InputLimits & { log: Logger },
+  ) {}
+
+  get discarding(): boolean {
+    return this.tripped;
+  }
+
+  /** After a chunk was parsed: the unfinished line it left must be within the limit. */
+  checkRemainder(): void {
+    if (this.parser._remainder.length > this.limits.maxLineLength) this.stop('* BAD Command line too long');
+  }
+
+  /**
+   * Wraps imap-core's handler of one parsed line (and the literal it announces, if any). The
+   * parser reads the next line from the callback: called at once (a NOOP, a refused command) it
+   * would recurse once per line, and a few thousand pipelined commands in one chunk overflowed
+   * the stack. So the callback always runs on a fresh stack.
+   */
+  command(handle: CoreStream['oncommand'], command: StreamCommand | Buffer, callback: StreamCallback): void {
+    const next: StreamCallback = (err) => process.nextTick(callback, err);
+    // a line while discarding is dropped; a literal announcement is cancelled, like one that
+    // imap-core refused, so that the parser reads no literal bytes for it
+    const drop = () => next(Buffer.isBuffer(command) || command.final ? undefined : new Error('input dropped'));
+    // commands still buffered when the connection closes are not run: the session is gone
+    // (its account unbound), and a client that left wants no EXPUNGE run on its behalf
+    if (this.tripped || this.connection._closing || this.connection._closed) return drop();
+    if (!Buffer.isBuffer(command) && command.value.length > this.limits.maxLineLength) {
+      this.stop('* BAD Command line too long');
+      return drop();
+    }
+    // (a Buffer: the unfinished line that imap-core passes on when the client half-closes)
+    if (Buffer.isBuffer(command) || command.final) {
+      this.literals = 0;
+      return this.run(() => handle(command, next));
+    }
+    const size = command.expecting ?? 0;
+    if (this.literals > 0 && this.literals + size > this.limits.maxCommandLiterals) {
+      this.stop('* BAD Command too long');
+      return drop();
+    }
+    this.run(() =>
+      handle(command, (err) => {
+        this.literals = err ? 0 : this.literals + size;
+        next(err);
+      }),
+    );
+  }
+
+  /** The parser, imap-core's command modules and the proxy's handlers, as far as they run at once. */
+  private run(step: () => void): void {
+    contain(this.connection.session, this.limits.log, step);
+  }
+
+  /** Sends the last answer and closes the connection; from now on its input is dropped. */
+  private stop(answer: string): void {
+    this.tripped = true;
+    this.parser._remainder = '';
+    this.connection.send(answer);
+    this.connection.close();
+  }
+}
+
+const guards = new WeakMap<CoreStream, InputGuard>();
+
+// imap-core pipes the socket into the parser here (once per connection, after onConnect
+// accepted it): the moment the parser gets its guard, with the limits of its server
+const setListeners = IMAPConnection.prototype._setListeners;
+IMAPConnection.prototype._setListeners = function (this: CoreConnection & { _setListeners(): void }) {
+  const limits = inputLimits.get(this._server);
+  const parser = this._parser;
+  if (limits && parser) {
+    const guard = new InputGuard(this, parser, limits);
+    guards.set(parser, guard);
+    const handle = parser.oncommand.bind(parser);
+    parser.oncommand = (command, callback = () => undefined) => guard.command(handle, command, callback);
+  }
+  setListeners.call(this);
+};
+
+const write = IMAPStream.prototype._write;
+IMAPStream.prototype._write = function (this: CoreStream, chunk, encoding, done) {
+  const guard = guards.get(this);
+  if (!guard) return write.call(this, chunk, encoding, done);
+  if (guard.discarding) return done();
+  write.call(this, chunk, encoding, () => {
+    guard.checkRemainder();
+    done();
+  });
+};

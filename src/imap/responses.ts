@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
-import { commandModule, type Callback, type ImapSession } from './imap-core.js';
+import { commandModule, contain, type Callback, type ImapSession } from './imap-core.js';
 
 /** A tagged NO/BAD as the client will see it. */
 export interface ImapAnswer {
@@ -15,6 +15,8 @@ export function answerFor(err: unknown): ImapAnswer {
   switch (err.code) {
     case 'UPSTREAM_AUTH_FAILED':
       return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: 'Invalid credentials' };
+    case 'LOGIN_THROTTLED':
+      return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: err.clientText || 'Too many failed logins, try again later' };
     case 'UPSTREAM_UNAVAILABLE':
       return { response: 'NO', code: 'UNAVAILABLE', message: 'The mail server is not reachable; try again later' };
     case 'UPSTREAM_NO':
@@ -90,7 +92,7 @@ export class Reply {
 /**
  * Adapts an async handler to imap-core's callback style: its result goes to the callback (a
  * Reply's values spread), a thrown error becomes the mapped answer. imap-core does not catch
- * exceptions in handlers.
+ * exceptions in handlers, nor in the code the callback runs (contain).
  */
 export function handle<A extends unknown[]>(
   log: Logger,
@@ -101,16 +103,17 @@ export function handle<A extends unknown[]>(
     const callback = args[args.length - 1] as Callback;
     const params = args.slice(0, -1) as unknown as A;
     // the session is the last argument that has an output stream (onCopy gets the connection first)
-    const session = params.findLast((p) => typeof p === 'object' && p !== null && 'writeStream' in p) as ImapSession | undefined;
+    const session = params.findLast((p) => typeof p === 'object' && p !== null && 'writeStream' in p) as ImapSession;
     fn(...params).then(
-      (result) => (result instanceof Reply ? callback(null, ...result.values) : callback(null, result)),
+      (result) => contain(session, log, () => (result instanceof Reply ? callback(null, ...result.values) : callback(null, result))),
       (err: unknown) => {
-        if (isProxyError(err, 'CLIENT_GONE')) return callback(null, true);
+        if (isProxyError(err, 'CLIENT_GONE')) return contain(session, log, () => callback(null, true));
         const answer = answerFor(err);
-        const level = answer.code === 'SERVERBUG' ? 'error' : 'info';
-        log[level]({ err, action, session: session?.id }, `${action} failed`);
-        if (session) overrides.set(session, answer);
-        callback(new Error(answer.message));
+        // the proxy's own failure is an error; upstream's ([SERVERBUG] in its NO) is its own
+        const level = answer.code !== 'SERVERBUG' ? 'info' : isProxyError(err, 'UPSTREAM_NO') ? 'warn' : 'error';
+        log[level]({ err, action, session: session.id }, `${action} failed`);
+        overrides.set(session, answer);
+        contain(session, log, () => callback(new Error(answer.message)));
       },
     );
   };

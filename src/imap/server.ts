@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { imapCoreLogger, type Logger } from '../log.js';
-import { MAX_APPEND_SIZE } from '../model/limits.js';
+import { imapCoreErrorReport, imapCoreLogger, type Logger } from '../log.js';
+import { COMMAND_LITERALS_SLACK } from '../model/limits.js';
 import type { Accounts } from '../sync/accounts.js';
 import { makeOnAppend } from './handlers/on-append.js';
 import { makeOnAuth } from './handlers/on-auth.js';
@@ -14,7 +14,10 @@ import { makeOnList, makeOnLsub } from './handlers/on-list.js';
 import { makeOnOpen } from './handlers/on-open.js';
 import { makeOnSearch } from './handlers/on-search.js';
 import { makeOnStatus } from './handlers/on-status.js';
-import { IMAPServer, type ImapCoreServer, type ImapSession } from './imap-core.js';
+import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
+import { connectCheck, IMAPServer, limitInput, reportErrorsTo, type ImapCoreServer, type ImapSession } from './imap-core.js';
+import { installCommandFixes } from './command-fixes.js';
+import { LoginThrottle } from './login-throttle.js';
 import { installAnswerOverrides } from './responses.js';
 import { installSearchCapture } from './search-query.js';
 import { sessionClosed } from './session-account.js';
@@ -27,8 +30,18 @@ export interface ImapServerOptions {
   tlsListen?: { host: string; port: number };
   /** For STARTTLS on `listen` and for `tlsListen`. */
   certificate: { cert: string; key: string };
+  limits: ClientLimits;
   log: Logger;
   version: string;
+}
+
+/** What one client may send and hold (the settings max-line-length, max-message-size, ...). */
+export interface ClientLimits extends ConnectionLimits {
+  maxLineLength: number;
+  /** The largest APPEND, advertised as APPENDLIMIT. */
+  maxMessageSize: number;
+  /** A connection without traffic for this long is closed (IDLE keeps it open). */
+  idleTimeoutMs: number;
 }
 
 export interface RunningImapServer {
@@ -50,6 +63,8 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
   const log = options.log.child({ component: 'imap' });
   installAnswerOverrides();
   installSearchCapture();
+  installCommandFixes();
+  reportErrorsTo(imapCoreErrorReport(log));
   const createServer = serverFactory(options, log);
   const plain = createServer(false);
   const address = await listen(plain, options.listen);
@@ -77,14 +92,16 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
 }
 
 /**
- * Builds imap-core servers that share one notifier and one set of handlers; `secure`: TLS from
- * the first byte, else plain with STARTTLS.
+ * Builds imap-core servers that share one notifier, one set of handlers and one set of limits;
+ * `secure`: TLS from the first byte, else plain with STARTTLS.
  */
 function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolean) => ImapCoreServer {
-  const notifier = createNotifier(options.accounts);
+  const { limits } = options;
+  const notifier = createNotifier(options.accounts, log);
+  const guard = new ConnectionGuard(limits, log);
   const deps = { accounts: options.accounts, log };
   const handlers = {
-    onAuth: makeOnAuth(deps),
+    onAuth: makeOnAuth({ ...deps, throttle: new LoginThrottle() }),
     onList: makeOnList(deps),
     onLsub: makeOnLsub(deps),
     onStatus: makeOnStatus(deps),
@@ -114,18 +131,22 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
       // Nagle's algorithm made large bodies, written in pieces, 40x slower
       noDelay: true,
       id: { name: 'imap-cache-proxy', version: options.version },
-      maxMessage: MAX_APPEND_SIZE,
+      maxMessage: limits.maxMessageSize,
+      socketTimeout: limits.idleTimeoutMs,
       skipFetchLog: true,
       logger: imapCoreLogger(log),
       closeTimeout: 1000,
+      onConnect: connectCheck((session) => guard.admit(session)),
       onClose: (session: ImapSession, done: () => void) => {
+        guard.closed(session);
         sessionClosed(session);
         done();
       },
     });
+    limitInput(server, { maxLineLength: limits.maxLineLength, maxCommandLiterals: limits.maxMessageSize + COMMAND_LITERALS_SLACK }, log);
     server.notifier = notifier;
     Object.assign(server, handlers);
-    server.on('error', (err) => log.warn({ err, secure }, 'client connection error'));
+    server.on('error', (err) => logConnectionError(log, err, secure));
     return server;
   };
 }
@@ -144,4 +165,17 @@ async function listen(server: ImapCoreServer, at: { host: string; port: number }
 
 function closeServer(server: ImapCoreServer): Promise<void> {
   return new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * A client connection failed. A failed TLS handshake is most often a client that does not (yet)
+ * trust the local certificate: one line with that hint, without a stack.
+ */
+function logConnectionError(log: Logger, err: Error & { code?: string; meta?: { message?: string } }, secure: boolean): void {
+  if (err.code === 'TLSError' || /initiating TLS/.test(err.message)) {
+    const reason = err.meta?.message ?? err.message;
+    log.info({ secure, reason }, 'TLS handshake with a client failed: a client that does not trust the proxy certificate yet gives up like this (see README, "Thunderbird")');
+    return;
+  }
+  log.warn({ err, secure }, 'client connection error');
 }

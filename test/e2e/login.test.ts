@@ -1,4 +1,5 @@
-// Logins are checked upstream; accounts never see each other's mail; passwords never reach the log.
+// Logins are checked upstream; accounts never see each other's mail; passwords, tokens and mail
+// never reach the log.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { withDovecot } from '../support/dovecot.js';
@@ -71,9 +72,11 @@ describe('login passthrough', () => {
     assert.deepEqual(counts, { alice: 12, bob: 5 });
   });
 
-  test('passwords never appear in the log', () => {
+  test('passwords, AUTHENTICATE tokens and message contents never appear in the log (at debug level)', () => {
     const text = proxy.logText();
-    for (const secret of ['alice-secret-1', 'bob-secret-2', 'alice-secret-X', 'wrong-password']) {
+    assert.ok(text.length > 1000, 'the log has entries');
+    const token = Buffer.from('\0bob\0bob-secret-2').toString('base64');
+    for (const secret of ['alice-secret-1', 'bob-secret-2', 'alice-secret-X', 'wrong-password', token, 'Hello alice', 'Hello bob', 'for alice #']) {
       assert.ok(!text.includes(secret), `log contains ${secret}`);
     }
   });

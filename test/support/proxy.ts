@@ -6,8 +6,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { pino } from 'pino';
 import { startConfigSchema } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
 import { startProxy, type RunningProxy } from '../../src/main.js';
 import { freePort, type Dovecot } from './dovecot.js';
 
@@ -37,6 +37,8 @@ export interface TestProxyOptions {
   /** Default: certs/ in the data directory, generated on first start. */
   tlsCert?: string;
   tlsKey?: string;
+  /** Client limits as the settings take them, e.g. { maxConnections: '3', loginTimeout: '1s' }. */
+  limits?: Partial<Record<'maxLineLength' | 'maxMessageSize' | 'maxConnections' | 'maxConnectionsPerIp' | 'idleTimeout' | 'loginTimeout', string>>;
 }
 
 /** Starts the proxy in this process against a Dovecot; stopped after the test file. */
@@ -49,7 +51,8 @@ export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions =
       done();
     },
   });
-  const log = pino({ level: opts.logLevel ?? 'debug' }, sink);
+  // the proxy's own logger (with its redaction), writing into the sink
+  const log = createLogger({ level: opts.logLevel ?? 'debug', destination: sink });
   const config = startConfigSchema.parse({
     upstream: opts.upstreamUrl ?? `imap://${upstream.host}:${upstream.port}`,
     upstreamCa: opts.upstreamCa,
@@ -62,6 +65,7 @@ export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions =
     prefetch: 'off',
     upstreamConnections: opts.connections ?? 4,
     logLevel: opts.logLevel ?? 'debug',
+    ...opts.limits,
   });
   let running: RunningProxy | undefined = await startProxy(config, log);
   const proxy: TestProxy = {
@@ -104,7 +108,8 @@ export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): P
   const certDir = await mkdtemp(path.join(os.tmpdir(), 'imapcp-certs-'));
   after(() => rm(certDir, { recursive: true, force: true }));
   const certEnv = { IMAP_CACHE_PROXY_TLS_CERT: path.join(certDir, 'cert.pem'), IMAP_CACHE_PROXY_TLS_KEY: path.join(certDir, 'key.pem') };
-  const child = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${port}`, ...args], {
+  // run as installed: its shebang sets the allocator and V8 options that memory figures depend on
+  const child = spawn(CLI, ['start', '--listen', `127.0.0.1:${port}`, ...args], {
     env: { ...process.env, ...certEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -15,6 +15,8 @@ export class RawImapClient {
   private tag = 0;
   private idleTag = '';
   private closed = false;
+  /** The server's first line (a refused connection's `* BYE ...` too). */
+  greeting = '';
 
   private constructor(private readonly socket: net.Socket) {
     socket.on('data', (data: Buffer) => {
@@ -27,11 +29,13 @@ export class RawImapClient {
     });
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawImapClient> {
-    const socket = net.connect(port, host);
+  /** Connects (from `localAddress`, e.g. another loopback address, when given) and reads the greeting. */
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawImapClient> {
+    const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.on('error', () => undefined); // a reset shows as the close that follows
     const client = new RawImapClient(socket);
-    await client.readResponse(); // greeting
+    client.greeting = (await client.readResponse()).toString('latin1');
     return client;
   }
 
@@ -100,6 +104,19 @@ export class RawImapClient {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Resolves once the server has closed the connection; fails after the timeout. */
+  async waitClosed(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`connection still open after ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => (clearTimeout(timer), resolve()));
+      });
+    }
   }
 
   close(): void {

@@ -49,6 +49,12 @@ describe('loadStartConfig', () => {
       data: defaultDataDir(),
       prefetch: 'all',
       upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS,
+      maxLineLength: 64 * 1024,
+      maxMessageSize: 64 * 1024 * 1024,
+      maxConnections: 500,
+      maxConnectionsPerIp: 250,
+      idleTimeout: 30 * 60_000,
+      loginTimeout: 60_000,
       logLevel: 'info',
     });
   });
