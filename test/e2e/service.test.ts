@@ -1,0 +1,118 @@
+// The background-service files in config/, run the way systemd and launchd run them: the
+// command line of the unit / plist with the user's home and the example config filled in; the
+// proxy serves, reloads its config on SIGHUP and stops cleanly (exit 0, cache closed) on SIGTERM.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { loadStartConfig } from '../../src/config/load.js';
+import { freePort, withDovecot } from '../support/dovecot.js';
+import { RawImapClient } from '../support/raw-client.js';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+const CLI = path.join(root, 'dist/src/cli/main.js');
+const example = path.join(root, 'config/imap-cache-proxy.example.toml');
+
+const dovecot = await withDovecot();
+const children: ChildProcess[] = [];
+after(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+
+/** A home directory with imap-cache-proxy on a bin dir, and the example config edited for this test. */
+async function home(configPath: string): Promise<{ home: string; bin: string; port: number; data: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'imapcp-home-'));
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  await symlink(CLI, path.join(bin, 'imap-cache-proxy'));
+  const port = await freePort();
+  const data = path.join(dir, 'data');
+  const config = (await readFile(example, 'utf8'))
+    .replace(/^upstream = .*$/m, `upstream = "imap://127.0.0.1:${dovecot.port}"`)
+    .replace(/^listen = .*$/m, `listen = "127.0.0.1:${port}"`)
+    .replace(/^# data = .*$/m, `data = "${data}"`)
+    .replace(/^prefetch = .*$/m, 'prefetch = "off"')
+    .replace(/^# tls-cert = .*$/m, `tls-cert = "${path.join(dir, 'cert.pem')}"`)
+    .replace(/^# tls-key = .*$/m, `tls-key = "${path.join(dir, 'key.pem')}"`);
+  const file = path.join(dir, configPath);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, config);
+  return { home: dir, bin, port, data };
+}
+
+/** Starts `argv` as the service manager would, and waits until the proxy listens. */
+async function startService(argv: string[], env: NodeJS.ProcessEnv, logFile?: string): Promise<{ child: ChildProcess; output: () => Promise<string> }> {
+  const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const read = async () => (logFile ? await readFile(logFile, 'utf8').catch(() => '') : output);
+  const deadline = Date.now() + 15_000;
+  while (!(await read()).includes('imap-cache-proxy started')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the service did not start:\n${await read()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, output: read };
+}
+
+async function loginWorks(port: number): Promise<void> {
+  const c = await RawImapClient.connect(port);
+  await c.login();
+  assert.match((await c.command('SELECT INBOX')).tagged, /OK/);
+  c.close();
+}
+
+/** SIGHUP reloads, SIGTERM stops with exit code 0 and the cache closed (a stopped-proxy admin command can open it). */
+async function reloadAndStop(service: { child: ChildProcess; output: () => Promise<string> }, data: string): Promise<void> {
+  service.child.kill('SIGHUP');
+  const deadline = Date.now() + 5000;
+  while (!(await service.output()).includes('configuration reloaded')) {
+    assert.ok(Date.now() < deadline, `no reload logged:\n${await service.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const exited = new Promise<number | null>((resolve) => service.child.once('exit', (code) => resolve(code)));
+  service.child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.match(await service.output(), /imap-cache-proxy stopped/);
+  const stats = await run(process.execPath, [CLI, 'cache', 'stats', '--data', data, '--json']);
+  assert.equal((JSON.parse(stats.stdout) as { accounts: unknown[] }).accounts.length, 1);
+}
+
+describe('background service files', () => {
+  test('the example config is valid as it is', async () => {
+    const config = await loadStartConfig({ flags: { config: example }, env: {} });
+    assert.equal(config.listen.host, '127.0.0.1');
+  });
+
+  test('the systemd user unit runs the proxy with its config; reload is SIGHUP, stop is a clean SIGTERM', async () => {
+    const unit = await readFile(path.join(root, 'config/imap-cache-proxy.service'), 'utf8');
+    const setting = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(unit)?.[1] as string;
+    assert.equal(setting('KillSignal'), 'SIGTERM');
+    assert.equal(setting('ExecReload'), '/bin/kill -HUP $MAINPID');
+    const where = await home('.config/imap-cache-proxy/config.toml');
+    const expand = (value: string) => value.replaceAll('%h', where.home);
+    const unitPath = expand(setting('Environment').replace(/^PATH=/, ''));
+    const argv = expand(setting('ExecStart')).split(' ');
+    const service = await startService(argv, { HOME: where.home, PATH: `${where.bin}:${path.dirname(process.execPath)}:${unitPath}` });
+    await loginWorks(where.port);
+    await reloadAndStop(service, where.data);
+  });
+
+  test('the launchd plist runs the proxy with its config, logging to ~/Library/Logs', async () => {
+    const toJson = 'import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))';
+    const { stdout } = await run('python3', ['-c', toJson, path.join(root, 'config/org.imap-cache-proxy.plist')]);
+    const plist = JSON.parse(stdout) as { Label: string; ProgramArguments: string[]; EnvironmentVariables: { PATH: string }; KeepAlive: { SuccessfulExit: boolean }; Umask: number };
+    assert.equal(plist.Label, 'org.imap-cache-proxy');
+    assert.deepEqual(plist.KeepAlive, { SuccessfulExit: false });
+    assert.equal(plist.Umask, 0o077);
+    const where = await home('Library/Application Support/imap-cache-proxy/config.toml');
+    await mkdir(path.join(where.home, 'Library/Logs'), { recursive: true });
+    const env = { HOME: where.home, PATH: `${where.bin}:${path.dirname(process.execPath)}:${plist.EnvironmentVariables.PATH}` };
+    const service = await startService(plist.ProgramArguments, env, path.join(where.home, 'Library/Logs/imap-cache-proxy.log'));
+    await loginWorks(where.port);
+    await reloadAndStop(service, where.data);
+  });
+});
