@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../test/support/dovecot.js';
 
-const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
+export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
 
 export interface ProxyProcess {
   port: number;
@@ -14,6 +14,14 @@ export interface ProxyProcess {
   resetPeak(): void;
   /** [seconds since start, RssAnon MB] every sample. */
   timeline: [number, number][];
+  /** Seconds since start on the timeline's clock: marks phases on it. */
+  elapsed(): number;
+  /** Everything the proxy wrote to stdout and stderr so far. */
+  output(): string;
+  /** Calls `listener` with every complete output line from now on; returns a function that stops it. */
+  onLine(listener: (line: string) => void): () => void;
+  /** Resolves with the exit code (or the signal) once the process has ended. */
+  exited: Promise<number | string | null>;
   stop(): Promise<void>;
 }
 
@@ -23,16 +31,35 @@ export function rssAnonMb(pid: number): number {
   return Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+// A bench that dies (an exception, Ctrl-C) leaves no proxy behind.
+const live = new Set<ChildProcess>();
+process.once('exit', () => live.forEach((child) => child.kill('SIGKILL')));
+
 export async function startProxyProcess(args: string[], sampleMs = 100): Promise<ProxyProcess> {
   const port = await freePort();
   // run as installed (its shebang sets the allocator and V8 options the memory figures depend on)
   const child: ChildProcess = spawn(CLI, ['start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let partial = '';
+  const listeners = new Set<(line: string) => void>();
+  const collect = (d: Buffer) => {
+    const text = d.toString();
+    output += text;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) listeners.forEach((listener) => listener(line));
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve(code ?? signal);
+    }),
+  );
   // started once it accepts connections
   const { connect } = await import('node:net');
   for (let i = 0; ; i++) {
@@ -40,18 +67,22 @@ export async function startProxyProcess(args: string[], sampleMs = 100): Promise
       const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(true))).once('error', () => resolve(false));
     });
     if (ok) break;
-    if (i > 200 || child.exitCode !== null) throw new Error(`proxy did not start: ${output}`);
+    if (i > 200 || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`proxy did not start: ${output}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const pid = child.pid as number;
   const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
   let peak = 0;
   const timeline: [number, number][] = [];
   const timer = setInterval(() => {
     try {
       const mb = rssAnonMb(pid);
       peak = Math.max(peak, mb);
-      timeline.push([(performance.now() - started) / 1000, mb]);
+      timeline.push([elapsed(), mb]);
     } catch {
       // exited
     }
@@ -62,6 +93,13 @@ export async function startProxyProcess(args: string[], sampleMs = 100): Promise
     peakRssAnonMb: () => peak,
     resetPeak: () => (peak = 0),
     timeline,
+    elapsed,
+    output: () => output,
+    onLine: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    exited,
     stop: async () => {
       clearInterval(timer);
       child.kill('SIGTERM');

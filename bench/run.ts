@@ -1,9 +1,13 @@
 // npm run bench: speed and memory of the proxy, measured against baselines taken in the same run.
 //
-//   node dist/bench/run.js [--only local,wan] [--runs 3] [--messages 2000] [--wan-messages 300]
+//   node dist/bench/run.js [--only local,wan,memory] [--runs 3] [--messages 2000] [--wan-messages 300]
+//                          [--memory-messages 1000,10000] [--big-message-mb 200] [--small-messages 20]
+//                          [--stall-timeout 300] [--results DIR]
 //
-// Results go to bench/results/bench.json and bench/results/bench.md.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Results go to bench/results/bench.json and bench/results/bench.md (the memory scenario adds
+// bench/results/rss-<messages>.svg); --results writes them elsewhere, e.g. for a trial run.
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,35 +16,56 @@ import { startDovecot, type Dovecot } from '../test/support/dovecot.js';
 import { createFolder, deliver } from '../test/support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../test/support/mbsync.js';
 import { startImapcPeer } from './imapc-peer.js';
+import { memoryScenario, type MemoryResults } from './memory.js';
 import { startProxyProcess } from './proxy-process.js';
+import { freeDiskGb, log, median, round } from './util.js';
 import { startWanRelay } from './wan-relay.js';
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'local,wan' },
+    only: { type: 'string', default: 'local,wan,memory' },
     runs: { type: 'string', default: '3' },
     messages: { type: 'string', default: '2000' },
     'wan-messages': { type: 'string', default: '300' },
+    'memory-messages': { type: 'string', default: '1000,10000' },
+    'big-message-mb': { type: 'string', default: '200' },
+    'small-messages': { type: 'string', default: '20' },
+    'stall-timeout': { type: 'string', default: '300' },
+    results: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
+/** 10,000 messages are ~1.9 GB in Dovecot, again in the proxy's cache and in an mbsync copy. */
+const MIN_FREE_GB = 8;
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
   runs: RUNS,
 };
-const RESULTS_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bench/results');
+const RESULTS_DIR = args.results
+  ? path.resolve(args.results)
+  : path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bench/results');
+const only = new Set((args.only as string).split(','));
+for (const name of only) if (!['local', 'wan', 'memory'].includes(name)) throw new Error(`--only: unknown scenario ${name} (local, wan, memory)`);
+const memorySizes = (args['memory-messages'] as string).split(',').map(Number);
+if (memorySizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--memory-messages: a list of message counts, e.g. 1000,10000`);
+if (only.has('memory')) {
+  const free = await freeDiskGb(os.tmpdir());
+  if (free < MIN_FREE_GB) {
+    throw new Error(`the memory scenario needs ${MIN_FREE_GB} GB free under ${os.tmpdir()} (Dovecot's copy of the corpus, the proxy's cache, an mbsync copy), df says ${free.toFixed(1)} GB: free space or point TMPDIR elsewhere`);
+  }
+}
 const work = await mkdtemp(path.join(os.tmpdir(), 'imapcp-bench-'));
 let dirCount = 0;
 const freshDir = () => path.join(work, `d${++dirCount}`);
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
-const log = (line: string) => process.stdout.write(`${line}\n`);
+// Ctrl-C or a kill: no GB of mail left behind (Dovecot's dirs and the proxies go on process exit)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`\n${signal}: cleaning up`);
+    rmSync(work, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 
 async function corpusDovecot(messages: number): Promise<Dovecot> {
   const dovecot = await startDovecot();
@@ -171,27 +196,89 @@ function markdown(): string {
   const lines = [`# imap-cache-proxy benchmark`, '', `${results.date} · ${JSON.stringify(results.machine)} · median of ${RUNS} runs`, ''];
   const local = results.local as Awaited<ReturnType<typeof localScenario>> | undefined;
   const wan = results.wan as Awaited<ReturnType<typeof wanScenario>> | undefined;
-  lines.push('| scenario | direct (s) | proxy cold (s) | ratio | proxy warm (s) | ratio | other |', '| --- | --- | --- | --- | --- | --- | --- |');
+  if (local || wan) lines.push('| scenario | direct (s) | proxy cold (s) | ratio | proxy warm (s) | ratio | other |', '| --- | --- | --- | --- | --- | --- | --- |');
   if (local) {
     lines.push(
-      `| mbsync, ${local.messages} messages, loopback | ${median(local.directSeconds)} | ${median(local.coldSeconds)} | ${local.coldRatio}x | ${median(local.warmSeconds)} | ${local.warmRatio}x | peak RssAnon ${local.peakRssAnonMb} MB; bodies upstream for a 2nd client after restart: ${local.upstreamBodiesForSecondClientAfterRestart} |`,
+      `| mbsync, ${local.messages} messages, loopback | ${round(median(local.directSeconds))} | ${round(median(local.coldSeconds))} | ${local.coldRatio}x | ${round(median(local.warmSeconds))} | ${local.warmRatio}x | peak RssAnon ${local.peakRssAnonMb} MB; bodies upstream for a 2nd client after restart: ${local.upstreamBodiesForSecondClientAfterRestart} |`,
     );
   }
   if (wan) {
     lines.push(
-      `| mbsync, ${wan.messages} messages, 25 ms / 100 Mbit | ${median(wan.directSeconds)} | ${median(wan.coldSeconds)} | ${wan.coldRatio}x | ${median(wan.warmSeconds)} | ${wan.warmRatio}x | Dovecot imapc: cold ${wan.imapcPeer.coldRatio}x, warm ${wan.imapcPeer.warmRatio}x |`,
+      `| mbsync, ${wan.messages} messages, 25 ms / 100 Mbit | ${round(median(wan.directSeconds))} | ${round(median(wan.coldSeconds))} | ${wan.coldRatio}x | ${round(median(wan.warmSeconds))} | ${wan.warmRatio}x | Dovecot imapc: cold ${wan.imapcPeer.coldRatio}x, warm ${wan.imapcPeer.warmRatio}x |`,
     );
   }
+  const memory = results.memory as MemoryResults | undefined;
+  if (memory) lines.push(...(local || wan ? [''] : []), ...memoryMarkdown(memory));
   return `${lines.join('\n')}\n`;
 }
 
+function memoryMarkdown(m: MemoryResults): string[] {
+  const lines = [
+    '## Memory: background sync (`--prefetch all`) into an empty cache, then an mbsync pull from it',
+    '',
+    '| messages | corpus (MB) | direct pull (s) | prefetch (s) | ratio | pull from cache (s) | ratio | peak RssAnon (MB) | peak in sync / pull (MB) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const c of m.corpora) {
+    lines.push(
+      `| ${c.messages} (${c.bigMessages} with 5 MB) | ${c.corpusMb} | ${round(median(c.directSeconds))} | ${round(median(c.prefetchSeconds))} | ${c.prefetchRatio}x | ` +
+        `${round(median(c.serveSeconds))} | ${c.serveRatio}x | ${c.peakRssAnonMb} | ${c.phasePeaksMb.prefetch} / ${c.phasePeaksMb.serve} |`,
+    );
+  }
+  const b = m.bigMessage;
+  if (b) {
+    lines.push(
+      `| 1 of ${b.messageMb} MB (${b.sizeMb} MB attachment) + ${b.smallMessages} small | ${b.messageMb} | ${b.directSeconds} | ${round(median(b.prefetchSeconds))} | ` +
+        `${round(median(b.prefetchSeconds) / b.directSeconds)}x | ${round(median(b.serveSeconds))} | ${round(median(b.serveSeconds) / b.directSeconds)}x | ${b.peakRssAnonMb} | ${b.phasePeaksMb.prefetch} / ${b.phasePeaksMb.serve} |`,
+    );
+  }
+  lines.push('');
+  const first = m.corpora[0];
+  const last = m.corpora[m.corpora.length - 1];
+  if (m.peakGrowth !== undefined && first && last) lines.push(`Peak RssAnon ${last.messages} / ${first.messages} messages: ${m.peakGrowth}x.`, '');
+  const charts = [
+    ...(m.chart ? [`${last?.messages} messages: [${m.chart}](${m.chart})`] : []),
+    ...(m.bigMessageChart && b ? [`one ${b.messageMb} MB message: [${m.bigMessageChart}](${m.bigMessageChart})`] : []),
+  ];
+  if (charts.length) lines.push(`RssAnon over time: ${charts.join(', ')}`, '');
+  lines.push('| target | value | limit | |', '| --- | --- | --- | --- |');
+  for (const c of m.checks) lines.push(`| ${c.target} | ${c.value} | ${c.limit} | ${c.met ? 'met' : '**MISSED**'} |`);
+  return lines;
+}
+
+const benchStart = performance.now();
+/** Runs one scenario and says how long it took (the whole bench's duration is their sum). */
+async function timed<T>(name: string, scenario: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const result = await scenario();
+  log(`(${name} took ${((performance.now() - start) / 1000).toFixed(0)} s)`);
+  return result;
+}
+
 try {
-  const only = new Set((args.only as string).split(','));
-  if (only.has('local')) results['local'] = await localScenario();
-  if (only.has('wan')) results['wan'] = await wanScenario();
+  if (only.has('local')) results['local'] = await timed('local', localScenario);
+  if (only.has('wan')) results['wan'] = await timed('wan', wanScenario);
+  if (only.has('memory')) {
+    await mkdir(RESULTS_DIR, { recursive: true });
+    results['memory'] = await timed('memory', () => memoryScenario({
+      sizes: memorySizes,
+      runs: RUNS,
+      bigMessageMb: Number(args['big-message-mb']),
+      smallMessages: Number(args['small-messages']),
+      stallSeconds: Number(args['stall-timeout']),
+      freshDir,
+      resultsDir: RESULTS_DIR,
+    }));
+  }
+  await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(path.join(RESULTS_DIR, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(path.join(RESULTS_DIR, 'bench.md'), markdown());
   log(`\n${markdown()}`);
+  const memory = results['memory'] as MemoryResults | undefined;
+  const missed = memory?.checks.filter((c) => !c.met) ?? [];
+  for (const c of missed) log(`TARGET MISSED: ${c.target}: ${c.value} (limit ${c.limit})`);
+  if (memory && !missed.length) log('memory: every target met');
+  log(`results in ${RESULTS_DIR}; the bench took ${((performance.now() - benchStart) / 1000).toFixed(0)} s`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }
