@@ -96,9 +96,8 @@ export class BodyStore {
 
   /** Chunks by sequence number, read from one snapshot; undefined for a chunk that is gone. */
   async getChunks(seqs: readonly number[], snapshot?: ReturnType<Level<string, Buffer>['snapshot']>): Promise<(Buffer | undefined)[]> {
-    const chunks = await this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
-    bodyBytesPassed(chunks.reduce((sum, chunk) => sum + (chunk?.length ?? 0), 0));
-    return chunks;
+    // (not paced: read chunks die young, and a full collection per 24 MB served cost a fifth of a pull's time)
+    return this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
   }
 
   snapshot(): ReturnType<Level<string, Buffer>['snapshot']> {

@@ -10,7 +10,7 @@ let passed = 0;
  * when V8 collects the Buffer object. A Buffer that outlives a young-generation collection (a body
  * waiting in the write queue, a literal imapflow assembled) is collected by a full collection
  * only, which V8 starts by itself once 64 MB of such memory has piled up: that pile, not live
- * data, made most of the peak RssAnon. Told of every body byte written or read, this starts a
+ * data, made most of the peak RssAnon. Told of every body byte written to the cache, this starts a
  * full collection (incremental, off the hot path) every GC_PACE_BYTES while that much is held.
  */
 export function bodyBytesPassed(bytes: number): void {
