@@ -41,6 +41,23 @@ function pump(from: net.Socket, to: net.Socket, delayMs: number, rateMbit: numbe
   const bytesPerMs = (rateMbit * 1e6) / 8 / 1000;
   let nextFree = 0; // when the link is free to start sending the next chunk
   let queued = 0;
+  let ended = false;
+  // one FIFO and one timer per direction: a timer per chunk could fire out of order (timers
+  // round to whole ms against a loop clock that lags performance.now()) and reorder the stream
+  const inFlight: { at: number; chunk: Buffer }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const deliver = () => {
+    timer = undefined;
+    const now = performance.now();
+    while (inFlight.length > 0 && (inFlight[0] as { at: number }).at <= now) {
+      const { chunk } = inFlight.shift() as { chunk: Buffer };
+      queued -= chunk.length;
+      if (!to.destroyed) to.write(chunk);
+    }
+    if (queued <= MAX_QUEUED) from.resume();
+    if (inFlight.length > 0) timer = setTimeout(deliver, Math.max(1, (inFlight[0] as { at: number }).at - now));
+    else if (ended) to.end();
+  };
   from.on('data', (chunk: Buffer) => {
     const now = performance.now();
     const start = Math.max(now + delayMs, nextFree);
@@ -48,11 +65,11 @@ function pump(from: net.Socket, to: net.Socket, delayMs: number, rateMbit: numbe
     queued += chunk.length;
     if (queued > MAX_QUEUED) from.pause();
     // delivered when its last byte has crossed the link
-    setTimeout(() => {
-      queued -= chunk.length;
-      if (queued <= MAX_QUEUED) from.resume();
-      if (!to.destroyed) to.write(chunk);
-    }, nextFree - now);
+    inFlight.push({ at: nextFree, chunk });
+    timer ??= setTimeout(deliver, Math.max(1, nextFree - now));
   });
-  from.on('end', () => setTimeout(() => to.end(), Math.max(0, nextFree - performance.now())));
+  from.on('end', () => {
+    ended = true;
+    timer ??= setTimeout(deliver, 0);
+  });
 }

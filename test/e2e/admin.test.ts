@@ -4,8 +4,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -14,6 +12,7 @@ import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { spawnProxy } from '../support/proxy.js';
 import { fetchItems, RawImapClient } from '../support/raw-client.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
 const run = promisify(execFile);
@@ -31,7 +30,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 const dovecot = await withDovecot();
 await createFolder(dovecot.mailDir(), 'Archive');
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 8, messages: 60, folders: 'INBOX:2,Archive:1', bigFraction: 0.05, bigSizeMb: 3 }));
-const data = await mkdtemp(path.join(os.tmpdir(), 'imapcp-admin-'));
+const data = await tempDir('imapcp-admin-');
 const upstream = `imap://127.0.0.1:${dovecot.port}`;
 const opened: RawImapClient[] = [];
 after(() => opened.forEach((c) => c.close()));

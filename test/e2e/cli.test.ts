@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { withDovecot } from '../support/dovecot.js';
 import { spawnProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
 const run = promisify(execFile);
@@ -28,7 +28,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 const dovecot = await withDovecot();
 const upstream = `imap://127.0.0.1:${dovecot.port}`;
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'imapcp-cli-'));
+const tmp = await tempDir('imapcp-cli-');
 
 async function canLogin(port: number): Promise<boolean> {
   const client = await RawImapClient.connect(port);

@@ -2,8 +2,6 @@
 // and mbsync (isync).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -12,6 +10,7 @@ import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
 import { startTestProxy } from '../support/proxy.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
 const fixtures = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../test/fixtures');
@@ -29,7 +28,7 @@ describe('real clients', () => {
   });
 
   test('an mbsync pull through the proxy is identical to one straight from Dovecot', async () => {
-    const tmp = await mkdtemp(path.join(os.tmpdir(), 'imapcp-mbsync-'));
+    const tmp = await tempDir('imapcp-mbsync-');
     await mbsyncPull(dovecot.port, path.join(tmp, 'direct'));
     await mbsyncPull(proxy.port, path.join(tmp, 'proxy'));
     const expected = await maildirDigests(path.join(tmp, 'direct'));

@@ -4,8 +4,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -20,6 +18,7 @@ import { createFolder, deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
 import { spawnProxy, type SpawnedProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
 const run = promisify(execFile);
@@ -29,7 +28,7 @@ const dovecot = await withDovecot();
 await createFolder(dovecot.mailDir(), 'Archive');
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 33, messages: MESSAGES, folders: 'INBOX:3,Archive:1', bigFraction: 0.05, bigSizeMb: 4 }));
 const upstream = `imap://127.0.0.1:${dovecot.port}`;
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'imapcp-crash-'));
+const tmp = await tempDir('imapcp-crash-');
 let pulls = 0;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

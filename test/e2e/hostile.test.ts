@@ -4,9 +4,7 @@
 // Dovecot's, and its anonymous memory stays bounded all along.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { corpusFolders, generateCorpus } from '../support/corpus.js';
@@ -18,6 +16,7 @@ import { Rng } from '../support/prng.js';
 import { spawnProxy, startTestProxy } from '../support/proxy.js';
 import { pullDigests } from '../support/pull.js';
 import { fetchItems, RawImapClient } from '../support/raw-client.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const MAX_RSS_ANON_MB = 200;
 
@@ -36,8 +35,7 @@ await deliver(dovecot.mailDir('fuzz'), generateCorpus({ seed: 32, messages: 40, 
 // throttle tests get their own, away from the fuzzer's failures
 const calm = await withDovecot({ users });
 await deliver(calm.mailDir('test'), generateCorpus({ seed: 33, messages: 10, folders: 'INBOX:1' }));
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imapcp-hostile-'));
-after(() => rm(dataDir, { recursive: true, force: true }));
+const dataDir = await tempDir('imapcp-hostile-');
 
 // the real CLI, so that its memory can be read from /proc
 const proxy = await spawnProxy(['--upstream', `imap://127.0.0.1:${dovecot.port}`, '--data', dataDir, '--prefetch', 'off', '--log-level', 'info']);

@@ -3,8 +3,6 @@
 // stored hash, answers NO [UNAVAILABLE] within a second for what needs upstream; when Dovecot
 // comes back with new mail, connected clients hear of it and the next pull has it.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { generateCorpus } from '../support/corpus.js';
@@ -13,12 +11,13 @@ import { createFolder, deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
 import { startTestProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const dovecot = await withDovecot();
 await createFolder(dovecot.mailDir(), 'Archive');
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 44, messages: 90, folders: 'INBOX:3,Archive:1', bigFraction: 0.03, bigSizeMb: 3 }));
 const proxy = await startTestProxy(dovecot);
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'imapcp-offline-'));
+const tmp = await tempDir('imapcp-offline-');
 const opened: RawImapClient[] = [];
 after(() => opened.forEach((c) => c.close()));
 

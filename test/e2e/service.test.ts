@@ -3,14 +3,14 @@
 // proxy serves, reloads its config on SIGHUP and stops cleanly (exit 0, cache closed) on SIGTERM.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadStartConfig } from '../../src/config/load.js';
 import { freePort, withDovecot } from '../support/dovecot.js';
 import { RawImapClient } from '../support/raw-client.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
@@ -23,7 +23,7 @@ after(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
 /** A home directory with imap-cache-proxy on a bin dir, and the example config edited for this test. */
 async function home(configPath: string): Promise<{ home: string; bin: string; port: number; data: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'imapcp-home-'));
+  const dir = await tempDir('imapcp-home-');
   const bin = path.join(dir, 'bin');
   await mkdir(bin);
   await symlink(CLI, path.join(bin, 'imap-cache-proxy'));

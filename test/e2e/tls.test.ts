@@ -3,16 +3,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { withDovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { spawnProxy, startTestProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
 const fixtures = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../test/fixtures');
@@ -23,8 +23,7 @@ const message = Buffer.from('From: a@example.org\r\nTo: test@example.org\r\nSubj
 await deliver(dovecot.mailDir(), [{ folder: 'INBOX', internalDate: new Date(Date.UTC(2025, 0, 1)), size: message.length, chunks: () => [message] }]);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'imapcp-tls-'));
-after(() => rm(tmp, { recursive: true, force: true }));
+const tmp = await tempDir('imapcp-tls-');
 
 /** The JSON log lines of a spawned proxy. */
 const logLines = (output: string) =>
