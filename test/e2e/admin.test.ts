@@ -1,31 +1,19 @@
 // The admin commands against a running proxy (through its socket) and a stopped one (the cache
 // opened directly): stats, clear while clients stay connected, status, socket permissions.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
-import { spawnProxy } from '../support/proxy.js';
+import { runCli, spawnProxy } from '../support/proxy.js';
 import { fetchItems, RawImapClient } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
-const run = promisify(execFile);
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, 60_000);
 
 const dovecot = await withDovecot();
 await createFolder(dovecot.mailDir(), 'Archive');

@@ -2,11 +2,9 @@
 // restart: the cache is consistent (cache verify finds nothing broken), nothing torn is served,
 // sync resumes where it was; and cache verify finds and repairs a damaged cache.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Level } from 'level';
 import { adminRequest } from '../../src/admin/admin-client.js';
 import type { StatusResult, VerifyResult } from '../../src/admin/protocol.js';
@@ -16,12 +14,10 @@ import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
-import { spawnProxy, type SpawnedProxy } from '../support/proxy.js';
+import { runCli, spawnProxy, type SpawnedProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
-const run = promisify(execFile);
 
 const MESSAGES = 150;
 const dovecot = await withDovecot();
@@ -31,15 +27,7 @@ const upstream = `imap://127.0.0.1:${dovecot.port}`;
 const tmp = await tempDir('imapcp-crash-');
 let pulls = 0;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args);
 
 async function verify(data: string, ...flags: string[]): Promise<{ code: number; result: VerifyResult }> {
   const { code, stdout, stderr } = await cli(['cache', 'verify', '--data', data, '--json', ...flags]);

@@ -1,10 +1,11 @@
 // The proxy under test: in-process (startProxy, port 0) or as the real CLI in a child process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
+import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { startConfigSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
@@ -97,7 +98,18 @@ export interface SpawnedProxy {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
+export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
+
+/** Runs the CLI (an admin command) to its end: its exit code and output, also when it fails. */
+export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { timeout: timeoutMs });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
 
 /**
  * Runs the real CLI (`imap-cache-proxy start ...`) and waits until it listens. Its TLS
