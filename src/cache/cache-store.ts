@@ -21,6 +21,7 @@ import {
   type FolderRecord,
   type SectionRecord,
 } from './records.js';
+import { META_READ_AHEAD, MetaReadAhead, readAheadRange } from './meta-read-ahead.js';
 import { openSection, type SectionContent } from './section-reader.js';
 import { SectionWriter, storeSection, type BatchOp, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue } from './write-queue.js';
@@ -38,6 +39,7 @@ const JSON_OPTS = { valueEncoding: 'utf8' } as const;
 export class CacheStore {
   private readonly garbageRunning = new Set<string>();
   private readonly writes: WriteQueue;
+  private readonly metaReadAhead = new MetaReadAhead();
   private closed = false;
 
   private constructor(
@@ -45,7 +47,7 @@ export class CacheStore {
     private readonly bodies: BodyStore,
     private readonly log: Logger,
   ) {
-    this.writes = new WriteQueue(db);
+    this.writes = new WriteQueue(db, (ops) => this.metaReadAhead.written(ops));
   }
 
   /**
@@ -269,7 +271,27 @@ export class CacheStore {
     return uids;
   }
 
-  async getMetas(fid: string, uids: readonly Uid[]): Promise<(MessageMeta | undefined)[]> {
+  /**
+   * Metadata of these messages (undefined: not cached). With `readAhead` (a client fetching
+   * message by message), a miss also reads the records that follow for its next commands.
+   */
+  async getMetas(fid: string, uids: readonly Uid[], options: { readAhead?: boolean } = {}): Promise<(MessageMeta | undefined)[]> {
+    if (!options.readAhead || uids.length === 0) return this.readMetas(fid, uids);
+    const cached = this.metaReadAhead.lookup(fid, uids);
+    if (cached) return cached;
+    const generation = this.metaReadAhead.generation(fid);
+    const from = Math.min(...uids);
+    const metas: MessageMeta[] = [];
+    const entries = this.db.iterator({ ...readAheadRange(fid, from), limit: META_READ_AHEAD, valueEncoding: 'utf8', highWaterMarkBytes: 256 * 1024 } as never);
+    for (const [key, value] of (await entries.all()) as unknown as [string, string][]) metas.push(decodeMeta(uidOfMetaKey(key), value));
+    const last = metas[metas.length - 1];
+    // fewer records than asked for: the window reaches the end of the folder
+    const through = metas.length < META_READ_AHEAD || !last ? Number.MAX_SAFE_INTEGER : last.uid;
+    this.metaReadAhead.store(fid, generation, from, through, metas);
+    return this.metaReadAhead.lookup(fid, uids) ?? this.readMetas(fid, uids);
+  }
+
+  private async readMetas(fid: string, uids: readonly Uid[]): Promise<(MessageMeta | undefined)[]> {
     const values = await this.db.getMany(
       uids.map((uid) => keys.meta(fid, uid)),
       JSON_OPTS as never,
@@ -343,6 +365,7 @@ export class CacheStore {
 
   /** Deletes a dropped folder generation in the background; a restart resumes it. */
   private collectGarbage(fid: string): void {
+    this.metaReadAhead.forget(fid);
     if (this.garbageRunning.has(fid) || this.closed) return;
     this.garbageRunning.add(fid);
     const work = async () => {

@@ -25,13 +25,18 @@ export class WriteQueue {
   private spaceWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly db: Level<string, Buffer>) {}
+  /** `observe` sees every write twice: when it is queued and when it is applied (or failed). */
+  constructor(
+    private readonly db: Level<string, Buffer>,
+    private readonly observe?: (ops: readonly BatchOp[]) => void,
+  ) {}
 
   /** Resolves once the operations are in LevelDB (visible to reads). */
   write(ops: BatchOp[]): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
     let bytes = 0;
     for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+    this.observe?.(ops);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ops, bytes, resolve, reject });
       this.queuedBytes += bytes;
@@ -73,6 +78,7 @@ export class WriteQueue {
       } catch (err) {
         for (const entry of group) entry.reject(err);
       }
+      if (this.observe) for (const entry of group) this.observe(entry.ops);
       this.queuedBytes -= groupBytes;
       for (const wake of this.spaceWaiters.splice(0)) wake();
     }

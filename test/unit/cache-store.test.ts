@@ -279,3 +279,46 @@ describe('removing data', () => {
     });
   });
 });
+
+describe('metadata read ahead', () => {
+  const uids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  const readAhead = { readAhead: true };
+
+  async function withMessages(run: (store: CacheStore, fid: string) => Promise<void>): Promise<void> {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      // UIDs 1..600 without 10: a window of 256 from UID 1 ends at 257
+      await store.batch(uids(1, 600).filter((uid) => uid !== 10).map((uid) => store.metaPutOp(fid, meta(uid))));
+      await run(store, fid);
+    });
+  }
+
+  test('answers inside and beyond the window, and absent messages as absent', async () => {
+    await withMessages(async (store, fid) => {
+      assert.deepEqual(await store.getMetas(fid, [1], readAhead), [meta(1)]);
+      assert.deepEqual(await store.getMetas(fid, [2, 10, 257], readAhead), [meta(2), undefined, meta(257)]);
+      assert.deepEqual(await store.getMetas(fid, [256, 258, 600, 601], readAhead), [meta(256), meta(258), meta(600), undefined]);
+      assert.deepEqual(await store.getMetas(fid, [5], readAhead), [meta(5)]);
+    });
+  });
+
+  test('a write to the folder metadata is seen by the next read, even one racing it', async () => {
+    await withMessages(async (store, fid) => {
+      await store.getMetas(fid, [1], readAhead);
+      const seen = { ...meta(3), flags: ['\\Answered'] };
+      await store.batch([store.metaPutOp(fid, seen)]);
+      assert.deepEqual(await store.getMetas(fid, [3], readAhead), [seen]);
+
+      const racing = store.getMetas(fid, [4], readAhead);
+      const flagged = { ...meta(5), flags: ['\\Flagged'] };
+      const written = store.batch([store.metaPutOp(fid, flagged)]);
+      await racing;
+      await written;
+      assert.deepEqual(await store.getMetas(fid, [5], readAhead), [flagged]);
+
+      const { ops } = await store.messageDeletes(fid, [6]);
+      await store.batch(ops);
+      assert.deepEqual(await store.getMetas(fid, [6, 7], readAhead), [undefined, meta(7)]);
+    });
+  });
+});

@@ -34,7 +34,7 @@ export function makeOnFetch(deps: { log: Logger }) {
 
     for (let i = 0; i < options.messages.length; i += FETCH_RESPONSE_BATCH) {
       const uids = options.messages.slice(i, i + FETCH_RESPONSE_BATCH);
-      let metas = (await folder.account.store.getMetas(fid, uids)).filter((m): m is MessageMeta => !!m);
+      let metas = (await folder.account.store.getMetas(fid, uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
       vanished ||= metas.length < uids.length;
       if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
       if (options.markAsSeen) metas = await markSeen(folder, metas, session.id);
