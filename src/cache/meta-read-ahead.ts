@@ -31,6 +31,7 @@ interface Window {
  */
 export class MetaReadAhead {
   private readonly windows = new Map<string, Window>();
+  /** One counter per folder generation written to since the start: a number per folder. */
   private readonly generations = new Map<string, number>();
 
   generation(fid: string): number {
