@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { runCli, spawnProxy } from '../support/proxy.js';
-import { fetchItems, RawImapClient } from '../support/raw-client.js';
+import { fetchItems, RawImapClient, suiteClients } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
 
@@ -20,15 +20,7 @@ await createFolder(dovecot.mailDir(), 'Archive');
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 8, messages: 60, folders: 'INBOX:2,Archive:1', bigFraction: 0.05, bigSizeMb: 3 }));
 const data = await tempDir('imapcp-admin-');
 const upstream = `imap://127.0.0.1:${dovecot.port}`;
-const opened: RawImapClient[] = [];
-after(() => opened.forEach((c) => c.close()));
-
-async function client(port: number): Promise<RawImapClient> {
-  const c = await RawImapClient.connect(port);
-  opened.push(c);
-  await c.login();
-  return c;
-}
+const client = suiteClients();
 
 /** UID -> sha256 of BODY[] of a folder. */
 async function bodies(c: RawImapClient, folder: string): Promise<Map<number, string>> {

@@ -15,7 +15,7 @@ import { rssAnonMb, sampleRssAnon } from '../support/memory.js';
 import { Rng } from '../support/prng.js';
 import { spawnProxy, startTestProxy } from '../support/proxy.js';
 import { pullDigests } from '../support/pull.js';
-import { fetchItems, RawImapClient } from '../support/raw-client.js';
+import { fetchItems, RawImapClient, suiteClients } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const MAX_RSS_ANON_MB = 200;
@@ -43,13 +43,10 @@ const pid = proxy.child.pid as number;
 const memory = sampleRssAnon(pid);
 after(() => memory.stop());
 
-const opened: RawImapClient[] = [];
-after(() => opened.forEach((c) => c.close()));
+const open = suiteClients();
 
 async function connect(port = proxy.port, localAddress?: string): Promise<RawImapClient> {
-  const client = await RawImapClient.connect(port, '127.0.0.1', localAddress);
-  opened.push(client);
-  return client;
+  return open(port, { login: false, ...(localAddress ? { localAddress } : {}) });
 }
 
 async function loggedIn(port = proxy.port, user = 'test', pass = 'pass'): Promise<RawImapClient> {

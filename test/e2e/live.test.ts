@@ -7,7 +7,7 @@ import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { connectClient, startTestProxy } from '../support/proxy.js';
-import { RawImapClient } from '../support/raw-client.js';
+import { RawImapClient, suiteClients } from '../support/raw-client.js';
 
 const WITHIN_MS = 2_000;
 
@@ -17,13 +17,10 @@ await deliver(dovecot.mailDir(), generateCorpus({ seed: 3, messages: 20, folders
 const proxy = await startTestProxy(dovecot);
 const direct: ImapFlow = await connectClient(dovecot.port);
 after(() => direct.logout().catch(() => undefined));
-const opened: RawImapClient[] = [];
-after(() => opened.forEach((c) => c.close()));
+const connect = suiteClients();
 
 async function idleOn(folder: string): Promise<RawImapClient> {
-  const c = await RawImapClient.connect(proxy.port);
-  opened.push(c);
-  await c.login();
+  const c = await connect(proxy.port);
   assert.match((await c.command(`SELECT "${folder}"`)).tagged, /OK/);
   await c.idle();
   return c;
@@ -51,9 +48,7 @@ describe('live updates', () => {
 
   test('two clients of the proxy see each other’s changes', async () => {
     const idling = await idleOn('INBOX');
-    const other = await RawImapClient.connect(proxy.port);
-    opened.push(other);
-    await other.login();
+    const other = await connect(proxy.port);
     await other.command('SELECT INBOX');
     await other.command('STORE 3 +FLAGS ($Other)');
     await idling.waitFor(/^\* 3 FETCH \(FLAGS \([^)]*\$Other/, WITHIN_MS);
@@ -67,9 +62,7 @@ describe('live updates', () => {
 
   test('after all that, the proxy shows what Dovecot has', async () => {
     const view = async (port: number) => {
-      const c = await RawImapClient.connect(port);
-      opened.push(c);
-      await c.login();
+      const c = await connect(port);
       await c.command('EXAMINE INBOX');
       return (await c.command('UID FETCH 1:* (UID FLAGS)')).untagged.map((l) => l.toString().replace(/\\Recent ?/, '').replace(' )', ')'));
     };

@@ -1,20 +1,17 @@
 // CONDSTORE for clients: MODSEQ, HIGHESTMODSEQ and CHANGEDSINCE work through the proxy, with
 // upstream's values where it has CONDSTORE and the proxy's own counter where it has not.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot, type Dovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { connectClient, startTestProxy } from '../support/proxy.js';
-import { fetchItems, RawImapClient } from '../support/raw-client.js';
+import { fetchItems, RawImapClient, suiteClients } from '../support/raw-client.js';
 
-const opened: RawImapClient[] = [];
-after(() => opened.forEach((c) => c.close()));
+const connect = suiteClients();
 
 async function session(port: number, folder = 'INBOX'): Promise<{ client: RawImapClient; highest: number }> {
-  const client = await RawImapClient.connect(port);
-  opened.push(client);
-  await client.login();
+  const client = await connect(port);
   const select = await client.command(`SELECT ${folder} (CONDSTORE)`);
   const highest = Number(/HIGHESTMODSEQ (\d+)/.exec(select.untagged.map(String).join('\n'))?.[1] ?? NaN);
   return { client, highest };

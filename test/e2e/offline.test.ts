@@ -4,13 +4,13 @@
 // comes back with new mail, connected clients hear of it and the next pull has it.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
 import { startTestProxy } from '../support/proxy.js';
-import { RawImapClient } from '../support/raw-client.js';
+import { RawImapClient, suiteClients } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const dovecot = await withDovecot();
@@ -18,12 +18,10 @@ await createFolder(dovecot.mailDir(), 'Archive');
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 44, messages: 90, folders: 'INBOX:3,Archive:1', bigFraction: 0.03, bigSizeMb: 3 }));
 const proxy = await startTestProxy(dovecot);
 const tmp = await tempDir('imapcp-offline-');
-const opened: RawImapClient[] = [];
-after(() => opened.forEach((c) => c.close()));
+const connect = suiteClients();
 
 async function session(pass = 'pass'): Promise<{ client: RawImapClient; login: string }> {
-  const client = await RawImapClient.connect(proxy.port);
-  opened.push(client);
+  const client = await connect(proxy.port, { login: false });
   return { client, login: (await client.command(`LOGIN test "${pass}"`)).tagged };
 }
 

@@ -8,7 +8,7 @@ import { corpusFolders, generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { connectClient, startTestProxy } from '../support/proxy.js';
-import { fetchItems, RawImapClient } from '../support/raw-client.js';
+import { fetchItems, suiteClients } from '../support/raw-client.js';
 
 const dovecot = await withDovecot();
 for (const folder of corpusFolders()) await createFolder(dovecot.mailDir(), folder);
@@ -17,15 +17,7 @@ const proxy = await startTestProxy(dovecot);
 const client: ImapFlow = await connectClient(proxy.port);
 after(() => client.logout().catch(() => undefined)); // the proxy may be gone first
 
-const opened: RawImapClient[] = [];
-after(() => opened.forEach((c) => c.close()));
-
-async function raw(port: number): Promise<RawImapClient> {
-  const c = await RawImapClient.connect(port);
-  opened.push(c);
-  await c.login();
-  return c;
-}
+const raw = suiteClients();
 
 /** UID -> FLAGS and a digest of BODY[], as a server answers for a folder. */
 async function snapshot(port: number, folder: string): Promise<Map<number, string>> {

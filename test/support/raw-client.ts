@@ -1,6 +1,7 @@
 // A minimal raw IMAP client for tests: sends a command, returns every response line of it with
 // literals inline, as bytes. Used to compare what the proxy answers with what Dovecot answers.
 import net from 'node:net';
+import { after } from 'node:test';
 
 export interface RawResponse {
   /** Untagged responses, each with its literals inline, without the final CRLF. */
@@ -209,4 +210,19 @@ function skipValue(data: Buffer, pos: number): number {
   let i = pos;
   while (i < data.length && data[i] !== 0x20 && data[i] !== 0x29) i++;
   return i;
+}
+
+/**
+ * Opens raw clients for one test suite and closes all of them when it ends. Each is logged in
+ * as test / pass unless `login: false`.
+ */
+export function suiteClients(): (port: number, options?: { login?: boolean; localAddress?: string }) => Promise<RawImapClient> {
+  const opened: RawImapClient[] = [];
+  after(() => opened.forEach((client) => client.close()));
+  return async (port, { login = true, localAddress } = {}) => {
+    const client = await RawImapClient.connect(port, '127.0.0.1', localAddress);
+    opened.push(client);
+    if (login) await client.login();
+    return client;
+  };
 }
