@@ -1,9 +1,10 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { generate } from 'selfsigned';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
+import type { GeneratedPems } from './certificate-worker.js';
 import { parseCertificate, readPemFile } from './pem.js';
 
 /** The certificate and key the proxy shows its clients (PEM). */
@@ -18,9 +19,6 @@ export interface LocalCertificatePaths {
   certPath: string;
   keyPath: string;
 }
-
-/** Long-lived: users trust a generated certificate by hand, once (a Thunderbird exception, a keychain entry). */
-const VALIDITY_YEARS = 5;
 
 /**
  * Reads the certificate and key for clients' TLS from their files. On first start, when
@@ -57,29 +55,7 @@ export async function loadLocalCertificate(paths: LocalCertificatePaths, log: Lo
 }
 
 async function generateLocalCertificate(paths: LocalCertificatePaths, log: Logger): Promise<LocalCertificate> {
-  const notBeforeDate = new Date();
-  const notAfterDate = new Date(notBeforeDate);
-  notAfterDate.setFullYear(notAfterDate.getFullYear() + VALIDITY_YEARS);
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'rsa',
-    keySize: 2048,
-    algorithm: 'sha256',
-    notBeforeDate,
-    notAfterDate,
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-          { type: 7, ip: '::1' },
-        ],
-      },
-    ],
-  });
+  const pems = await generateInWorker();
   try {
     for (const dir of new Set([dirname(paths.certPath), dirname(paths.keyPath)])) await mkdir(dir, { recursive: true, mode: 0o700 });
     // 'wx': never replace a file that appeared meanwhile
@@ -98,4 +74,19 @@ async function generateLocalCertificate(paths: LocalCertificatePaths, log: Logge
     'generated a self-signed TLS certificate for localhost; a mail client asks once whether to trust it: compare its SHA-256 fingerprint with this one',
   );
   return { cert: pems.cert, key: pems.private, fingerprint };
+}
+
+/**
+ * Runs certificate-worker.js in a worker thread: the X.509 libraries it loads weigh about 17 MB
+ * of RssAnon and 6 MB of V8 heap, which a worker gives back when it ends, and which every full
+ * collection of the proxy would otherwise mark for the rest of its life.
+ */
+function generateInWorker(): Promise<GeneratedPems> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./certificate-worker.js', import.meta.url));
+    let pems: GeneratedPems | undefined;
+    worker.once('message', (message: GeneratedPems) => (pems = message));
+    worker.once('error', reject);
+    worker.once('exit', (code) => (pems ? resolve(pems) : reject(new Error(`the certificate worker exited with code ${code} and no certificate`))));
+  });
 }

@@ -1,0 +1,41 @@
+import { parentPort } from 'node:worker_threads';
+import { generate } from 'selfsigned';
+
+/** What the worker posts back: the PEMs of a new self-signed certificate and its key. */
+export interface GeneratedPems {
+  cert: string;
+  private: string;
+}
+
+/** Long-lived: users trust a generated certificate by hand, once (a Thunderbird exception, a keychain entry). */
+const VALIDITY_YEARS = 5;
+
+/** Worker thread entry (local-certificate.ts): generates a certificate for localhost, posts it, ends. */
+async function generateLocalhostCertificate(): Promise<GeneratedPems> {
+  const notBeforeDate = new Date();
+  const notAfterDate = new Date(notBeforeDate);
+  notAfterDate.setFullYear(notAfterDate.getFullYear() + VALIDITY_YEARS);
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'rsa',
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  });
+  return { cert: pems.cert, private: pems.private };
+}
+
+if (parentPort) parentPort.postMessage(await generateLocalhostCertificate());
