@@ -1,7 +1,7 @@
 import { Level } from 'level';
 import { BODY_CHUNK_SIZE } from '../model/limits.js';
 import type { ChunkRange } from './records.js';
-import { bodyBytesPassed } from './gc-pacer.js';
+import { bodyBytesRead, bodyBytesWritten } from './gc-pacer.js';
 import { WriteQueue } from './write-queue.js';
 
 /** Chunk keys: a sequence number in fixed-width hex, so key order is write order. */
@@ -54,7 +54,7 @@ export class BodyStore {
     const start = this.nextSeq;
     this.nextSeq += pieces.length;
     this.unsettled.add(start);
-    bodyBytesPassed(pieces.reduce((sum, piece) => sum + piece.length, 0));
+    bodyBytesWritten(pieces.reduce((sum, piece) => sum + piece.length, 0));
     const written = this.writes.write(pieces.map((value, i) => ({ type: 'put', key: chunkKey(start + i), value })));
     return { range: { start, count: pieces.length }, written };
   }
@@ -96,8 +96,9 @@ export class BodyStore {
 
   /** Chunks by sequence number, read from one snapshot; undefined for a chunk that is gone. */
   async getChunks(seqs: readonly number[], snapshot?: ReturnType<Level<string, Buffer>['snapshot']>): Promise<(Buffer | undefined)[]> {
-    // (not paced: read chunks die young, and a full collection per 24 MB served cost a fifth of a pull's time)
-    return this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
+    const chunks = await this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
+    bodyBytesRead(chunks.reduce((sum, chunk) => sum + (chunk?.length ?? 0), 0));
+    return chunks;
   }
 
   snapshot(): ReturnType<Level<string, Buffer>['snapshot']> {

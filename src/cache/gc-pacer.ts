@@ -1,22 +1,43 @@
-import { GC_PACE_BYTES } from '../model/limits.js';
+import { GC_PACE_BYTES, MINOR_GC_PACE_BYTES } from '../model/limits.js';
 
-type GcFunction = (options?: { type: 'major'; execution: 'async' | 'sync' }) => void;
+type GcFunction = (options?: { type: 'major' | 'minor'; execution: 'async' | 'sync' }) => void;
 /** V8's collector, when the process was started with --expose-gc (the CLI is). */
 const gc = (globalThis as { gc?: GcFunction }).gc;
-let passed = 0;
+let sinceMinor = 0;
+let sinceMajor = 0;
 
-/**
+/*
  * Bodies pass through the proxy as Buffers whose memory lies outside V8's heap and is freed only
- * when V8 collects the Buffer object. A Buffer that outlives a young-generation collection (a body
- * waiting in the write queue, a literal imapflow assembled) is collected by a full collection
- * only, which V8 starts by itself once 64 MB of such memory has piled up: that pile, not live
- * data, made most of the peak RssAnon. Told of every body byte written to the cache, this starts a
- * full collection (incremental, off the hot path) every GC_PACE_BYTES while that much is held.
+ * when V8 collects the Buffer object. Two things go wrong when V8 is left to pace that alone:
+ *
+ * - V8 counts Buffer memory allocated since the last full collection against the old
+ *   generation's allowance. The young generation (4 MB) fills with small objects far more slowly
+ *   than bodies stream through, so spent chunks are not yet collected when that allowance runs
+ *   out: a full collection, marking the whole heap, came every 10 MB served (40 per 2,000-message
+ *   pull, half the proxy's CPU time). A young-generation collection every MINOR_GC_PACE_BYTES
+ *   frees spent chunks while they are young, for about a millisecond each.
+ * - A Buffer that outlives young-generation collections (a body waiting in the write queue, a
+ *   literal imapflow assembled) is collected by a full collection only, which V8 starts once
+ *   64 MB of such memory has piled up: that pile, not live data, made most of the peak RssAnon.
+ *   A full collection (incremental, off the hot path) every GC_PACE_BYTES written while that
+ *   much is held keeps it down.
  */
-export function bodyBytesPassed(bytes: number): void {
+
+/** Body bytes just read from the cache, in fresh Buffers. */
+export function bodyBytesRead(bytes: number): void {
   if (!gc) return;
-  passed += bytes;
-  if (passed < GC_PACE_BYTES) return;
-  passed = 0;
+  sinceMinor += bytes;
+  if (sinceMinor < MINOR_GC_PACE_BYTES) return;
+  sinceMinor = 0;
+  gc({ type: 'minor', execution: 'async' });
+}
+
+/** Body bytes just queued for the cache (Buffers of an upstream literal, or of an APPEND). */
+export function bodyBytesWritten(bytes: number): void {
+  if (!gc) return;
+  bodyBytesRead(bytes);
+  sinceMajor += bytes;
+  if (sinceMajor < GC_PACE_BYTES) return;
+  sinceMajor = 0;
   if (process.memoryUsage().arrayBuffers >= GC_PACE_BYTES) gc({ type: 'major', execution: 'async' });
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_TRIM_THRESHOLD_=8388608 node --max-semi-space-size=4 --expose-gc
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_TRIM_THRESHOLD_=8388608 node --max-semi-space-size=4 --heap-growing-percent=100 --expose-gc
 // Memory is bounded by design, down to the allocators: glibc keeps freed blocks of its dynamic
 // mmap threshold in per-thread arenas (LevelDB and libuv threads free MB-sized buffers all the
 // time), so blocks of 1 MB and more are mmap'ed and given back at once, from two arenas, and the
@@ -6,8 +6,11 @@
 // mmap'ing each of them cost a page fault per 4 KB, which doubled the CPU time of a LevelDB write
 // and made a read six times slower. V8 gets a 4 MB young generation instead of 16 MB (the
 // proxy's objects die young). About 50 MB less RssAnon.
-// --expose-gc lets the proxy start a full collection of spent body Buffers itself, every 24 MB
-// of body bytes (src/cache/gc-pacer.ts), instead of V8 waiting for 64 MB of them to pile up.
+// --expose-gc lets the proxy pace collections of spent body Buffers itself (src/cache/gc-pacer.ts):
+// young ones every 4 MB of body bytes, full ones every 24 MB written. V8 counts Buffer memory
+// against the old generation's allowance, which by default grows by only about half the live heap
+// (20 MB) after a full collection; --heap-growing-percent=100 lets it double, so that Buffers
+// still in flight at a young collection do not start a full one every few MB.
 import { Command, Option } from 'commander';
 import { addAdminCommands } from './admin-commands.js';
 import { runStart } from './start-command.js';
