@@ -14,7 +14,7 @@ let sinceMajor = 0;
  *   generation's allowance. The young generation (4 MB) fills with small objects far more slowly
  *   than bodies stream through, so spent chunks are not yet collected when that allowance runs
  *   out: a full collection, marking the whole heap, came every 10 MB served (40 per 2,000-message
- *   pull, half the proxy's CPU time). A young-generation collection every MINOR_GC_PACE_BYTES
+ *   pull, nearly half the proxy's CPU time). A young-generation collection every MINOR_GC_PACE_BYTES
  *   frees spent chunks while they are young, for about a millisecond each.
  * - A Buffer that outlives young-generation collections (a body waiting in the write queue, a
  *   literal imapflow assembled) is collected by a full collection only, which V8 starts once
@@ -25,19 +25,22 @@ let sinceMajor = 0;
 
 /** Body bytes just read from the cache, in fresh Buffers. */
 export function bodyBytesRead(bytes: number): void {
-  if (!gc) return;
-  sinceMinor += bytes;
-  if (sinceMinor < MINOR_GC_PACE_BYTES) return;
-  sinceMinor = 0;
-  gc({ type: 'minor', execution: 'async' });
+  if (gc) paceMinor(gc, bytes);
 }
 
 /** Body bytes just queued for the cache (Buffers of an upstream literal, or of an APPEND). */
 export function bodyBytesWritten(bytes: number): void {
   if (!gc) return;
-  bodyBytesRead(bytes);
+  paceMinor(gc, bytes);
   sinceMajor += bytes;
   if (sinceMajor < GC_PACE_BYTES) return;
   sinceMajor = 0;
   if (process.memoryUsage().arrayBuffers >= GC_PACE_BYTES) gc({ type: 'major', execution: 'async' });
+}
+
+function paceMinor(collect: GcFunction, bytes: number): void {
+  sinceMinor += bytes;
+  if (sinceMinor < MINOR_GC_PACE_BYTES) return;
+  sinceMinor = 0;
+  collect({ type: 'minor', execution: 'async' });
 }
