@@ -46,7 +46,7 @@ export async function fetchSectionsInto(
   outcome: SectionOutcome,
 ): Promise<void> {
   const wanted = new Set(uids);
-  const longer: { uid: Uid; first?: Buffer }[] = [];
+  const longer: { uid: Uid; first: Buffer }[] = [];
   await conn.uidFetch(toSequenceSet(uids), [sectionItem(section, [0, UPSTREAM_PARTIAL_SIZE])], async (fetched) => {
     if (!wanted.has(fetched.uid) || !fetched.sections.has(section)) return; // unsolicited
     wanted.delete(fetched.uid);
@@ -63,16 +63,40 @@ export async function fetchSectionsInto(
     outcome(fetched.uid, record, written);
   });
   for (const uid of wanted) outcome(uid, undefined, DONE);
-  while (longer.length > 0) {
-    const entry = longer.shift() as { uid: Uid; first?: Buffer };
-    // on this one connection, piece after piece: nothing is asked ahead (expected 0)
-    const fetchAt = (offset: number) => {
-      const first = offset === 0 ? entry.first : undefined;
-      entry.first = undefined; // handed over once: not kept while the rest comes
-      return first ? Promise.resolve(first) : fetchPiece(conn, entry.uid, section, offset);
-    };
-    outcome(entry.uid, await fetchLongSectionInto(fetchAt, store, fid, entry.uid, storeAs, rule, 0), DONE);
+  for (const { uid, first } of longer.splice(0)) {
+    const record = await fetchRemainder(conn, store, fid, uid, section, storeAs, rule, first);
+    outcome(uid, record, DONE);
   }
+}
+
+/** Continues a section longer than one partial: piece by piece, never more than one in memory. */
+async function fetchRemainder(
+  conn: UpstreamConnection,
+  store: CacheStore,
+  fid: string,
+  uid: Uid,
+  section: string,
+  storeAs: string,
+  rule: HeaderRule,
+  first: Buffer,
+): Promise<SectionRecord | undefined> {
+  const writer = store.sectionWriter(fid, uid, storeAs, rule);
+  try {
+    await writer.write(first);
+    for (let offset = first.length; ; offset += UPSTREAM_PARTIAL_SIZE) {
+      const piece = await fetchPiece(conn, uid, section, offset);
+      if (piece === undefined) {
+        await writer.abandon(); // expunged meanwhile
+        return undefined;
+      }
+      if (piece) await writer.write(piece);
+      if (!piece || piece.length < UPSTREAM_PARTIAL_SIZE) break;
+    }
+  } catch (err) {
+    await writer.abandon().catch(() => undefined);
+    throw err;
+  }
+  return writer.end();
 }
 
 /** One partial of a section: its bytes, null for NIL, undefined when upstream did not return the message. */
@@ -85,8 +109,8 @@ export async function fetchPiece(conn: UpstreamConnection, uid: Uid, section: st
 }
 
 /**
- * Fetches a section expected to be longer than one partial, two pieces at a time (one at a time
- * when `expected` is 0), and writes them in order. `fetchAt` runs each piece on a connection of its own: across a link with
+ * Fetches a section expected to be longer than one partial, two pieces at a time, and writes
+ * them in order. `fetchAt` runs each piece on a connection of its own: across a link with
  * latency the next piece is already coming while one arrives, where one connection would leave
  * the link idle for a round trip per piece (a 5 MB body over 25 ms: 0.1 s of 0.5). At most two
  * pieces are in memory. `expected` (RFC822.SIZE) only decides how far ahead to ask: the pieces
