@@ -13,9 +13,7 @@ import { lowerBound } from '../model/uid-set.js';
 import { Priority, type PoolRequest } from '../upstream/connection-pool.js';
 import { deferred, type Deferred } from './deferred.js';
 import type { Folder } from './folder.js';
-import { fetchLongSectionInto, fetchPiece, fetchSectionsInto } from './upstream-sections.js';
-
-const DONE = Promise.resolve();
+import { fetchSectionsInto } from './upstream-sections.js';
 
 /** A body on its way: resolves with its record (bytes inline when fetched in one piece). */
 interface InFlight extends Deferred<SectionRecord | undefined> {
@@ -149,10 +147,8 @@ export class BodyFetcher {
     };
     for (const meta of metas) {
       if (meta.size > UPSTREAM_PARTIAL_SIZE) {
-        // a large body gets connections of its own, so small ones are not held up behind it; the
-        // background fill, in no hurry, takes one connection and one piece at a time
-        if (priority === Priority.Background) this.runBatch([meta], priority);
-        else this.runLong(meta, priority);
+        // a large body gets a connection of its own, so small ones are not held up behind it
+        this.runBatch([meta], priority);
         continue;
       }
       if (batch.length >= BODY_BATCH_MAX_MESSAGES || batchBytes + meta.size > BODY_BATCH_MAX_BYTES) flush();
@@ -165,10 +161,20 @@ export class BodyFetcher {
   private runBatch(metas: readonly MessageMeta[], priority: Priority): void {
     const { store, pool } = this.folder.account;
     const fid = this.folder.fid as string;
+    const generation = this.generation;
     const request: PoolRequest = { folder: this.folder.path, priority };
-    const settle = this.settler();
     const pending = new Map<Uid, InFlight>();
-    for (const meta of metas) pending.set(meta.uid, this.enter(meta.uid, request));
+    for (const meta of metas) {
+      const entry: InFlight = { ...deferred<SectionRecord | undefined>(), request, awaited: false, stored: deferred() };
+      pending.set(meta.uid, entry);
+      this.inflight.set(meta.uid, entry);
+    }
+    // an entry leaves the in-flight map once its body is readable from the cache
+    const leave = (uid: Uid, entry: InFlight, err?: unknown) => {
+      if (this.inflight.get(uid) === entry) this.inflight.delete(uid);
+      if (err) entry.stored.reject(err);
+      else entry.stored.resolve();
+    };
     pool
       .run(request, (conn) =>
         fetchSectionsInto(conn, store, fid, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
@@ -180,61 +186,22 @@ export class BodyFetcher {
           if (record?.inline && !entry.awaited && request.priority === Priority.ReadAhead) {
             this.folder.account.freshBodies.put(fid, uid, record);
           }
-          settle(uid, entry, record, written);
+          written.then(
+            () => {
+              if (record && generation === this.generation) void this.cached?.then((set) => set.add(uid));
+              leave(uid, entry);
+            },
+            (err: unknown) => {
+              this.folder.account.log.warn({ err, folder: this.folder.path, uid }, 'a fetched body could not be cached');
+              leave(uid, entry, err);
+            },
+          );
         }),
       )
       .then(
-        () => pending.forEach((entry, uid) => (entry.resolve(undefined), this.leave(uid, entry))),
-        (err: unknown) => pending.forEach((entry, uid) => (entry.reject(err), this.leave(uid, entry, err))),
+        () => pending.forEach((entry, uid) => (entry.resolve(undefined), leave(uid, entry))),
+        (err: unknown) => pending.forEach((entry, uid) => (entry.reject(err), leave(uid, entry, err))),
       );
-  }
-
-  /** One body longer than a partial: its pieces each a pool job, two at a time. */
-  private runLong(meta: MessageMeta, priority: Priority): void {
-    const { store, pool } = this.folder.account;
-    const request: PoolRequest = { folder: this.folder.path, priority };
-    const settle = this.settler();
-    const entry = this.enter(meta.uid, request);
-    const fetchAt = (offset: number) =>
-      pool.run(request, async (conn) => {
-        // backpressure as for a batch: a piece is asked for only when the cache can take it, or
-        // pieces of the large bodies scheduled would pile up in memory while the cache is busy
-        await store.writeSpace();
-        return fetchPiece(conn, meta.uid, '', offset);
-      });
-    fetchLongSectionInto(fetchAt, store, this.folder.fid as string, meta.uid, FULL_BODY, 'scan', meta.size).then(
-      (record) => (entry.resolve(record), settle(meta.uid, entry, record, DONE)),
-      (err: unknown) => (entry.reject(err), this.leave(meta.uid, entry, err)),
-    );
-  }
-
-  private enter(uid: Uid, request: PoolRequest): InFlight {
-    const entry: InFlight = { ...deferred<SectionRecord | undefined>(), request, awaited: false, stored: deferred() };
-    this.inflight.set(uid, entry);
-    return entry;
-  }
-
-  /** What follows the write of a fetched body: the entry leaves the in-flight map once the body is readable from the cache. */
-  private settler() {
-    const generation = this.generation;
-    return (uid: Uid, entry: InFlight, record: SectionRecord | undefined, written: Promise<void>) => {
-      written.then(
-        () => {
-          if (record && generation === this.generation) void this.cached?.then((set) => set.add(uid));
-          this.leave(uid, entry);
-        },
-        (err: unknown) => {
-          this.folder.account.log.warn({ err, folder: this.folder.path, uid }, 'a fetched body could not be cached');
-          this.leave(uid, entry, err);
-        },
-      );
-    };
-  }
-
-  private leave(uid: Uid, entry: InFlight, err?: unknown): void {
-    if (this.inflight.get(uid) === entry) this.inflight.delete(uid);
-    if (err) entry.stored.reject(err);
-    else entry.stored.resolve();
   }
 
   private cachedUids(): Promise<Set<Uid>> {

@@ -84,7 +84,10 @@ async function fetchRemainder(
   try {
     await writer.write(first);
     for (let offset = first.length; ; offset += UPSTREAM_PARTIAL_SIZE) {
-      const piece = await fetchPiece(conn, uid, section, offset);
+      let piece: Buffer | null | undefined;
+      await conn.uidFetch(String(uid), [sectionItem(section, [offset, UPSTREAM_PARTIAL_SIZE])], (fetched) => {
+        if (fetched.uid === uid && fetched.sections.has(section)) piece = fetched.sections.get(section);
+      });
       if (piece === undefined) {
         await writer.abandon(); // expunged meanwhile
         return undefined;
@@ -97,56 +100,4 @@ async function fetchRemainder(
     throw err;
   }
   return writer.end();
-}
-
-/** One partial of a section: its bytes, null for NIL, undefined when upstream did not return the message. */
-export async function fetchPiece(conn: UpstreamConnection, uid: Uid, section: string, offset: number): Promise<Buffer | null | undefined> {
-  let piece: Buffer | null | undefined;
-  await conn.uidFetch(String(uid), [sectionItem(section, [offset, UPSTREAM_PARTIAL_SIZE])], (fetched) => {
-    if (fetched.uid === uid && fetched.sections.has(section)) piece = fetched.sections.get(section);
-  });
-  return piece;
-}
-
-/**
- * Fetches a section expected to be longer than one partial, two pieces at a time, and writes
- * them in order. `fetchAt` runs each piece on a connection of its own: across a link with
- * latency the next piece is already coming while one arrives, where one connection would leave
- * the link idle for a round trip per piece (a 5 MB body over 25 ms: 0.1 s of 0.5). At most two
- * pieces are in memory. `expected` (RFC822.SIZE) only decides how far ahead to ask: the pieces
- * continue until one comes back short, whatever the size said.
- */
-export async function fetchLongSectionInto(
-  fetchAt: (offset: number) => Promise<Buffer | null | undefined>,
-  store: CacheStore,
-  fid: string,
-  uid: Uid,
-  storeAs: string,
-  rule: HeaderRule,
-  expected: number,
-): Promise<SectionRecord | undefined> {
-  const start = (offset: number) => {
-    const piece = fetchAt(offset);
-    piece.catch(() => undefined); // awaited below, or not needed once an earlier piece came back short
-    return piece;
-  };
-  const writer = store.sectionWriter(fid, uid, storeAs, rule);
-  let current = start(0);
-  try {
-    for (let offset = 0; ; offset += UPSTREAM_PARTIAL_SIZE) {
-      const nextOffset = offset + UPSTREAM_PARTIAL_SIZE;
-      const next = nextOffset < expected ? start(nextOffset) : undefined;
-      const piece = await current;
-      if (piece === undefined) {
-        await writer.abandon(); // expunged meanwhile
-        return undefined;
-      }
-      if (piece) await writer.write(piece);
-      if (!piece || piece.length < UPSTREAM_PARTIAL_SIZE) return await writer.end();
-      current = next ?? start(nextOffset);
-    }
-  } catch (err) {
-    await writer.abandon().catch(() => undefined);
-    throw err;
-  }
 }

@@ -160,13 +160,13 @@ export class ConnectionPool extends EventEmitter {
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(POOL_DRAIN_MS, undefined, { ref: false })]);
   }
 
-  /** Raises a queued request (every job of it) to client priority: a client now waits for what it will fetch. */
+  /** Raises a queued request to client priority: a client now waits for what it will fetch. */
   promote(request: PoolRequest): void {
-    const queued = this.waiters.filter((w) => w.request === request);
-    if (queued.length === 0 || request.priority === Priority.Client) return;
-    for (const waiter of queued) this.waiters.splice(this.waiters.indexOf(waiter), 1);
+    const index = this.waiters.findIndex((w) => w.request === request);
+    if (index < 0 || request.priority === Priority.Client) return;
+    const [waiter] = this.waiters.splice(index, 1);
     request.priority = Priority.Client;
-    for (const waiter of queued) this.enqueue(waiter);
+    this.enqueue(waiter as Waiter);
     this.dispatch();
   }
 
