@@ -11,6 +11,7 @@ import { startConfigSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { startProxy, type RunningProxy } from '../../src/main.js';
 import { freePort, type Dovecot } from './dovecot.js';
+import { tempDir } from './temp-dir.js';
 
 export interface TestProxy {
   host: string;
@@ -117,8 +118,7 @@ export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ cod
  */
 export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedProxy> {
   const port = await freePort();
-  const certDir = await mkdtemp(path.join(os.tmpdir(), 'imapcp-certs-'));
-  after(() => rm(certDir, { recursive: true, force: true }));
+  const certDir = await tempDir('imapcp-certs-');
   const certEnv = { IMAP_CACHE_PROXY_TLS_CERT: path.join(certDir, 'cert.pem'), IMAP_CACHE_PROXY_TLS_KEY: path.join(certDir, 'key.pem') };
   // run as installed: its shebang sets the allocator and V8 options that memory figures depend on
   const child = spawn(CLI, ['start', '--listen', `127.0.0.1:${port}`, ...args], {
