@@ -13,7 +13,9 @@ import { lowerBound } from '../model/uid-set.js';
 import { Priority, type PoolRequest } from '../upstream/connection-pool.js';
 import { deferred, type Deferred } from './deferred.js';
 import type { Folder } from './folder.js';
-import { fetchSectionsInto } from './upstream-sections.js';
+import { fetchLongSectionInto, fetchPiece, fetchSectionsInto } from './upstream-sections.js';
+
+const DONE = Promise.resolve();
 
 /** A body on its way: resolves with its record (bytes inline when fetched in one piece). */
 interface InFlight extends Deferred<SectionRecord | undefined> {
@@ -84,6 +86,13 @@ export class BodyFetcher {
       if (fresh) result.set(meta.uid, fresh);
       else toRead.push(meta);
     }
+    // a fetch that finishes while the records are read has left the in-flight map when the read
+    // returns without its record: its entry, kept here, has the record (fetching again would not)
+    const runningBefore = new Map<Uid, InFlight>();
+    for (const meta of toRead) {
+      const entry = this.inflight.get(meta.uid);
+      if (entry) runningBefore.set(meta.uid, entry);
+    }
     const records = toRead.length ? await store.getSections(fid, toRead.map((m) => ({ uid: m.uid, section: FULL_BODY }))) : [];
     const missing: MessageMeta[] = [];
     toRead.forEach((meta, i) => {
@@ -97,16 +106,17 @@ export class BodyFetcher {
     for (const meta of missing) served.note('upstream', meta.size);
     if (missing.length === 0) return result;
 
+    const entryOf = (uid: Uid) => this.inflight.get(uid) ?? runningBefore.get(uid);
     const toFetch: MessageMeta[] = [];
     for (const meta of missing) {
-      const running = this.inflight.get(meta.uid);
+      const running = entryOf(meta.uid);
       if (running && priority === Priority.Client) pool.promote(running.request);
       if (!running) toFetch.push(meta);
     }
     this.schedule(toFetch, priority);
     const fetched = await Promise.all(
       missing.map((meta) => {
-        const entry = this.inflight.get(meta.uid) as InFlight;
+        const entry = entryOf(meta.uid) as InFlight;
         entry.awaited = true;
         return entry.promise;
       }),
@@ -147,8 +157,10 @@ export class BodyFetcher {
     };
     for (const meta of metas) {
       if (meta.size > UPSTREAM_PARTIAL_SIZE) {
-        // a large body gets a connection of its own, so small ones are not held up behind it
-        this.runBatch([meta], priority);
+        // a large body gets connections of its own, so small ones are not held up behind it; the
+        // background fill, in no hurry, takes one connection and one piece at a time
+        if (priority === Priority.Background) this.runBatch([meta], priority);
+        else this.runLong(meta, priority);
         continue;
       }
       if (batch.length >= BODY_BATCH_MAX_MESSAGES || batchBytes + meta.size > BODY_BATCH_MAX_BYTES) flush();
@@ -161,20 +173,10 @@ export class BodyFetcher {
   private runBatch(metas: readonly MessageMeta[], priority: Priority): void {
     const { store, pool } = this.folder.account;
     const fid = this.folder.fid as string;
-    const generation = this.generation;
     const request: PoolRequest = { folder: this.folder.path, priority };
+    const settle = this.settler();
     const pending = new Map<Uid, InFlight>();
-    for (const meta of metas) {
-      const entry: InFlight = { ...deferred<SectionRecord | undefined>(), request, awaited: false, stored: deferred() };
-      pending.set(meta.uid, entry);
-      this.inflight.set(meta.uid, entry);
-    }
-    // an entry leaves the in-flight map once its body is readable from the cache
-    const leave = (uid: Uid, entry: InFlight, err?: unknown) => {
-      if (this.inflight.get(uid) === entry) this.inflight.delete(uid);
-      if (err) entry.stored.reject(err);
-      else entry.stored.resolve();
-    };
+    for (const meta of metas) pending.set(meta.uid, this.enter(meta.uid, request));
     pool
       .run(request, (conn) =>
         fetchSectionsInto(conn, store, fid, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
@@ -186,22 +188,63 @@ export class BodyFetcher {
           if (record?.inline && !entry.awaited && request.priority === Priority.ReadAhead) {
             this.folder.account.freshBodies.put(fid, uid, record);
           }
-          written.then(
-            () => {
-              if (record && generation === this.generation) void this.cached?.then((set) => set.add(uid));
-              leave(uid, entry);
-            },
-            (err: unknown) => {
-              this.folder.account.log.warn({ err, folder: this.folder.path, uid }, 'a fetched body could not be cached');
-              leave(uid, entry, err);
-            },
-          );
+          settle(uid, entry, record, written);
         }),
       )
       .then(
-        () => pending.forEach((entry, uid) => (entry.resolve(undefined), leave(uid, entry))),
-        (err: unknown) => pending.forEach((entry, uid) => (entry.reject(err), leave(uid, entry, err))),
+        () => pending.forEach((entry, uid) => (entry.resolve(undefined), this.leave(uid, entry))),
+        (err: unknown) => pending.forEach((entry, uid) => (entry.reject(err), this.leave(uid, entry, err))),
       );
+  }
+
+  /** One body longer than a partial: its pieces each a pool job, two at a time. */
+  private runLong(meta: MessageMeta, priority: Priority): void {
+    const { store, pool } = this.folder.account;
+    const request: PoolRequest = { folder: this.folder.path, priority };
+    const settle = this.settler();
+    const entry = this.enter(meta.uid, request);
+    const fetchAt = (offset: number) =>
+      pool.run(request, async (conn) => {
+        // backpressure as for a batch: a piece is asked for only when the cache can take it, or
+        // pieces of the large bodies scheduled would pile up in memory while the cache is busy
+        await store.writeSpace();
+        return fetchPiece(conn, meta.uid, '', offset);
+      });
+    pool.hold(fetchLongSectionInto(fetchAt, store, this.folder.fid as string, meta.uid, FULL_BODY, 'scan', meta.size)).then(
+      (record) => (entry.resolve(record), settle(meta.uid, entry, record, DONE)),
+      (err: unknown) => (entry.reject(err), this.leave(meta.uid, entry, err)),
+    );
+  }
+
+  private enter(uid: Uid, request: PoolRequest): InFlight {
+    const entry: InFlight = { ...deferred<SectionRecord | undefined>(), request, awaited: false, stored: deferred() };
+    this.inflight.set(uid, entry);
+    return entry;
+  }
+
+  /** What follows the write of a fetched body: the entry leaves the in-flight map once the body is readable from the cache. */
+  private settler() {
+    const generation = this.generation;
+    return (uid: Uid, entry: InFlight, record: SectionRecord | undefined, written: Promise<void>) => {
+      written.then(
+        async () => {
+          // counted as cached before it leaves the in-flight map: a read-ahead that saw it as
+          // neither would fetch it again, and the second record would orphan the first's chunks
+          if (record && generation === this.generation) await this.cached?.then((set) => set.add(uid), () => undefined);
+          this.leave(uid, entry);
+        },
+        (err: unknown) => {
+          this.folder.account.log.warn({ err, folder: this.folder.path, uid }, 'a fetched body could not be cached');
+          this.leave(uid, entry, err);
+        },
+      );
+    };
+  }
+
+  private leave(uid: Uid, entry: InFlight, err?: unknown): void {
+    if (this.inflight.get(uid) === entry) this.inflight.delete(uid);
+    if (err) entry.stored.reject(err);
+    else entry.stored.resolve();
   }
 
   private cachedUids(): Promise<Set<Uid>> {

@@ -122,7 +122,15 @@ export class ConnectionPool extends EventEmitter {
   }
 
   run<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
-    const task = this.runGranted(request, work);
+    return this.hold(this.runGranted(request, work));
+  }
+
+  /**
+   * Work that spans several jobs and writes to the cache between them (a section from pieces
+   * fetched on different connections): close() waits for it as for a job, so it can finish or
+   * drop what it wrote before the cache closes.
+   */
+  hold<T>(task: Promise<T>): Promise<T> {
     this.inFlight.add(task);
     task.then(
       () => this.inFlight.delete(task),
@@ -160,13 +168,13 @@ export class ConnectionPool extends EventEmitter {
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(POOL_DRAIN_MS, undefined, { ref: false })]);
   }
 
-  /** Raises a queued request to client priority: a client now waits for what it will fetch. */
+  /** Raises a queued request (every job of it) to client priority: a client now waits for what it will fetch. */
   promote(request: PoolRequest): void {
-    const index = this.waiters.findIndex((w) => w.request === request);
-    if (index < 0 || request.priority === Priority.Client) return;
-    const [waiter] = this.waiters.splice(index, 1);
+    const queued = this.waiters.filter((w) => w.request === request);
+    if (queued.length === 0 || request.priority === Priority.Client) return;
+    for (const waiter of queued) this.waiters.splice(this.waiters.indexOf(waiter), 1);
     request.priority = Priority.Client;
-    this.enqueue(waiter as Waiter);
+    for (const waiter of queued) this.enqueue(waiter);
     this.dispatch();
   }
 
