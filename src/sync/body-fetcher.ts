@@ -158,7 +158,9 @@ export class BodyFetcher {
     for (const meta of metas) {
       if (meta.size > UPSTREAM_PARTIAL_SIZE) {
         // a large body gets connections of its own, so small ones are not held up behind it; the
-        // background fill, in no hurry, takes one connection and one piece at a time
+        // background fill, in no hurry, takes one connection and one piece at a time. What comes
+        // before it in UID order is asked for first: clients read in that order
+        flush();
         if (priority === Priority.Background) this.runBatch([meta], priority);
         else this.runLong(meta, priority);
         continue;
@@ -185,7 +187,7 @@ export class BodyFetcher {
           pending.delete(uid);
           entry.resolve(record);
           // kept for a client reading right behind the read-ahead; the background fill keeps nothing
-          if (record?.inline && !entry.awaited && request.priority === Priority.ReadAhead) {
+          if (record?.inline && !entry.awaited && priority === Priority.ReadAhead) {
             this.folder.account.freshBodies.put(fid, uid, record);
           }
           settle(uid, entry, record, written);

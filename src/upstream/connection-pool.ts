@@ -168,12 +168,16 @@ export class ConnectionPool extends EventEmitter {
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(POOL_DRAIN_MS, undefined, { ref: false })]);
   }
 
-  /** Raises a queued request (every job of it) to client priority: a client now waits for what it will fetch. */
+  /**
+   * Raises a request to client priority, a client now waits for what it fetches: its queued jobs
+   * move up, and jobs it starts later (the next pieces of a large body) queue as a client's.
+   */
   promote(request: PoolRequest): void {
-    const queued = this.waiters.filter((w) => w.request === request);
-    if (queued.length === 0 || request.priority === Priority.Client) return;
-    for (const waiter of queued) this.waiters.splice(this.waiters.indexOf(waiter), 1);
+    if (request.priority === Priority.Client) return;
     request.priority = Priority.Client;
+    const queued = this.waiters.filter((w) => w.request === request);
+    if (queued.length === 0) return;
+    for (const waiter of queued) this.waiters.splice(this.waiters.indexOf(waiter), 1);
     for (const waiter of queued) this.enqueue(waiter);
     this.dispatch();
   }
