@@ -234,20 +234,33 @@ export class ConnectionPool extends EventEmitter {
       if (index < 0) return;
       const waiter = this.waiters[index] as Waiter;
       const conn = this.takeIdle(waiter.request);
-      if (!conn && this.all.size + this.opening >= this.size) return;
       if (!conn && Date.now() < this.unreachableUntil) {
         // upstream failed a moment ago: fail now rather than try again for every request
         this.waiters.splice(index, 1);
         waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'upstream is unreachable'));
         continue;
       }
+      if (!conn) {
+        this.openForWaiting();
+        return;
+      }
       this.waiters.splice(index, 1);
       // counted when granted, not when the caller resumes: one dispatch may grant several
       const background = isBackground(waiter.request);
       if (background) this.busyBackground++;
-      if (conn) waiter.resolve({ conn, background });
-      else this.openFor(waiter, background);
+      waiter.resolve({ conn, background });
     }
+  }
+
+  /**
+   * Opens connections for the requests that wait, one per request not covered by a connect
+   * already under way. A new connection goes to whoever waits first when it is ready, and a
+   * request may get a busy one that frees up sooner: across a link a connect and login take
+   * several round trips, a job on an open connection often less.
+   */
+  private openForWaiting(): void {
+    const runnable = this.waiters.filter((w) => this.mayRun(w.request)).length;
+    for (let n = runnable - this.opening; n > 0 && this.all.size + this.opening < this.size; n--) this.open();
   }
 
   /** Background work may not take the last connection while there is more than one. */
@@ -273,7 +286,7 @@ export class ConnectionPool extends EventEmitter {
     return conn;
   }
 
-  private openFor(waiter: Waiter, background: boolean): void {
+  private open(): void {
     this.opening++;
     UpstreamConnection.connect({ endpoint: this.endpoint, credentials: this.credentials, logger: this.log })
       .then(
@@ -281,19 +294,19 @@ export class ConnectionPool extends EventEmitter {
           this.opening--;
           if (this.closed) {
             void conn.close();
-            if (background) this.busyBackground--;
-            waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
             return;
           }
           this.noteReachable();
           this.track(conn);
-          waiter.resolve({ conn, background });
+          this.release(conn);
         },
         (err: unknown) => {
           this.opening--;
-          if (background) this.busyBackground--;
           if (isProxyError(err, 'UPSTREAM_UNAVAILABLE')) this.noteUnreachable(err);
-          waiter.reject(err);
+          // the first waiting request gets the error, as if the connect had been its own: a
+          // refused login is not tried again and again while requests wait
+          const index = this.waiters.findIndex((w) => this.mayRun(w.request));
+          if (index >= 0) this.waiters.splice(index, 1)[0]?.reject(err);
         },
       )
       .finally(() => this.dispatch());
