@@ -259,7 +259,16 @@ export class ConnectionPool extends EventEmitter {
    * several round trips, a job on an open connection often less.
    */
   private openForWaiting(): void {
-    const runnable = this.waiters.filter((w) => this.mayRun(w.request)).length;
+    // background requests count only as far as they may take connections (mayRun)
+    let runnable = 0;
+    let background = this.busyBackground;
+    for (const waiter of this.waiters) {
+      if (isBackground(waiter.request) && this.size > 1) {
+        if (background >= this.size - 1) continue;
+        background++;
+      }
+      runnable++;
+    }
     for (let n = runnable - this.opening; n > 0 && this.all.size + this.opening < this.size; n--) this.open();
   }
 
