@@ -282,11 +282,14 @@ export class CacheStore {
     const generation = this.metaReadAhead.generation(fid);
     const from = Math.min(...uids);
     const metas: MessageMeta[] = [];
-    const entries = this.db.iterator({ ...readAheadRange(fid, from), limit: META_READ_AHEAD, valueEncoding: 'utf8', highWaterMarkBytes: 256 * 1024 } as never);
+    // the messages asked for and as many again beyond them: a batch is covered even where the
+    // folder holds records this session does not see (messages it has not been told about yet)
+    const limit = META_READ_AHEAD + uids.length;
+    const entries = this.db.iterator({ ...readAheadRange(fid, from), limit, valueEncoding: 'utf8', highWaterMarkBytes: 256 * 1024 } as never);
     for (const [key, value] of (await entries.all()) as unknown as [string, string][]) metas.push(decodeMeta(uidOfMetaKey(key), value));
     const last = metas[metas.length - 1];
     // fewer records than asked for: the window reaches the end of the folder
-    const through = metas.length < META_READ_AHEAD || !last ? Number.MAX_SAFE_INTEGER : last.uid;
+    const through = metas.length < limit || !last ? Number.MAX_SAFE_INTEGER : last.uid;
     this.metaReadAhead.store(fid, generation, from, through, metas);
     return this.metaReadAhead.lookup(fid, uids) ?? this.readMetas(fid, uids);
   }

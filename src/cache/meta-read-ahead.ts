@@ -2,7 +2,7 @@ import type { MessageMeta, Uid } from '../model/types.js';
 import { keys, prefixEnd } from './keys.js';
 import type { BatchOp } from './section-writer.js';
 
-/** Message metadata records read per miss: the messages that follow, in UID order. */
+/** Message metadata records read per miss beyond as many as were asked for, in UID order. */
 export const META_READ_AHEAD = 256;
 /** Folder generations with a window at once (concurrent clients in different folders). */
 const WINDOWS = 8;
@@ -20,10 +20,11 @@ interface Window {
 
 /**
  * Message metadata read ahead of clients that fetch one message per command (mbsync, most
- * clients downloading a folder): a miss reads the next META_READ_AHEAD records of the folder
- * in one LevelDB call, and the following commands find theirs in memory instead of each
- * waiting for a round trip through the thread pool (with a busy event loop, most of a cold
- * pull's time per command). Bounded: WINDOWS folders, META_READ_AHEAD records each.
+ * clients downloading a folder): a miss reads the records asked for and META_READ_AHEAD more
+ * of the folder in one LevelDB call, and the following commands find theirs in memory instead
+ * of each waiting for a round trip through the thread pool (with a busy event loop, most of a
+ * cold pull's time per command). Bounded: WINDOWS folders, each with META_READ_AHEAD records
+ * plus one FETCH batch.
  *
  * Coherent by write generations: every queued and every applied write that touches a folder's
  * metadata bumps its generation and drops its window, and a read stores its window only if no

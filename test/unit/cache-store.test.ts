@@ -250,7 +250,7 @@ describe('metadata read ahead', () => {
   async function withMessages(run: (store: CacheStore, fid: string) => Promise<void>): Promise<void> {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      // UIDs 1..600 without 10: a window of 256 from UID 1 ends at 257
+      // UIDs 1..600 without 10: a window from UID 1 asked for one message holds 257 records and ends at 258
       await store.batch(uids(1, 600).filter((uid) => uid !== 10).map((uid) => store.metaPutOp(fid, meta(uid))));
       await run(store, fid);
     });
@@ -262,6 +262,19 @@ describe('metadata read ahead', () => {
       assert.deepEqual(await store.getMetas(fid, [2, 10, 257], readAhead), [meta(2), undefined, meta(257)]);
       assert.deepEqual(await store.getMetas(fid, [256, 258, 600, 601], readAhead), [meta(256), meta(258), meta(600), undefined]);
       assert.deepEqual(await store.getMetas(fid, [5], readAhead), [meta(5)]);
+    });
+  });
+
+  test('a batch is answered from one read even where the folder holds records the session does not see', async () => {
+    await withMessages(async (store, fid) => {
+      // the session sees 249 of the first 290 messages: the other 41 records lie among them
+      const seen = uids(1, 290).filter((uid) => uid % 7 !== 0 && uid !== 10);
+      const direct = store as unknown as { readMetas: (...args: unknown[]) => Promise<unknown> };
+      let directReads = 0;
+      const readMetas = direct.readMetas.bind(store);
+      direct.readMetas = (...args: unknown[]) => (directReads++, readMetas(...args));
+      assert.deepEqual(await store.getMetas(fid, seen, readAhead), seen.map(meta));
+      assert.equal(directReads, 0, 'no second read of records the window already holds');
     });
   });
 
