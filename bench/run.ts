@@ -75,21 +75,18 @@ async function corpusDovecot(messages: number): Promise<Dovecot> {
   return dovecot;
 }
 
-async function times(label: string, count: number, pull: () => Promise<number>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    out.push(await pull());
-    log(`  ${label} #${i + 1}: ${(out[i] as number).toFixed(2)} s`);
-  }
-  return out;
-}
-
-/** Cold pull on an empty cache, then a second client into a fresh directory; per run a new proxy. */
-async function proxyRuns(upstreamPort: number, expected: Record<string, string[]>) {
+/**
+ * Per run: the direct pull (the baseline), then a new proxy with an empty cache, a cold pull
+ * through it and a second client into a fresh directory. Interleaved, so a shared machine that
+ * gets busier or quieter while the bench runs moves the baseline and the proxy alike.
+ */
+async function pullRuns(upstreamPort: number, directPull: () => Promise<number>, expected: Record<string, string[]>) {
+  const direct: number[] = [];
   const cold: number[] = [];
   const warm: number[] = [];
   let peak = 0;
   for (let run = 1; run <= RUNS; run++) {
+    direct.push(await directPull());
     const data = freshDir();
     const proxy = await startProxyProcess(['--upstream', `imap://127.0.0.1:${upstreamPort}`, '--data', data, '--prefetch', 'off']);
     const coldDir = freshDir();
@@ -98,7 +95,7 @@ async function proxyRuns(upstreamPort: number, expected: Record<string, string[]
     warm.push(await mbsyncPull(proxy.port, warmDir));
     peak = Math.max(peak, proxy.peakRssAnonMb());
     await proxy.stop();
-    log(`  proxy run #${run}: cold ${cold[run - 1]?.toFixed(2)} s, warm ${warm[run - 1]?.toFixed(2)} s`);
+    log(`  run #${run}: direct ${direct[run - 1]?.toFixed(2)} s, proxy cold ${cold[run - 1]?.toFixed(2)} s, warm ${warm[run - 1]?.toFixed(2)} s`);
     for (const dir of [coldDir, warmDir]) {
       const got = await maildirDigests(dir);
       if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`pull through the proxy differs from the direct pull (${dir})`);
@@ -106,7 +103,7 @@ async function proxyRuns(upstreamPort: number, expected: Record<string, string[]
     }
     await rm(data, { recursive: true, force: true });
   }
-  return { cold, warm, peak };
+  return { direct, cold, warm, peak };
 }
 
 async function localScenario() {
@@ -117,13 +114,17 @@ async function localScenario() {
     await mbsyncPull(dovecot.port, reference); // also warms the page cache
     const expected = await maildirDigests(reference);
     await rm(reference, { recursive: true, force: true });
-    const direct = await times('direct', RUNS, async () => {
-      const dir = freshDir();
-      const t = await mbsyncPull(dovecot.port, dir);
-      await rm(dir, { recursive: true, force: true });
-      return t;
-    });
-    const proxied = await proxyRuns(dovecot.port, expected);
+    const proxied = await pullRuns(
+      dovecot.port,
+      async () => {
+        const dir = freshDir();
+        const t = await mbsyncPull(dovecot.port, dir);
+        await rm(dir, { recursive: true, force: true });
+        return t;
+      },
+      expected,
+    );
+    const direct = proxied.direct;
 
     // a restarted proxy serves a second client from the cache alone
     await dovecot.waitSessionsClosed();
@@ -163,8 +164,8 @@ async function wanScenario() {
     const reference = freshDir();
     await mbsyncPull(dovecot.port, reference);
     const expected = await maildirDigests(reference);
-    const direct = await times('direct via link', RUNS, () => mbsyncPull(relay.port, freshDir()));
-    const proxied = await proxyRuns(relay.port, expected);
+    const proxied = await pullRuns(relay.port, () => mbsyncPull(relay.port, freshDir()), expected);
+    const direct = proxied.direct;
     const peer = await startImapcPeer(relay.port);
     let peerCold = NaN;
     let peerWarm = NaN;
@@ -193,7 +194,7 @@ async function wanScenario() {
 }
 
 function markdown(): string {
-  const lines = [`# imap-cache-proxy benchmark`, '', `${results.date} · ${JSON.stringify(results.machine)} · median of ${RUNS} runs`, ''];
+  const lines = [`# imap-cache-proxy benchmark`, '', `${results.date} · ${JSON.stringify(results.machine)} · median of ${RUNS} runs, each a direct pull and then the proxy's cold and warm pulls`, ''];
   const local = results.local as Awaited<ReturnType<typeof localScenario>> | undefined;
   const wan = results.wan as Awaited<ReturnType<typeof wanScenario>> | undefined;
   if (local || wan) lines.push('| scenario | direct (s) | proxy cold (s) | ratio | proxy warm (s) | ratio | other |', '| --- | --- | --- | --- | --- | --- | --- |');
