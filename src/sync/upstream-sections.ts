@@ -86,11 +86,11 @@ export async function fetchPiece(conn: UpstreamConnection, uid: Uid, section: st
 
 /**
  * Fetches a section expected to be longer than one partial, two pieces at a time (one at a time
- * when `expected` is 0), and writes them in order. `fetchAt` runs each piece on a connection of its own: across a link with
- * latency the next piece is already coming while one arrives, where one connection would leave
- * the link idle for a round trip per piece (a 5 MB body over 25 ms: 0.1 s of 0.5). At most two
- * pieces are in memory. `expected` (RFC822.SIZE) only decides how far ahead to ask: the pieces
- * continue until one comes back short, whatever the size said.
+ * when `expected` is 0), and writes them in order. `fetchAt` runs each piece on a connection of
+ * its own: across a link with latency the next piece is already coming while one arrives, where
+ * one connection would leave the link idle for a round trip per piece (a 5 MB body over 25 ms:
+ * 0.1 s of 0.5). At most two pieces are in memory. `expected` (RFC822.SIZE) only decides how far
+ * ahead to ask: the pieces continue until one comes back short, whatever the size said.
  */
 export async function fetchLongSectionInto(
   fetchAt: (offset: number) => Promise<Buffer | null | undefined>,
