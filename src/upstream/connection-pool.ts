@@ -259,13 +259,13 @@ export class ConnectionPool extends EventEmitter {
    * several round trips, a job on an open connection often less.
    */
   private openForWaiting(): void {
-    // background requests count only as far as they may take connections (mayRun)
+    // background requests count only as far as they may take connections
     let runnable = 0;
-    let background = this.busyBackground;
+    let backgroundSlots = this.backgroundSlots();
     for (const waiter of this.waiters) {
-      if (isBackground(waiter.request) && this.size > 1) {
-        if (background >= this.size - 1) continue;
-        background++;
+      if (isBackground(waiter.request)) {
+        if (backgroundSlots <= 0) continue;
+        backgroundSlots--;
       }
       runnable++;
     }
@@ -274,8 +274,12 @@ export class ConnectionPool extends EventEmitter {
 
   /** Background work may not take the last connection while there is more than one. */
   private mayRun(request: PoolRequest): boolean {
-    if (request.priority === Priority.Client || this.size === 1) return true;
-    return this.busyBackground < this.size - 1;
+    return !isBackground(request) || this.backgroundSlots() > 0;
+  }
+
+  /** Connections background work may still take: all but one, or the only one. */
+  private backgroundSlots(): number {
+    return this.size === 1 ? Infinity : this.size - 1 - this.busyBackground;
   }
 
   private takeIdle(request: PoolRequest): UpstreamConnection | undefined {
