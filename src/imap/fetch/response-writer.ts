@@ -50,8 +50,13 @@ export class ResponseWriter {
     const { writeStream, socket } = this.session;
     if (socket.destroyed) throw new ProxyError('CLIENT_GONE', 'the client disconnected');
     if (writeStream.write(item)) return;
-    const closed = once(socket, 'close');
-    await Promise.race([once(writeStream, 'drain'), closed]);
+    // the listener of the event that did not come is removed: a session waits for drain many times
+    const waits = new AbortController();
+    try {
+      await Promise.race([once(writeStream, 'drain', { signal: waits.signal }), once(socket, 'close', { signal: waits.signal })]);
+    } finally {
+      waits.abort();
+    }
     if (socket.destroyed) throw new ProxyError('CLIENT_GONE', 'the client disconnected');
   }
 }

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import type { ImapSession } from '../../src/imap/imap-core.js';
+import { ResponseWriter } from '../../src/imap/fetch/response-writer.js';
+
+/** A session whose output stream is slow: every write of a Readable waits for the next tick. */
+function slowSession(): { session: ImapSession; socket: EventEmitter & { destroyed: boolean }; written: () => number } {
+  let bytes = 0;
+  const socket = Object.assign(new EventEmitter(), { destroyed: false });
+  const writeStream = new Writable({
+    objectMode: true,
+    highWaterMark: 1,
+    write(item: { compiled?: Buffer } & AsyncIterable<Buffer>, _encoding, done) {
+      if (item.compiled) {
+        bytes += item.compiled.length;
+        setImmediate(done);
+        return;
+      }
+      void (async () => {
+        for await (const chunk of item) bytes += chunk.length;
+        setImmediate(done);
+      })();
+    },
+  });
+  const session = { id: 't', remoteAddress: '127.0.0.1', selected: false, writeStream, socket: socket as unknown as Socket } as ImapSession;
+  return { session, socket, written: () => bytes };
+}
+
+describe('ResponseWriter', () => {
+  test('waiting for the client to drain leaves no listener behind on its socket', async () => {
+    const { session, socket, written } = slowSession();
+    const writer = new ResponseWriter(session);
+    const body = Buffer.alloc(100 * 1024, 'x');
+    for (let i = 0; i < 50; i++) await writer.write([Buffer.from(`* ${i + 1} FETCH (BODY[] {${body.length}}\r\n`), body, Buffer.from(')')]);
+    await writer.flush();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(written() >= 50 * body.length, 'every response reached the stream');
+    assert.equal(socket.listenerCount('close'), 0);
+    assert.equal(socket.listenerCount('error'), 0);
+    assert.equal(session.writeStream.listenerCount('drain'), 0);
+  });
+});
