@@ -26,10 +26,10 @@ export class ResponseWriter {
     let size = 0;
     for (const segment of segments) size += segment.length;
     if (size < RESPONSE_COALESCE_BYTES && segments.every(Buffer.isBuffer)) {
-      const line = Buffer.concat(segments as Buffer[], size);
+      // the pieces are kept as they are and copied once, when the joined write is made
       if (this.pending.length) this.pending.push(CRLF);
-      this.pending.push(line);
-      this.pendingBytes += line.length + 2;
+      this.pending.push(...(segments as Buffer[]));
+      this.pendingBytes += size + 2;
       if (this.pendingBytes >= RESPONSE_COALESCE_BYTES) await this.flush();
       return;
     }
