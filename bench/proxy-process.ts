@@ -1,10 +1,12 @@
-// The proxy as users run it: the CLI in its own process, its anonymous memory sampled over time.
+// The proxy as users run it: the CLI in its own process, its anonymous memory sampled over time;
+// and the bench's caching relay, run the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../test/support/dovecot.js';
 
 export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
+const RELAY = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'caching-relay.js');
 
 export interface ProxyProcess {
   port: number;
@@ -38,9 +40,27 @@ process.once('exit', () => live.forEach((child) => child.kill('SIGKILL')));
 export async function startProxyProcess(args: string[], sampleMs = 100): Promise<ProxyProcess> {
   const port = await freePort();
   // run as installed (its shebang sets the allocator and V8 options the memory figures depend on)
-  const child: ChildProcess = spawn(CLI, ['start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return startListening(CLI, ['start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], port, sampleMs);
+}
+
+/**
+ * The bench's caching relay (caching-relay.ts) between clients and upstream, storing into `dir`;
+ * run with the allocator settings and V8 options of the proxy's shebang, so it pays what the
+ * proxy pays for the same bytes.
+ */
+export async function startCachingRelay(upstreamPort: number, dir: string): Promise<ProxyProcess> {
+  const port = await freePort();
+  // #!/usr/bin/env -S NAME=value ... node --option ...
+  const words = (readFileSync(CLI, 'utf8').split('\n')[0] ?? '').split(/\s+/);
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, node).flatMap((word) => (/^[A-Z_]+=/.test(word) ? [word.split('=', 2)] : [])));
+  const args = [...words.slice(node + 1), RELAY, String(port), String(upstreamPort), dir];
+  return startListening(process.execPath, args, port, 100, { ...process.env, ...env });
+}
+
+/** Starts a server process and resolves once it accepts connections on `port`. */
+async function startListening(command: string, args: string[], port: number, sampleMs: number, env = process.env): Promise<ProxyProcess> {
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   live.add(child);
   let output = '';
   let partial = '';
@@ -69,7 +89,7 @@ export async function startProxyProcess(args: string[], sampleMs = 100): Promise
     if (ok) break;
     if (i > 200 || child.exitCode !== null) {
       child.kill('SIGKILL');
-      throw new Error(`proxy did not start: ${output}`);
+      throw new Error(`${path.basename(command)} ${args.map((arg) => path.basename(arg)).join(' ')} did not start: ${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -17,7 +17,7 @@ import { createFolder, deliver } from '../test/support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../test/support/mbsync.js';
 import { startImapcPeer } from './imapc-peer.js';
 import { memoryScenario, type MemoryResults } from './memory.js';
-import { startProxyProcess } from './proxy-process.js';
+import { startCachingRelay, startProxyProcess } from './proxy-process.js';
 import { freeDiskGb, log, median, round } from './util.js';
 import { startWanRelay } from './wan-relay.js';
 
@@ -76,17 +76,20 @@ async function corpusDovecot(messages: number): Promise<Dovecot> {
 }
 
 /**
- * Per run: the direct pull (the baseline), then a new proxy with an empty cache, a cold pull
- * through it and a second client into a fresh directory. Interleaved, so a shared machine that
- * gets busier or quieter while the bench runs moves the baseline and the proxy alike.
+ * Per run: the direct pull (the baseline), with `floor` a pull through the caching relay (the
+ * cost of storing the bytes alone), then a new proxy with an empty cache, a cold pull through it
+ * and a second client into a fresh directory. Interleaved, so a shared machine that gets busier or
+ * quieter while the bench runs moves the baseline and the proxy alike.
  */
-async function pullRuns(upstreamPort: number, directPull: () => Promise<number>, expected: Record<string, string[]>) {
+async function pullRuns(upstreamPort: number, directPull: () => Promise<number>, expected: Record<string, string[]>, options: { floor?: boolean } = {}) {
   const direct: number[] = [];
+  const floor: number[] = [];
   const cold: number[] = [];
   const warm: number[] = [];
   let peak = 0;
   for (let run = 1; run <= RUNS; run++) {
     direct.push(await directPull());
+    if (options.floor) floor.push(await relayPull(upstreamPort));
     const data = freshDir();
     const proxy = await startProxyProcess(['--upstream', `imap://127.0.0.1:${upstreamPort}`, '--data', data, '--prefetch', 'off']);
     const coldDir = freshDir();
@@ -95,7 +98,8 @@ async function pullRuns(upstreamPort: number, directPull: () => Promise<number>,
     warm.push(await mbsyncPull(proxy.port, warmDir));
     peak = Math.max(peak, proxy.peakRssAnonMb());
     await proxy.stop();
-    log(`  run #${run}: direct ${direct[run - 1]?.toFixed(2)} s, proxy cold ${cold[run - 1]?.toFixed(2)} s, warm ${warm[run - 1]?.toFixed(2)} s`);
+    const relayed = options.floor ? `, caching relay ${floor[run - 1]?.toFixed(2)} s` : '';
+    log(`  run #${run}: direct ${direct[run - 1]?.toFixed(2)} s${relayed}, proxy cold ${cold[run - 1]?.toFixed(2)} s, warm ${warm[run - 1]?.toFixed(2)} s`);
     for (const dir of [coldDir, warmDir]) {
       const got = await maildirDigests(dir);
       if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`pull through the proxy differs from the direct pull (${dir})`);
@@ -103,7 +107,21 @@ async function pullRuns(upstreamPort: number, directPull: () => Promise<number>,
     }
     await rm(data, { recursive: true, force: true });
   }
-  return { direct, cold, warm, peak };
+  return { direct, floor, cold, warm, peak };
+}
+
+/** An mbsync pull through the caching relay, into an empty store. */
+async function relayPull(upstreamPort: number): Promise<number> {
+  const data = freshDir();
+  const relay = await startCachingRelay(upstreamPort, data);
+  const dir = freshDir();
+  try {
+    return await mbsyncPull(relay.port, dir);
+  } finally {
+    await relay.stop();
+    await rm(dir, { recursive: true, force: true });
+    await rm(data, { recursive: true, force: true });
+  }
 }
 
 async function localScenario() {
@@ -123,6 +141,7 @@ async function localScenario() {
         return t;
       },
       expected,
+      { floor: true },
     );
     const direct = proxied.direct;
 
@@ -148,6 +167,8 @@ async function localScenario() {
       warmSeconds: proxied.warm.map((x) => round(x)),
       coldRatio: round(median(proxied.cold) / d),
       warmRatio: round(median(proxied.warm) / d),
+      cachingRelaySeconds: proxied.floor.map((x) => round(x)),
+      cachingRelayRatio: round(median(proxied.floor) / d),
       peakRssAnonMb: round(proxied.peak, 0),
       upstreamBodiesForSecondClientAfterRestart: upstreamBodies,
     };
@@ -166,6 +187,10 @@ async function wanScenario() {
     const expected = await maildirDigests(reference);
     const proxied = await pullRuns(relay.port, () => mbsyncPull(relay.port, freshDir()), expected);
     const direct = proxied.direct;
+    // the same client with Dovecot on this machine, no link: what a warm pull can come down to here
+    const loopback: number[] = [];
+    for (let run = 1; run <= RUNS; run++) loopback.push(await mbsyncPull(dovecot.port, freshDir()));
+    log(`  straight from Dovecot on loopback: ${loopback.map((x) => x.toFixed(2)).join(', ')} s`);
     const peer = await startImapcPeer(relay.port);
     let peerCold = NaN;
     let peerWarm = NaN;
@@ -185,6 +210,8 @@ async function wanScenario() {
       warmSeconds: proxied.warm.map((x) => round(x)),
       coldRatio: round(median(proxied.cold) / d),
       warmRatio: round(median(proxied.warm) / d, 3),
+      loopbackSeconds: loopback.map((x) => round(x)),
+      loopbackRatio: round(median(loopback) / d, 3),
       imapcPeer: { coldSeconds: round(peerCold), warmSeconds: round(peerWarm), coldRatio: round(peerCold / d), warmRatio: round(peerWarm / d) },
     };
   } finally {
@@ -194,18 +221,18 @@ async function wanScenario() {
 }
 
 function markdown(): string {
-  const lines = [`# imap-cache-proxy benchmark`, '', `${results.date} · ${JSON.stringify(results.machine)} · median of ${RUNS} runs, each a direct pull and then the proxy's cold and warm pulls`, ''];
+  const lines = [`# imap-cache-proxy benchmark`, '', `${results.date} · ${JSON.stringify(results.machine)} · median of ${RUNS} runs, each a direct pull (on loopback also one through a relay that only stores the bytes in LevelDB) and then the proxy's cold and warm pulls`, ''];
   const local = results.local as Awaited<ReturnType<typeof localScenario>> | undefined;
   const wan = results.wan as Awaited<ReturnType<typeof wanScenario>> | undefined;
   if (local || wan) lines.push('| scenario | direct (s) | proxy cold (s) | ratio | proxy warm (s) | ratio | other |', '| --- | --- | --- | --- | --- | --- | --- |');
   if (local) {
     lines.push(
-      `| mbsync, ${local.messages} messages, loopback | ${round(median(local.directSeconds))} | ${round(median(local.coldSeconds))} | ${local.coldRatio}x | ${round(median(local.warmSeconds))} | ${local.warmRatio}x | peak RssAnon ${local.peakRssAnonMb} MB; bodies upstream for a 2nd client after restart: ${local.upstreamBodiesForSecondClientAfterRestart} |`,
+      `| mbsync, ${local.messages} messages, loopback | ${round(median(local.directSeconds))} | ${round(median(local.coldSeconds))} | ${local.coldRatio}x | ${round(median(local.warmSeconds))} | ${local.warmRatio}x | a relay that only stores the bytes: ${local.cachingRelayRatio}x; peak RssAnon ${local.peakRssAnonMb} MB; bodies upstream for a 2nd client after restart: ${local.upstreamBodiesForSecondClientAfterRestart} |`,
     );
   }
   if (wan) {
     lines.push(
-      `| mbsync, ${wan.messages} messages, 25 ms / 100 Mbit | ${round(median(wan.directSeconds))} | ${round(median(wan.coldSeconds))} | ${wan.coldRatio}x | ${round(median(wan.warmSeconds))} | ${wan.warmRatio}x | Dovecot imapc: cold ${wan.imapcPeer.coldRatio}x, warm ${wan.imapcPeer.warmRatio}x |`,
+      `| mbsync, ${wan.messages} messages, 25 ms / 100 Mbit | ${round(median(wan.directSeconds))} | ${round(median(wan.coldSeconds))} | ${wan.coldRatio}x | ${round(median(wan.warmSeconds))} | ${wan.warmRatio}x | Dovecot imapc: cold ${wan.imapcPeer.coldRatio}x, warm ${wan.imapcPeer.warmRatio}x; Dovecot on loopback (no link): ${wan.loopbackRatio}x |`,
     );
   }
   const memory = results.memory as MemoryResults | undefined;
