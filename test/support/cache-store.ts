@@ -39,4 +39,3 @@ export async function stored(store: CacheStore, fid: string, uid: number, sectio
   assert.ok(record, `section ${section} of ${uid} is cached`);
   return record;
 }
-

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import type { ImapSession } from '../../src/imap/imap-core.js';
 import { ResponseWriter } from '../../src/imap/fetch/response-writer.js';
 
-/** A session whose output stream is slow: every write of a Readable waits for the next tick. */
+/** A session whose output stream is slow: each write completes a turn of the event loop later, so the writer waits for drain. */
 function slowSession(): { session: ImapSession; socket: EventEmitter & { destroyed: boolean }; written: () => number } {
   let bytes = 0;
   const socket = Object.assign(new EventEmitter(), { destroyed: false });
