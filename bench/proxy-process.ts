@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../test/support/dovecot.js';
 
-export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
-const RELAY = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'caching-relay.js');
+export const CLI = path.resolve(import.meta.dirname, '../src/cli/main.js');
+const RELAY = path.resolve(import.meta.dirname, 'caching-relay.js');
 
 export interface ProxyProcess {
   port: number;

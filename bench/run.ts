@@ -44,7 +44,7 @@ const results: Record<string, unknown> = {
 };
 const RESULTS_DIR = args.results
   ? path.resolve(args.results)
-  : path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bench/results');
+  : path.resolve(import.meta.dirname, '../../bench/results');
 const only = new Set((args.only as string).split(','));
 for (const name of only) if (!['local', 'wan', 'memory'].includes(name)) throw new Error(`--only: unknown scenario ${name} (local, wan, memory)`);
 const memorySizes = (args['memory-messages'] as string).split(',').map(Number);

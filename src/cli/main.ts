@@ -11,6 +11,7 @@
 // against the old generation's allowance, which by default grows by only about half the live heap
 // (20 MB) after a full collection; --heap-growing-percent=100 lets it double, so that Buffers
 // still in flight at a young collection do not start a full one every few MB.
+import './runtime-check.js';
 import { Command, Option } from 'commander';
 import { addAdminCommands } from './admin-commands.js';
 import { runStart } from './start-command.js';

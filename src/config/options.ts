@@ -26,7 +26,7 @@ export const START_SETTINGS = [
   { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder after login: all = bodies too (default all)' },
   { key: 'prefetchMaxSize', name: 'prefetch-max-size', arg: 'SIZE', description: 'the background sync skips bodies larger than this, e.g. 25MB (default: no limit)' },
   { key: 'upstreamConnections', name: 'upstream-connections', arg: 'N', description: 'upstream connections per account (default 4)' },
-  { key: 'maxLineLength', name: 'max-line-length', arg: 'SIZE', description: 'longest command line a client may send, outside literals; a longer one closes the connection (default 64K)' },
+  { key: 'maxLineLength', name: 'max-line-length', arg: 'SIZE', description: 'longest command line a client may send, outside literals; a longer one gets BAD and is skipped (default 64K)' },
   { key: 'maxMessageSize', name: 'max-message-size', arg: 'SIZE', description: 'largest message a client may APPEND, announced as APPENDLIMIT (default 64MB, at least 1MB)' },
   { key: 'maxConnections', name: 'max-connections', arg: 'N', description: 'client connections at once, in total (default 500)' },
   { key: 'maxConnectionsPerIp', name: 'max-connections-per-ip', arg: 'N', description: 'client connections at once from one address; local clients all come from 127.0.0.1 (default 250)' },

@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -84,7 +84,7 @@ export function parseSwitch(value: string): boolean {
 }
 
 /** The certificate and key for clients' TLS live in certs/ of the package (schema.js is in dist/src/config/). */
-const packageFile = (name: string) => fileURLToPath(new URL(`../../../certs/${name}`, import.meta.url));
+const packageFile = (name: string) => join(import.meta.dirname, '../../../certs', name);
 export const DEFAULT_TLS_CERT = packageFile('localhost-cert.pem');
 export const DEFAULT_TLS_KEY = packageFile('localhost-key.pem');
 

@@ -158,17 +158,18 @@ export const imapHandler = core.imapHandler;
  * imap-core's connection and input parser, as far as the patches below use them. Only this
  * module touches them; the rest of the proxy sees sessions.
  */
-interface StreamCommand {
-  value: string;
-  final: boolean;
-  /** The size of the literal that follows this line, when it announces one. */
-  expecting?: number;
-}
+type StreamCommand =
+  | {
+      value: string;
+      final: boolean;
+      /** The size of the literal that follows this line, when it announces one. */
+      expecting?: number;
+    }
+  /** A line over imap-core's maxLineLength: it answers `* BAD Command line too long` and reads on. */
+  | { lineTooLong: true; final: true };
 type StreamCallback = (err?: Error) => void;
 
 interface CoreStream {
-  /** The unfinished line of the last chunk: imap-core keeps it without any bound. */
-  _remainder: string;
   oncommand(command: StreamCommand | Buffer, callback?: StreamCallback): void;
   _write(chunk: Buffer, encoding: BufferEncoding, done: () => void): void;
 }
@@ -250,10 +251,8 @@ export function reportErrorsTo(report: (message: Record<string, unknown>) => voi
   errorReports.setGelf({ emit: (_channel, message) => report(message) });
 }
 
-/** Bounds on what a client may send, per server. */
+/** Bounds on what a client may send, per server, beyond imap-core's own line limit (maxLineLength). */
 export interface InputLimits {
-  /** A line (up to LF, outside literals) longer than this closes the connection. */
-  maxLineLength: number;
   /** All literals of one command together; the first one is imap-core's to refuse (maxMessage). */
   maxCommandLiterals: number;
 }
@@ -269,12 +268,11 @@ export function limitInput(server: ImapCoreServer, limits: InputLimits, log: Log
 }
 
 /**
- * The input guard of one connection. imap-core's IMAPStream buffers an unfinished line in
- * `_remainder` without a bound (a client that never sends LF grows it until the process runs
- * out of memory), and accepts any number of literals in one command (each up to maxMessage for
- * APPEND). Past a limit the connection gets `* BAD <reason>` and is closed; what the client still
- * sends is dropped unread. Nothing here emits a stream 'error': the socket is piped into the
- * parser, and an 'error' on it without a listener would end the process.
+ * The input guard of one connection. imap-core accepts any number of literals in one command
+ * (each up to maxMessage for APPEND); past the limit the connection gets `* BAD <reason>` and is
+ * closed, and what the client still sends is dropped unread. Nothing here emits a stream
+ * 'error': the socket is piped into the parser, and an 'error' on it without a listener would
+ * end the process.
  */
 class InputGuard {
   private tripped = false;
@@ -283,7 +281,6 @@ class InputGuard {
 
   constructor(
     private readonly connection: CoreConnection,
-    private readonly parser: CoreStream,
     private readonly limits: InputLimits & { log: Logger },
   ) {}
 
@@ -291,33 +288,18 @@ class InputGuard {
     return this.tripped;
   }
 
-  /** After a chunk was parsed: the unfinished line it left must be within the limit. */
-  checkRemainder(): void {
-    if (this.parser._remainder.length > this.limits.maxLineLength) this.stop('* BAD Command line too long');
-  }
-
-  /**
-   * Wraps imap-core's handler of one parsed line (and the literal it announces, if any). The
-   * parser reads the next line from the callback: called at once (a NOOP, a refused command) it
-   * would recurse once per line, and a few thousand pipelined commands in one chunk overflowed
-   * the stack. So the callback always runs on a fresh stack.
-   */
+  /** Wraps imap-core's handler of one parsed line (and the literal it announces, if any). */
   command(handle: CoreStream['oncommand'], command: StreamCommand | Buffer, callback: StreamCallback): void {
-    const next: StreamCallback = (err) => process.nextTick(callback, err);
     // a line while discarding is dropped; a literal announcement is cancelled, like one that
     // imap-core refused, so that the parser reads no literal bytes for it
-    const drop = () => next(Buffer.isBuffer(command) || command.final ? undefined : new Error('input dropped'));
+    const drop = () => callback(Buffer.isBuffer(command) || command.final ? undefined : new Error('input dropped'));
     // commands still buffered when the connection closes are not run: the session is gone
     // (its account unbound), and a client that left wants no EXPUNGE run on its behalf
     if (this.tripped || this.connection._closing || this.connection._closed) return drop();
-    if (!Buffer.isBuffer(command) && command.value.length > this.limits.maxLineLength) {
-      this.stop('* BAD Command line too long');
-      return drop();
-    }
     // (a Buffer: the unfinished line that imap-core passes on when the client half-closes)
     if (Buffer.isBuffer(command) || command.final) {
       this.literals = 0;
-      return this.run(() => handle(command, next));
+      return this.run(() => handle(command, callback));
     }
     const size = command.expecting ?? 0;
     if (this.literals > 0 && this.literals + size > this.limits.maxCommandLiterals) {
@@ -327,7 +309,7 @@ class InputGuard {
     this.run(() =>
       handle(command, (err) => {
         this.literals = err ? 0 : this.literals + size;
-        next(err);
+        callback(err);
       }),
     );
   }
@@ -340,7 +322,6 @@ class InputGuard {
   /** Sends the last answer and closes the connection; from now on its input is dropped. */
   private stop(answer: string): void {
     this.tripped = true;
-    this.parser._remainder = '';
     this.connection.send(answer);
     this.connection.close();
   }
@@ -355,7 +336,7 @@ IMAPConnection.prototype._setListeners = function (this: CoreConnection & { _set
   const limits = inputLimits.get(this._server);
   const parser = this._parser;
   if (limits && parser) {
-    const guard = new InputGuard(this, parser, limits);
+    const guard = new InputGuard(this, limits);
     guards.set(parser, guard);
     const handle = parser.oncommand.bind(parser);
     parser.oncommand = (command, callback = () => undefined) => guard.command(handle, command, callback);
@@ -365,11 +346,6 @@ IMAPConnection.prototype._setListeners = function (this: CoreConnection & { _set
 
 const write = IMAPStream.prototype._write;
 IMAPStream.prototype._write = function (this: CoreStream, chunk, encoding, done) {
-  const guard = guards.get(this);
-  if (!guard) return write.call(this, chunk, encoding, done);
-  if (guard.discarding) return done();
-  write.call(this, chunk, encoding, () => {
-    guard.checkRemainder();
-    done();
-  });
+  if (guards.get(this)?.discarding) return done();
+  write.call(this, chunk, encoding, done);
 };

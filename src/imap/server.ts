@@ -132,6 +132,8 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
       noDelay: true,
       id: { name: 'imap-cache-proxy', version: options.version },
       maxMessage: limits.maxMessageSize,
+      // a longer line is answered `* BAD Command line too long` and skipped up to its end
+      maxLineLength: limits.maxLineLength,
       socketTimeout: limits.idleTimeoutMs,
       skipFetchLog: true,
       logger: imapCoreLogger(log),
@@ -143,7 +145,7 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
         done();
       },
     });
-    limitInput(server, { maxLineLength: limits.maxLineLength, maxCommandLiterals: limits.maxMessageSize + COMMAND_LITERALS_SLACK }, log);
+    limitInput(server, { maxCommandLiterals: limits.maxMessageSize + COMMAND_LITERALS_SLACK }, log);
     server.notifier = notifier;
     Object.assign(server, handlers);
     server.on('error', (err) => logConnectionError(log, err, secure));

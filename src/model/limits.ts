@@ -114,9 +114,8 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 export const MIN_MAX_MESSAGE_SIZE = 1024 * 1024;
 
 /** A client's command line (the text up to LF, outside literals) longer than this gets
- * `* BAD Command line too long` and its connection is closed: imap-core keeps an unfinished line
- * in memory without any bound. Configurable (max-line-length); long UID sets of real clients
- * stay far below the default. */
+ * `* BAD Command line too long` and is skipped up to its end, unread; the session goes on.
+ * Configurable (max-line-length); long UID sets of real clients stay far below the default. */
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
 
 /** The shortest line limit that can be set: LOGIN with long credentials must still fit. */

@@ -11,19 +11,25 @@ import {
 import type { MessageMeta, Uid } from '../model/types.js';
 import { lowerBound } from '../model/uid-set.js';
 import { Priority, type PoolRequest } from '../upstream/connection-pool.js';
-import { deferred, type Deferred } from './deferred.js';
 import type { Folder } from './folder.js';
 import { fetchLongSectionInto, fetchPiece, fetchSectionsInto } from './upstream-sections.js';
 
 const DONE = Promise.resolve();
 
+/** A promise settled by a batch whether or not anyone waits for it: never an unhandled rejection. */
+function settledQuietly<T = void>(): PromiseWithResolvers<T> {
+  const resolvers = Promise.withResolvers<T>();
+  resolvers.promise.catch(() => undefined);
+  return resolvers;
+}
+
 /** A body on its way: resolves with its record (bytes inline when fetched in one piece). */
-interface InFlight extends Deferred<SectionRecord | undefined> {
+interface InFlight extends PromiseWithResolvers<SectionRecord | undefined> {
   request: PoolRequest;
   /** A client waits for it: it gets the bytes from the promise, not from FreshBodies. */
   awaited: boolean;
   /** Settles once the body is in the cache (or upstream had none): what background work waits for. */
-  stored: Deferred;
+  stored: PromiseWithResolvers<void>;
 }
 
 /**
@@ -219,7 +225,7 @@ export class BodyFetcher {
   }
 
   private enter(uid: Uid, request: PoolRequest): InFlight {
-    const entry: InFlight = { ...deferred<SectionRecord | undefined>(), request, awaited: false, stored: deferred() };
+    const entry: InFlight = { ...settledQuietly<SectionRecord | undefined>(), request, awaited: false, stored: settledQuietly() };
     this.inflight.set(uid, entry);
     return entry;
   }

@@ -11,6 +11,8 @@ export interface FolderChanges {
 
 /** One change as imap-core's notifier hands it to a session (EXISTS, EXPUNGE or a FETCH of flags). */
 export interface FolderUpdate {
+  /** Unique within the journal: imap-core queues a session's updates by it, and skips one without. */
+  _id: string;
   command: 'EXISTS' | 'EXPUNGE' | 'FETCH';
   uid: Uid;
   /**
@@ -35,6 +37,7 @@ const JOURNAL_CAPACITY = 20_000;
 export class UpdateJournal {
   private entries: FolderUpdate[] = [];
   private last = 0;
+  private nextId = 0;
 
   /** The highest modseq handed out; `floor` is upstream's HIGHESTMODSEQ, which it never goes below. */
   head(floor: number): number {
@@ -48,12 +51,12 @@ export class UpdateJournal {
   append(changes: FolderChanges, floor: number, origin?: string): FolderUpdate[] {
     const base = this.head(floor) + 1;
     const at = (upstream?: string) => Math.max(base, Number(upstream ?? 0));
-    const ignore = origin ? { ignore: origin } : {};
+    const common = () => ({ _id: String(this.nextId++), ...(origin ? { ignore: origin } : {}) });
     const added: FolderUpdate[] = [
       // expunges carry no modseq upstream; the lowest of the append keeps them first
-      ...changes.expunged.map((uid): FolderUpdate => ({ command: 'EXPUNGE', uid, modseq: base, ...ignore })),
-      ...changes.added.map((m): FolderUpdate => ({ command: 'EXISTS', uid: m.uid, modseq: at(m.modseq), ...ignore })),
-      ...changes.flagged.map((m): FolderUpdate => ({ command: 'FETCH', uid: m.uid, flags: m.flags, modseq: at(m.modseq), ...ignore })),
+      ...changes.expunged.map((uid): FolderUpdate => ({ ...common(), command: 'EXPUNGE', uid, modseq: base })),
+      ...changes.added.map((m): FolderUpdate => ({ ...common(), command: 'EXISTS', uid: m.uid, modseq: at(m.modseq) })),
+      ...changes.flagged.map((m): FolderUpdate => ({ ...common(), command: 'FETCH', uid: m.uid, flags: m.flags, modseq: at(m.modseq) })),
     ];
     for (const entry of added) this.last = Math.max(this.last, entry.modseq);
     this.entries.push(...added);

@@ -7,11 +7,10 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { withDovecot } from '../support/dovecot.js';
-import { spawnProxy } from '../support/proxy.js';
+import { CLI, spawnProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
 const run = promisify(execFile);
 
 /** Runs the CLI to completion; returns exit code and output. A TLS certificate goes to the temp dir. */

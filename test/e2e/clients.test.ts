@@ -13,7 +13,7 @@ import { startTestProxy } from '../support/proxy.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
-const fixtures = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../test/fixtures');
+const fixtures = path.resolve(import.meta.dirname, '../../../test/fixtures');
 
 const dovecot = await withDovecot();
 for (const folder of corpusFolders()) await createFolder(dovecot.mailDir(), folder);

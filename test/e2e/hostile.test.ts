@@ -73,17 +73,17 @@ async function inboxDigests(client: RawImapClient, uids: string): Promise<Map<nu
 }
 
 describe('hostile input', () => {
-  test('a 1 MB command line gets BAD and closes that connection, and no other', async () => {
-    const bystander = await loggedIn();
-    assert.match((await bystander.command('SELECT INBOX')).tagged, /OK/);
-    const result = await sendHostile(proxy.port, [Buffer.from(`A LOGIN ${'x'.repeat(1024 * 1024)}\r\n`)]);
-    assert.match(result.output, /\* BAD Command line too long\r\n/);
-    assert.ok(result.closed, 'the connection with the long line is closed');
-    // a line that never ends is cut off the same way
-    const endless = await sendHostile(proxy.port, [Buffer.alloc(1024 * 1024, 'y')]);
-    assert.match(endless.output, /\* BAD Command line too long/);
-    assert.ok(endless.closed);
-    assert.match((await bystander.command('NOOP')).tagged, /OK/);
+  test('a 1 MB command line gets BAD, its bytes are skipped and the session goes on', async () => {
+    const client = await loggedIn();
+    assert.match((await client.command('SELECT INBOX')).tagged, /OK/);
+    client.write(`A1 FETCH 1 (${'x'.repeat(1024 * 1024)})\r\n`);
+    await client.waitFor(/^\* BAD Command line too long$/, 5000);
+    assert.match((await client.command('NOOP')).tagged, /OK/);
+    // a line that does not end for 1 MB is cut off the same way, once it ends
+    client.write(Buffer.alloc(1024 * 1024, 'y'));
+    client.write('\r\n');
+    await client.waitFor(/^\* BAD Command line too long$/, 5000);
+    assert.match((await client.command('NOOP')).tagged, /OK/);
     assertProxyUp();
   });
 
@@ -228,9 +228,9 @@ describe('hostile input', () => {
       assert.match((await client.command(`UID FETCH ${Array.from({ length: 150 }, (_, i) => i + 1).join(',')} (UID)`)).tagged, /OK/);
       client.write('A1 APPEND INBOX {1048577}\r\n');
       assert.match((await client.readResponse()).toString('latin1'), /^A1 NO \[TOOBIG\]/);
-      const long = await sendHostile(small.port, [Buffer.from(`A NOOP ${'z'.repeat(2000)}\r\n`)]);
-      assert.match(long.output, /\* BAD Command line too long/);
-      assert.ok(long.closed);
+      client.write(`A2 NOOP ${'z'.repeat(2000)}\r\n`);
+      await client.waitFor(/^\* BAD Command line too long$/, 5000);
+      assert.match((await client.command('NOOP')).tagged, /OK/);
       client.close();
     });
 

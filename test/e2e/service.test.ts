@@ -13,7 +13,7 @@ import { RawImapClient } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+const root = path.resolve(import.meta.dirname, '../../..');
 const CLI = path.join(root, 'dist/src/cli/main.js');
 const example = path.join(root, 'config/imap-cache-proxy.example.toml');
 

@@ -15,7 +15,7 @@ import { RawImapClient } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
-const fixtures = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../test/fixtures');
+const fixtures = path.resolve(import.meta.dirname, '../../../test/fixtures');
 
 const dovecot = await withDovecot({ tls: true });
 const dovecotCa = dovecot.certPath as string;

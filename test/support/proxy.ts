@@ -99,7 +99,7 @@ export interface SpawnedProxy {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/cli/main.js');
+export const CLI = path.resolve(import.meta.dirname, '../../src/cli/main.js');
 
 /** Runs the CLI (an admin command) to its end: its exit code and output, also when it fails. */
 export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
