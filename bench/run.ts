@@ -1,6 +1,6 @@
 // npm run bench: speed and memory of the proxy, measured against baselines taken in the same run.
 //
-//   node dist/bench/run.js [--only local,wan,memory] [--runs 3] [--messages 2000] [--wan-messages 300]
+//   node dist/bench/run.js [--only startup,local,wan,memory] [--runs 3] [--messages 2000] [--wan-messages 300]
 //                          [--memory-messages 1000,10000] [--big-message-mb 200] [--small-messages 20]
 //                          [--stall-timeout 300] [--results DIR]
 //
@@ -18,12 +18,13 @@ import { maildirDigests, mbsyncPull } from '../test/support/mbsync.js';
 import { startImapcPeer } from './imapc-peer.js';
 import { memoryScenario, type MemoryResults } from './memory.js';
 import { startCachingRelay, startProxyProcess } from './proxy-process.js';
+import { startupMarkdown, startupScenario, type StartupResults } from './startup.js';
 import { freeDiskGb, log, median, round } from './util.js';
 import { startWanRelay } from './wan-relay.js';
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'local,wan,memory' },
+    only: { type: 'string', default: 'startup,local,wan,memory' },
     runs: { type: 'string', default: '3' },
     messages: { type: 'string', default: '2000' },
     'wan-messages': { type: 'string', default: '300' },
@@ -46,7 +47,8 @@ const RESULTS_DIR = args.results
   ? path.resolve(args.results)
   : path.resolve(import.meta.dirname, '../../bench/results');
 const only = new Set((args.only as string).split(','));
-for (const name of only) if (!['local', 'wan', 'memory'].includes(name)) throw new Error(`--only: unknown scenario ${name} (local, wan, memory)`);
+const SCENARIOS = ['startup', 'local', 'wan', 'memory'];
+for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(', ')})`);
 const memorySizes = (args['memory-messages'] as string).split(',').map(Number);
 if (memorySizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--memory-messages: a list of message counts, e.g. 1000,10000`);
 if (only.has('memory')) {
@@ -237,6 +239,8 @@ function markdown(): string {
   }
   const memory = results.memory as MemoryResults | undefined;
   if (memory) lines.push(...(local || wan ? [''] : []), ...memoryMarkdown(memory));
+  const startup = results.startup as StartupResults | undefined;
+  if (startup) lines.push('', ...startupMarkdown(startup));
   return `${lines.join('\n')}\n`;
 }
 
@@ -284,6 +288,7 @@ async function timed<T>(name: string, scenario: () => Promise<T>): Promise<T> {
 }
 
 try {
+  if (only.has('startup')) results['startup'] = await timed('startup', () => startupScenario({ runs: Math.max(RUNS, 5), freshDir }));
   if (only.has('local')) results['local'] = await timed('local', localScenario);
   if (only.has('wan')) results['wan'] = await timed('wan', wanScenario);
   if (only.has('memory')) {

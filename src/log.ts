@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -14,6 +15,8 @@ const REDACT_PATHS = ['pass', 'password', 'auth', 'credentials', '*.pass', '*.pa
 export function createLogger(options: { level: string; pretty?: boolean; destination?: DestinationStream }): Logger {
   const base = { level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
   if (options.pretty) {
+    // loaded only for a terminal: a service or a test never needs its 30-odd modules
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(base, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
   return options.destination ? pino(base, options.destination) : pino(base);

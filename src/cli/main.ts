@@ -14,7 +14,6 @@
 import './runtime-check.js';
 import { Command, Option } from 'commander';
 import { addAdminCommands } from './admin-commands.js';
-import { runStart } from './start-command.js';
 import { START_SETTINGS, envName } from '../config/options.js';
 import { VERSION } from '../version.js';
 
@@ -32,6 +31,8 @@ for (const spec of START_SETTINGS) {
   start.addOption(new Option(`--${spec.name}${'arg' in spec ? ` <${spec.arg}>` : ''}`, `${spec.description} [env ${envName(spec)}]`));
 }
 start.action(async (options: Record<string, unknown>) => {
+  // the server (imap-core, imapflow, TLS) is loaded for `start` only: admin commands start faster
+  const { runStart } = await import('./start-command.js');
   process.exitCode = await runStart(options);
 });
 
