@@ -1,8 +1,9 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_TRIM_THRESHOLD_=8388608 node --max-semi-space-size=4 --heap-growing-percent=100 --expose-gc
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_TRIM_THRESHOLD_=8388608 node --max-semi-space-size=4 --heap-growing-percent=100 --expose-gc
 // Memory is bounded by design, down to the allocators: glibc keeps freed blocks of its dynamic
 // mmap threshold in per-thread arenas (LevelDB and libuv threads free MB-sized buffers all the
-// time), so blocks of 1 MB and more are mmap'ed and given back at once, from two arenas, and the
-// heap is trimmed once 8 MB at its top are free. Body chunks (256 KB) stay below that threshold:
+// time), so blocks of 1 MB and more are mmap'ed and given back at once, from one arena (a second
+// one cost 6-8 MB more at the peak of a background sync on Node.js 22 and 26, and no time), and
+// the heap is trimmed once 8 MB at its top are free. Body chunks (256 KB) stay below that threshold:
 // mmap'ing each of them cost a page fault per 4 KB, which doubled the CPU time of a LevelDB write
 // and made a read six times slower. V8 gets a 4 MB young generation instead of 16 MB (the
 // proxy's objects die young). About 50 MB less RssAnon.
