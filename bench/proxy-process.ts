@@ -3,9 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { PROCESS_ENV, V8_FLAGS } from '../src/cli/process-settings.js';
 import { freePort } from '../test/support/dovecot.js';
 
-export const CLI = path.resolve(import.meta.dirname, '../src/cli/main.js');
+/** The installed command, as users run it. */
+export const CLI = path.resolve(import.meta.dirname, '../../bin/imap-cache-proxy');
 const RELAY = path.resolve(import.meta.dirname, 'caching-relay.js');
 
 export interface ProxyProcess {
@@ -39,23 +41,18 @@ process.once('exit', () => live.forEach((child) => child.kill('SIGKILL')));
 
 export async function startProxyProcess(args: string[], sampleMs = 100): Promise<ProxyProcess> {
   const port = await freePort();
-  // run as installed (its shebang sets the allocator and V8 options the memory figures depend on)
   return startListening(CLI, ['start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], port, sampleMs);
 }
 
 /**
  * The bench's caching relay (caching-relay.ts) between clients and upstream, storing into `dir`;
- * run with the allocator settings and V8 options of the proxy's shebang, so it pays what the
+ * run with the allocator settings and V8 options the proxy gives itself, so it pays what the
  * proxy pays for the same bytes.
  */
 export async function startCachingRelay(upstreamPort: number, dir: string): Promise<ProxyProcess> {
   const port = await freePort();
-  // #!/usr/bin/env -S NAME=value ... node --option ...
-  const words = (readFileSync(CLI, 'utf8').split('\n')[0] ?? '').split(/\s+/);
-  const node = words.indexOf('node');
-  const env = Object.fromEntries(words.slice(0, node).flatMap((word) => (/^[A-Z_]+=/.test(word) ? [word.split('=', 2)] : [])));
-  const args = [...words.slice(node + 1), RELAY, String(port), String(upstreamPort), dir];
-  return startListening(process.execPath, args, port, 100, { ...process.env, ...env });
+  const args = [...V8_FLAGS, RELAY, String(port), String(upstreamPort), dir];
+  return startListening(process.execPath, args, port, 100, { ...process.env, ...PROCESS_ENV });
 }
 
 /** Starts a server process and resolves once it accepts connections on `port`. */

@@ -10,7 +10,7 @@ import type { Logger } from './log.js';
 import { FRESH_BODIES_BYTES, MAX_SOCKET_PATH } from './model/limits.js';
 import { Accounts } from './sync/accounts.js';
 import { FreshBodies } from './sync/fresh-bodies.js';
-import { loadLocalCertificate } from './tls/local-certificate.js';
+import { loadClientCertificate, loadLocalCertificate, type LocalCertificate } from './tls/local-certificate.js';
 import { loadUpstreamTls } from './tls/upstream-tls.js';
 import { VERSION } from './version.js';
 
@@ -30,9 +30,11 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
  * The composition root: loads the TLS certificates, opens the cache, starts the client-facing
  * server, and shuts all of it down in order (clients first, then upstream connections, then LevelDB).
  */
-export async function startProxy(config: StartConfig, log: Logger): Promise<RunningProxy> {
+export async function startProxy(config: StartConfig, log: Logger, loading: { certificate?: Promise<LocalCertificate> } = {}): Promise<RunningProxy> {
   const startedAt = Date.now();
-  const certificate = await loadLocalCertificate({ certPath: config.tlsCert, keyPath: config.tlsKey }, log);
+  const certificate = await (loading.certificate ?? loadClientCertificate(config, log));
+  // what `status` shows; a reload (SIGHUP) may change it
+  let tls = { cert: config.tlsCert, fingerprint: certificate.fingerprint };
   const endpoint = { ...config.upstream, tls: await loadUpstreamTls(config, log) };
   // created for this user only: the cache is everyone's mail
   await mkdir(config.data, { recursive: true, mode: 0o700 });
@@ -74,10 +76,12 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
       status: () =>
         proxyStatus({
           accounts,
+          store,
           startedAt,
           listen: `${running.address.host}:${running.address.port}`,
           ...(running.tlsAddress ? { tlsListen: `${running.tlsAddress.host}:${running.tlsAddress.port}` } : {}),
           clients: () => running.connectionCount(),
+          tls,
         }),
     });
   } catch (err) {
@@ -107,7 +111,9 @@ export async function startProxy(config: StartConfig, log: Logger): Promise<Runn
     tlsAddress: server.tlsAddress,
     reload: async (next) => {
       log.level = next.logLevel;
-      server.updateCertificate(await loadLocalCertificate({ certPath: next.tlsCert, keyPath: next.tlsKey }, log));
+      const renewed = await loadLocalCertificate({ certPath: next.tlsCert, keyPath: next.tlsKey }, log);
+      server.updateCertificate(renewed);
+      tls = { cert: next.tlsCert, fingerprint: renewed.fingerprint };
       const fixed = (
         [
           'upstream', 'listen', 'tlsListen', 'data', 'upstreamConnections', 'prefetch', 'prefetchMaxSize',

@@ -13,7 +13,7 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 export interface AdminContext {
   store: CacheStore;
   accounts: Accounts;
-  status(): StatusResult;
+  status(): Promise<StatusResult>;
   log: Logger;
 }
 
@@ -87,7 +87,7 @@ async function answer(line: string, context: AdminContext): Promise<AdminRespons
         return { v: ADMIN_PROTOCOL_VERSION, ok: true, result };
       }
       case 'status':
-        return { v: ADMIN_PROTOCOL_VERSION, ok: true, result: context.status() };
+        return { v: ADMIN_PROTOCOL_VERSION, ok: true, result: await context.status() };
       case 'verify': {
         const result = await context.store.verify(request.repair === true);
         if (result.repaired && result.problemCount > 0) for (const account of context.accounts.list()) account.sectionsDropped();

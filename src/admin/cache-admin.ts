@@ -1,6 +1,6 @@
-import type { CacheStore } from '../cache/cache-store.js';
+import type { AccountRecord, CacheStore } from '../cache/cache-store.js';
 import type { AccountId, FolderPath } from '../model/types.js';
-import { normalizePath } from '../sync/account.js';
+import { normalizePath } from '../model/folder-path.js';
 import type { AccountStats, ClearResult, ClearScope, StatsResult, Usage } from './protocol.js';
 
 /*
@@ -8,20 +8,29 @@ import type { AccountStats, ClearResult, ClearScope, StatsResult, Usage } from '
  * CLI opens itself. Both give the same answers.
  */
 
-const add = (a: Usage, b: Usage): Usage => ({ messages: a.messages + b.messages, bodies: a.bodies + b.bodies, bytes: a.bytes + b.bytes });
-const ZERO: Usage = { messages: 0, bodies: 0, bytes: 0 };
+const ZERO: Usage = { messages: 0, bodies: 0, bodyBytes: 0, totalBytes: 0, otherBytes: 0 };
+const add = (a: Usage, b: Usage): Usage => ({
+  messages: a.messages + b.messages,
+  bodies: a.bodies + b.bodies,
+  bodyBytes: a.bodyBytes + b.bodyBytes,
+  totalBytes: a.totalBytes + b.totalBytes,
+  otherBytes: a.otherBytes + b.otherBytes,
+});
 
 export async function cacheStats(store: CacheStore): Promise<StatsResult> {
   const accounts: AccountStats[] = [];
-  for (const { id, record } of await store.listAccounts()) {
-    const folders = [];
-    for (const { path, record: folder } of await store.listFolders(id)) {
-      const usage = await store.folderUsage(folder.fid);
-      folders.push({ folder: path, ...usage, lastSync: folder.lastSync ? new Date(folder.lastSync).toISOString() : null });
-    }
-    accounts.push({ user: record.user, upstream: record.upstream, folders, totals: folders.reduce(add, ZERO) });
-  }
+  for (const { id, record } of await store.listAccounts()) accounts.push(await accountStats(store, id, record));
   return { accounts, totals: accounts.map((a) => a.totals).reduce(add, ZERO) };
+}
+
+/** One account's folders and totals (also what `status` shows of its cache). */
+export async function accountStats(store: CacheStore, id: AccountId, record: AccountRecord): Promise<AccountStats> {
+  const folders = [];
+  for (const { path, record: folder } of await store.listFolders(id)) {
+    const usage = await store.folderUsage(folder.fid);
+    folders.push({ folder: path, ...usage, lastSync: folder.lastSync ? new Date(folder.lastSync).toISOString() : null });
+  }
+  return { user: record.user, upstream: record.upstream, folders, totals: folders.reduce(add, ZERO) };
 }
 
 /** What a scope selects: per account, the folders to drop and whether it is the whole account. */

@@ -1,3 +1,5 @@
+import type { FolderUsage } from '../cache/cache-store.js';
+
 /**
  * The admin protocol between `imap-cache-proxy cache|status` and a running proxy: one JSON object
  * per line over a Unix socket in the data directory (mode 0600), a request and its response.
@@ -25,11 +27,12 @@ export type AdminResponse<T = unknown> =
 
 export type { VerifyProblem, VerifyResult } from '../cache/cache-store.js';
 
-export interface Usage {
-  messages: number;
-  bodies: number;
-  bytes: number;
-}
+/**
+ * What is cached against what there is, the same quantities in `cache stats` and `status`:
+ * messages (whose metadata is always cached), whole bodies cached and their bytes, the bytes of
+ * all bodies (RFC822.SIZE), and header blocks and parts cached apart from whole bodies.
+ */
+export type Usage = FolderUsage;
 
 export interface FolderStats extends Usage {
   folder: string;
@@ -57,20 +60,22 @@ export interface ClearResult {
 export interface AccountStatus {
   user: string;
   upstream: string;
-  /** Upstream connections open for client work now. */
+  /** Upstream connections open now, the watcher's included. */
   connections: number;
-  /** The account watcher is connected and watching upstream for changes. */
+  /** The account watcher is connected and watching upstream for changes (on one of those connections). */
   watching: boolean;
+  /** What is cached, as `cache stats` counts it. */
+  cached: Usage;
   /** Bodies clients fetched since the start: from the cache, or fetched upstream for them. */
   served: { cache: { bodies: number; bytes: number }; upstream: { bodies: number; bytes: number } };
+  /** The background sync: null when it is off. */
   prefetch: {
     state: string;
+    mode: string;
     folder?: string;
-    messagesDone: number;
-    messagesTotal: number;
-    bytesDone: number;
-    bytesTotal: number;
+    /** Body bytes per second it fetched since it began. */
     rate: number;
+    /** Seconds until every body is cached, at that rate. */
     etaSeconds?: number;
   } | null;
 }
@@ -82,6 +87,8 @@ export interface StatusResult {
   listen: string;
   tlsListen?: string;
   clients: number;
+  /** The certificate clients see over TLS, and its SHA-256 fingerprint (what a mail client shows to compare). */
+  tls: { cert: string; fingerprint: string };
   rssAnonMb: number;
   accounts: AccountStatus[];
 }

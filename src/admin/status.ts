@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import type { CacheStore } from '../cache/cache-store.js';
 import type { Accounts } from '../sync/accounts.js';
+import type { PrefetchProgress } from '../sync/prefetch.js';
 import { VERSION } from '../version.js';
-import type { StatusResult } from './protocol.js';
+import { accountStats } from './cache-admin.js';
+import type { AccountStatus, StatusResult, Usage } from './protocol.js';
 
 /** Anonymous resident memory in MB (LevelDB maps its files, so plain RSS counts page cache too). */
 export function rssAnonMb(): number {
@@ -14,13 +17,29 @@ export function rssAnonMb(): number {
   return Math.round(process.memoryUsage().rss / 2 ** 20);
 }
 
-export function proxyStatus(options: {
+export async function proxyStatus(options: {
   accounts: Accounts;
+  store: CacheStore;
   startedAt: number;
   listen: string;
   tlsListen?: string;
   clients: () => number;
-}): StatusResult {
+  tls: { cert: string; fingerprint: string };
+}): Promise<StatusResult> {
+  const accounts: AccountStatus[] = [];
+  for (const account of options.accounts.list()) {
+    const record = await options.store.getAccount(account.id);
+    const cached = record ? (await accountStats(options.store, account.id, record)).totals : EMPTY;
+    accounts.push({
+      user: account.user,
+      upstream: account.upstream,
+      connections: account.pool.connectionCount + (account.watcher.watching ? 1 : 0),
+      watching: account.watcher.watching,
+      cached,
+      served: { cache: { ...account.served.cache }, upstream: { ...account.served.upstream } },
+      prefetch: account.prefetcher ? prefetchStatus(account.prefetcher.status(), cached) : null,
+    });
+  }
   return {
     version: VERSION,
     pid: process.pid,
@@ -28,14 +47,23 @@ export function proxyStatus(options: {
     listen: options.listen,
     ...(options.tlsListen ? { tlsListen: options.tlsListen } : {}),
     clients: options.clients(),
+    tls: options.tls,
     rssAnonMb: rssAnonMb(),
-    accounts: options.accounts.list().map((account) => ({
-      user: account.user,
-      upstream: account.upstream,
-      connections: account.pool.connectionCount,
-      watching: account.watcher.watching,
-      served: { cache: { ...account.served.cache }, upstream: { ...account.served.upstream } },
-      prefetch: account.prefetcher ? account.prefetcher.status() : null,
-    })),
+    accounts,
+  };
+}
+
+const EMPTY: Usage = { messages: 0, bodies: 0, bodyBytes: 0, totalBytes: 0, otherBytes: 0 };
+
+/** The background sync's state, with the time it needs for the bodies still missing at its rate. */
+function prefetchStatus(progress: PrefetchProgress, cached: Usage): AccountStatus['prefetch'] {
+  const missing = cached.totalBytes - cached.bodyBytes;
+  const eta = progress.state === 'running' && progress.mode === 'all' && progress.rate > 0 ? Math.round(missing / progress.rate) : undefined;
+  return {
+    state: progress.state,
+    mode: progress.mode,
+    ...(progress.folder ? { folder: progress.folder } : {}),
+    rate: Math.round(progress.rate),
+    ...(eta !== undefined ? { etaSeconds: eta } : {}),
   };
 }

@@ -29,6 +29,19 @@ import { WriteQueue } from './write-queue.js';
 export type { VerifyProblem, VerifyResult } from './cache-verify.js';
 export type { BatchOp, ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
 
+/** What a folder generation holds, against what the folder has. */
+export interface FolderUsage {
+  /** Messages in the folder: the metadata of every one is cached. */
+  messages: number;
+  /** Messages whose whole body is cached, and the bytes of those bodies. */
+  bodies: number;
+  bodyBytes: number;
+  /** The bytes of every message's body (RFC822.SIZE): what bodyBytes reaches once all are cached. */
+  totalBytes: number;
+  /** Header blocks and MIME parts cached apart from whole bodies. */
+  otherBytes: number;
+}
+
 const JSON_OPTS = { valueEncoding: 'utf8' } as const;
 
 /**
@@ -170,20 +183,26 @@ export class CacheStore {
     return folders;
   }
 
-  /** Messages, whole bodies and cached bytes (all sections) of a folder generation, counted. */
-  async folderUsage(fid: string): Promise<{ messages: number; bodies: number; bytes: number }> {
-    let messages = 0;
+  /** What a folder generation holds, counted from its records. */
+  async folderUsage(fid: string): Promise<FolderUsage> {
+    const usage: FolderUsage = { messages: 0, bodies: 0, bodyBytes: 0, totalBytes: 0, otherBytes: 0 };
     const metas = keys.metaPrefix(fid);
-    for await (const key of this.db.keys({ gte: metas, lt: prefixEnd(metas) })) if (key) messages++;
-    let bodies = 0;
-    let bytes = 0;
+    for await (const [key, value] of this.db.iterator({ gte: metas, lt: prefixEnd(metas), valueEncoding: 'utf8' } as never) as AsyncIterable<[string, string]>) {
+      usage.messages++;
+      usage.totalBytes += decodeMeta(uidOfMetaKey(key), value).size;
+    }
     const sections = keys.sectionPrefix(fid);
     const fullBody = `!${sectionKeyPart(FULL_BODY)}`;
     for await (const [key, value] of this.db.iterator({ gte: sections, lt: prefixEnd(sections) })) {
-      bytes += decodeSection(value).length;
-      if (key.endsWith(fullBody)) bodies++;
+      const { length } = decodeSection(value);
+      if (key.endsWith(fullBody)) {
+        usage.bodies++;
+        usage.bodyBytes += length;
+      } else {
+        usage.otherBytes += length;
+      }
     }
-    return { messages, bodies, bytes };
+    return usage;
   }
 
   /**

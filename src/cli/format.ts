@@ -1,25 +1,30 @@
-import type { StatsResult, StatusResult, VerifyResult } from '../admin/protocol.js';
+import type { StatsResult, StatusResult, Usage, VerifyResult } from '../admin/protocol.js';
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const percent = (part: number, whole: number) => `${whole > 0 ? Math.floor((part / whole) * 100) : 100}%`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   return rows.map((row) => `  ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ')}`.trimEnd()).join('\n');
 }
 
+/** The columns `cache stats` and `status` share: bodies and their bytes cached, against all there are. */
+const bodiesCell = (u: Usage) => `${u.bodies}/${u.messages} (${percent(u.bodies, u.messages)})`;
+const bytesCell = (u: Usage) => `${megabytes(u.bodyBytes)}/${megabytes(u.totalBytes)} (${percent(u.bodyBytes, u.totalBytes)})`;
+
 export function formatStats(stats: StatsResult): string {
   const out: string[] = [];
   for (const account of stats.accounts) {
     out.push(`${account.user} on ${account.upstream}`);
-    const rows = [['folder', 'messages', 'bodies', 'size', 'last sync']];
-    for (const f of account.folders) {
-      rows.push([f.folder, String(f.messages), String(f.bodies), megabytes(f.bytes), f.lastSync?.replace('T', ' ').slice(0, 19) ?? 'never']);
+    const rows = [['folder', 'bodies cached/messages', 'body bytes cached/all', 'headers and parts', 'last sync']];
+    for (const f of [...account.folders, { folder: '(total)', ...account.totals, lastSync: null }]) {
+      const lastSync = f.folder === '(total)' ? '' : (f.lastSync?.replace('T', ' ').slice(0, 19) ?? 'never');
+      rows.push([f.folder, bodiesCell(f), bytesCell(f), megabytes(f.otherBytes), lastSync]);
     }
-    rows.push(['(total)', String(account.totals.messages), String(account.totals.bodies), megabytes(account.totals.bytes), '']);
     out.push(table(rows), '');
   }
   const t = stats.totals;
-  out.push(`total: ${t.messages} messages, ${t.bodies} bodies, ${megabytes(t.bytes)} in ${stats.accounts.length} account(s)`);
+  out.push(`total: ${t.bodies}/${t.messages} bodies cached, ${megabytes(t.bodyBytes)}/${megabytes(t.totalBytes)}, and ${megabytes(t.otherBytes)} of headers and parts, in ${stats.accounts.length} account(s)`);
   return `${out.join('\n')}\n`;
 }
 
@@ -27,14 +32,20 @@ export function formatStatus(status: StatusResult): string {
   const out = [
     `imap-cache-proxy ${status.version}, pid ${status.pid}, up ${status.uptimeSeconds} s`,
     `listening on ${status.listen}${status.tlsListen ? ` and ${status.tlsListen} (TLS)` : ''}; ${status.clients} client connection(s); RssAnon ${status.rssAnonMb} MB`,
+    `TLS certificate ${status.tls.cert}, SHA-256 ${status.tls.fingerprint}`,
   ];
   for (const a of status.accounts) {
+    const watching = a.watching ? ', one of them watching for changes' : '; not watching for changes';
+    out.push(`${a.user} on ${a.upstream}: ${a.connections} upstream connection(s)${watching}`);
+    const c = a.cached;
+    out.push(`  cached: ${c.bodies}/${c.messages} bodies (${percent(c.bodies, c.messages)}), ${bytesCell(c)}`);
     const p = a.prefetch;
-    const prefetch = !p
+    const sync = !p
       ? 'off'
-      : `${p.state}${p.folder ? ` in ${p.folder}` : ''}, ${p.messagesDone}/${p.messagesTotal} messages, ${megabytes(p.bytesDone)}/${megabytes(p.bytesTotal)}` +
-        (p.etaSeconds !== undefined && p.state === 'running' ? `, about ${p.etaSeconds} s left` : '');
-    out.push(`${a.user} on ${a.upstream}: ${a.connections} upstream connection(s), ${a.watching ? 'watching for changes' : 'not watching'}; background sync ${prefetch}`);
+      : `${p.mode === 'all' ? 'bodies' : 'headers'}, ${p.state}${p.folder ? ` in ${p.folder}` : ''}` +
+        (p.state === 'running' ? `, ${megabytes(p.rate)}/s` : '') +
+        (p.etaSeconds !== undefined ? `, about ${p.etaSeconds} s left` : '');
+    out.push(`  background sync: ${sync}`);
     const { cache, upstream } = a.served;
     out.push(`  bodies served to clients: ${cache.bodies} from the cache (${megabytes(cache.bytes)}), ${upstream.bodies} fetched from upstream for them (${megabytes(upstream.bytes)})`);
   }

@@ -1,7 +1,8 @@
 import { loadStartConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
-import { startProxy, type RunningProxy } from '../main.js';
+import type { RunningProxy } from '../main.js';
 import { isProxyError } from '../model/errors.js';
+import { loadClientCertificate } from '../tls/local-certificate.js';
 
 /** `imap-cache-proxy start`: runs until SIGTERM / SIGINT; returns the exit code. */
 export async function runStart(flags: Record<string, unknown>): Promise<number> {
@@ -33,7 +34,11 @@ export async function runStart(flags: Record<string, unknown>): Promise<number> 
   };
   process.on('SIGHUP', reload);
   try {
-    proxy = await startProxy(config, log);
+    // a first start generates the certificate in a worker thread while this one loads the server
+    const certificate = loadClientCertificate(config, log);
+    certificate.catch(() => undefined); // awaited by startProxy, or the start failed before
+    const { startProxy } = await import('../main.js');
+    proxy = await startProxy(config, log, { certificate });
   } catch (err) {
     log.fatal({ err }, 'cannot start');
     process.stderr.write(`imap-cache-proxy: cannot start: ${(err as Error).message}\n`);

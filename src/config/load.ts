@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import envPaths from 'env-paths';
-import { parse as parseToml } from 'smol-toml';
 import { ProxyError } from '../model/errors.js';
-import { START_SETTINGS, envName, ENV_PREFIX, type SettingSpec } from './options.js';
+import { CONFIG_ENV, defaultDataDir, readConfigFile } from './config-file.js';
+import { START_SETTINGS, envName, type SettingSpec } from './options.js';
 import { startConfigSchema, type StartConfig } from './schema.js';
 
 export interface ConfigSources {
@@ -10,13 +8,6 @@ export interface ConfigSources {
   flags: Record<string, unknown>;
   env: NodeJS.ProcessEnv;
 }
-
-/** The per-user data directory, e.g. ~/.local/share/imap-cache-proxy on Linux. */
-export function defaultDataDir(): string {
-  return envPaths('imap-cache-proxy', { suffix: '' }).data;
-}
-
-const CONFIG_ENV = `${ENV_PREFIX}CONFIG`;
 
 /**
  * Resolves the settings of `start`: command line over environment over config file over
@@ -55,25 +46,4 @@ export async function loadStartConfig(sources: ConfigSources): Promise<StartConf
     throw new ProxyError('CONFIG_INVALID', `invalid settings: ${problems.join('; ')}`);
   }
   return result.data;
-}
-
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ProxyError('CONFIG_INVALID', `cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  let values: Record<string, unknown>;
-  try {
-    values = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new ProxyError('CONFIG_INVALID', `config file ${path} is not valid TOML: ${(err as Error).message}`, { cause: err });
-  }
-  const known = new Set<string>(START_SETTINGS.map((s) => s.name));
-  const unknown = Object.keys(values).filter((key) => !known.has(key));
-  if (unknown.length) {
-    throw new ProxyError('CONFIG_INVALID', `config file ${path}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
-  }
-  return values;
 }

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -83,10 +83,11 @@ export function parseSwitch(value: string): boolean {
   return on;
 }
 
-/** The certificate and key for clients' TLS live in certs/ of the package (schema.js is in dist/src/config/). */
-const packageFile = (name: string) => join(import.meta.dirname, '../../../certs', name);
-export const DEFAULT_TLS_CERT = packageFile('localhost-cert.pem');
-export const DEFAULT_TLS_KEY = packageFile('localhost-key.pem');
+/** The certificate and key for clients' TLS: by default in certs/ of the data directory. */
+export const TLS_CERT_NAME = 'localhost-cert.pem';
+export const TLS_KEY_NAME = 'localhost-key.pem';
+/** Where versions before 0.2 generated them: certs/ of the package (schema.js is in dist/src/config/). */
+export const EARLIER_TLS_DIR = join(import.meta.dirname, '../../../certs');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
@@ -98,8 +99,8 @@ export const startConfigSchema = z
     upstreamInsecure: z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), withParser(parseSwitch)).default(false),
     listen: withParser(parseHostPort).default({ host: '127.0.0.1', port: 1143 }),
     tlsListen: withParser(parseHostPort).optional(),
-    tlsCert: z.string().min(1).default(DEFAULT_TLS_CERT),
-    tlsKey: z.string().min(1).default(DEFAULT_TLS_KEY),
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
     data: z.string().min(1),
     prefetch: z.enum(['off', 'headers', 'all']).default('all'),
     prefetchMaxSize: withParser(parseSize).optional(),
@@ -120,6 +121,17 @@ export const startConfigSchema = z
   .refine((config) => !(config.upstreamInsecure && config.upstreamCa), {
     path: ['upstreamInsecure'],
     message: 'cannot be combined with an upstream CA (upstream-ca): either verify against that CA or do not verify at all',
+  })
+  .transform(({ tlsCert, tlsKey, ...config }) => {
+    const own = tlsCert !== undefined || tlsKey !== undefined;
+    const certs = join(config.data, 'certs');
+    return {
+      ...config,
+      tlsCert: tlsCert ?? join(tlsKey !== undefined ? dirname(tlsKey) : certs, TLS_CERT_NAME),
+      tlsKey: tlsKey ?? join(tlsCert !== undefined ? dirname(tlsCert) : certs, TLS_KEY_NAME),
+      /** The default pair is taken over from where an earlier version generated it, if it is there. */
+      tlsAdoptFrom: own ? undefined : { certPath: join(EARLIER_TLS_DIR, TLS_CERT_NAME), keyPath: join(EARLIER_TLS_DIR, TLS_KEY_NAME) },
+    };
   });
 
 export type StartConfig = z.output<typeof startConfigSchema>;

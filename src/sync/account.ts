@@ -4,6 +4,7 @@ import type { CacheStore } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
+import { normalizePath } from '../model/folder-path.js';
 import type { AccountId, Credentials, FolderListEntry, FolderPath, FolderStatus } from '../model/types.js';
 import { ConnectionPool, Priority } from '../upstream/connection-pool.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
@@ -21,10 +22,6 @@ const passwordDigest = (pass: string) => createHmac('sha256', PROCESS_KEY).updat
 
 /** A folder list this recent is served without asking upstream again. */
 const LIST_FRESH_MS = 2_000;
-
-export function normalizePath(path: FolderPath): FolderPath {
-  return /^inbox(\/|$)/i.test(path) ? `INBOX${path.slice(5)}` : path;
-}
 
 /**
  * One user on the upstream server, shared by all of that user's client sessions: the upstream

@@ -12,18 +12,21 @@ export interface PrefetchOptions {
   maxBodySize?: number;
 }
 
-/** What the background sync has done, for logs and the admin interface. */
+/**
+ * Where the background sync is, for logs and the admin interface. The counts are of its current
+ * pass (what it found missing when it began, and what it fetched of that since); what the cache
+ * holds is counted from the cache itself (`cache stats`, `status`).
+ */
 export interface PrefetchProgress {
   state: 'idle' | 'listing' | 'running' | 'done' | 'waiting';
+  mode: PrefetchOptions['mode'];
   folder?: FolderPath;
   messagesDone: number;
   messagesTotal: number;
   bytesDone: number;
   bytesTotal: number;
-  /** Bytes per second since the walk began. */
+  /** Body bytes per second since the pass began. */
   rate: number;
-  /** Seconds left at that rate. */
-  etaSeconds?: number;
 }
 
 /**
@@ -36,7 +39,7 @@ export interface PrefetchProgress {
  * as the account watcher reports it.
  */
 export class Prefetcher {
-  private progress: PrefetchProgress = { state: 'idle', messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0, rate: 0 };
+  private progress: PrefetchProgress;
   private started = 0;
   private running: Promise<void> | undefined;
   private followUp: Promise<void> = Promise.resolve();
@@ -50,7 +53,13 @@ export class Prefetcher {
     private readonly account: Account,
     private readonly options: PrefetchOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.progress = this.freshProgress('idle');
+  }
+
+  private freshProgress(state: PrefetchProgress['state']): PrefetchProgress {
+    return { state, mode: this.options.mode, messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0, rate: 0 };
+  }
 
   /** Starts a walk over every folder, unless one is running or done (new mail then comes by folderGrew). */
   start(): void {
@@ -95,7 +104,7 @@ export class Prefetcher {
   }
 
   private async walk(): Promise<void> {
-    this.progress = { state: 'listing', messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0, rate: 0 };
+    this.progress = this.freshProgress('listing');
     this.started = Date.now();
     const entries = await this.account.list();
     const folders: Folder[] = [];
@@ -207,26 +216,20 @@ export class Prefetcher {
   private report(force: boolean): void {
     const now = Date.now();
     const elapsed = (now - this.started) / 1000;
-    const p = this.progress;
-    p.rate = elapsed > 0 ? p.bytesDone / elapsed : 0;
-    if (p.messagesDone > 0) {
-      // by bytes where bodies are fetched, else by messages
-      const done = this.options.mode === 'all' ? p.bytesDone / Math.max(1, p.bytesTotal) : p.messagesDone / Math.max(1, p.messagesTotal);
-      if (done > 0) p.etaSeconds = Math.max(0, Math.round((elapsed / done) * (1 - done)));
-    }
+    this.progress.rate = elapsed > 0 ? this.progress.bytesDone / elapsed : 0;
     if (!force && now - this.lastLog < PREFETCH_PROGRESS_MS) return;
     this.lastLog = now;
     this.log.info(this.summary(), 'background sync');
   }
 
+  /** This pass, for the log: what it fetched of what it found missing. */
   private summary(): Record<string, unknown> {
     const p = this.progress;
     return {
       folder: p.folder,
-      messages: `${p.messagesDone}/${p.messagesTotal}`,
-      megabytes: `${Math.round(p.bytesDone / 1e6)}/${Math.round(p.bytesTotal / 1e6)}`,
+      fetchedMessages: `${p.messagesDone}/${p.messagesTotal}`,
+      fetchedMegabytes: `${Math.round(p.bytesDone / 1e6)}/${Math.round(p.bytesTotal / 1e6)}`,
       rateMBps: Number((p.rate / 1e6).toFixed(1)),
-      ...(p.etaSeconds !== undefined && p.state === 'running' ? { etaSeconds: p.etaSeconds } : {}),
     };
   }
 }

@@ -22,14 +22,21 @@ export interface LocalCertificatePaths {
 
 /**
  * Reads the certificate and key for clients' TLS from their files. On first start, when
- * neither file exists, generates a self-signed pair for localhost, 127.0.0.1 and ::1 there.
+ * neither file exists, takes over the pair at `adoptFrom` if there is one (clients already trust
+ * it), else generates a self-signed pair for localhost, 127.0.0.1 and ::1 there.
  */
-export async function loadLocalCertificate(paths: LocalCertificatePaths, log: Logger): Promise<LocalCertificate> {
+export async function loadLocalCertificate(paths: LocalCertificatePaths, log: Logger, adoptFrom?: LocalCertificatePaths): Promise<LocalCertificate> {
   const [cert, key] = await Promise.all([
     readPemFile(paths.certPath, 'TLS certificate (tls-cert)'),
     readPemFile(paths.keyPath, 'TLS key (tls-key)'),
   ]);
-  if (cert === undefined && key === undefined) return generateLocalCertificate(paths, log);
+  if (cert === undefined && key === undefined) {
+    const earlier = adoptFrom && (await readPair(adoptFrom));
+    if (!earlier) return generateLocalCertificate(paths, log);
+    await writePair(paths, earlier);
+    log.info({ from: adoptFrom.certPath, cert: paths.certPath }, 'the TLS certificate for clients now lives in the data directory; the one an earlier version generated is taken over');
+    return loadLocalCertificate(paths, log);
+  }
   if (cert === undefined || key === undefined) {
     // either file may be the user's own: a pair is generated only where both are missing
     const [missing, present] = cert === undefined ? [paths.certPath, paths.keyPath] : [paths.keyPath, paths.certPath];
@@ -54,20 +61,38 @@ export async function loadLocalCertificate(paths: LocalCertificatePaths, log: Lo
   return { cert, key, fingerprint: certificate.fingerprint256 };
 }
 
-async function generateLocalCertificate(paths: LocalCertificatePaths, log: Logger): Promise<LocalCertificate> {
-  const pems = await generateInWorker();
+/** The certificate of `start`'s settings (tls-cert, tls-key, and a pair to take over). */
+export function loadClientCertificate(
+  config: { tlsCert: string; tlsKey: string; tlsAdoptFrom?: LocalCertificatePaths | undefined },
+  log: Logger,
+): Promise<LocalCertificate> {
+  return loadLocalCertificate({ certPath: config.tlsCert, keyPath: config.tlsKey }, log, config.tlsAdoptFrom);
+}
+
+/** Both files of a pair, or nothing when either is missing. */
+async function readPair(paths: LocalCertificatePaths): Promise<{ cert: string; key: string } | undefined> {
+  const [cert, key] = await Promise.all([readPemFile(paths.certPath, 'TLS certificate'), readPemFile(paths.keyPath, 'TLS key')]);
+  return cert !== undefined && key !== undefined ? { cert, key } : undefined;
+}
+
+async function writePair(paths: LocalCertificatePaths, pair: { cert: string; key: string }): Promise<void> {
   try {
     for (const dir of new Set([dirname(paths.certPath), dirname(paths.keyPath)])) await mkdir(dir, { recursive: true, mode: 0o700 });
     // 'wx': never replace a file that appeared meanwhile
-    await writeFile(paths.keyPath, pems.private, { mode: 0o600, flag: 'wx' });
-    await writeFile(paths.certPath, pems.cert, { mode: 0o644, flag: 'wx' });
+    await writeFile(paths.keyPath, pair.key, { mode: 0o600, flag: 'wx' });
+    await writeFile(paths.certPath, pair.cert, { mode: 0o644, flag: 'wx' });
   } catch (err) {
     throw new ProxyError(
       'CONFIG_INVALID',
-      `cannot write a new TLS certificate and key to ${paths.certPath} and ${paths.keyPath}: ${(err as Error).message}; give tls-cert and tls-key in a writable directory`,
+      `cannot write a TLS certificate and key to ${paths.certPath} and ${paths.keyPath}: ${(err as Error).message}; give tls-cert and tls-key in a writable directory`,
       { cause: err },
     );
   }
+}
+
+async function generateLocalCertificate(paths: LocalCertificatePaths, log: Logger): Promise<LocalCertificate> {
+  const pems = await generateInWorker();
+  await writePair(paths, { cert: pems.cert, key: pems.private });
   const fingerprint = new X509Certificate(pems.cert).fingerprint256;
   log.info(
     { cert: paths.certPath, key: paths.keyPath, fingerprint },

@@ -11,6 +11,7 @@ import { createFolder, deliver } from '../support/maildir.js';
 import { runCli, spawnProxy } from '../support/proxy.js';
 import { fetchItems, RawImapClient, suiteClients } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
+import type { StatsResult, StatusResult } from '../../src/admin/protocol.js';
 
 
 const cli = (args: string[]) => runCli(args, 60_000);
@@ -40,7 +41,7 @@ async function bodies(c: RawImapClient, folder: string): Promise<Map<number, str
 const stats = async () => {
   const result = await cli(['cache', 'stats', '--data', data, '--json']);
   assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as { totals: { messages: number; bodies: number; bytes: number }; accounts: { folders: { folder: string; messages: number }[] }[] };
+  return JSON.parse(result.stdout) as StatsResult;
 };
 
 describe('admin commands', () => {
@@ -52,7 +53,8 @@ describe('admin commands', () => {
     const before = await stats();
     assert.equal(before.totals.messages, 60);
     assert.equal(before.totals.bodies, 60);
-    assert.ok(before.totals.bytes > 9_000_000);
+    assert.ok(before.totals.bodyBytes > 9_000_000);
+    assert.equal(before.totals.bodyBytes, before.totals.totalBytes);
 
     const started = Date.now();
     const cleared = await cli(['cache', 'clear', '--data', data]);
@@ -123,9 +125,35 @@ describe('admin commands', () => {
     assert.equal(await proxy.stop(), 0);
   });
 
+  test('after a full background sync, status and cache stats report the same figures, all of it cached', async () => {
+    const synced = await tempDir('imapcp-admin-sync-');
+    const proxy = await spawnProxy(['--upstream', upstream, '--data', synced, '--prefetch', 'all', '--log-level', 'info']);
+    (await client(proxy.port)).close(); // a login starts the sync
+    const deadline = Date.now() + 60_000;
+    while (!proxy.output().includes('background sync complete')) {
+      assert.ok(Date.now() < deadline, 'the background sync finished');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const result = await cli(['status', '--data', synced, '--json']);
+    const status = JSON.parse(result.stdout) as StatusResult & { running: boolean };
+    const account = status.accounts[0];
+    const stats = JSON.parse((await cli(['cache', 'stats', '--data', synced, '--json'])).stdout) as StatsResult;
+    assert.deepEqual(account?.cached, stats.totals);
+    assert.equal(stats.totals.messages, 60);
+    assert.equal(stats.totals.bodies, 60);
+    assert.equal(stats.totals.bodyBytes, stats.totals.totalBytes);
+    assert.equal(account?.prefetch?.state, 'done');
+    assert.equal(account?.watching, true);
+    assert.ok((account?.connections ?? 0) >= 1, 'the watcher has an upstream connection');
+    const text = (await cli(['status', '--data', synced])).stdout;
+    assert.match(text, /cached: 60\/60 bodies \(100%\), [\d.]+ MB\/[\d.]+ MB \(100%\)/);
+    assert.match((await cli(['cache', 'stats', '--data', synced])).stdout, /\(total\)\s+60\/60 \(100%\)\s+[\d.]+ MB\/[\d.]+ MB \(100%\)/);
+    assert.equal(await proxy.stop(), 0);
+  });
+
   test('errors name the problem', async () => {
     const missing = await cli(['cache', 'stats', '--data', path.join(data, 'nowhere')]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /there is no cache in/);
+    assert.match(missing.stderr, /there is no cache in .*nowhere \(--data\); if yours runs with another data directory, give it as --data DIR/);
   });
 });

@@ -17,7 +17,7 @@ const run = promisify(execFile);
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const certEnv = { IMAP_CACHE_PROXY_TLS_CERT: path.join(tmp, 'cert.pem'), IMAP_CACHE_PROXY_TLS_KEY: path.join(tmp, 'key.pem') };
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...certEnv, ...env }, timeout: 20_000 });
+    const { stdout, stderr } = await run(CLI, args, { env: { ...process.env, ...certEnv, ...env }, timeout: 20_000 });
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

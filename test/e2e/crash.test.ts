@@ -76,8 +76,9 @@ describe('crash safety', () => {
     await login(first);
     let progress: StatusResult['accounts'][number]['prefetch'] = null;
     await waitUntil('the background sync has cached some bodies', async () => {
-      progress = (await status(data)).accounts[0]?.prefetch ?? null;
-      return (progress?.messagesDone ?? 0) >= 10;
+      const account = (await status(data)).accounts[0];
+      progress = account?.prefetch ?? null;
+      return (account?.cached.bodies ?? 0) >= 10;
     });
     await first.stop('SIGKILL');
     assert.notEqual(progress?.['state'], 'done', 'killed while the background sync ran');

@@ -14,18 +14,21 @@ import { tempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../../..');
-const CLI = path.join(root, 'dist/src/cli/main.js');
+const CLI = path.join(root, 'bin/imap-cache-proxy');
 const example = path.join(root, 'config/imap-cache-proxy.example.toml');
+/** The command runs the checkout's own Node.js; installed without it (`npm ci --omit=peer`, CI's
+ * run on the oldest line), the node on PATH, which a user's unit then names first on its PATH. */
+const NODE_DIR = path.dirname(process.execPath);
 
 const dovecot = await withDovecot();
 const children: ChildProcess[] = [];
 after(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
-/** A home directory with imap-cache-proxy on a bin dir, and the example config edited for this test. */
-async function home(configPath: string): Promise<{ home: string; bin: string; port: number; data: string }> {
+/** A home directory with imap-cache-proxy linked into ~/.local/bin as README says, and the example config edited for this test. */
+async function home(configPath: string): Promise<{ home: string; port: number; data: string; config: string }> {
   const dir = await tempDir('imapcp-home-');
-  const bin = path.join(dir, 'bin');
-  await mkdir(bin);
+  const bin = path.join(dir, '.local/bin');
+  await mkdir(bin, { recursive: true });
   await symlink(CLI, path.join(bin, 'imap-cache-proxy'));
   const port = await freePort();
   const data = path.join(dir, 'data');
@@ -39,7 +42,7 @@ async function home(configPath: string): Promise<{ home: string; bin: string; po
   const file = path.join(dir, configPath);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, config);
-  return { home: dir, bin, port, data };
+  return { home: dir, port, data, config: file };
 }
 
 /** Starts `argv` as the service manager would, and waits until the proxy listens. */
@@ -65,8 +68,16 @@ async function loginWorks(port: number): Promise<void> {
   c.close();
 }
 
-/** SIGHUP reloads, SIGTERM stops with exit code 0 and the cache closed (a stopped-proxy admin command can open it). */
-async function reloadAndStop(service: { child: ChildProcess; output: () => Promise<string> }, data: string): Promise<void> {
+/**
+ * An admin command given the service's config file finds it; SIGHUP reloads, SIGTERM stops with
+ * exit code 0 and the cache closed (a stopped-proxy admin command can open it).
+ */
+async function reloadAndStop(service: { child: ChildProcess; output: () => Promise<string> }, where: { data: string; config: string }): Promise<void> {
+  const status = JSON.parse((await run(CLI, ['status', '--config', where.config, '--json'])).stdout) as { running: boolean; pid: number };
+  assert.equal(status.running, true);
+  // every step replaced the process (sh, the bin's launcher, the CLI's own settings): the service
+  // manager's PID is the proxy's, and its signals reach it
+  assert.equal(status.pid, service.child.pid);
   service.child.kill('SIGHUP');
   const deadline = Date.now() + 5000;
   while (!(await service.output()).includes('configuration reloaded')) {
@@ -77,7 +88,7 @@ async function reloadAndStop(service: { child: ChildProcess; output: () => Promi
   service.child.kill('SIGTERM');
   assert.equal(await exited, 0);
   assert.match(await service.output(), /imap-cache-proxy stopped/);
-  const stats = await run(process.execPath, [CLI, 'cache', 'stats', '--data', data, '--json']);
+  const stats = await run(CLI, ['cache', 'stats', '--data', where.data, '--json']);
   assert.equal((JSON.parse(stats.stdout) as { accounts: unknown[] }).accounts.length, 1);
 }
 
@@ -96,9 +107,9 @@ describe('background service files', () => {
     const expand = (value: string) => value.replaceAll('%h', where.home);
     const unitPath = expand(setting('Environment').replace(/^PATH=/, ''));
     const argv = expand(setting('ExecStart')).split(' ');
-    const service = await startService(argv, { HOME: where.home, PATH: `${where.bin}:${path.dirname(process.execPath)}:${unitPath}` });
+    const service = await startService(argv, { HOME: where.home, PATH: `${NODE_DIR}:${unitPath}` });
     await loginWorks(where.port);
-    await reloadAndStop(service, where.data);
+    await reloadAndStop(service, where);
   });
 
   test('the launchd plist runs the proxy with its config, logging to ~/Library/Logs', async () => {
@@ -110,9 +121,9 @@ describe('background service files', () => {
     assert.equal(plist.Umask, 0o077);
     const where = await home('Library/Application Support/imap-cache-proxy/config.toml');
     await mkdir(path.join(where.home, 'Library/Logs'), { recursive: true });
-    const env = { HOME: where.home, PATH: `${where.bin}:${path.dirname(process.execPath)}:${plist.EnvironmentVariables.PATH}` };
+    const env = { HOME: where.home, PATH: `${NODE_DIR}:${plist.EnvironmentVariables.PATH}` };
     const service = await startService(plist.ProgramArguments, env, path.join(where.home, 'Library/Logs/imap-cache-proxy.log'));
     await loginWorks(where.port);
-    await reloadAndStop(service, where.data);
+    await reloadAndStop(service, where);
   });
 });

@@ -99,12 +99,13 @@ export interface SpawnedProxy {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export const CLI = path.resolve(import.meta.dirname, '../../src/cli/main.js');
+/** The installed command, as users run it (package.json "bin"). */
+export const CLI = path.resolve(import.meta.dirname, '../../../bin/imap-cache-proxy');
 
 /** Runs the CLI (an admin command) to its end: its exit code and output, also when it fails. */
 export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { timeout: timeoutMs });
+    const { stdout, stderr } = await promisify(execFile)(CLI, args, { timeout: timeoutMs });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -114,13 +115,13 @@ export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ cod
 
 /**
  * Runs the real CLI (`imap-cache-proxy start ...`) and waits until it listens. Its TLS
- * certificate goes to a temp dir, not to the package's certs/, unless `env` or `args` say.
+ * certificate goes to a temp dir of its own unless `env` or `args` say.
  */
 export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedProxy> {
   const port = await freePort();
   const certDir = await tempDir('imapcp-certs-');
   const certEnv = { IMAP_CACHE_PROXY_TLS_CERT: path.join(certDir, 'cert.pem'), IMAP_CACHE_PROXY_TLS_KEY: path.join(certDir, 'key.pem') };
-  // run as installed: its shebang sets the allocator and V8 options that memory figures depend on
+  // run as installed: it sets up the allocator and V8 options that memory figures depend on
   const child = spawn(CLI, ['start', '--listen', `127.0.0.1:${port}`, ...args], {
     env: { ...process.env, ...certEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,8 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { defaultDataDir, loadStartConfig } from '../../src/config/load.js';
-import { DEFAULT_TLS_CERT, DEFAULT_TLS_KEY, parseHostPort, parseSize, parseSwitch, parseUpstreamUrl } from '../../src/config/schema.js';
+import { defaultDataDir } from '../../src/config/config-file.js';
+import { loadStartConfig } from '../../src/config/load.js';
+import { EARLIER_TLS_DIR, parseHostPort, parseSize, parseSwitch, parseUpstreamUrl } from '../../src/config/schema.js';
 import { isProxyError } from '../../src/model/errors.js';
 import { DEFAULT_UPSTREAM_CONNECTIONS } from '../../src/model/limits.js';
 
@@ -44,8 +45,9 @@ describe('loadStartConfig', () => {
       upstream: { secure: true, host: 'mail.example.com', port: 993, url: 'imaps://mail.example.com:993' },
       upstreamInsecure: false,
       listen: { host: '127.0.0.1', port: 1143 },
-      tlsCert: DEFAULT_TLS_CERT,
-      tlsKey: DEFAULT_TLS_KEY,
+      tlsCert: join(defaultDataDir(), 'certs', 'localhost-cert.pem'),
+      tlsKey: join(defaultDataDir(), 'certs', 'localhost-key.pem'),
+      tlsAdoptFrom: { certPath: join(EARLIER_TLS_DIR, 'localhost-cert.pem'), keyPath: join(EARLIER_TLS_DIR, 'localhost-key.pem') },
       data: defaultDataDir(),
       prefetch: 'all',
       upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS,
@@ -116,12 +118,16 @@ describe('loadStartConfig', () => {
     await assertRejects(load({ upstream, logLevel: 'verbose' }), /--log-level/);
   });
 
-  test('TLS settings: listener, certificate files, upstream CA; the certificate defaults to certs/ in the package', async () => {
-    assert.match(DEFAULT_TLS_CERT, /[/\\]certs[/\\]localhost-cert\.pem$/);
-    assert.equal(join(DEFAULT_TLS_CERT, '..'), join(DEFAULT_TLS_KEY, '..'));
+  test('TLS settings: listener, certificate files, upstream CA; the certificate defaults to certs/ in the data directory', async () => {
+    assert.match(EARLIER_TLS_DIR, /[/\\]certs$/);
+    const defaults = await load({ upstream: 'imaps://x.example', data: '/d' });
+    assert.deepEqual([defaults.tlsCert, defaults.tlsKey], ['/d/certs/localhost-cert.pem', '/d/certs/localhost-key.pem']);
     const result = await load({ upstream: 'imaps://x.example', tlsListen: '127.0.0.1:1993', tlsCert: '/c.pem', tlsKey: '/k.pem', upstreamCa: '/ca.pem' });
     assert.deepEqual(result.tlsListen, { host: '127.0.0.1', port: 1993 });
     assert.deepEqual([result.tlsCert, result.tlsKey, result.upstreamCa, result.upstreamInsecure], ['/c.pem', '/k.pem', '/ca.pem', false]);
+    assert.equal(result.tlsAdoptFrom, undefined, 'a pair of the user\'s own takes nothing over');
+    // one of the two given: the other is beside it
+    assert.equal((await load({ upstream: 'imaps://x.example', tlsCert: '/etc/p/c.pem' })).tlsKey, '/etc/p/localhost-key.pem');
     await assertRejects(load({ upstream: 'imaps://x.example', tlsListen: '1993' }), /--tls-listen: "1993" is not HOST:PORT/);
   });
 

@@ -1,0 +1,35 @@
+// The command line: `start` and the admin commands.
+import { Command, Option } from 'commander';
+import { addAdminCommands } from './admin-commands.js';
+import { START_SETTINGS, envName } from '../config/options.js';
+import { VERSION } from '../version.js';
+
+const program = new Command()
+  .name('imap-cache-proxy')
+  .description('A local IMAP caching proxy: point your mail client at it, it keeps your mail in a local cache.')
+  .version(VERSION);
+
+const start = program
+  .command('start')
+  .description('run the proxy in the foreground (stops cleanly on SIGTERM / SIGINT)')
+  .addOption(new Option('--config <FILE>', 'TOML config file with any of the settings below').env('IMAP_CACHE_PROXY_CONFIG'));
+for (const spec of START_SETTINGS) {
+  // values from the environment are read by the config loader, which also names their source in errors
+  start.addOption(new Option(`--${spec.name}${'arg' in spec ? ` <${spec.arg}>` : ''}`, `${spec.description} [env ${envName(spec)}]`));
+}
+start.action(async (options: Record<string, unknown>) => {
+  // the server (imap-core, imapflow, TLS) is loaded for `start` only: admin commands start faster
+  const { runStart } = await import('./start-command.js');
+  process.exitCode = await runStart(options);
+});
+
+addAdminCommands(program, async (action) => {
+  try {
+    process.exitCode = await action();
+  } catch (err) {
+    process.stderr.write(`imap-cache-proxy: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+});
+
+await program.parseAsync(process.argv);
