@@ -9,7 +9,7 @@ const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < MINIMUM[0] || (major === MINIMUM[0] && minor < MINIMUM[1])) {
   process.stderr.write(
     `imap-cache-proxy: this is Node.js ${process.version} (${process.execPath}); it needs Node.js ${MINIMUM.join('.')} or newer (lines 22, 24, 26).\n` +
-      'Start it with npx in the checkout (npx uses the Node.js that `npm ci` installed), or put a newer node first on PATH.\n',
+      'Start it as bin/imap-cache-proxy (it runs the Node.js that `npm ci` installs beside it), or put a newer node first on PATH.\n',
   );
   process.exit(2);
 }

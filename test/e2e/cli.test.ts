@@ -1,12 +1,13 @@
 // The command line: flags, config file and environment, clear errors, clean shutdown on signals.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { withDovecot } from '../support/dovecot.js';
+import { PROCESS_ENV, V8_FLAGS } from '../../src/cli/process-settings.js';
+import { freePort, withDovecot } from '../support/dovecot.js';
 import { CLI, spawnProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -103,5 +104,37 @@ describe('imap-cache-proxy CLI', () => {
     assert.equal(second.code, 1);
     assert.match(second.output, /another imap-cache-proxy is using this data directory/);
     assert.equal(await first.stop(), 0);
+  });
+
+  test('started as `node main.js`, the proxy gives itself its allocator and V8 settings, under the same PID', async () => {
+    const port = await freePort();
+    const main = path.resolve(import.meta.dirname, '../../src/cli/main.js');
+    const child = spawn(process.execPath, [main, 'start', '--upstream', upstream, '--data', path.join(tmp, 'plain-node'), '--listen', `127.0.0.1:${port}`], {
+      env: { ...process.env, MALLOC_ARENA_MAX: '', IMAP_CACHE_PROXY_PROCESS_SET: '' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const pid = child.pid as number;
+    for (let i = 0; !(await RawImapClient.connect(port).then((c) => (c.close(), true), () => false)); i++) {
+      assert.ok(i < 200, 'the proxy listens');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    for (const flag of V8_FLAGS) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
+    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    for (const [name, value] of Object.entries(PROCESS_ENV)) assert.ok(environ.includes(`${name}=${value}`), `${name}=${value}`);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  test('on a Node.js older than 22.19 it says which it needs and how to get it', async (t) => {
+    // Debian's own nodejs package is such a Node.js; without one on this machine there is nothing to run
+    const old = '/usr/bin/node';
+    const version = existsSync(old) ? (await run(old, ['--version'])).stdout.trim() : '';
+    const [major = 0, minor = 0] = version.slice(1).split('.').map(Number);
+    if (!version || major > 22 || (major === 22 && minor >= 19)) return t.skip(`no Node.js older than 22.19 at ${old}`);
+    const result = await run(old, [path.resolve(import.meta.dirname, '../../src/cli/main.js'), '--version']).catch((err: { code: number; stderr: string }) => err);
+    assert.equal((result as { code: number }).code, 2);
+    assert.match((result as { stderr: string }).stderr, /needs Node\.js 22\.19 or newer.*\nStart it as bin\/imap-cache-proxy/s);
   });
 });
