@@ -66,10 +66,10 @@ function pump(from: net.Socket, to: net.Socket, delayMs: number, rateMbit: numbe
     if (queued > MAX_QUEUED) from.pause();
     // delivered when its last byte has crossed the link
     inFlight.push({ at: nextFree, chunk });
-    timer ??= setTimeout(deliver, Math.max(1, nextFree - now));
+    if (!timer) timer = setTimeout(deliver, Math.max(1, nextFree - now));
   });
   from.on('end', () => {
     ended = true;
-    timer ??= setTimeout(deliver, 0);
+    if (!timer) timer = setTimeout(deliver, 0);
   });
 }

@@ -4,6 +4,7 @@ import { startAdminServer, type AdminContext, type RunningAdminServer } from './
 import { ADMIN_SOCKET_NAME } from './admin/protocol.js';
 import { proxyStatus } from './admin/status.js';
 import { CacheStore } from './cache/cache-store.js';
+import { RESTART_SETTINGS } from './config/options.js';
 import type { StartConfig } from './config/schema.js';
 import { startImapServer, type RunningImapServer } from './imap/server.js';
 import type { Logger } from './log.js';
@@ -114,14 +115,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
       const renewed = await loadLocalCertificate({ certPath: next.tlsCert, keyPath: next.tlsKey }, log);
       server.updateCertificate(renewed);
       tls = { cert: next.tlsCert, fingerprint: renewed.fingerprint };
-      const fixed = (
-        [
-          'upstream', 'listen', 'tlsListen', 'data', 'upstreamConnections', 'prefetch', 'prefetchMaxSize',
-          'maxLineLength', 'maxMessageSize', 'maxConnections', 'maxConnectionsPerIp', 'idleTimeout', 'loginTimeout',
-        ] as const
-      ).filter(
-        (key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]),
-      );
+      const fixed = RESTART_SETTINGS.filter((key) => JSON.stringify(next[key as keyof StartConfig]) !== JSON.stringify(config[key as keyof StartConfig]));
       if (fixed.length) log.warn({ settings: fixed }, 'these settings change only with a restart');
       log.info({ logLevel: next.logLevel }, 'configuration reloaded: log level and TLS certificate applied');
     },

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { ProxyError } from '../model/errors.js';
 import { ADMIN_PROTOCOL_VERSION, type AdminRequest, type AdminResponse } from './protocol.js';
+import { ADMIN_TIMEOUT_MS } from '../model/limits.js';
 
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Distributes Omit over the request union, so each command keeps its own fields. */
 type RequestBody = AdminRequest extends infer R ? (R extends AdminRequest ? Omit<R, 'v'> : never) : never;
@@ -12,7 +12,7 @@ type RequestBody = AdminRequest extends infer R ? (R extends AdminRequest ? Omit
  * listens there (the caller then opens the cache itself). A `timeoutMs` of 0 waits as long as
  * the command runs (cache verify reads every cached byte).
  */
-export function adminRequest<T>(socketPath: string, body: RequestBody, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<AdminResponse<T> | undefined> {
+export function adminRequest<T>(socketPath: string, body: RequestBody, timeoutMs = ADMIN_TIMEOUT_MS): Promise<AdminResponse<T> | undefined> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let reply = '';

@@ -6,9 +6,8 @@ import type { Logger } from '../log.js';
 import type { Accounts } from '../sync/accounts.js';
 import { cacheStats, clearCache } from './cache-admin.js';
 import { ADMIN_PROTOCOL_VERSION, type AdminRequest, type AdminResponse, type StatusResult } from './protocol.js';
+import { MAX_ADMIN_REQUEST_BYTES } from '../model/limits.js';
 
-/** A request line longer than this is not an admin request. */
-const MAX_REQUEST_BYTES = 64 * 1024;
 
 export interface AdminContext {
   store: CacheStore;
@@ -55,7 +54,7 @@ function serve(socket: net.Socket, context: AdminContext): void {
   let received = 0;
   socket.on('data', (data: Buffer) => {
     received += data.length;
-    if (received > MAX_REQUEST_BYTES) socket.destroy();
+    if (received > MAX_ADMIN_REQUEST_BYTES) socket.destroy();
   });
   lines.once('line', (line) => {
     answer(line, context).then(

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
+import { META_READ_AHEAD } from '../model/limits.js';
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import { BodyStore } from './body-store.js';
 import { sweepOrphans, verifyCache, type GenerationOwner, type Snapshot, type VerifyResult, type VerifyTarget } from './cache-verify.js';
@@ -21,13 +22,13 @@ import {
   type FolderRecord,
   type SectionRecord,
 } from './records.js';
-import { META_READ_AHEAD, MetaReadAhead, readAheadRange } from './meta-read-ahead.js';
+import { MetaReadAhead, readAheadRange } from './meta-read-ahead.js';
 import { openSection, type SectionContent } from './section-reader.js';
-import { SectionWriter, storeSection, type BatchOp, type HeaderRule, type SectionTarget } from './section-writer.js';
-import { WriteQueue } from './write-queue.js';
+import { SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
+import { WriteQueue, type BatchOp } from './write-queue.js';
 
 export type { VerifyProblem, VerifyResult } from './cache-verify.js';
-export type { BatchOp, ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
+export type { ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
 
 /** What a folder generation holds, against what the folder has. */
 export interface FolderUsage {
@@ -40,6 +41,13 @@ export interface FolderUsage {
   totalBytes: number;
   /** Header blocks and MIME parts cached apart from whole bodies. */
   otherBytes: number;
+}
+
+/** A folder whose record a write changes, with that record. */
+export interface FolderChange {
+  acct: AccountId;
+  path: FolderPath;
+  record: FolderRecord;
 }
 
 const JSON_OPTS = { valueEncoding: 'utf8' } as const;
@@ -128,8 +136,9 @@ export class CacheStore {
     return this.getJson<FolderRecord>(keys.folder(acct, path));
   }
 
-  folderPutOp(acct: AccountId, path: FolderPath, record: FolderRecord): BatchOp {
-    return { type: 'put', key: keys.folder(acct, path), value: JSON.stringify(record) };
+  /** A folder's record, changed (keywords, UIDNEXT, modseqs), in one write. */
+  async putFolder(acct: AccountId, path: FolderPath, record: FolderRecord): Promise<void> {
+    await this.batch([this.folderPutOp(acct, path, record)]);
   }
 
   newFolderId(): string {
@@ -231,15 +240,30 @@ export class CacheStore {
 
   // messages ---------------------------------------------------------------------------------
 
-  metaPutOp(fid: string, meta: MessageMeta): BatchOp {
-    return { type: 'put', key: keys.meta(fid, meta.uid), value: encodeMeta(meta) };
+  /** Metadata of messages, new or changed, in one write. */
+  async putMetas(fid: string, metas: readonly MessageMeta[]): Promise<void> {
+    await this.batch(metas.map((meta) => this.metaPutOp(fid, meta)));
   }
 
   /**
-   * What removes messages from a folder generation: metadata operations for the caller's batch,
-   * and the chunks to drop (dropChunks) once that batch is written.
+   * Flags changed: the messages' metadata and, with `folder`, the folder's new record (the
+   * proxy's own modseq counter) in one write.
    */
-  async messageDeletes(fid: string, uids: readonly Uid[]): Promise<{ ops: BatchOp[]; chunks: ChunkRange[] }> {
+  async updateMetas(fid: string, metas: readonly MessageMeta[], folder?: FolderChange): Promise<void> {
+    const ops = metas.map((meta) => this.metaPutOp(fid, meta));
+    if (folder) ops.push(this.folderPutOp(folder.acct, folder.path, folder.record));
+    await this.batch(ops);
+  }
+
+  async putStructures(fid: string, structures: readonly { uid: Uid; structure: MessageStructure }[]): Promise<void> {
+    await this.batch(structures.map(({ uid, structure }) => ({ type: 'put', key: keys.structure(fid, uid), value: encodeStructure(structure) })));
+  }
+
+  /**
+   * Messages gone upstream: their metadata, structures and sections go in one write with the
+   * folder's new record, then (once nothing refers to them) their chunks.
+   */
+  async expunge(fid: string, uids: readonly Uid[], folder: FolderChange): Promise<void> {
     const ops: BatchOp[] = [];
     const chunks: ChunkRange[] = [];
     for (const uid of uids) {
@@ -250,31 +274,26 @@ export class CacheStore {
         chunks.push(...decodeSection(value).chunks);
       }
     }
-    return { ops, chunks };
+    ops.push(this.folderPutOp(folder.acct, folder.path, folder.record));
+    await this.batch(ops);
+    await this.bodies.drop(chunks);
   }
 
   /**
-   * Operations that hand a message's cached sections and structure to another folder generation
-   * and UID (a MOVE upstream): the records move, the chunks stay where they are.
+   * Messages MOVEd upstream: their cached sections and structures go with them to the other
+   * folder generation and their new UIDs, in one write; the chunks stay where they are.
    */
-  async transferOps(from: { fid: string; uid: Uid }, to: { fid: string; uid: Uid }): Promise<BatchOp[]> {
+  async moveMessages(from: string, to: string, uids: ReadonlyMap<Uid, Uid>): Promise<void> {
     const ops: BatchOp[] = [];
-    const prefix = keys.sectionsOf(from.fid, from.uid);
-    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
-      ops.push({ type: 'del', key }, { type: 'put', key: keys.sectionsOf(to.fid, to.uid) + key.slice(prefix.length), value });
+    for (const [fromUid, toUid] of uids) {
+      const prefix = keys.sectionsOf(from, fromUid);
+      for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+        ops.push({ type: 'del', key }, { type: 'put', key: keys.sectionsOf(to, toUid) + key.slice(prefix.length), value });
+      }
+      const structure = await this.db.get(keys.structure(from, fromUid));
+      if (structure) ops.push({ type: 'put', key: keys.structure(to, toUid), value: structure });
     }
-    const structure = await this.db.get(keys.structure(from.fid, from.uid));
-    if (structure) ops.push({ type: 'put', key: keys.structure(to.fid, to.uid), value: structure });
-    return ops;
-  }
-
-  dropChunks(chunks: readonly ChunkRange[]): Promise<void> {
-    return this.bodies.drop(chunks);
-  }
-
-  /** Applies metadata operations atomically, in order with every other metadata write. */
-  batch(ops: BatchOp[]): Promise<void> {
-    return this.writes.write(ops);
+    await this.batch(ops);
   }
 
   /** Producers of bulk data wait here while much is queued for the bodies database. */
@@ -334,10 +353,6 @@ export class CacheStore {
     return uids;
   }
 
-  structurePutOp(fid: string, uid: Uid, structure: MessageStructure): BatchOp {
-    return { type: 'put', key: keys.structure(fid, uid), value: encodeStructure(structure) };
-  }
-
   // sections (bodies) ------------------------------------------------------------------------
 
   /** UIDs that have a given section cached (keys only, no values read). */
@@ -370,6 +385,19 @@ export class CacheStore {
   }
 
   // internals --------------------------------------------------------------------------------
+
+  private folderPutOp(acct: AccountId, path: FolderPath, record: FolderRecord): BatchOp {
+    return { type: 'put', key: keys.folder(acct, path), value: JSON.stringify(record) };
+  }
+
+  private metaPutOp(fid: string, meta: MessageMeta): BatchOp {
+    return { type: 'put', key: keys.meta(fid, meta.uid), value: encodeMeta(meta) };
+  }
+
+  /** Applies metadata operations atomically, in order with every other metadata write. */
+  private batch(ops: BatchOp[]): Promise<void> {
+    return this.writes.write(ops);
+  }
 
   private sectionTarget(fid: string, uid: Uid, section: string): SectionTarget {
     return { bodies: this.bodies, meta: this.writes, fid, uid, section };

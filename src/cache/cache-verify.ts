@@ -1,9 +1,9 @@
 import type { Level } from 'level';
-import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import { BODY_CHUNK_SIZE, CHUNKS_PER_READ, MAX_LISTED_PROBLEMS, VERIFY_BATCH } from '../model/limits.js';
 import type { BodyStore } from './body-store.js';
 import { FULL_BODY, HEADER_BLOCK, keys, prefixEnd, sectionKeyPart } from './keys.js';
 import { decodeMeta, decodeSection, type ChunkRange, type SectionRecord } from './records.js';
-import type { BatchOp } from './section-writer.js';
+import type { BatchOp } from './write-queue.js';
 
 /** One cached section that is not what it should be. */
 export interface VerifyProblem {
@@ -47,12 +47,6 @@ export interface VerifyTarget {
   batch(ops: BatchOp[]): Promise<void>;
 }
 
-/** At most this many problems are listed (all are counted, and repaired). */
-const MAX_LISTED_PROBLEMS = 1000;
-/** Section records read per metadata lookup. */
-const BATCH = 64;
-/** Chunks read at a time while checking a section: 1 MB in memory at most. */
-const CHUNKS_PER_READ = 4;
 
 const sectionName = (part: string) => (part === FULL_BODY ? 'BODY[]' : part.startsWith('q') ? `BODY[<hashed ${part}>]` : `BODY[${part}]`);
 
@@ -127,7 +121,7 @@ async function scanCache(target: VerifyTarget, options: { checkSections: boolean
       const last = orphans[orphans.length - 1];
       if (last && last.start + last.count === seq) last.count++;
       else orphans.push({ start: seq, count: 1 });
-      if (repair && orphans.length >= BATCH) await bodies.drop(orphans.splice(0));
+      if (repair && orphans.length >= VERIFY_BATCH) await bodies.drop(orphans.splice(0));
     }
     if (repair) {
       await bodies.drop(orphans);
@@ -171,7 +165,7 @@ async function* sectionBatches(db: Level<string, Buffer>, snapshot: Snapshot, fi
   for await (const [key, value] of db.iterator({ gte: prefix, lt: prefixEnd(prefix), snapshot } as never)) {
     const rest = (key as string).slice(prefix.length);
     batch.push({ key: key as string, value: value as Buffer, uid: parseInt(rest.slice(0, 8), 16), part: rest.slice(9) });
-    if (batch.length >= BATCH) yield batch.splice(0);
+    if (batch.length >= VERIFY_BATCH) yield batch.splice(0);
   }
   if (batch.length > 0) yield batch;
 }
@@ -208,7 +202,7 @@ async function sectionProblem(bodies: BodyStore, record: SectionRecord, part: st
 /** The record is still there, unchanged: a problem seen in the snapshot is not a concurrent expunge or clear. */
 async function stillSame(db: Level<string, Buffer>, entry: SectionEntry): Promise<boolean> {
   const live = await db.get(entry.key);
-  return live !== undefined && live.equals(entry.value);
+  return live?.equals(entry.value);
 }
 
 /** Chunk ranges, merged as they are added (bodies are written in runs, so few ranges remain). */

@@ -1,11 +1,8 @@
 import type { MessageMeta, Uid } from '../model/types.js';
 import { keys, prefixEnd } from './keys.js';
-import type { BatchOp } from './section-writer.js';
+import type { BatchOp } from './write-queue.js';
+import { META_READ_AHEAD_WINDOWS } from '../model/limits.js';
 
-/** Message metadata records read per miss beyond as many as were asked for, in UID order. */
-export const META_READ_AHEAD = 256;
-/** Folder generations with a window at once (concurrent clients in different folders). */
-const WINDOWS = 8;
 
 const META_KEY = /^x!([^!]+)!m!/;
 
@@ -23,7 +20,7 @@ interface Window {
  * clients downloading a folder): a miss reads the records asked for and META_READ_AHEAD more
  * of the folder in one LevelDB call, and the following commands find theirs in memory instead
  * of each waiting for a round trip through the thread pool (with a busy event loop, most of a
- * cold pull's time per command). Bounded: WINDOWS folders, each with META_READ_AHEAD records
+ * cold pull's time per command). Bounded: META_READ_AHEAD_WINDOWS folders, each with META_READ_AHEAD records
  * plus one FETCH batch.
  *
  * Coherent by write generations: every queued and every applied write that touches a folder's
@@ -61,7 +58,7 @@ export class MetaReadAhead {
   store(fid: string, generation: number, from: Uid, through: Uid, metas: readonly MessageMeta[]): void {
     if (generation !== this.generation(fid)) return;
     this.windows.delete(fid);
-    if (this.windows.size >= WINDOWS) this.windows.delete(this.windows.keys().next().value as string);
+    if (this.windows.size >= META_READ_AHEAD_WINDOWS) this.windows.delete(this.windows.keys().next().value as string);
     this.windows.set(fid, { generation, from, through, metas: new Map(metas.map((meta) => [meta.uid, meta])) });
   }
 

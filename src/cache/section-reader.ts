@@ -1,13 +1,11 @@
 import { Readable } from 'node:stream';
-import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import { BODY_CHUNK_SIZE, CHUNKS_PER_READ } from '../model/limits.js';
 import type { BodyStore } from './body-store.js';
 import type { SectionRecord } from './records.js';
 
 /** Bytes of a cached section: a Buffer when they fit in one chunk, else a stream of chunks. */
 export type SectionContent = { length: number; buffer: Buffer } | { length: number; stream: Readable };
 
-/** Chunks read per round trip to LevelDB while streaming: 1 MB in memory at most. */
-const CHUNKS_PER_READ = 4;
 
 /**
  * Opens the byte range [start, end) of a cached section. A stream reads from a LevelDB snapshot

@@ -4,11 +4,8 @@ import { toChunks, type BodyStore } from './body-store.js';
 import { HeaderBoundaryScanner, headerLengthOf } from './header-boundary.js';
 import { keys } from './keys.js';
 import { encodeSection, type ChunkRange, type SectionRecord } from './records.js';
-import type { WriteQueue } from './write-queue.js';
+import type { BatchOp, WriteQueue } from './write-queue.js';
 
-export type PutOp = { type: 'put'; key: string; value: Buffer | string };
-export type DelOp = { type: 'del'; key: string };
-export type BatchOp = PutOp | DelOp;
 
 /**
  * Where a section's header block ends: found by scanning (a whole message), the whole section

@@ -1,10 +1,9 @@
 import type { Level } from 'level';
-import type { BatchOp } from './section-writer.js';
+import { WRITE_GROUP_BYTES, WRITE_QUEUE_BYTES } from '../model/limits.js';
 
-/** Writes are grouped into LevelDB batches of about this size while the previous one runs. */
-const GROUP_BYTES = 1024 * 1024;
-/** Writers wait (backpressure to whatever produces the bytes) while this much is queued. */
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** One operation of a LevelDB batch. */
+export type BatchOp = { type: 'put'; key: string; value: Buffer | string } | { type: 'del'; key: string };
+
 
 interface Entry {
   ops: BatchOp[];
@@ -46,7 +45,7 @@ export class WriteQueue {
 
   /** Waits until there is room in the queue: producers of bulk data call this before writing. */
   async space(): Promise<void> {
-    while (this.queuedBytes >= MAX_QUEUED_BYTES) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    while (this.queuedBytes >= WRITE_QUEUE_BYTES) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
   }
 
   /** Something is queued or being written. */
@@ -65,7 +64,7 @@ export class WriteQueue {
     while (this.queue.length > 0) {
       const group: Entry[] = [];
       let groupBytes = 0;
-      while (this.queue.length > 0 && (group.length === 0 || groupBytes < GROUP_BYTES)) {
+      while (this.queue.length > 0 && (group.length === 0 || groupBytes < WRITE_GROUP_BYTES)) {
         const entry = this.queue.shift() as Entry;
         group.push(entry);
         groupBytes += entry.bytes;

@@ -1,4 +1,5 @@
 import { loadStartConfig } from '../config/load.js';
+import type { StartConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import type { RunningProxy } from '../main.js';
 import { isProxyError } from '../model/errors.js';
@@ -6,7 +7,7 @@ import { loadClientCertificate } from '../tls/local-certificate.js';
 
 /** `imap-cache-proxy start`: runs until SIGTERM / SIGINT; returns the exit code. */
 export async function runStart(flags: Record<string, unknown>): Promise<number> {
-  let config;
+  let config: StartConfig;
   try {
     config = await loadStartConfig({ flags, env: process.env });
   } catch (err) {

@@ -10,6 +10,8 @@ export interface SettingSpec {
   /** Placeholder of the value, shown in --help; none for a switch (the bare flag turns it on). */
   readonly arg?: string;
   readonly description: string;
+  /** A new value takes effect on SIGHUP; the others need a restart (and a reload says so). */
+  readonly reloads?: true;
 }
 
 export const ENV_PREFIX = 'IMAP_CACHE_PROXY_';
@@ -20,8 +22,8 @@ export const START_SETTINGS = [
   { key: 'upstreamInsecure', name: 'upstream-insecure', description: 'DANGEROUS: do not verify the upstream server certificate, so anyone on the way can read passwords and mail (default off)' },
   { key: 'listen', name: 'listen', arg: 'HOST:PORT', description: 'where IMAP clients connect (default 127.0.0.1:1143)' },
   { key: 'tlsListen', name: 'tls-listen', arg: 'HOST:PORT', description: 'also listen for clients over implicit TLS, e.g. 127.0.0.1:1993 (default: none; STARTTLS is offered on --listen)' },
-  { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', description: 'certificate (PEM) shown to clients; generated with its key when both are missing (default certs/localhost-cert.pem in the data directory)' },
-  { key: 'tlsKey', name: 'tls-key', arg: 'FILE', description: 'private key (PEM) of --tls-cert (default certs/localhost-key.pem in the data directory)' },
+  { key: 'tlsCert', name: 'tls-cert', arg: 'FILE', description: 'certificate (PEM) shown to clients; generated with its key when both are missing (default certs/localhost-cert.pem in the data directory)', reloads: true },
+  { key: 'tlsKey', name: 'tls-key', arg: 'FILE', description: 'private key (PEM) of --tls-cert (default certs/localhost-key.pem in the data directory)', reloads: true },
   { key: 'data', name: 'data', arg: 'DIR', description: 'data directory: cache, admin socket (default: per-user data directory)' },
   { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder after login: all = bodies too (default all)' },
   { key: 'prefetchMaxSize', name: 'prefetch-max-size', arg: 'SIZE', description: 'the background sync skips bodies larger than this, e.g. 25MB (default: no limit)' },
@@ -32,8 +34,11 @@ export const START_SETTINGS = [
   { key: 'maxConnectionsPerIp', name: 'max-connections-per-ip', arg: 'N', description: 'client connections at once from one address; local clients all come from 127.0.0.1 (default 250)' },
   { key: 'idleTimeout', name: 'idle-timeout', arg: 'DURATION', description: 'close a client connection silent for this long, e.g. 30m; IDLE keeps it open (default 30m)' },
   { key: 'loginTimeout', name: 'login-timeout', arg: 'DURATION', description: 'close a client connection that has not logged in within this, e.g. 60s (default 60s)' },
-  { key: 'logLevel', name: 'log-level', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace (default info)' },
+  { key: 'logLevel', name: 'log-level', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace (default info)', reloads: true },
 ] as const satisfies readonly SettingSpec[];
+
+/** The settings a SIGHUP cannot change: a new value of one of them needs a restart. */
+export const RESTART_SETTINGS = (START_SETTINGS as readonly SettingSpec[]).filter((spec) => !spec.reloads).map((spec) => spec.key);
 
 export function envName(spec: SettingSpec): string {
   return ENV_PREFIX + spec.name.toUpperCase().replace(/-/g, '_');

@@ -67,7 +67,7 @@ export function parseSize(value: string): number {
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
 
 /** A duration in milliseconds: a number with a unit, 500ms, 60s, 30m (or 30min), 2h. */
-export function parseDuration(value: string): number {
+function parseDuration(value: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value);
   const unit = DURATION_UNITS[(match?.[2] ?? '?').toLowerCase()];
   if (!match || unit === undefined) throw new Error(`"${value}" is not a duration (e.g. 30m, 60s, 500ms, 2h)`);
@@ -84,12 +84,12 @@ export function parseSwitch(value: string): boolean {
 }
 
 /** The certificate and key for clients' TLS: by default in certs/ of the data directory. */
-export const TLS_CERT_NAME = 'localhost-cert.pem';
-export const TLS_KEY_NAME = 'localhost-key.pem';
+const TLS_CERT_NAME = 'localhost-cert.pem';
+const TLS_KEY_NAME = 'localhost-key.pem';
 /** Where versions before 0.2 generated them: certs/ of the package (schema.js is in dist/src/config/). */
 export const EARLIER_TLS_DIR = join(import.meta.dirname, '../../../certs');
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export const startConfigSchema = z
   .object({

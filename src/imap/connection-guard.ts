@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
-import { disconnect, type ImapSession } from './imap-core.js';
+import type { ImapSession } from './imap-core.js';
+import { disconnect } from './session-state.js';
 
 export interface ConnectionLimits {
   /** Client connections at once, over all listeners. */
@@ -59,4 +60,19 @@ export class ConnectionGuard {
     this.log.info({ session: session.id, address: session.remoteAddress }, 'no login in time: connection closed');
     disconnect(session, 'Login timeout, closing connection');
   }
+}
+
+/**
+ * imap-core's `onConnect` option from a check that returns why a new connection is refused (sent
+ * as `* BYE <reason>` before imap-core closes it), or nothing to accept it.
+ */
+export function connectCheck(refusal: (session: ImapSession) => string | undefined) {
+  return (session: ImapSession, callback: (err?: Error) => void): void => {
+    const reason = refusal(session);
+    if (reason === undefined) return callback();
+    // imap-core sets its socket listeners only on accepted connections: a reset of a refused
+    // one would otherwise be an 'error' event without a listener, which ends the process
+    session.socket.on('error', () => undefined);
+    callback(new Error(reason));
+  };
 }

@@ -3,7 +3,7 @@ import type { FolderPath } from '../model/types.js';
 import type { Account } from '../sync/account.js';
 import type { Folder } from '../sync/folder.js';
 import type { ImapSession } from './imap-core.js';
-import { accountOf } from './session-account.js';
+import { accountOf } from './session-state.js';
 
 /**
  * imap-core identifies a selected mailbox by one string, also across sessions (its notifier is

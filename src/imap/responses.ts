@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
-import { commandModule, contain, type Callback, type ImapSession } from './imap-core.js';
+import type { Callback, ImapSession } from './imap-core.js';
+import { contain, stateOf, type TaggedAnswer } from './session-state.js';
 
 /** A tagged NO/BAD as the client will see it. */
 export interface ImapAnswer {
@@ -32,53 +33,9 @@ export function answerFor(err: unknown): ImapAnswer {
   }
 }
 
-/** A tagged answer as imap-core composes it. */
-export interface TaggedAnswer {
-  response: 'OK' | 'NO' | 'BAD';
-  code?: string;
-  message: string;
-}
-
-/**
- * imap-core turns a handler error into its own fixed "NO [TEMPFAIL]", and composes success
- * codes (COPYUID, APPENDUID) from values a handler may not have. A handler puts the answer it
- * wants here; the wrapped command module (installAnswerOverrides) sends it instead.
- */
-const overrides = new WeakMap<ImapSession, TaggedAnswer>();
-
+/** The answer a handler wants for its command instead of the one imap-core would compose. */
 export function overrideAnswer(session: ImapSession, answer: TaggedAnswer): void {
-  overrides.set(session, answer);
-}
-
-/** Command modules whose answers go through handlers of the proxy. */
-const COMMAND_FILES = [
-  'select', 'status', 'list', 'lsub', 'fetch', 'search', 'store', 'uid-store', 'copy', 'move', 'expunge', 'uid-expunge',
-  'append', 'create', 'delete', 'rename', 'subscribe', 'unsubscribe',
-];
-
-export function installAnswerOverrides(): void {
-  for (const file of COMMAND_FILES) {
-    const mod = commandModule(file);
-    const original = mod.handler;
-    if ((original as { proxied?: boolean }).proxied) continue;
-    const wrapped: typeof original = function (command, callback, next) {
-      const session = this.session;
-      overrides.delete(session);
-      original.call(
-        this,
-        command,
-        (err, response) => {
-          const answer = overrides.get(session);
-          overrides.delete(session);
-          if (answer) return callback(null, { response: answer.response, code: answer.code, message: answer.message });
-          callback(err, response);
-        },
-        next,
-      );
-    };
-    (wrapped as { proxied?: boolean }).proxied = true;
-    mod.handler = wrapped;
-  }
+  stateOf(session).answer = answer;
 }
 
 /** Several callback values (imap-core's `(err, success, info)` callbacks). */
@@ -105,15 +62,15 @@ export function handle<A extends unknown[]>(
     // the session is the last argument that has an output stream (onCopy gets the connection first)
     const session = params.findLast((p) => typeof p === 'object' && p !== null && 'writeStream' in p) as ImapSession;
     fn(...params).then(
-      (result) => contain(session, log, () => (result instanceof Reply ? callback(null, ...result.values) : callback(null, result))),
+      (result) => contain(session, () => (result instanceof Reply ? callback(null, ...result.values) : callback(null, result))),
       (err: unknown) => {
-        if (isProxyError(err, 'CLIENT_GONE')) return contain(session, log, () => callback(null, true));
+        if (isProxyError(err, 'CLIENT_GONE')) return contain(session, () => callback(null, true));
         const answer = answerFor(err);
         // the proxy's own failure is an error; upstream's ([SERVERBUG] in its NO) is its own
         const level = answer.code !== 'SERVERBUG' ? 'info' : isProxyError(err, 'UPSTREAM_NO') ? 'warn' : 'error';
         log[level]({ err, action, session: session.id }, `${action} failed`);
-        overrides.set(session, answer);
-        contain(session, log, () => callback(new Error(answer.message)));
+        overrideAnswer(session, answer);
+        contain(session, () => callback(new Error(answer.message)));
       },
     );
   };

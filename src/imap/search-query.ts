@@ -1,28 +1,19 @@
 import { ProxyError } from '../model/errors.js';
 import { toSequenceSet } from '../model/uid-set.js';
 import { atom, type Token } from '../upstream/imap-tokens.js';
-import { commandModule, type ImapSession, type ImapToken } from './imap-core.js';
+import type { ImapSession, ImapToken } from './imap-core.js';
+import { stateOf } from './session-state.js';
 
 /**
  * SEARCH goes upstream with the client's own criteria. imap-core flattens the parsed query
- * (losing parenthesised groups), so the raw arguments are kept per session by a wrapper of its
- * SEARCH command, and compiled here: sequence sets of the client's view become UID sets, the
- * rest passes through as the client wrote it.
+ * (losing parenthesised groups), so the raw arguments are kept per session (core-patches.ts) and
+ * compiled here: sequence sets of the client's view become UID sets, the rest passes through as
+ * the client wrote it.
  */
-const rawArguments = new WeakMap<ImapSession, ImapToken[]>();
-
-export function installSearchCapture(): void {
-  const mod = commandModule('search');
-  const original = mod.handler;
-  mod.handler = function (command, callback, next) {
-    rawArguments.set(this.session, ((command as { attributes?: ImapToken[] }).attributes ?? []) as ImapToken[]);
-    original.call(this, command, callback, next);
-  };
-}
-
 export function takeSearchArguments(session: ImapSession): ImapToken[] {
-  const raw = rawArguments.get(session) ?? [];
-  rawArguments.delete(session);
+  const state = stateOf(session);
+  const raw = state.searchArguments;
+  state.searchArguments = [];
   return raw;
 }
 

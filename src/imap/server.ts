@@ -14,14 +14,12 @@ import { makeOnList, makeOnLsub } from './handlers/on-list.js';
 import { makeOnOpen } from './handlers/on-open.js';
 import { makeOnSearch } from './handlers/on-search.js';
 import { makeOnStatus } from './handlers/on-status.js';
-import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
-import { connectCheck, IMAPServer, limitInput, reportErrorsTo, type ImapCoreServer, type ImapSession } from './imap-core.js';
-import { installCommandFixes } from './command-fixes.js';
+import { connectCheck, ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
+import { applyCorePatches, type PatchedServerOptions } from './core-patches.js';
+import { createCoreServer, type ImapCoreServer, type ImapServerHandlers, type ImapSession } from './imap-core.js';
 import { LoginThrottle } from './login-throttle.js';
-import { installAnswerOverrides } from './responses.js';
-import { installSearchCapture } from './search-query.js';
-import { sessionClosed } from './session-account.js';
 import { createNotifier } from './notifier.js';
+import { stateOf } from './session-state.js';
 
 export interface ImapServerOptions {
   accounts: Accounts;
@@ -61,10 +59,7 @@ export interface RunningImapServer {
  */
 export async function startImapServer(options: ImapServerOptions): Promise<RunningImapServer> {
   const log = options.log.child({ component: 'imap' });
-  installAnswerOverrides();
-  installSearchCapture();
-  installCommandFixes();
-  reportErrorsTo(imapCoreErrorReport(log));
+  applyCorePatches(imapCoreErrorReport(log));
   const createServer = serverFactory(options, log);
   const plain = createServer(false);
   const address = await listen(plain, options.listen);
@@ -97,10 +92,10 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
  */
 function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolean) => ImapCoreServer {
   const { limits } = options;
-  const notifier = createNotifier(options.accounts, log);
+  const notifier = createNotifier(options.accounts);
   const guard = new ConnectionGuard(limits, log);
   const deps = { accounts: options.accounts, log };
-  const handlers = {
+  const handlers: ImapServerHandlers = {
     onAuth: makeOnAuth({ ...deps, throttle: new LoginThrottle() }),
     onList: makeOnList(deps),
     onLsub: makeOnLsub(deps),
@@ -115,8 +110,9 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
     onAppend: makeOnAppend(deps),
     ...makeFolderHandlers(deps),
   };
+  const patched: PatchedServerOptions = { maxCommandLiterals: limits.maxMessageSize + COMMAND_LITERALS_SLACK, proxyLog: log };
   return (secure) => {
-    const server = new IMAPServer({
+    const server = createCoreServer({
       secure,
       key: options.certificate.key,
       cert: options.certificate.cert,
@@ -141,13 +137,11 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
       onConnect: connectCheck((session) => guard.admit(session)),
       onClose: (session: ImapSession, done: () => void) => {
         guard.closed(session);
-        sessionClosed(session);
+        stateOf(session).closed(session.id);
         done();
       },
-    });
-    limitInput(server, { maxCommandLiterals: limits.maxMessageSize + COMMAND_LITERALS_SLACK }, log);
-    server.notifier = notifier;
-    Object.assign(server, handlers);
+      ...patched,
+    }, handlers, notifier);
     server.on('error', (err) => logConnectionError(log, err, secure));
     return server;
   };

@@ -40,9 +40,3 @@ export class ProxyError extends Error {
 export function isProxyError(err: unknown, code?: ErrorCode): err is ProxyError {
   return err instanceof ProxyError && (code === undefined || err.code === code);
 }
-
-/** Wraps anything thrown into a ProxyError, keeping ProxyErrors as they are. */
-export function asProxyError(err: unknown, code: ErrorCode, message: string, context?: Record<string, unknown>): ProxyError {
-  if (err instanceof ProxyError) return err;
-  return new ProxyError(code, message, { cause: err, ...(context ? { context } : {}) });
-}

@@ -40,6 +40,13 @@ export const READ_AHEAD_MESSAGES = 2000;
 /** Metadata fetched upstream is written to LevelDB in batches of this many messages. */
 export const META_WRITE_BATCH = 500;
 
+/** Metadata read for a whole folder (a status from the cache, the background sync's sizes) goes
+ * this many records at a time. */
+export const METADATA_SCAN_BATCH = 1000;
+
+/** An offline SEARCH matches this many messages at a time (their metadata in one read). */
+export const SEARCH_BATCH = 500;
+
 /** An offline SEARCH reads at most this much of a message's header block. */
 export const SEARCH_HEADER_MAX = 256 * 1024;
 
@@ -96,6 +103,18 @@ export const LOGIN_UPSTREAM_WAIT_MS = 2_000;
 
 /** Connect + greeting + login upstream must finish within this time. */
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 15_000;
+
+/** A watching connection renews its IDLE this often (servers drop an IDLE after 30 minutes). */
+export const UPSTREAM_IDLE_RENEW_MS = 5 * 60_000;
+
+/** An IDLE that ended at once (upstream cannot idle now) is tried again after this: no spinning. */
+export const IDLE_RETRY_MS = 100;
+
+/** A connection being closed waits this long for upstream to answer its LOGOUT. */
+export const UPSTREAM_LOGOUT_WAIT_MS = 2_000;
+
+/** UID sets upstream reports (MODIFIED, VANISHED) are expanded to at most this many UIDs. */
+export const MAX_REPORTED_UIDS = 10_000_000;
 
 /** At shutdown, work on upstream connections gets this long to fail and clean up after itself
  * once its connection is closed. */
@@ -161,3 +180,42 @@ export const LOGIN_FAILURES_FORGET_MS = 15 * 60_000;
 /** Users and addresses the login throttle remembers, each; the least recently failed are
  * dropped first, so random user names cannot grow it. */
 export const LOGIN_THROTTLE_ENTRIES = 10_000;
+
+/** Chunks read per round trip to LevelDB while streaming or checking a section: 1 MB in memory at most. */
+export const CHUNKS_PER_READ = 4;
+
+/** cache verify lists at most this many problems (all are counted, and repaired). */
+export const MAX_LISTED_PROBLEMS = 1000;
+
+/** cache verify reads this many section records per metadata lookup. */
+export const VERIFY_BATCH = 64;
+
+/** Message metadata records read per miss beyond as many as were asked for, in UID order. */
+export const META_READ_AHEAD = 256;
+
+/** Folder generations with a metadata read-ahead window at once (concurrent clients in different folders). */
+export const META_READ_AHEAD_WINDOWS = 8;
+
+/** Writes are grouped into LevelDB batches of about this size while the previous one runs. */
+export const WRITE_GROUP_BYTES = 1024 * 1024;
+
+/** Writers of a LevelDB database wait (backpressure to whatever produces the bytes) while this much is queued. */
+export const WRITE_QUEUE_BYTES = 8 * 1024 * 1024;
+
+/** HEADER.FIELDS: header blocks up to this size are filtered in memory; larger ones are streamed twice. */
+export const FIELDS_IN_MEMORY = 1024 * 1024;
+
+/** An admin request line longer than this is not an admin request. */
+export const MAX_ADMIN_REQUEST_BYTES = 64 * 1024;
+
+/** An admin command waits this long for the proxy's answer (cache verify: as long as it runs). */
+export const ADMIN_TIMEOUT_MS = 30_000;
+
+/** A folder list this recent is served without asking upstream again. */
+export const LIST_FRESH_MS = 2_000;
+
+/** A folder's update journal keeps this many changes for sessions that have not fetched them yet; the oldest go first. */
+export const JOURNAL_CAPACITY = 20_000;
+
+/** A generated certificate is long-lived: users trust it by hand, once (a Thunderbird exception, a keychain entry). */
+export const CERTIFICATE_VALIDITY_YEARS = 5;

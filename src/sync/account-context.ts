@@ -1,6 +1,6 @@
 import type { CacheStore } from '../cache/cache-store.js';
 import type { Logger } from '../log.js';
-import type { AccountId } from '../model/types.js';
+import type { AccountId, FolderPath, Uid } from '../model/types.js';
 import type { ConnectionPool } from '../upstream/connection-pool.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import type { ServedCounter } from './served-counter.js';
@@ -14,4 +14,13 @@ export interface AccountContext {
   readonly log: Logger;
   readonly freshBodies: FreshBodies;
   readonly served: ServedCounter;
+}
+
+/** What the components that fill one folder generation's cache work with (generation.ts). */
+export interface GenerationContext {
+  readonly account: AccountContext;
+  readonly path: FolderPath;
+  readonly fid: string;
+  /** The UIDs cached under this generation, ascending (replaced, never changed in place). */
+  readonly uids: readonly Uid[];
 }

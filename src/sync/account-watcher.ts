@@ -32,7 +32,7 @@ export class AccountWatcher {
 
   /** Connected upstream and watching. */
   get watching(): boolean {
-    return this.conn !== undefined && this.conn.usable;
+    return this.conn?.usable === true;
   }
 
   start(): void {

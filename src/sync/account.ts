@@ -5,9 +5,9 @@ import { RECORD_VERSION } from '../cache/records.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
 import { normalizePath } from '../model/folder-path.js';
-import type { AccountId, Credentials, FolderListEntry, FolderPath, FolderStatus } from '../model/types.js';
+import type { AccountId, Credentials, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
 import { ConnectionPool, Priority } from '../upstream/connection-pool.js';
-import type { UpstreamConnection } from '../upstream/upstream-connection.js';
+import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
@@ -15,13 +15,25 @@ import { Prefetcher, type PrefetchOptions } from './prefetch.js';
 import { ServedCounter } from './served-counter.js';
 import type { FolderChanges } from './update-journal.js';
 import type { FreshBodies } from './fresh-bodies.js';
+import { LIST_FRESH_MS } from '../model/limits.js';
 
 /** Per-process key: the password check kept in memory is useless outside this process. */
 const PROCESS_KEY = randomBytes(32);
 const passwordDigest = (pass: string) => createHmac('sha256', PROCESS_KEY).update(pass, 'utf8').digest();
 
-/** A folder list this recent is served without asking upstream again. */
-const LIST_FRESH_MS = 2_000;
+
+export interface AccountOptions {
+  id: AccountId;
+  endpoint: UpstreamEndpoint;
+  credentials: Credentials;
+  store: CacheStore;
+  freshBodies: FreshBodies;
+  /** Upstream connections for client and background work (the watcher has one more). */
+  poolSize: number;
+  log: Logger;
+  /** The background sync, or none (prefetch off). */
+  prefetch?: PrefetchOptions;
+}
 
 /**
  * One user on the upstream server, shared by all of that user's client sessions: the upstream
@@ -30,6 +42,12 @@ const LIST_FRESH_MS = 2_000;
  * changed, folder deleted or renamed): sessions that have it selected must leave it.
  */
 export class Account extends EventEmitter implements AccountContext {
+  readonly id: AccountId;
+  readonly user: string;
+  /** The upstream server's URL. */
+  readonly upstream: string;
+  readonly store: CacheStore;
+  readonly freshBodies: FreshBodies;
   readonly pool: ConnectionPool;
   readonly watcher: AccountWatcher;
   readonly prefetcher: Prefetcher | undefined;
@@ -41,30 +59,30 @@ export class Account extends EventEmitter implements AccountContext {
   private listRefresh: Promise<FolderListEntry[]> | undefined;
   /** Keyed digest of the password upstream last accepted; none once upstream refused it. */
   private digest: Buffer | undefined;
+  /** The credentials of the last login upstream accepted: every new upstream connection uses them. */
+  private credentials: Credentials;
 
-  constructor(
-    readonly id: AccountId,
-    readonly user: string,
-    readonly upstream: string,
-    readonly store: CacheStore,
-    readonly freshBodies: FreshBodies,
-    pool: (log: Logger) => ConnectionPool,
-    credentials: Credentials,
-    log: Logger,
-    prefetch?: PrefetchOptions,
-  ) {
+  constructor(options: AccountOptions) {
     super();
     this.setMaxListeners(0); // one listener per client session
-    this.log = log.child({ account: id });
-    this.pool = pool(this.log);
+    const { endpoint } = options;
+    this.id = options.id;
+    this.user = options.credentials.user;
+    this.upstream = endpoint.url;
+    this.store = options.store;
+    this.freshBodies = options.freshBodies;
+    this.credentials = options.credentials;
+    this.log = options.log.child({ account: this.id });
+    const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
+    this.pool = new ConnectionPool(connect, options.poolSize, this.log);
     this.watcher = new AccountWatcher(this);
     this.pool.on('online', () => {
       this.watcher.kick();
       this.prefetcher?.start();
       this.prefetcher?.resume();
     });
-    this.prefetcher = prefetch ? new Prefetcher(this, prefetch, this.log.child({ component: 'prefetch' })) : undefined;
-    this.digest = passwordDigest(credentials.pass);
+    this.prefetcher = options.prefetch ? new Prefetcher(this, options.prefetch, this.log.child({ component: 'prefetch' })) : undefined;
+    this.digest = passwordDigest(this.credentials.pass);
   }
 
   /** True when this password is the one upstream last accepted for this account. */
@@ -79,7 +97,7 @@ export class Account extends EventEmitter implements AccountContext {
 
   acceptedPassword(credentials: Credentials): void {
     this.digest = passwordDigest(credentials.pass);
-    this.pool.updateCredentials(credentials);
+    this.credentials = credentials;
   }
 
   folder(path: FolderPath): Folder {
@@ -135,7 +153,7 @@ export class Account extends EventEmitter implements AccountContext {
   /** Cache verify --repair dropped broken sections: background sync fetches them again. */
   sectionsDropped(): void {
     for (const [path, folder] of this.folders) {
-      folder.bodies.recount();
+      folder.generation?.bodies.recount();
       this.prefetcher?.folderGrew(path);
     }
   }
@@ -158,8 +176,7 @@ export class Account extends EventEmitter implements AccountContext {
   async deleteFolder(path: FolderPath): Promise<void> {
     const folder = this.folder(path);
     await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand('DELETE', folder.path));
-    await folder.load();
-    await this.store.replaceFolder(this.id, folder.path, folder.record, undefined);
+    await folder.drop();
     this.forgetFolder(folder);
     this.listing = undefined;
   }

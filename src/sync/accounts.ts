@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { CacheStore } from '../cache/cache-store.js';
 import type { Logger } from '../log.js';
 import type { AccountId, Credentials, UpstreamEndpoint } from '../model/types.js';
-import { ConnectionPool } from '../upstream/connection-pool.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
@@ -13,7 +12,7 @@ import type { FreshBodies } from './fresh-bodies.js';
 import type { PrefetchOptions } from './prefetch.js';
 
 /** The cache namespace of a user on an upstream server: two accounts never share keys. */
-export function accountIdOf(upstreamUrl: string, user: string): AccountId {
+function accountIdOf(upstreamUrl: string, user: string): AccountId {
   return createHash('sha256').update(`${upstreamUrl}\n${user}`).digest('hex').slice(0, 16);
 }
 
@@ -108,19 +107,18 @@ export class Accounts {
   private account(id: AccountId, credentials: Credentials): Account {
     let account = this.accounts.get(id);
     if (!account) {
-      const { endpoint, store, log } = this.options;
-      account = new Account(
+      const { endpoint, store, log, freshBodies, prefetch } = this.options;
+      account = new Account({
         id,
-        credentials.user,
-        endpoint.url,
-        store,
-        this.options.freshBodies,
-        // one of the account's connections is its watcher (AccountWatcher)
-        (accountLog) => new ConnectionPool(endpoint, credentials, Math.max(1, this.options.connectionsPerAccount - 1), accountLog),
+        endpoint,
         credentials,
+        store,
+        freshBodies,
+        // one of the account's connections is its watcher (AccountWatcher)
+        poolSize: Math.max(1, this.options.connectionsPerAccount - 1),
         log,
-        this.options.prefetch,
-      );
+        ...(prefetch ? { prefetch } : {}),
+      });
       this.accounts.set(id, account);
     }
     return account;

@@ -11,7 +11,7 @@ import {
 import type { MessageMeta, Uid } from '../model/types.js';
 import { lowerBound } from '../model/uid-set.js';
 import { Priority, type PoolRequest } from '../upstream/connection-pool.js';
-import type { Folder } from './folder.js';
+import type { GenerationContext } from './account-context.js';
 import { fetchLongSectionInto, fetchPiece, fetchSectionsInto } from './upstream-sections.js';
 
 const DONE = Promise.resolve();
@@ -47,21 +47,8 @@ export class BodyFetcher {
   private window = READ_AHEAD_MIN_BYTES;
   private lastDemand = 0;
   private extending = false;
-  private generation = 0;
 
-  constructor(private readonly folder: Folder) {}
-
-  /** The folder got a new cache generation: forget everything about the old one. */
-  reset(): void {
-    this.generation++;
-    this.cached = undefined;
-    this.inflight.clear();
-    this.cursor = 0;
-    this.ahead = [];
-    this.aheadBytes = 0;
-    this.window = READ_AHEAD_MIN_BYTES;
-    this.lastDemand = 0;
-  }
+  constructor(private readonly generation: GenerationContext) {}
 
   forget(uids: readonly Uid[]): void {
     void this.cached?.then((set) => uids.forEach((uid) => set.delete(uid)));
@@ -82,8 +69,8 @@ export class BodyFetcher {
    * missing from the result no longer exists upstream.
    */
   async ensure(metas: readonly MessageMeta[], priority: Priority): Promise<Map<Uid, SectionRecord>> {
-    const { store, pool, freshBodies } = this.folder.account;
-    const fid = this.folder.fid as string;
+    const { store, pool, freshBodies } = this.generation.account;
+    const { fid } = this.generation;
     const result = new Map<Uid, SectionRecord>();
     if (metas.length === 0) return result;
     const toRead: MessageMeta[] = [];
@@ -107,7 +94,7 @@ export class BodyFetcher {
       else missing.push(meta);
     });
     if (priority !== Priority.Background) this.noteDemand(metas[metas.length - 1]?.uid as Uid);
-    const { served } = this.folder.account;
+    const { served } = this.generation.account;
     for (const record of result.values()) served.note('cache', record.length);
     for (const meta of missing) served.note('upstream', meta.size);
     if (missing.length === 0) return result;
@@ -149,7 +136,7 @@ export class BodyFetcher {
   /** UIDs of this folder whose body is not cached yet, ascending. */
   async uncached(): Promise<Uid[]> {
     const cached = await this.cachedUids();
-    return this.folder.uids.filter((uid) => !cached.has(uid));
+    return this.generation.uids.filter((uid) => !cached.has(uid));
   }
 
   /** Groups messages into upstream fetches, each message entered in the in-flight map. */
@@ -179,9 +166,9 @@ export class BodyFetcher {
   }
 
   private runBatch(metas: readonly MessageMeta[], priority: Priority): void {
-    const { store, pool } = this.folder.account;
-    const fid = this.folder.fid as string;
-    const request: PoolRequest = { folder: this.folder.path, priority };
+    const { store, pool } = this.generation.account;
+    const fid = this.generation.fid;
+    const request: PoolRequest = { folder: this.generation.path, priority };
     const settle = this.settler();
     const pending = new Map<Uid, InFlight>();
     for (const meta of metas) pending.set(meta.uid, this.enter(meta.uid, request));
@@ -194,7 +181,7 @@ export class BodyFetcher {
           entry.resolve(record);
           // kept for a client reading right behind the read-ahead; the background fill keeps nothing
           if (record?.inline && !entry.awaited && priority === Priority.ReadAhead) {
-            this.folder.account.freshBodies.put(fid, uid, record);
+            this.generation.account.freshBodies.put(fid, uid, record);
           }
           settle(uid, entry, record, written);
         }),
@@ -207,8 +194,8 @@ export class BodyFetcher {
 
   /** One body longer than a partial: its pieces each a pool job, two at a time. */
   private runLong(meta: MessageMeta, priority: Priority): void {
-    const { store, pool } = this.folder.account;
-    const request: PoolRequest = { folder: this.folder.path, priority };
+    const { store, pool } = this.generation.account;
+    const request: PoolRequest = { folder: this.generation.path, priority };
     const settle = this.settler();
     const entry = this.enter(meta.uid, request);
     const fetchAt = (offset: number) =>
@@ -218,7 +205,7 @@ export class BodyFetcher {
         await store.writeSpace();
         return fetchPiece(conn, meta.uid, '', offset);
       });
-    pool.hold(fetchLongSectionInto(fetchAt, store, this.folder.fid as string, meta.uid, FULL_BODY, 'scan', meta.size)).then(
+    pool.hold(fetchLongSectionInto(fetchAt, store, this.generation.fid, meta.uid, FULL_BODY, 'scan', meta.size)).then(
       (record) => (entry.resolve(record), settle(meta.uid, entry, record, DONE)),
       (err: unknown) => (entry.reject(err), this.leave(meta.uid, entry, err)),
     );
@@ -232,17 +219,16 @@ export class BodyFetcher {
 
   /** What follows the write of a fetched body: the entry leaves the in-flight map once the body is readable from the cache. */
   private settler() {
-    const generation = this.generation;
     return (uid: Uid, entry: InFlight, record: SectionRecord | undefined, written: Promise<void>) => {
       written.then(
         async () => {
           // counted as cached before it leaves the in-flight map: a read-ahead that saw it as
           // neither would fetch it again, and the second record would orphan the first's chunks
-          if (record && generation === this.generation) await this.cached?.then((set) => set.add(uid), () => undefined);
+          if (record) await this.cached?.then((set) => set.add(uid), () => undefined);
           this.leave(uid, entry);
         },
         (err: unknown) => {
-          this.folder.account.log.warn({ err, folder: this.folder.path, uid }, 'a fetched body could not be cached');
+          this.generation.account.log.warn({ err, folder: this.generation.path, uid }, 'a fetched body could not be cached');
           this.leave(uid, entry, err);
         },
       );
@@ -256,7 +242,7 @@ export class BodyFetcher {
   }
 
   private cachedUids(): Promise<Set<Uid>> {
-    this.cached ??= this.folder.account.store.loadSectionUids(this.folder.fid as string, FULL_BODY);
+    this.cached ??= this.generation.account.store.loadSectionUids(this.generation.fid, FULL_BODY);
     return this.cached;
   }
 
@@ -269,25 +255,23 @@ export class BodyFetcher {
     if (this.extending) return;
     this.extending = true;
     this.extendReadAhead()
-      .catch((err: unknown) => this.folder.account.log.debug({ err, folder: this.folder.path }, 'read-ahead stopped'))
+      .catch((err: unknown) => this.generation.account.log.debug({ err, folder: this.generation.path }, 'read-ahead stopped'))
       .finally(() => {
         this.extending = false;
       });
   }
 
   private async extendReadAhead(): Promise<void> {
-    const generation = this.generation;
     while (this.aheadBytes < this.window && this.ahead.length < READ_AHEAD_MESSAGES) {
       const cached = await this.cachedUids();
-      const uids = this.folder.uids;
+      const uids = this.generation.uids;
       const candidates: Uid[] = [];
       for (let i = lowerBound(uids, this.cursor + 1); i < uids.length && candidates.length < BODY_BATCH_MAX_MESSAGES; i++) {
         const uid = uids[i] as Uid;
         if (!cached.has(uid) && !this.inflight.has(uid)) candidates.push(uid);
       }
       if (candidates.length === 0) return;
-      const metas = await this.folder.account.store.getMetas(this.folder.fid as string, candidates);
-      if (generation !== this.generation) return;
+      const metas = await this.generation.account.store.getMetas(this.generation.fid, candidates);
       const take: MessageMeta[] = [];
       for (const meta of metas) {
         if (!meta) continue;

@@ -1,48 +1,56 @@
-import type { BatchOp, FolderRecord } from '../cache/cache-store.js';
+import type { FolderRecord } from '../cache/cache-store.js';
 import { META_WRITE_BATCH } from '../model/limits.js';
-import type { FolderStatus, MessageMeta, Uid } from '../model/types.js';
+import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange } from '../model/uid-set.js';
 import type { UpstreamFetch } from '../upstream/fetch-parse.js';
 import { atom, type Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
-import type { Folder } from './folder.js';
+import type { AccountContext } from './account-context.js';
 import type { FolderChanges } from './update-journal.js';
 
 const META_ITEMS = ['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'];
 
 const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((flag) => b.includes(flag));
 
+/** A folder generation as a sync starts from. */
+export interface SyncInput {
+  account: AccountContext;
+  path: FolderPath;
+  record: FolderRecord;
+  uids: readonly Uid[];
+}
+
+/** What a sync found: the folder's new record and UIDs, and what changed (for the sessions). */
+export interface SyncResult {
+  record: FolderRecord;
+  uids: Uid[];
+  changes: FolderChanges;
+}
+
 /**
- * Brings a folder's cached metadata up to date with upstream, on a connection that has the
- * folder selected and the status it just reported. One round trip when upstream has QRESYNC
- * (UID FETCH 1:* ... (CHANGEDSINCE m VANISHED)), a full flag fetch when it has no CONDSTORE.
- * What changed is published to the sessions that have the folder selected.
+ * Brings a folder generation's cached metadata up to date with upstream, on a connection that
+ * has the folder selected and the status it just reported, and says what it found; the folder
+ * applies it (folder.ts). New and changed metadata is written as it arrives, in batches. One
+ * round trip when upstream has QRESYNC (UID FETCH 1:* ... (CHANGEDSINCE m VANISHED)), a full
+ * flag fetch when it has no CONDSTORE.
  */
-export async function syncFolder(folder: Folder, conn: UpstreamConnection, status: FolderStatus): Promise<void> {
-  // a new generation has no session yet: its first fill is nobody's news
-  const fresh = !folder.record || folder.record.uidValidity !== status.uidValidity;
-  let record = fresh ? await folder.startGeneration(status.uidValidity) : (folder.record as FolderRecord);
-  const { store } = folder.account;
+export async function syncFolder(input: SyncInput, conn: UpstreamConnection, status: FolderStatus): Promise<SyncResult> {
+  const { store } = input.account;
+  let record = input.record;
   const fid = record.fid;
-  if (status.keywords && status.keywords.join(' ') !== (record.keywords ?? []).join(' ')) {
-    record = { ...record, keywords: status.keywords };
-    await store.batch([store.folderPutOp(folder.account.id, folder.path, record)]);
-    folder.record = record;
-  }
+  if (status.keywords && status.keywords.join(' ') !== (record.keywords ?? []).join(' ')) record = { ...record, keywords: status.keywords };
+  const changes: FolderChanges = { added: [], expunged: [], flagged: [] };
+  const known = input.uids;
   const condstore = status.highestModseq !== '0';
-  if (condstore && record.highestModseq === status.highestModseq && record.uidNext === status.uidNext && folder.uids.length === status.messages) {
-    return;
+  if (condstore && record.highestModseq === status.highestModseq && record.uidNext === status.uidNext && known.length === status.messages) {
+    return { record, uids: [...known], changes };
   }
 
-  const known = folder.uids;
-  // journal entries of this sync rank above everything sessions saw before it
-  const floor = folder.modseqFloor();
   // without CONDSTORE upstream, new and changed messages get the proxy's own modseqs
   let local = record.localModseq ?? 0;
   const incremental = condstore && record.highestModseq !== '0' && known.length > 0;
   const seen = incremental ? undefined : new Set<Uid>();
   const vanished: UidRange[] = [];
-  const changes: FolderChanges = { added: [], expunged: [], flagged: [] };
   let pending: MessageMeta[] = [];
   let maxUid = 0;
 
@@ -63,7 +71,7 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
       if (!condstore) meta.modseq = String(++local);
       changes.added.push({ uid: meta.uid, modseq: meta.modseq });
     }
-    await store.batch(batch.map((meta) => store.metaPutOp(fid, meta)));
+    await store.putMetas(fid, batch);
   };
 
   const onFetch = async (fetched: UpstreamFetch) => {
@@ -108,9 +116,9 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
     }
   }
 
-  const deletes = await store.messageDeletes(fid, expunged);
-  const ops: BatchOp[] = [...deletes.ops];
-  const nextRecord = {
+  changes.expunged = expunged.sort((a, b) => a - b);
+  changes.added.sort((a, b) => a.uid - b.uid);
+  const next: FolderRecord = {
     ...record,
     uidNext: Math.max(status.uidNext, maxUid + 1),
     highestModseq: status.highestModseq,
@@ -118,15 +126,7 @@ export async function syncFolder(folder: Folder, conn: UpstreamConnection, statu
     lastSync: Date.now(),
     ...(condstore ? {} : { localModseq: local + (expunged.length ? 1 : 0) }),
   };
-  ops.push(store.folderPutOp(folder.account.id, folder.path, nextRecord));
-  await store.batch(ops);
-  await store.dropChunks(deletes.chunks);
-  folder.record = nextRecord;
-  folder.uids = uids;
-  changes.expunged = expunged.sort((a, b) => a - b);
-  changes.added.sort((a, b) => a.uid - b.uid);
-  if (expunged.length) folder.bodies.forget(expunged);
-  if (!fresh) folder.publish(changes, floor);
+  return { record: next, uids, changes };
 }
 
 function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {

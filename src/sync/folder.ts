@@ -1,20 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { FolderRecord } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
-import { FULL_BODY, HEADER_BLOCK } from '../cache/keys.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
-import { SEARCH_HEADER_MAX, STATUS_FRESH_MS } from '../model/limits.js';
+import { METADATA_SCAN_BATCH, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
-import type { Token } from '../upstream/imap-tokens.js';
-import { searchLocally } from './local-search.js';
 import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
+import type { Token } from '../upstream/imap-tokens.js';
 import type { CopyUid } from '../upstream/response-codes.js';
 import type { FlagUpdate } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
-import { BodyFetcher } from './body-fetcher.js';
-import { syncFolder } from './folder-sync.js';
-import { ItemFetcher } from './item-fetcher.js';
+import { searchCache } from './cached-search.js';
+import { gatherFetchData, type FetchData, type FetchNeeds } from './fetch-data.js';
+import { syncFolder, type SyncResult } from './folder-sync.js';
+import { FolderGeneration } from './generation.js';
 import { UpdateJournal, type FolderChanges } from './update-journal.js';
 
 /** A folder's state as a SELECT presents it. */
@@ -30,17 +29,15 @@ export interface FolderView {
 }
 
 /**
- * One folder of one account: its cache record, its UIDs in memory, the components that fill its
- * cache, and the journal of recent changes for the sessions that have it selected. Emits
- * 'updated' when the journal grew and 'reset' when a new UIDVALIDITY dropped the cached generation.
+ * One folder of one account: its current cache generation (record, UIDs, fetchers; replaced
+ * whole when UIDVALIDITY changes), the sync that keeps it up to date with upstream, and the
+ * journal of recent changes for the sessions that have it selected. Only this class changes its
+ * state. Emits 'updated' when the journal grew and 'reset' when a new UIDVALIDITY dropped the
+ * cached generation.
  */
 export class Folder extends EventEmitter {
-  record: FolderRecord | undefined;
-  /** Cached UIDs, ascending. Replaced, never mutated in place: views handed out stay valid. */
-  uids: Uid[] = [];
-  readonly bodies: BodyFetcher;
-  readonly items: ItemFetcher;
   readonly journal = new UpdateJournal();
+  private current: FolderGeneration | undefined;
   private loading: Promise<void> | undefined;
   private syncing: Promise<void> | undefined;
   private lastStatus: { status: FolderStatus; at: number } | undefined;
@@ -50,12 +47,11 @@ export class Folder extends EventEmitter {
     readonly path: FolderPath,
   ) {
     super();
-    this.bodies = new BodyFetcher(this);
-    this.items = new ItemFetcher(this);
   }
 
-  get fid(): string | undefined {
-    return this.record?.fid;
+  /** The cache generation, once loaded; undefined while the folder has none. */
+  get generation(): FolderGeneration | undefined {
+    return this.current;
   }
 
   /** Remembers a status upstream reported (LIST-STATUS, STATUS), so a SELECT right after can trust it. */
@@ -69,80 +65,43 @@ export class Folder extends EventEmitter {
     return seen && Date.now() - seen.at <= STATUS_FRESH_MS ? seen.status : undefined;
   }
 
-  /** SEARCH over the cache (upstream unreachable): see LocalSearch for what it can answer. */
-  async searchCached(query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
-    await this.load();
-    const fid = this.fid;
-    if (!fid) throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the folder is not cached');
-    const { store } = this.account;
-    const found: Uid[] = [];
-    for (let i = 0; i < uids.length; i += 500) {
-      const batch = uids.slice(i, i + 500);
-      const metas = (await store.getMetas(fid, batch)).filter((m): m is MessageMeta => !!m);
-      const messages = metas.map((meta) => ({ meta, header: () => this.cachedHeader(fid, meta.uid) }));
-      found.push(...(await searchLocally(query, messages)));
-    }
-    return found;
-  }
-
-  /** A message's raw header block from the cache (whole body or header section), as latin1. */
-  private async cachedHeader(fid: string, uid: Uid): Promise<string | undefined> {
-    const { store } = this.account;
-    const [body, header] = await store.getSections(fid, [
-      { uid, section: FULL_BODY },
-      { uid, section: HEADER_BLOCK },
-    ]);
-    const record = body ?? header;
-    if (!record) return undefined;
-    const end = body ? body.headerLength : record.length;
-    const content = await store.openSection(record, 0, Math.min(end, SEARCH_HEADER_MAX));
-    if ('buffer' in content) return content.buffer.toString('latin1');
-    const pieces: Buffer[] = [];
-    for await (const piece of content.stream) pieces.push(piece as Buffer);
-    return Buffer.concat(pieces).toString('latin1');
-  }
-
   /** The folder's status from the cache alone (upstream unreachable); undefined if never cached. */
   async cachedStatus(): Promise<FolderStatus | undefined> {
     await this.load();
-    const record = this.record;
-    if (!record) return undefined;
+    const generation = this.current;
+    if (!generation) return undefined;
+    const { record, uids } = generation;
     let unseen = 0;
-    for (let i = 0; i < this.uids.length; i += 1000) {
-      for (const meta of await this.account.store.getMetas(record.fid, this.uids.slice(i, i + 1000))) {
+    for (let i = 0; i < uids.length; i += METADATA_SCAN_BATCH) {
+      for (const meta of await this.account.store.getMetas(record.fid, uids.slice(i, i + METADATA_SCAN_BATCH))) {
         if (meta && !meta.flags.includes('\\Seen')) unseen++;
       }
     }
-    return {
-      uidValidity: record.uidValidity,
-      uidNext: record.uidNext,
-      messages: this.uids.length,
-      highestModseq: String(this.modseqFloor()),
-      unseen,
-    };
+    return { uidValidity: record.uidValidity, uidNext: record.uidNext, messages: uids.length, highestModseq: String(this.modseqFloor()), unseen };
   }
 
   /** The cache was cleared (admin): forget what was loaded; the next use starts from upstream. */
   cacheCleared(): void {
-    this.record = undefined;
-    this.uids = [];
+    this.current = undefined;
     this.loading = Promise.resolve();
     this.lastStatus = undefined;
-    this.bodies.reset();
     this.journal.clear();
   }
 
   /** Loaded, and with a cache generation: a folder whose cache was cleared is synced again first. */
-  async ready(): Promise<void> {
+  async ready(): Promise<FolderGeneration> {
     await this.load();
-    if (!this.record) await this.sync();
+    if (!this.current) await this.sync();
+    if (!this.current) throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the folder is not cached', { context: { folder: this.path } });
+    return this.current;
   }
 
   /** Loads the cached record and UIDs once. */
   load(): Promise<void> {
     this.loading ??= (async () => {
-      this.record = await this.account.store.getFolder(this.account.id, this.path);
-      if (this.record) this.uids = await this.account.store.loadUids(this.record.fid);
+      const { store, id } = this.account;
+      const record = await store.getFolder(id, this.path);
+      if (record) this.current = new FolderGeneration(this.account, this.path, record, await store.loadUids(record.fid));
     })();
     return this.loading;
   }
@@ -157,7 +116,7 @@ export class Folder extends EventEmitter {
     try {
       await this.syncWithUpstream(priority);
     } catch (err) {
-      if (this.record && isProxyError(err, 'UPSTREAM_UNAVAILABLE')) return;
+      if (this.current && isProxyError(err, 'UPSTREAM_UNAVAILABLE')) return;
       throw err;
     }
   }
@@ -167,7 +126,13 @@ export class Folder extends EventEmitter {
       .run({ folder: this.path, priority }, async (conn, opened) => {
         // a connection already on this folder is asked again: its status may be old
         const status = opened ?? (await conn.open(this.path, conn.selectedReadOnly));
-        await syncFolder(this, conn, status);
+        const known = this.current?.record.uidValidity === status.uidValidity ? this.current : undefined;
+        const generation = known ?? (await this.startGeneration(status.uidValidity));
+        // journal entries of this sync rank above everything sessions saw before it
+        const floor = this.modseqFloor();
+        const result = await syncFolder(generation, conn, status);
+        // a new generation has no session yet: its first fill is nobody's news
+        await this.apply(generation, result, known ? floor : undefined);
       })
       .finally(() => {
         this.syncing = undefined;
@@ -175,8 +140,22 @@ export class Folder extends EventEmitter {
     return this.syncing;
   }
 
-  view(): FolderView {
-    const record = this.record as FolderRecord;
+  /** Takes on what a sync found: the record and expunges in the cache first, then in memory; `floor`: tell the sessions. */
+  private async apply(generation: FolderGeneration, result: SyncResult, floor: number | undefined): Promise<void> {
+    // the cache was cleared meanwhile: what the sync wrote goes with the dropped generation
+    if (this.current !== generation) return;
+    const { store, id } = this.account;
+    const { expunged } = result.changes;
+    if (expunged.length) await store.expunge(generation.fid, expunged, { acct: id, path: this.path, record: result.record });
+    else if (result.record !== generation.record) await store.putFolder(id, this.path, result.record);
+    generation.record = result.record;
+    generation.uids = result.uids;
+    if (expunged.length) generation.bodies.forget(expunged);
+    if (floor !== undefined) this.publish(result.changes, floor);
+  }
+
+  view(generation: FolderGeneration): FolderView {
+    const { record, uids } = generation;
     return {
       fid: record.fid,
       uidValidity: record.uidValidity,
@@ -184,14 +163,35 @@ export class Folder extends EventEmitter {
       highestModseq: String(this.modseqFloor()),
       modifyIndex: this.journal.head(this.modseqFloor()),
       keywords: record.keywords ?? [],
-      uids: this.uids,
+      uids,
     };
   }
 
+  /** Metadata of these messages (undefined: not cached); with `readAhead`, for a client fetching message by message. */
+  async metas(uids: readonly Uid[], options: { readAhead?: boolean } = {}): Promise<(MessageMeta | undefined)[]> {
+    const generation = await this.ready();
+    return this.account.store.getMetas(generation.fid, uids, options);
+  }
+
+  /** What a FETCH of these messages needs (fetch-data.ts). */
+  async fetchData(metas: MessageMeta[], needs: FetchNeeds): Promise<FetchData> {
+    return gatherFetchData(await this.ready(), metas, needs);
+  }
+
+  /** SEARCH among `uids`: upstream answers while it is reachable, the cache while it is not. */
+  async search(query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
+    try {
+      return await this.account.pool.run({ folder: this.path, priority: Priority.Client }, (conn) => conn.uidSearch(query));
+    } catch (err) {
+      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE')) throw err;
+      return searchCache(await this.ready(), query, uids);
+    }
+  }
+
   /** Starts a new cache generation (first sync, or UIDVALIDITY changed upstream). */
-  async startGeneration(uidValidity: number): Promise<FolderRecord> {
-    const previous = this.record;
-    const next: FolderRecord = {
+  private async startGeneration(uidValidity: number): Promise<FolderGeneration> {
+    const previous = this.current;
+    const record: FolderRecord = {
       v: RECORD_VERSION,
       fid: this.account.store.newFolderId(),
       uidValidity,
@@ -201,16 +201,21 @@ export class Folder extends EventEmitter {
       keywords: [],
       lastSync: 0,
     };
-    await this.account.store.replaceFolder(this.account.id, this.path, previous, next);
-    this.record = next;
-    this.uids = [];
-    this.bodies.reset();
+    await this.account.store.replaceFolder(this.account.id, this.path, previous?.record, record);
+    this.current = new FolderGeneration(this.account, this.path, record, []);
     this.journal.clear();
     if (previous) {
-      this.account.log.info({ folder: this.path, old: previous.uidValidity, new: uidValidity }, 'UIDVALIDITY changed upstream; the folder cache was dropped');
+      this.account.log.info({ folder: this.path, old: previous.record.uidValidity, new: uidValidity }, 'UIDVALIDITY changed upstream; the folder cache was dropped');
       this.emit('reset');
     }
-    return next;
+    return this.current;
+  }
+
+  /** The folder is gone upstream (DELETE): its cache goes too. */
+  async drop(): Promise<void> {
+    await this.load();
+    await this.account.store.replaceFolder(this.account.id, this.path, this.current?.record, undefined);
+    this.current = undefined;
   }
 
   /** Records changes in the journal and tells the sessions; `origin` is a session already told. */
@@ -239,18 +244,16 @@ export class Folder extends EventEmitter {
 
   /** Removes messages upstream reported gone from the cache and tells the sessions. */
   async applyExpunged(expunged: readonly Uid[], origin?: string): Promise<void> {
-    const fid = this.fid;
-    const gone = expunged.filter((uid) => indexOfUid(this.uids, uid) >= 0).sort((a, b) => a - b);
-    if (!fid || gone.length === 0) return;
-    const { store } = this.account;
-    const deletes = await store.messageDeletes(fid, gone);
+    const generation = this.current;
+    if (!generation) return;
+    const gone = expunged.filter((uid) => indexOfUid(generation.uids, uid) >= 0).sort((a, b) => a - b);
+    if (gone.length === 0) return;
     const drop = new Set(gone);
-    const record = { ...(this.record as FolderRecord), messages: this.uids.length - gone.length };
-    await store.batch([...deletes.ops, store.folderPutOp(this.account.id, this.path, record)]);
-    await store.dropChunks(deletes.chunks);
-    this.record = record;
-    this.uids = this.uids.filter((uid) => !drop.has(uid));
-    this.bodies.forget(gone);
+    const record = { ...generation.record, messages: generation.uids.length - gone.length };
+    await this.account.store.expunge(generation.fid, gone, { acct: this.account.id, path: this.path, record });
+    generation.record = record;
+    generation.uids = generation.uids.filter((uid) => !drop.has(uid));
+    generation.bodies.forget(gone);
     this.publish({ added: [], expunged: gone, flagged: [] }, this.modseqFloor(), origin);
   }
 
@@ -260,14 +263,11 @@ export class Folder extends EventEmitter {
    */
   async adoptBodies(source: Folder, copyUid: CopyUid): Promise<void> {
     await this.load();
-    const fid = this.fid;
-    const sourceFid = source.fid;
-    if (!fid || !sourceFid || this.record?.uidValidity !== copyUid.uidValidity) return;
-    const { store } = this.account;
-    const ops = [];
-    for (const [from, to] of copyUid.map) ops.push(...(await store.transferOps({ fid: sourceFid, uid: from }, { fid, uid: to })));
-    await store.batch(ops);
-    this.bodies.noteCached([...copyUid.map.values()]);
+    const generation = this.current;
+    const from = source.current;
+    if (!generation || !from || generation.record.uidValidity !== copyUid.uidValidity) return;
+    await this.account.store.moveMessages(from.fid, generation.fid, copyUid.map);
+    generation.bodies.noteCached([...copyUid.map.values()]);
   }
 
   /**
@@ -278,33 +278,29 @@ export class Folder extends EventEmitter {
   invalidate(status?: FolderStatus): void {
     if (status) this.noteStatus(status);
     else this.lastStatus = undefined;
-    if (this.record) {
-      this.sync(Priority.ReadAhead).catch((err: unknown) =>
-        this.account.log.debug({ err, folder: this.path }, 'background resync failed'),
-      );
+    if (this.current) {
+      this.sync(Priority.ReadAhead).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'background resync failed'));
     }
   }
 
   private async applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<void> {
-    const fid = this.fid;
-    const record = this.record;
-    if (!fid || !record || updates.length === 0) return;
+    const generation = this.current;
+    if (!generation || updates.length === 0) return;
     const { store } = this.account;
     const floor = this.modseqFloor();
-    const metas = await store.getMetas(fid, updates.map((u) => u.uid));
+    const record = generation.record;
+    const metas = await store.getMetas(generation.fid, updates.map((u) => u.uid));
     let local = record.localModseq ?? 0;
     // without CONDSTORE upstream, every change gets the next value of the proxy's own counter
     const changed = updates.map((u) => (u.modseq === '0' ? { ...u, modseq: String(++local) } : { ...u }));
-    const ops = [];
+    const updated: MessageMeta[] = [];
     for (const [i, meta] of metas.entries()) {
       const update = changed[i] as FlagUpdate;
-      if (meta) ops.push(store.metaPutOp(fid, { ...meta, flags: update.flags, modseq: update.modseq }));
+      if (meta) updated.push({ ...meta, flags: update.flags, modseq: update.modseq });
     }
-    if (local !== (record.localModseq ?? 0)) {
-      this.record = { ...record, localModseq: local };
-      ops.push(store.folderPutOp(this.account.id, this.path, this.record));
-    }
-    await store.batch(ops);
+    const counted = local !== (record.localModseq ?? 0) ? { ...record, localModseq: local } : undefined;
+    await store.updateMetas(generation.fid, updated, counted && { acct: this.account.id, path: this.path, record: counted });
+    if (counted) generation.record = counted;
     this.publish({ added: [], expunged: [], flagged: changed }, floor, origin);
   }
 
@@ -313,22 +309,23 @@ export class Folder extends EventEmitter {
    * upstream has no CONDSTORE.
    */
   modseqFloor(): number {
-    const record = this.record;
+    const record = this.current?.record;
     if (!record) return 0;
     return record.highestModseq !== '0' ? Number(record.highestModseq) : (record.localModseq ?? 0);
   }
 
   /** The cached state matches a status upstream gave within the last few seconds. */
   private isFresh(): boolean {
-    const record = this.record;
+    const generation = this.current;
     const status = this.recentStatus();
-    if (!record || !status) return false;
+    if (!generation || !status) return false;
+    const { record } = generation;
     return (
       status.highestModseq !== '0' &&
       record.uidValidity === status.uidValidity &&
       record.uidNext === status.uidNext &&
       record.highestModseq === status.highestModseq &&
-      this.uids.length === status.messages
+      generation.uids.length === status.messages
     );
   }
 }

@@ -1,9 +1,9 @@
-import type { BatchOp, HeaderRule, SectionRecord } from '../cache/cache-store.js';
+import type { HeaderRule, SectionRecord } from '../cache/cache-store.js';
 import type { MessageMeta, MessageStructure, StructureItem, Uid } from '../model/types.js';
 import { toSequenceSet } from '../model/uid-set.js';
 import type { Priority } from '../upstream/connection-pool.js';
 import { atom } from '../upstream/imap-tokens.js';
-import type { Folder } from './folder.js';
+import type { GenerationContext } from './account-context.js';
 import { fetchSectionsInto } from './upstream-sections.js';
 
 const STRUCTURE_ATOMS: Record<StructureItem, string> = { envelope: 'ENVELOPE', bodystructure: 'BODYSTRUCTURE', body: 'BODY' };
@@ -19,17 +19,17 @@ function headerRuleOf(section: string): HeaderRule {
  * the proxy has none). One upstream command per batch of messages.
  */
 export class ItemFetcher {
-  constructor(private readonly folder: Folder) {}
+  constructor(private readonly generation: GenerationContext) {}
 
   /** UIDs of this folder whose ENVELOPE and BODYSTRUCTURE are not cached yet. */
   async uncachedStructures(): Promise<Uid[]> {
-    const cached = await this.folder.account.store.loadStructureUids(this.folder.fid as string);
-    return this.folder.uids.filter((uid) => !cached.has(uid));
+    const cached = await this.generation.account.store.loadStructureUids(this.generation.fid);
+    return this.generation.uids.filter((uid) => !cached.has(uid));
   }
 
   async structures(metas: readonly MessageMeta[], items: readonly StructureItem[], priority: Priority): Promise<Map<Uid, MessageStructure>> {
-    const { store, pool } = this.folder.account;
-    const fid = this.folder.fid as string;
+    const { store, pool } = this.generation.account;
+    const fid = this.generation.fid;
     const uids = metas.map((m) => m.uid);
     const cached = await store.getStructures(fid, uids);
     const result = new Map<Uid, MessageStructure>();
@@ -43,8 +43,8 @@ export class ItemFetcher {
     // ENVELOPE and BODYSTRUCTURE come together: a client that wants one usually wants the other next
     const wanted = new Set<StructureItem>(['envelope', 'bodystructure', ...items]);
     const previous = new Map(uids.map((uid, i) => [uid, cached[i]]));
-    await pool.run({ folder: this.folder.path, priority }, async (conn) => {
-      const ops: BatchOp[] = [];
+    await pool.run({ folder: this.generation.path, priority }, async (conn) => {
+      const fetchedStructures: { uid: Uid; structure: MessageStructure }[] = [];
       await conn.uidFetch(toSequenceSet(missing), [...wanted].map((item) => atom(STRUCTURE_ATOMS[item])), (fetched) => {
         const structure: MessageStructure = { ...previous.get(fetched.uid) };
         if (fetched.envelope) structure.envelope = fetched.envelope;
@@ -52,17 +52,17 @@ export class ItemFetcher {
         if (fetched.body) structure.body = fetched.body;
         if (!items.every((item) => structure[item])) return; // unsolicited
         result.set(fetched.uid, structure);
-        ops.push(store.structurePutOp(fid, fetched.uid, structure));
+        fetchedStructures.push({ uid: fetched.uid, structure });
       });
-      await store.batch(ops);
+      await store.putStructures(fid, fetchedStructures);
     });
     return result;
   }
 
   /** Header blocks or MIME part sections ("HEADER", "1", "2.MIME", "1.2.TEXT", ...). */
   async sections(metas: readonly MessageMeta[], section: string, priority: Priority): Promise<Map<Uid, SectionRecord>> {
-    const { store, pool } = this.folder.account;
-    const fid = this.folder.fid as string;
+    const { store, pool } = this.generation.account;
+    const fid = this.generation.fid;
     const wanted = metas.map((m) => ({ uid: m.uid, section }));
     const cached = await store.getSections(fid, wanted);
     const result = new Map<Uid, SectionRecord>();
@@ -73,7 +73,7 @@ export class ItemFetcher {
       else missing.push(meta.uid);
     });
     if (missing.length === 0) return result;
-    await pool.run({ folder: this.folder.path, priority }, (conn) =>
+    await pool.run({ folder: this.generation.path, priority }, (conn) =>
       fetchSectionsInto(conn, store, fid, missing, section, section, headerRuleOf(section), (uid, record) => {
         if (record) result.set(uid, record);
       }),

@@ -42,7 +42,7 @@ async function headerContains(message: SearchableMessage, field: string, needle:
   return needle === '' ? values.length > 0 : values.some((v) => v.toLowerCase().includes(needle.toLowerCase()));
 }
 
-export class LocalSearch {
+class LocalSearch {
   private pos = 0;
 
   constructor(private readonly query: readonly Token[]) {}

@@ -1,10 +1,18 @@
+import type { CacheStore } from '../cache/cache-store.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
-import { PREFETCH_BATCH_MESSAGES, PREFETCH_PROGRESS_MS, PREFETCH_RETRY_MS, PREFETCH_WORKERS } from '../model/limits.js';
-import type { FolderPath, MessageMeta, PrefetchMode, Uid } from '../model/types.js';
+import { METADATA_SCAN_BATCH, PREFETCH_BATCH_MESSAGES, PREFETCH_PROGRESS_MS, PREFETCH_RETRY_MS, PREFETCH_WORKERS } from '../model/limits.js';
+import type { FolderListEntry, FolderPath, MessageMeta, PrefetchMode, Uid } from '../model/types.js';
 import { Priority } from '../upstream/connection-pool.js';
-import type { Account } from './account.js';
 import type { Folder } from './folder.js';
+import type { FolderGeneration } from './generation.js';
+
+/** The account as the background sync uses it. */
+export interface PrefetchTarget {
+  readonly store: CacheStore;
+  list(): Promise<FolderListEntry[]>;
+  folder(path: FolderPath): Folder;
+}
 
 export interface PrefetchOptions {
   mode: Exclude<PrefetchMode, 'off'>;
@@ -50,7 +58,7 @@ export class Prefetcher {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly account: Account,
+    private readonly account: PrefetchTarget,
     private readonly options: PrefetchOptions,
     private readonly log: Logger,
   ) {
@@ -107,25 +115,25 @@ export class Prefetcher {
     this.progress = this.freshProgress('listing');
     this.started = Date.now();
     const entries = await this.account.list();
-    const folders: Folder[] = [];
+    const generations: FolderGeneration[] = [];
     for (const entry of entries) {
       if (entry.flags.some((flag) => /^\\(Noselect|NonExistent)$/i.test(flag))) continue;
       const folder = this.account.folder(entry.path);
       await folder.sync(Priority.Background);
-      folders.push(folder);
+      if (folder.generation) generations.push(folder.generation);
     }
-    const plans: { folder: Folder; uids: Uid[] }[] = [];
-    for (const folder of await this.byRecency(folders)) {
-      const { uids, bodies } = await this.wanted(folder);
-      plans.push({ folder, uids });
+    const plans: { generation: FolderGeneration; uids: Uid[] }[] = [];
+    for (const generation of await this.byRecency(generations)) {
+      const { uids, bodies } = await this.wanted(generation);
+      plans.push({ generation, uids });
       this.progress.messagesTotal += uids.length;
-      this.progress.bytesTotal += await this.sizeOf(folder, bodies);
+      this.progress.bytesTotal += await this.sizeOf(generation, bodies);
     }
     this.progress.state = 'running';
-    for (const { folder, uids } of plans) {
+    for (const { generation, uids } of plans) {
       if (this.stopped) return;
-      this.progress.folder = folder.path;
-      await this.fill(folder, uids);
+      this.progress.folder = generation.path;
+      await this.fill(generation, uids);
       this.report(true);
     }
     this.progress.state = 'done';
@@ -136,9 +144,10 @@ export class Prefetcher {
   /** New mail in a folder (the account watcher found it): fetched right away. */
   folderGrew(path: FolderPath): void {
     if (this.stopped || this.progress.state !== 'done') return;
-    const folder = this.account.folder(path);
+    const generation = this.account.folder(path).generation;
+    if (!generation) return;
     this.followUp = this.followUp
-      .then(async () => this.fill(folder, (await this.wanted(folder)).uids))
+      .then(async () => this.fill(generation, (await this.wanted(generation)).uids))
       .catch((err: unknown) => this.log.info({ err, folder: path }, 'fetching new mail in the background failed'));
   }
 
@@ -147,44 +156,44 @@ export class Prefetcher {
    * ENVELOPE/BODYSTRUCTURE (what a client offline asks for), of which `bodies` lack the body; in
    * "headers" mode every message.
    */
-  private async wanted(folder: Folder): Promise<{ uids: Uid[]; bodies: Uid[] }> {
-    if (this.options.mode === 'headers') return { uids: folder.uids.slice().reverse(), bodies: [] };
-    const bodies = await folder.bodies.uncached();
-    const uids = new Set([...bodies, ...(await folder.items.uncachedStructures())]);
+  private async wanted(generation: FolderGeneration): Promise<{ uids: Uid[]; bodies: Uid[] }> {
+    if (this.options.mode === 'headers') return { uids: generation.uids.slice().reverse(), bodies: [] };
+    const bodies = await generation.bodies.uncached();
+    const uids = new Set([...bodies, ...(await generation.items.uncachedStructures())]);
     return { uids: [...uids].sort((a, b) => b - a), bodies };
   }
 
-  private async sizeOf(folder: Folder, uids: Uid[]): Promise<number> {
+  private async sizeOf(generation: FolderGeneration, uids: Uid[]): Promise<number> {
     let bytes = 0;
-    for (let i = 0; i < uids.length && folder.fid; i += 1000) {
-      for (const meta of await this.account.store.getMetas(folder.fid, uids.slice(i, i + 1000))) bytes += meta?.size ?? 0;
+    for (let i = 0; i < uids.length; i += METADATA_SCAN_BATCH) {
+      for (const meta of await this.account.store.getMetas(generation.fid, uids.slice(i, i + METADATA_SCAN_BATCH))) bytes += meta?.size ?? 0;
     }
     return bytes;
   }
 
   /** INBOX first, then by the date of each folder's newest message. */
-  private async byRecency(folders: Folder[]): Promise<Folder[]> {
-    const newest = new Map<Folder, number>();
-    for (const folder of folders) {
-      const last = folder.uids[folder.uids.length - 1];
-      const [meta] = last !== undefined && folder.fid ? await this.account.store.getMetas(folder.fid, [last]) : [];
-      newest.set(folder, meta ? Date.parse(meta.internalDate.replace(/-/g, ' ')) || 0 : 0);
+  private async byRecency(generations: FolderGeneration[]): Promise<FolderGeneration[]> {
+    const newest = new Map<FolderGeneration, number>();
+    for (const generation of generations) {
+      const last = generation.uids[generation.uids.length - 1];
+      const [meta] = last !== undefined ? await this.account.store.getMetas(generation.fid, [last]) : [];
+      newest.set(generation, meta ? Date.parse(meta.internalDate.replace(/-/g, ' ')) || 0 : 0);
     }
-    return folders.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : (newest.get(b) ?? 0) - (newest.get(a) ?? 0)));
+    return generations.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : (newest.get(b) ?? 0) - (newest.get(a) ?? 0)));
   }
 
   /**
    * A folder's messages in batches of a fixed count, a few batches at a time (the body fetcher
    * splits each into upstream commands of bounded size; nothing of a batch stays in memory).
    */
-  private async fill(folder: Folder, uids: Uid[]): Promise<void> {
+  private async fill(generation: FolderGeneration, uids: Uid[]): Promise<void> {
     let next = 0;
     const worker = async () => {
-      while (next < uids.length && !this.stopped && folder.fid) {
+      while (next < uids.length && !this.stopped) {
         const batch = uids.slice(next, next + PREFETCH_BATCH_MESSAGES);
         next += batch.length;
-        const metas = (await this.account.store.getMetas(folder.fid, batch)).filter((m): m is MessageMeta => !!m);
-        await this.fetch(folder, metas.filter((meta) => this.wants(meta)));
+        const metas = (await this.account.store.getMetas(generation.fid, batch)).filter((m): m is MessageMeta => !!m);
+        await this.fetch(generation, metas.filter((meta) => this.wants(meta)));
         this.progress.messagesDone += batch.length;
         this.report(false);
       }
@@ -196,16 +205,15 @@ export class Prefetcher {
     return this.options.mode === 'headers' || this.options.maxBodySize === undefined || meta.size <= this.options.maxBodySize;
   }
 
-  private async fetch(folder: Folder, metas: MessageMeta[]): Promise<void> {
+  private async fetch(generation: FolderGeneration, metas: MessageMeta[]): Promise<void> {
     if (metas.length === 0) return;
     try {
+      await generation.items.structures(metas, ['envelope', 'bodystructure'], Priority.Background);
       if (this.options.mode === 'all') {
-        await folder.items.structures(metas, ['envelope', 'bodystructure'], Priority.Background);
-        const bytes = await folder.bodies.prefetch(metas); // not `+= await`: workers run side by side
+        const bytes = await generation.bodies.prefetch(metas); // not `+= await`: workers run side by side
         this.progress.bytesDone += bytes;
       } else {
-        await folder.items.structures(metas, ['envelope', 'bodystructure'], Priority.Background);
-        await folder.items.sections(metas, 'HEADER', Priority.Background);
+        await generation.items.sections(metas, 'HEADER', Priority.Background);
       }
     } catch (err) {
       // a folder deleted meanwhile is skipped; anything else interrupts the walk

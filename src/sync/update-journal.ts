@@ -1,4 +1,5 @@
 import type { Uid } from '../model/types.js';
+import { JOURNAL_CAPACITY } from '../model/limits.js';
 
 /** What changed in a folder, as one sync or one write through the proxy saw it. */
 export interface FolderChanges {
@@ -25,8 +26,6 @@ export interface FolderUpdate {
   ignore?: string;
 }
 
-/** Changes kept for sessions that have not fetched them yet; the oldest go first beyond this. */
-const JOURNAL_CAPACITY = 20_000;
 
 /**
  * The recent changes of one folder, for sessions that have it selected. Entries carry upstream's

@@ -7,7 +7,7 @@ import type { AtomToken, Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 
 /** The FETCH item for a section as upstream knows it: "" is BODY[], "HEADER", "1.2.TEXT", ... */
-export function sectionItem(section: string, partial?: [number, number]): AtomToken {
+function sectionItem(section: string, partial?: [number, number]): AtomToken {
   const item: AtomToken = { type: 'ATOM', value: 'BODY.PEEK', section: section ? sectionTokens(section) : [] };
   if (partial) item.partial = partial;
   return item;

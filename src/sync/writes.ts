@@ -31,7 +31,7 @@ export async function expungeMessages(folder: Folder, uids: readonly Uid[] | und
 /** Cached UIDs that upstream no longer has (when it did not say which it expunged). */
 async function missingUpstream(conn: UpstreamConnection, folder: Folder): Promise<Uid[]> {
   const existing = new Set(await conn.uidSearch([atom('ALL')]));
-  return folder.uids.filter((uid) => !existing.has(uid));
+  return (folder.generation?.uids ?? []).filter((uid) => !existing.has(uid));
 }
 
 /**
@@ -111,9 +111,9 @@ export async function appendMessage(
     if (resolved && uid) appended = { uidValidity: resolved.uidValidity, uid };
   }
   await folder.load();
-  const fid = folder.fid;
-  if (appended && fid && folder.record?.uidValidity === appended.uidValidity) {
-    await account.store.storeSection(fid, appended.uid, FULL_BODY, message, headerLengthOf(message)).written;
+  const generation = folder.generation;
+  if (appended && generation?.record.uidValidity === appended.uidValidity) {
+    await account.store.storeSection(generation.fid, appended.uid, FULL_BODY, message, headerLengthOf(message)).written;
   }
   folder.invalidate();
   return appended;

@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { generate } from 'selfsigned';
+import { CERTIFICATE_VALIDITY_YEARS } from '../model/limits.js';
 
 /** What the worker posts back: the PEMs of a new self-signed certificate and its key. */
 export interface GeneratedPems {
@@ -7,14 +8,12 @@ export interface GeneratedPems {
   private: string;
 }
 
-/** Long-lived: users trust a generated certificate by hand, once (a Thunderbird exception, a keychain entry). */
-const VALIDITY_YEARS = 5;
 
 /** Worker thread entry (local-certificate.ts): generates a certificate for localhost, posts it, ends. */
 async function generateLocalhostCertificate(): Promise<GeneratedPems> {
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate);
-  notAfterDate.setFullYear(notAfterDate.getFullYear() + VALIDITY_YEARS);
+  notAfterDate.setFullYear(notAfterDate.getFullYear() + CERTIFICATE_VALIDITY_YEARS);
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'rsa',
     keySize: 2048,

@@ -3,8 +3,8 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { CLIENT_UPSTREAM_WAIT_MS, POOL_DRAIN_MS, UPSTREAM_IDLE_CLOSE_MS, UPSTREAM_RETRY_MS } from '../model/limits.js';
-import type { Credentials, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
-import { UpstreamConnection } from './upstream-connection.js';
+import type { FolderPath, FolderStatus } from '../model/types.js';
+import type { UpstreamConnection } from './upstream-connection.js';
 
 /** Who is waiting: a client's own request always goes before work the proxy does on its own. */
 export enum Priority {
@@ -20,6 +20,9 @@ export interface PoolRequest {
   readWrite?: boolean;
   priority: Priority;
 }
+
+/** Opens and logs in one upstream connection (UpstreamConnection.connect; a fake in unit tests). */
+export type Connect = () => Promise<UpstreamConnection>;
 
 /** The connection, and the folder status upstream gave if the pool had to (re)select it. */
 export type PoolWork<T> = (conn: UpstreamConnection, opened: FolderStatus | null) => Promise<T>;
@@ -59,8 +62,7 @@ export class ConnectionPool extends EventEmitter {
   private offline = false;
 
   constructor(
-    private readonly endpoint: UpstreamEndpoint,
-    private credentials: Credentials,
+    private readonly connect: Connect,
     private readonly size: number,
     private readonly log: Logger,
   ) {
@@ -100,15 +102,10 @@ export class ConnectionPool extends EventEmitter {
     this.release(conn);
   }
 
-  /** A newer password that upstream accepted replaces the one new connections use. */
-  updateCredentials(credentials: Credentials): void {
-    this.credentials = credentials;
-  }
-
   /** A connection outside the pool, with the account's credentials (the account watcher's). */
   async connectDedicated(): Promise<UpstreamConnection> {
     try {
-      const conn = await UpstreamConnection.connect({ endpoint: this.endpoint, credentials: this.credentials, logger: this.log });
+      const conn = await this.connect();
       this.noteReachable();
       return conn;
     } catch (err) {
@@ -301,7 +298,7 @@ export class ConnectionPool extends EventEmitter {
 
   private open(): void {
     this.opening++;
-    UpstreamConnection.connect({ endpoint: this.endpoint, credentials: this.credentials, logger: this.log })
+    this.connect()
       .then(
         (conn) => {
           this.opening--;

@@ -91,6 +91,6 @@ export function fetchItemName(token: AtomToken): string {
     const inner = serializeTokens(token.section).toString('utf8');
     name += `[${inner.slice(1, -1).toUpperCase()}]`;
   }
-  if (token.partial && token.partial.length) name += `<${token.partial[0]}>`;
+  if (token.partial?.length) name += `<${token.partial[0]}>`;
   return name;
 }

@@ -4,7 +4,7 @@ import type { FolderPath } from '../model/types.js';
  * Clients see "/" as the hierarchy separator (imap-core's NAMESPACE is fixed to it); upstream
  * may use another one. Names that contain "/" on such a server cannot be shown and are skipped.
  */
-export const CLIENT_DELIMITER = '/';
+const CLIENT_DELIMITER = '/';
 
 export function toClientPath(upstreamPath: string, delimiter: string | null | undefined): FolderPath | null {
   if (!delimiter || delimiter === CLIENT_DELIMITER) return upstreamPath;

@@ -25,7 +25,7 @@ export interface CopyUid {
 
 /** COPYUID uidvalidity source-set destination-set (RFC 4315). */
 export function parseCopyUid(code: string[] | undefined, limit: number): CopyUid | undefined {
-  if (!code || code[0] !== 'COPYUID' || code.length < 4) return undefined;
+  if (code?.[0] !== 'COPYUID' || code.length < 4) return undefined;
   const source = expandUidSet(code[2] as string, limit);
   const destination = expandUidSet(code[3] as string, limit);
   if (source.length !== destination.length) return undefined;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ImapFlow } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
-import { UPSTREAM_CONNECT_TIMEOUT_MS } from '../model/limits.js';
+import { IDLE_RETRY_MS, MAX_REPORTED_UIDS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_RENEW_MS, UPSTREAM_LOGOUT_WAIT_MS } from '../model/limits.js';
 import type { Credentials, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
 import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
@@ -13,7 +13,7 @@ import { toClientPath, toUpstreamPath } from './paths.js';
 let nextConnectionId = 1;
 
 /** Maps whatever imapflow threw to a ProxyError the rest of the proxy can branch on. */
-export function upstreamError(err: unknown, action: string, context: Record<string, unknown> = {}): ProxyError {
+function upstreamError(err: unknown, action: string, context: Record<string, unknown> = {}): ProxyError {
   if (err instanceof ProxyError) return err;
   const e = err as {
     authenticationFailed?: boolean;
@@ -110,8 +110,7 @@ export class UpstreamConnection extends EventEmitter {
       tls: endpoint.tls ?? { rejectUnauthorized: true },
       logger: imapflowLogger(log),
       disableAutoIdle: true,
-      // a watching connection re-issues IDLE this often (servers drop an IDLE after 30 minutes)
-      maxIdleTime: 5 * 60_000,
+      maxIdleTime: UPSTREAM_IDLE_RENEW_MS,
       qresync: true,
       disableIMAP4rev2: true,
       connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -186,7 +185,7 @@ export class UpstreamConnection extends EventEmitter {
 
   /** LIST with special-use, subscriptions and (where upstream has LIST-STATUS) every folder's status. */
   async list(): Promise<FolderListing> {
-    let listed;
+    let listed: Awaited<ReturnType<ImapFlow['list']>>;
     try {
       listed = await this.client.list({
         statusQuery: { messages: true, uidNext: true, uidValidity: true, highestModseq: true, unseen: true },
@@ -299,7 +298,7 @@ export class UpstreamConnection extends EventEmitter {
       },
     });
     const code = responseCode(tagged.attributes);
-    const modified = code?.[0] === 'MODIFIED' ? expandUidSet(code[1] as string, 1_000_000) : [];
+    const modified = code?.[0] === 'MODIFIED' ? expandUidSet(code[1] as string, MAX_REPORTED_UIDS) : [];
     return { updates, modified };
   }
 
@@ -333,7 +332,7 @@ export class UpstreamConnection extends EventEmitter {
     const vanished: number[] = [];
     await this.runRaw(uidSet ? 'UID EXPUNGE' : 'EXPUNGE', uidSet ? [sequence(uidSet)] : [], {
       VANISHED: async (untagged: { attributes: Token[] }) => {
-        vanished.push(...expandUidSet(tokenString(untagged.attributes[untagged.attributes.length - 1]) ?? '', 10_000_000));
+        vanished.push(...expandUidSet(tokenString(untagged.attributes[untagged.attributes.length - 1]) ?? '', MAX_REPORTED_UIDS));
       },
     });
     return this.qresyncEnabled ? vanished : undefined;
@@ -391,7 +390,7 @@ export class UpstreamConnection extends EventEmitter {
         const started = Date.now();
         await this.client.idle();
         // idle() returns at once when it cannot idle: do not spin
-        if (Date.now() - started < 100) await new Promise((resolve) => setTimeout(resolve, 100));
+        if (Date.now() - started < IDLE_RETRY_MS) await new Promise((resolve) => setTimeout(resolve, IDLE_RETRY_MS));
       }
     } finally {
       for (const event of events) this.client.off(event, inbox);
@@ -422,9 +421,9 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   /** UID SEARCH with a compiled query; returns the matching UIDs. */
-  async uidSearch(query: Token[]): Promise<number[]> {
+  async uidSearch(query: readonly Token[]): Promise<number[]> {
     const uids: number[] = [];
-    await this.runRaw('UID SEARCH', query, {
+    await this.runRaw('UID SEARCH', [...query], {
       SEARCH: async (untagged: { attributes?: Token[]; numbers?: number[] }) => {
         if (untagged.numbers) uids.push(...untagged.numbers);
         else
@@ -441,7 +440,7 @@ export class UpstreamConnection extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     try {
-      await Promise.race([this.client.logout(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      await Promise.race([this.client.logout(), new Promise((resolve) => setTimeout(resolve, UPSTREAM_LOGOUT_WAIT_MS).unref())]);
     } catch {
       // already gone
     } finally {

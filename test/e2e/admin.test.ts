@@ -9,7 +9,7 @@ import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { runCli, spawnProxy } from '../support/proxy.js';
-import { fetchItems, RawImapClient, suiteClients } from '../support/raw-client.js';
+import { fetchItems, type RawImapClient, suiteClients } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 import type { StatsResult, StatusResult } from '../../src/admin/protocol.js';
 

@@ -7,7 +7,7 @@ import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { connectClient, startTestProxy } from '../support/proxy.js';
-import { RawImapClient, suiteClients } from '../support/raw-client.js';
+import { type RawImapClient, suiteClients } from '../support/raw-client.js';
 
 const WITHIN_MS = 2_000;
 

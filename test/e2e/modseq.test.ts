@@ -6,7 +6,7 @@ import { generateCorpus } from '../support/corpus.js';
 import { withDovecot, type Dovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { connectClient, startTestProxy } from '../support/proxy.js';
-import { fetchItems, RawImapClient, suiteClients } from '../support/raw-client.js';
+import { fetchItems, type RawImapClient, suiteClients } from '../support/raw-client.js';
 
 const connect = suiteClients();
 

@@ -10,7 +10,7 @@ import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
 import { startTestProxy } from '../support/proxy.js';
-import { RawImapClient, suiteClients } from '../support/raw-client.js';
+import { type RawImapClient, suiteClients } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const dovecot = await withDovecot();

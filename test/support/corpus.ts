@@ -139,6 +139,7 @@ function rfc2822Date(ts: number, tzMin: number): string {
 function addr(r: Rng, name = r.pick(NAMES), charset: 'UTF-8' | 'ISO-8859-1' = 'UTF-8'): string {
   const local = name.toLowerCase().split(' ')[0].replace(/[^a-z]/g, '') || 'user';
   const a = `${local}.${r.int(1, 99)}@${r.pick(DOMAINS)}`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: byte ranges: is the name all ASCII, all Latin-1
   if (/[^\x00-\x7f]/.test(name)) return `${encWords(name, /^[\x00-\xff]*$/.test(name) ? charset : 'UTF-8')} <${a}>`;
   return /[',]/.test(name) ? `"${name}" <${a}>` : `${name} <${a}>`;
 }

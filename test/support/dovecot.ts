@@ -146,7 +146,11 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     if (code !== 0) throw new Error(`dovecot failed to start: ${await readFile(errPath, 'utf8')}\n${await tail()}`);
     // The daemonized master writes its pid file a moment after the launcher exits.
     const readPid = async () => Number(await readFile(pidFile, 'utf8').catch(() => '')) || undefined;
-    if (!(await waitFor(async () => (masterPid = await readPid()) !== undefined, 10_000))) {
+    const found = async () => {
+      masterPid = await readPid();
+      return masterPid !== undefined;
+    };
+    if (!(await waitFor(found, 10_000))) {
       throw new Error(`dovecot wrote no ${pidFile}\n${await tail()}`);
     }
     running.set(dir, () => masterPid);

@@ -62,7 +62,7 @@ export const SESSION_COMMANDS = [
 ];
 
 const HUGE_NUMBERS = ['0', '-1', '4294967295', '4294967296', '18446744073709551616', '99999999999999999999999999999', '1e9', '*'];
-const LITERAL_SIZES = [0, 1, 7, 1024, 1025, 65536, 4294967295, 99999999999999999999];
+const LITERAL_SIZES = [0, 1, 7, 1024, 1025, 65536, 4294967295, 1e20];
 const NESTING = ['(', ')', '[', ']', '<', '>', '"', '{', '}'];
 
 type Mutation = (rng: Rng, text: string) => string;

@@ -13,6 +13,7 @@ export function toBytes(out: Out, crlf = true): Buffer {
 
 /** RFC 2047 encoded words (B for UTF-8, Q for ISO-8859-1), each <= 75 chars; ASCII is returned as is. */
 export function encWords(text: string, charset: 'UTF-8' | 'ISO-8859-1' = 'UTF-8'): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a byte range: is the text all ASCII
   if (/^[\x00-\x7f]*$/.test(text)) return text;
   const q = charset === 'ISO-8859-1';
   const enc = (s: string) => Buffer.from(s, q ? 'latin1' : 'utf8');

@@ -48,7 +48,10 @@ export class Rng {
 
   weighted<T>(items: readonly (readonly [T, number])[]): T {
     let r = this.float() * items.reduce((s, [, w]) => s + w, 0);
-    for (const [item, w] of items) if ((r -= w) < 0) return item;
+    for (const [item, w] of items) {
+      r -= w;
+      if (r < 0) return item;
+    }
     return items[items.length - 1][0];
   }
 

@@ -175,22 +175,22 @@ describe('header length rules', () => {
 });
 
 describe('removing data', () => {
-  test('messageDeletes + batch + dropChunks remove a message, its sections and their chunks', async () => {
+  test('expunge removes a message, its sections and their chunks, and writes the folder record with it', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
       for (const uid of [1, 2]) {
-        await store.batch([store.metaPutOp(fid, meta(uid)), store.structurePutOp(fid, uid, { envelope: Buffer.from('(NIL)') })]);
+        await store.putMetas(fid, [meta(uid)]);
+        await store.putStructures(fid, [{ uid, structure: { envelope: Buffer.from('(NIL)') } }]);
         await store.storeSection(fid, uid, FULL_BODY, pattern(3.5 * C, uid), -1).written;
         await store.storeSection(fid, uid, HEADER_BLOCK, pattern(100, uid), 100).written;
       }
       const body = await stored(store, fid, 1);
       const header = await stored(store, fid, 1, HEADER_BLOCK);
 
-      const { ops, chunks } = await store.messageDeletes(fid, [1]);
-      await store.batch(ops);
-      await store.dropChunks(chunks);
+      await store.expunge(fid, [1], { acct: 'acct', path: 'INBOX', record: { ...folderRecord(fid), messages: 1 } });
 
       assert.deepEqual(await store.loadUids(fid), [2]);
+      assert.equal((await store.getFolder('acct', 'INBOX'))?.messages, 1);
       assert.deepEqual(await store.getMetas(fid, [1]), [undefined]);
       assert.deepEqual(await store.getStructures(fid, [1]), [undefined]);
       assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: FULL_BODY }, { uid: 1, section: HEADER_BLOCK }]), [undefined, undefined]);
@@ -208,9 +208,9 @@ describe('removing data', () => {
     await withStore(async (store) => {
       const [oldFid, newFid] = [store.newFolderId(), store.newFolderId()];
       const old = folderRecord(oldFid);
-      await store.batch([store.folderPutOp('acct', 'INBOX', old)]);
+      await store.putFolder('acct', 'INBOX', old);
       for (const uid of [1, 2, 3]) {
-        await store.batch([store.metaPutOp(oldFid, meta(uid))]);
+        await store.putMetas(oldFid, [meta(uid)]);
         await store.storeSection(oldFid, uid, FULL_BODY, pattern(2 * C + uid, uid), -1).written;
       }
       const oldBody = await stored(store, oldFid, 2);
@@ -236,7 +236,7 @@ describe('removing data', () => {
   test('replaceFolder without a next record removes the folder', async () => {
     await withStore(async (store) => {
       const old = folderRecord(store.newFolderId());
-      await store.batch([store.folderPutOp('acct', 'Trash', old)]);
+      await store.putFolder('acct', 'Trash', old);
       await store.replaceFolder('acct', 'Trash', old, undefined);
       assert.equal(await store.getFolder('acct', 'Trash'), undefined);
     });
@@ -251,7 +251,7 @@ describe('metadata read ahead', () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
       // UIDs 1..600 without 10: a window from UID 1 asked for one message holds 257 records and ends at 258
-      await store.batch(uids(1, 600).filter((uid) => uid !== 10).map((uid) => store.metaPutOp(fid, meta(uid))));
+      await store.putMetas(fid, uids(1, 600).filter((uid) => uid !== 10).map(meta));
       await run(store, fid);
     });
   }
@@ -282,18 +282,17 @@ describe('metadata read ahead', () => {
     await withMessages(async (store, fid) => {
       await store.getMetas(fid, [1], readAhead);
       const seen = { ...meta(3), flags: ['\\Answered'] };
-      await store.batch([store.metaPutOp(fid, seen)]);
+      await store.updateMetas(fid, [seen]);
       assert.deepEqual(await store.getMetas(fid, [3], readAhead), [seen]);
 
       const racing = store.getMetas(fid, [4], readAhead);
       const flagged = { ...meta(5), flags: ['\\Flagged'] };
-      const written = store.batch([store.metaPutOp(fid, flagged)]);
+      const written = store.updateMetas(fid, [flagged]);
       await racing;
       await written;
       assert.deepEqual(await store.getMetas(fid, [5], readAhead), [flagged]);
 
-      const { ops } = await store.messageDeletes(fid, [6]);
-      await store.batch(ops);
+      await store.expunge(fid, [6], { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
       assert.deepEqual(await store.getMetas(fid, [6, 7], readAhead), [undefined, meta(7)]);
     });
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { defaultDataDir } from '../../src/config/config-file.js';
 import { loadStartConfig } from '../../src/config/load.js';
+import { RESTART_SETTINGS, START_SETTINGS } from '../../src/config/options.js';
 import { EARLIER_TLS_DIR, parseHostPort, parseSize, parseSwitch, parseUpstreamUrl } from '../../src/config/schema.js';
 import { isProxyError } from '../../src/model/errors.js';
 import { DEFAULT_UPSTREAM_CONNECTIONS } from '../../src/model/limits.js';
@@ -38,6 +39,14 @@ async function assertRejects(promise: Promise<unknown>, ...patterns: (RegExp | s
     return true;
   });
 }
+
+test('only the log level and the TLS certificate change on SIGHUP; every other setting needs a restart', () => {
+  assert.deepEqual(
+    START_SETTINGS.map((spec) => spec.key).filter((key) => !RESTART_SETTINGS.includes(key)),
+    ['tlsCert', 'tlsKey', 'logLevel'],
+  );
+  for (const key of ['upstream', 'upstreamCa', 'upstreamInsecure', 'data']) assert.ok(RESTART_SETTINGS.includes(key), key);
+});
 
 describe('loadStartConfig', () => {
   test('defaults for everything but the upstream', async () => {

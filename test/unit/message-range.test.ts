@@ -1,104 +1,13 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
-import { getMessageRange } from '../../src/imap/imap-core.js';
+import { applyCorePatches } from '../../src/imap/core-patches.js';
+import { getMessageRange } from '../../src/imap/message-range.js';
 
-// Reference: imap-core's own getMessageRange, copied from
-// node_modules/@zone-eu/wildduck/imap-core/lib/imap-tools.js (@zone-eu/wildduck 1.51.1), with
-// only type annotations added. It has to be a copy: importing src/imap/imap-core.ts replaces the
-// function in that module's exports. The proxy keeps its own because this one scans the whole UID
-// list for every command (twice in UID mode), where a binary search finds `UID FETCH n` in a
-// 100,000-message folder at once.
-function referenceGetMessageRange(uidList: number[], range: string, isUid: boolean): number[] {
-    if (!range || uidList.length === 0) {
-        return [];
-    }
-
-    range = range.toString();
-    const rangeParts = range.split(',');
-    const totalMessages = uidList.length;
-
-    let maxUid = 0;
-    for (let i = 0; i < uidList.length; i++) {
-        if ((uidList[i] as number) > maxUid) {
-            maxUid = uidList[i] as number;
-        }
-    }
-
-    const maxValue = isUid ? maxUid : totalMessages;
-
-    const parsedRanges: [number, number][] = [];
-    for (let i = 0; i < rangeParts.length; i++) {
-        const part = rangeParts[i] as string;
-        const colonIndex = part.indexOf(':');
-        let from: number, to: number;
-
-        if (colonIndex === -1) {
-            // single number
-            from = part === '*' ? maxValue : Number(part) || 1;
-            to = from;
-        } else {
-            // range
-            const fromStr = part.substring(0, colonIndex);
-            const toStr = part.substring(colonIndex + 1);
-            from = fromStr === '*' ? maxValue : Number(fromStr) || 1;
-            to = toStr === '*' ? maxValue : Number(toStr) || from;
-        }
-
-        parsedRanges.push([Math.min(from, to), Math.max(from, to)]);
-    }
-
-    // sort and merge overlapping ranges
-    parsedRanges.sort((a, b) => a[0] - b[0]);
-    const mergedRanges: [number, number][] = [];
-    for (let i = 0; i < parsedRanges.length; i++) {
-        const current = parsedRanges[i] as [number, number];
-        const last = mergedRanges[mergedRanges.length - 1];
-        if (!last || last[1] < current[0] - 1) {
-            mergedRanges.push(current);
-        } else {
-            last[1] = Math.max(last[1], current[1]);
-        }
-    }
-
-    // for sequence numbers, use direct indexing
-    if (!isUid) {
-        const result: number[] = [];
-        for (let i = 0; i < mergedRanges.length; i++) {
-            const [min, max] = mergedRanges[i] as [number, number];
-            for (let seq = min; seq <= max && seq <= totalMessages; seq++) {
-                if (seq >= 1) {
-                    result.push(uidList[seq - 1] as number);
-                }
-            }
-        }
-        return result;
-    }
-
-    // two pointer approach
-    const result: number[] = [];
-    let rangeIndex = 0;
-    let currentRange = mergedRanges[0];
-
-    for (let i = 0; i < uidList.length; i++) {
-        const uid = uidList[i] as number;
-
-        // move to next range if current UID is past current range
-        while (currentRange && uid > currentRange[1]) {
-            rangeIndex++;
-            currentRange = mergedRanges[rangeIndex];
-        }
-
-        if (!currentRange) break;
-
-        // check if UID is in current range
-        if (uid >= currentRange[0] && uid <= currentRange[1]) {
-            result.push(uid);
-        }
-    }
-
-    return result;
-}
+// The reference: imap-core's own function, taken before the patches replace it (nothing is
+// patched when a module is loaded; applyCorePatches does it).
+const tools = createRequire(import.meta.url)('@zone-eu/wildduck/imap-core/lib/imap-tools.js') as { getMessageRange: typeof getMessageRange };
+const referenceGetMessageRange = tools.getMessageRange;
 
 /** mulberry32: a seeded PRNG, so a failing case can be reproduced from its seed. */
 function prng(seed: number) {
@@ -165,8 +74,7 @@ describe('getMessageRange', () => {
   const uids = [3, 5, 9, 10];
 
   test('replaces imap-core\'s own function', () => {
-    const require = createRequire(import.meta.url);
-    const tools = require('@zone-eu/wildduck/imap-core/lib/imap-tools.js') as { getMessageRange: unknown };
+    applyCorePatches(() => undefined);
     assert.equal(tools.getMessageRange, getMessageRange);
   });
 

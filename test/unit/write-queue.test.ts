@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Level } from 'level';
-import type { BatchOp } from '../../src/cache/section-writer.js';
+import type { BatchOp } from '../../src/cache/write-queue.js';
 import { WriteQueue } from '../../src/cache/write-queue.js';
 
 /** A queue over a fresh LevelDB in a temp directory, closed and removed after the test. */

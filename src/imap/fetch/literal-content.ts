@@ -1,22 +1,12 @@
 import { Readable } from 'node:stream';
 import type { CacheStore, SectionContent, SectionRecord } from '../../cache/cache-store.js';
-import type { Uid } from '../../model/types.js';
+import type { MessageSections } from '../../sync/fetch-data.js';
 import type { LiteralSource } from './fetch-plan.js';
 import { HeaderFieldFilter } from './header-fields.js';
 import type { Segment } from './response-writer.js';
+import { FIELDS_IN_MEMORY } from '../../model/limits.js';
 
-/** Header blocks up to this size are filtered in memory; larger ones are streamed twice. */
-const FIELDS_IN_MEMORY = 1024 * 1024;
 
-/** The cached sections a message's literal items are cut from. */
-export interface MessageSections {
-  uid: Uid;
-  /** The whole message, when needed and cached. */
-  body?: SectionRecord;
-  /** The header block fetched on its own (when the whole message is not cached). */
-  header?: SectionRecord;
-  parts: Map<string, SectionRecord>;
-}
 
 interface ByteRange {
   record: SectionRecord;

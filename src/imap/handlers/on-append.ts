@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import { appendMessage } from '../../sync/writes.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer, Reply } from '../responses.js';
-import { accountOf } from '../session-account.js';
+import { accountOf } from '../session-state.js';
 
 /** APPEND: upstream first; the bytes the client sent become the cached body of the new UID. */
 export function makeOnAppend(deps: { log: Logger }) {

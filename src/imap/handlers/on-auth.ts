@@ -1,10 +1,10 @@
 import type { Logger } from '../../log.js';
 import { isProxyError, ProxyError } from '../../model/errors.js';
 import type { Accounts } from '../../sync/accounts.js';
-import { contain, type AuthRequest, type Callback, type ImapSession } from '../imap-core.js';
+import type { AuthRequest, Callback, ImapSession } from '../imap-core.js';
 import type { LoginThrottle } from '../login-throttle.js';
 import { answerFor } from '../responses.js';
-import { bindAccount } from '../session-account.js';
+import { contain, stateOf } from '../session-state.js';
 
 /**
  * LOGIN and AUTHENTICATE PLAIN: the credentials are checked by logging in upstream, unless this
@@ -23,18 +23,18 @@ export function makeOnAuth(deps: { accounts: Accounts; throttle: LoginThrottle; 
     deps.accounts.login({ user, pass: login.password }).then(
       (account) => {
         deps.throttle.succeeded(user, address);
-        bindAccount(session, account);
+        stateOf(session).account = account;
         deps.log.info({ session: session.id, user, account: account.id }, 'client logged in');
-        contain(session, deps.log, () => callback(null, { user: { id: account.id, username: user } }));
+        contain(session, () => callback(null, { user: { id: account.id, username: user } }));
       },
       (err: unknown) => {
         if (isProxyError(err, 'UPSTREAM_AUTH_FAILED')) {
           deps.throttle.failed(user, address);
           deps.log.info({ session: session.id, user, address }, 'login refused by upstream');
-          return contain(session, deps.log, () => callback(null, {})); // imap-core answers NO [AUTHENTICATIONFAILED]
+          return contain(session, () => callback(null, {})); // imap-core answers NO [AUTHENTICATIONFAILED]
         }
         deps.log.warn({ session: session.id, user, err }, 'login failed');
-        contain(session, deps.log, () => refuse(login, callback, err));
+        contain(session, () => refuse(login, callback, err));
       },
     );
   };

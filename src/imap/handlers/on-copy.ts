@@ -5,7 +5,7 @@ import type { CopyUid } from '../../upstream/response-codes.js';
 import type { ImapSession } from '../imap-core.js';
 import { folderOf } from '../mailbox-id.js';
 import { handle, overrideAnswer, Reply } from '../responses.js';
-import { accountOf } from '../session-account.js';
+import { accountOf } from '../session-state.js';
 import { writeExpunges } from '../untagged.js';
 
 interface TransferRequest {

@@ -1,13 +1,11 @@
-import type { SectionRecord } from '../../cache/cache-store.js';
-import { FULL_BODY, HEADER_BLOCK } from '../../cache/keys.js';
 import type { Logger } from '../../log.js';
 import { FETCH_RESPONSE_BATCH } from '../../model/limits.js';
-import type { MessageMeta, MessageStructure, Uid } from '../../model/types.js';
+import type { MessageMeta, MessageStructure } from '../../model/types.js';
 import { indexOfUid } from '../../model/uid-set.js';
+import type { MessageSections } from '../../sync/fetch-data.js';
 import type { Folder } from '../../sync/folder.js';
-import { Priority } from '../../upstream/connection-pool.js';
 import { planFetch, type FetchPlan, type PlannedItem } from '../fetch/fetch-plan.js';
-import { openLiteral, type MessageSections } from '../fetch/literal-content.js';
+import { openLiteral } from '../fetch/literal-content.js';
 import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
@@ -17,16 +15,15 @@ const SEEN = '\\Seen';
 
 /**
  * FETCH and UID FETCH, answered from the cache. Per batch of messages: their metadata in one
- * LevelDB read, whatever is not cached from upstream in one command per kind, then the
- * responses, bodies streamed from LevelDB chunks.
+ * LevelDB read, whatever is not cached from upstream in one command per kind (the folder's
+ * fetchData), then the responses, bodies streamed from LevelDB chunks.
  */
 export function makeOnFetch(deps: { log: Logger }) {
   return handle(deps.log, 'FETCH', async (mailbox: string, options: FetchOptions, session: ImapSession) => {
     const folder = folderOf(session, mailbox);
     await folder.ready();
-    const fid = folder.fid;
     const selected = session.selected;
-    if (!fid || !selected) return 'NONEXISTENT';
+    if (!selected) return 'NONEXISTENT';
     const plan = planFetch(options.query);
     const writer = new ResponseWriter(session);
     const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;
@@ -34,11 +31,11 @@ export function makeOnFetch(deps: { log: Logger }) {
 
     for (let i = 0; i < options.messages.length; i += FETCH_RESPONSE_BATCH) {
       const uids = options.messages.slice(i, i + FETCH_RESPONSE_BATCH);
-      let metas = (await folder.account.store.getMetas(fid, uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
+      let metas = (await folder.metas(uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
       vanished ||= metas.length < uids.length;
       if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
       if (options.markAsSeen) metas = await markSeen(folder, metas, session.id);
-      const data = await gather(folder, plan, metas);
+      const data = await folder.fetchData(metas, plan);
       for (const meta of metas) {
         const seq = indexOfUid(selected.uidList, meta.uid) + 1;
         const sections = data.sections.get(meta.uid);
@@ -65,50 +62,6 @@ async function markSeen(folder: Folder, metas: MessageMeta[], origin: string): P
     const update = updates.get(m.uid);
     return update ? { ...m, flags: update.flags, modseq: update.modseq === '0' ? m.modseq : update.modseq } : m;
   });
-}
-
-interface Gathered {
-  structures: Map<Uid, MessageStructure>;
-  /** Per message; a message is absent when a body it needs no longer exists upstream. */
-  sections: Map<Uid, MessageSections>;
-}
-
-async function gather(folder: Folder, plan: FetchPlan, metas: MessageMeta[]): Promise<Gathered> {
-  const priority = Priority.Client;
-  const [structures, bodies, headers, parts] = await Promise.all([
-    plan.structures.length ? folder.items.structures(metas, plan.structures, priority) : new Map<Uid, MessageStructure>(),
-    plan.fullBody ? folder.bodies.ensure(metas, priority) : undefined,
-    plan.headerBlock && !plan.fullBody ? headerBlocks(folder, metas) : undefined,
-    Promise.all(plan.parts.map(async (section) => [section, await folder.items.sections(metas, section, priority)] as const)),
-  ]);
-  const sections = new Map<Uid, MessageSections>();
-  for (const meta of metas) {
-    const uid = meta.uid;
-    const body = bodies?.get(uid) ?? headers?.bodies.get(uid);
-    const header = headers?.headers.get(uid);
-    if ((bodies && !body) || (headers && !body && !header)) continue;
-    const partRecords = new Map<string, SectionRecord>();
-    for (const [section, records] of parts) {
-      const record = records.get(uid);
-      if (record) partRecords.set(section, record);
-    }
-    sections.set(uid, { uid, ...(body ? { body } : {}), ...(header ? { header } : {}), parts: partRecords });
-  }
-  return { structures, sections };
-}
-
-/** Header blocks: cut from the whole body where it is cached, else fetched on their own. */
-async function headerBlocks(folder: Folder, metas: MessageMeta[]) {
-  const records = await folder.account.store.getSections(folder.fid as string, metas.map((m) => ({ uid: m.uid, section: FULL_BODY })));
-  const bodies = new Map<Uid, SectionRecord>();
-  const without: MessageMeta[] = [];
-  metas.forEach((meta, i) => {
-    const record = records[i];
-    if (record) bodies.set(meta.uid, record);
-    else without.push(meta);
-  });
-  const headers = without.length ? await folder.items.sections(without, HEADER_BLOCK, Priority.Client) : new Map<Uid, SectionRecord>();
-  return { bodies, headers };
 }
 
 async function render(

@@ -1,7 +1,7 @@
 import type { Logger } from '../../log.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
-import { accountOf } from '../session-account.js';
+import { accountOf } from '../session-state.js';
 
 /** CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE: upstream first, then the cache follows. */
 export function makeFolderHandlers(deps: { log: Logger }) {

@@ -1,7 +1,7 @@
 import type { Logger } from '../../log.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
-import { accountOf } from '../session-account.js';
+import { accountOf } from '../session-state.js';
 
 /**
  * LIST: every selectable folder with its special use. imap-core filters by the pattern and adds

@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import { isProxyError } from '../../model/errors.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
-import { accountOf } from '../session-account.js';
+import { accountOf } from '../session-state.js';
 
 /** STATUS: what upstream reported in the last seconds (LIST-STATUS), else upstream's STATUS. */
 export function makeOnStatus(deps: { log: Logger }) {

@@ -1,0 +1,82 @@
+import type { Logger } from '../log.js';
+import { ProxyError } from '../model/errors.js';
+import type { Account } from '../sync/account.js';
+import type { ImapSession, ImapToken } from './imap-core.js';
+
+/** A tagged answer as imap-core composes it. */
+export interface TaggedAnswer {
+  response: 'OK' | 'NO' | 'BAD';
+  code?: string;
+  message: string;
+}
+
+/**
+ * What the proxy keeps per client session besides imap-core's own session object. Created with
+ * the session (core-patches.ts), gone with it.
+ */
+export class SessionState {
+  /** The account the session logged in to. */
+  account: Account | undefined;
+  /**
+   * The answer a handler chose for the command running now, sent instead of imap-core's own
+   * (which turns every handler error into a fixed "NO [TEMPFAIL]" and composes COPYUID and
+   * APPENDUID from values a handler may not have).
+   */
+  answer: TaggedAnswer | undefined;
+  /** The SEARCH running now, as the client wrote it (imap-core flattens its parentheses). */
+  searchArguments: ImapToken[] = [];
+  /** Ends the notifier's listening to the account on this session's behalf. */
+  stopListening: (() => void) | undefined;
+
+  constructor(
+    /** Sends `* BYE <message>` and closes the connection (its socket ends after what was sent). */
+    readonly disconnect: (message: string) => void,
+    /** The proxy's log for this session's server. */
+    readonly log: Logger,
+  ) {}
+
+  /** The connection ended: its account stops watching on its behalf. */
+  closed(sessionId: string): void {
+    this.account?.watcher.sessionLeft(sessionId);
+    this.account = undefined;
+  }
+}
+
+const states = new WeakMap<ImapSession, SessionState>();
+
+export function attachState(session: ImapSession, state: SessionState): void {
+  states.set(session, state);
+}
+
+export function stateOf(session: ImapSession): SessionState {
+  const state = states.get(session);
+  if (!state) throw new ProxyError('INTERNAL', 'a session without state', { context: { session: session.id } });
+  return state;
+}
+
+/** The account a logged-in session belongs to. */
+export function accountOf(session: ImapSession): Account {
+  const account = stateOf(session).account;
+  if (!account) throw new ProxyError('INTERNAL', 'session has no account', { context: { session: session.id } });
+  return account;
+}
+
+/** Sends `* BYE <message>` and closes the session's connection. */
+export function disconnect(session: ImapSession, message: string): void {
+  states.get(session)?.disconnect(message);
+}
+
+/**
+ * Runs imap-core code for one connection: a command as it is parsed, or the callback that
+ * answers it. imap-core catches no exception, so one that escaped would end the process; it
+ * ends that connection instead, and is logged.
+ */
+export function contain(session: ImapSession, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    const state = states.get(session);
+    state?.log.error({ err, session: session.id }, 'exception while answering a command: connection closed');
+    state?.disconnect('Internal error in the proxy');
+  }
+}

@@ -1,0 +1,35 @@
+import { FULL_BODY, HEADER_BLOCK } from '../cache/keys.js';
+import { SEARCH_BATCH, SEARCH_HEADER_MAX } from '../model/limits.js';
+import type { MessageMeta, Uid } from '../model/types.js';
+import type { Token } from '../upstream/imap-tokens.js';
+import type { GenerationContext } from './account-context.js';
+import { searchLocally } from './local-search.js';
+
+/** SEARCH over a folder generation's cache (upstream unreachable): see local-search.ts for what it can answer. */
+export async function searchCache(generation: GenerationContext, query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
+  const { store } = generation.account;
+  const found: Uid[] = [];
+  for (let i = 0; i < uids.length; i += SEARCH_BATCH) {
+    const metas = (await store.getMetas(generation.fid, uids.slice(i, i + SEARCH_BATCH))).filter((m): m is MessageMeta => !!m);
+    const messages = metas.map((meta) => ({ meta, header: () => cachedHeader(generation, meta.uid) }));
+    found.push(...(await searchLocally(query, messages)));
+  }
+  return found;
+}
+
+/** A message's raw header block from the cache (whole body or header section), as latin1. */
+async function cachedHeader(generation: GenerationContext, uid: Uid): Promise<string | undefined> {
+  const { store } = generation.account;
+  const [body, header] = await store.getSections(generation.fid, [
+    { uid, section: FULL_BODY },
+    { uid, section: HEADER_BLOCK },
+  ]);
+  const record = body ?? header;
+  if (!record) return undefined;
+  const end = body ? body.headerLength : record.length;
+  const content = await store.openSection(record, 0, Math.min(end, SEARCH_HEADER_MAX));
+  if ('buffer' in content) return content.buffer.toString('latin1');
+  const pieces: Buffer[] = [];
+  for await (const piece of content.stream) pieces.push(piece as Buffer);
+  return Buffer.concat(pieces).toString('latin1');
+}

@@ -1,0 +1,74 @@
+import { FULL_BODY, HEADER_BLOCK } from '../cache/keys.js';
+import type { SectionRecord } from '../cache/cache-store.js';
+import type { MessageMeta, MessageStructure, StructureItem, Uid } from '../model/types.js';
+import { Priority } from '../upstream/connection-pool.js';
+import type { FolderGeneration } from './generation.js';
+
+/** What a FETCH needs of each message besides its metadata, decided once for all of them. */
+export interface FetchNeeds {
+  structures: readonly StructureItem[];
+  /** Whole bodies (BODY[], BODY[TEXT], RFC822...). */
+  fullBody: boolean;
+  /** Header blocks: from the whole body when it is cached, else fetched alone. */
+  headerBlock: boolean;
+  /** MIME part sections ("1", "2.MIME", ...), cached per section. */
+  parts: readonly string[];
+}
+
+/** The cached sections a message's literal items are cut from. */
+export interface MessageSections {
+  uid: Uid;
+  /** The whole message, when needed and cached. */
+  body?: SectionRecord;
+  /** The header block fetched on its own (when the whole message is not cached). */
+  header?: SectionRecord;
+  parts: Map<string, SectionRecord>;
+}
+
+export interface FetchData {
+  structures: Map<Uid, MessageStructure>;
+  /** Per message; a message is absent when a body it needs no longer exists upstream. */
+  sections: Map<Uid, MessageSections>;
+}
+
+/**
+ * Everything a FETCH of these messages needs, from the cache where it is there and from upstream
+ * (one command per kind of item) where it is not; cached as it arrives.
+ */
+export async function gatherFetchData(generation: FolderGeneration, metas: MessageMeta[], needs: FetchNeeds): Promise<FetchData> {
+  const priority = Priority.Client;
+  const [structures, bodies, headers, parts] = await Promise.all([
+    needs.structures.length ? generation.items.structures(metas, needs.structures, priority) : new Map<Uid, MessageStructure>(),
+    needs.fullBody ? generation.bodies.ensure(metas, priority) : undefined,
+    needs.headerBlock && !needs.fullBody ? headerBlocks(generation, metas) : undefined,
+    Promise.all(needs.parts.map(async (section) => [section, await generation.items.sections(metas, section, priority)] as const)),
+  ]);
+  const sections = new Map<Uid, MessageSections>();
+  for (const meta of metas) {
+    const uid = meta.uid;
+    const body = bodies?.get(uid) ?? headers?.bodies.get(uid);
+    const header = headers?.headers.get(uid);
+    if ((bodies && !body) || (headers && !body && !header)) continue;
+    const partRecords = new Map<string, SectionRecord>();
+    for (const [section, records] of parts) {
+      const record = records.get(uid);
+      if (record) partRecords.set(section, record);
+    }
+    sections.set(uid, { uid, ...(body ? { body } : {}), ...(header ? { header } : {}), parts: partRecords });
+  }
+  return { structures, sections };
+}
+
+/** Header blocks: cut from the whole body where it is cached, else fetched on their own. */
+async function headerBlocks(generation: FolderGeneration, metas: MessageMeta[]) {
+  const records = await generation.account.store.getSections(generation.fid, metas.map((m) => ({ uid: m.uid, section: FULL_BODY })));
+  const bodies = new Map<Uid, SectionRecord>();
+  const without: MessageMeta[] = [];
+  metas.forEach((meta, i) => {
+    const record = records[i];
+    if (record) bodies.set(meta.uid, record);
+    else without.push(meta);
+  });
+  const headers = without.length ? await generation.items.sections(without, HEADER_BLOCK, Priority.Client) : new Map<Uid, SectionRecord>();
+  return { bodies, headers };
+}

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import type { CacheStore, FolderRecord } from '../../src/cache/cache-store.js';
+import { RECORD_VERSION } from '../../src/cache/records.js';
+import type { AccountContext } from '../../src/sync/account-context.js';
+import { syncFolder, type SyncInput } from '../../src/sync/folder-sync.js';
+import { withStore } from '../support/cache-store.js';
+import { FakeFolder } from '../support/fake-upstream.js';
+
+function input(store: CacheStore, record: FolderRecord, uids: number[]): SyncInput {
+  return { account: { id: 'acct', store, log: pino({ level: 'silent' }) } as unknown as AccountContext, path: 'INBOX', record, uids };
+}
+
+const emptyRecord = (fid: string, uidValidity = 1): FolderRecord => ({
+  v: RECORD_VERSION, fid, uidValidity, uidNext: 1, highestModseq: '0', messages: 0, keywords: [], lastSync: 0,
+});
+
+/** Syncs and writes the result's record, as the folder would; returns the result. */
+async function syncOnce(store: CacheStore, folder: FakeFolder, record: FolderRecord, uids: number[]) {
+  const conn = folder.connection();
+  const status = await conn.open('INBOX', true);
+  folder.calls.length = 0;
+  return syncFolder(input(store, record, uids), conn, status);
+}
+
+describe('syncFolder', () => {
+  test('first sync: every message is new, its metadata cached; nothing changed is nobody\'s news', async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      for (let i = 0; i < 3; i++) folder.add(`message ${i}`, i === 1 ? ['\\Seen'] : []);
+      const fid = store.newFolderId();
+      const result = await syncOnce(store, folder, emptyRecord(fid), []);
+      assert.deepEqual(result.uids, [1, 2, 3]);
+      assert.deepEqual(result.changes.added.map((a) => a.uid), [1, 2, 3]);
+      assert.equal(result.record.uidNext, 4);
+      assert.equal(result.record.highestModseq, String(folder.highestModseq));
+      assert.deepEqual((await store.getMetas(fid, [2]))[0]?.flags, ['\\Seen']);
+      assert.equal(folder.calls.length, 1, 'one UID FETCH for all of it');
+    });
+  });
+
+  test('with CONDSTORE, a second sync asks only for what changed since, and finds flags, new mail and expunges', async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      for (let i = 0; i < 5; i++) folder.add(`message ${i}`);
+      const fid = store.newFolderId();
+      const first = await syncOnce(store, folder, emptyRecord(fid), []);
+      folder.setFlags(2, ['\\Flagged']);
+      folder.expunge(4);
+      const added = folder.add('new mail');
+
+      const second = await syncOnce(store, folder, first.record, first.uids);
+      assert.match(folder.calls[0]?.detail ?? '', /^1:\* /);
+      assert.deepEqual(second.changes.flagged.map((f) => [f.uid, f.flags]), [[2, ['\\Flagged']]]);
+      assert.deepEqual(second.changes.added.map((a) => a.uid), [added]);
+      assert.deepEqual(second.changes.expunged, [4], 'found by UID SEARCH ALL: upstream has no QRESYNC here');
+      assert.deepEqual(second.uids, [1, 2, 3, 5, 6]);
+      assert.deepEqual((await store.getMetas(fid, [2]))[0]?.flags, ['\\Flagged']);
+    });
+  });
+
+  test('unchanged upstream (same HIGHESTMODSEQ, UIDNEXT and count): no command at all', async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      folder.add('one');
+      const first = await syncOnce(store, folder, emptyRecord(store.newFolderId()), []);
+      const second = await syncOnce(store, folder, first.record, first.uids);
+      assert.deepEqual(folder.calls, []);
+      assert.equal(second.record, first.record);
+    });
+  });
+
+  test('without CONDSTORE, flags are compared with the cache and changes get the proxy\'s own modseqs', async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      folder.condstore = false;
+      for (let i = 0; i < 3; i++) folder.add(`message ${i}`);
+      const fid = store.newFolderId();
+      const first = await syncOnce(store, folder, emptyRecord(fid), []);
+      assert.equal(first.record.highestModseq, '0');
+      const before = first.record.localModseq ?? 0;
+      assert.ok(before >= 3, 'new messages counted');
+      folder.setFlags(3, ['\\Answered']);
+      const second = await syncOnce(store, folder, first.record, first.uids);
+      assert.deepEqual(second.changes.flagged.map((f) => f.uid), [3], 'only the message whose flags changed');
+      assert.ok(Number(second.changes.flagged[0]?.modseq) > before);
+      assert.deepEqual(second.changes.added, []);
+    });
+  });
+});
