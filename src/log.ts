@@ -55,7 +55,7 @@ export function imapCoreErrorReport(logger: Logger) {
  * trace: those are dropped. Its info lines are connection events, kept at debug, and so is its
  * per-connection warning about a plain connection (the proxy warns once per account instead).
  * An entry with `src` carries protocol data as its text (a server response it could not parse,
- * at error): the text is dropped. A server's NO or BAD, which it logs as an error too, is an
+ * at error): the text is dropped. A server's NO or BAD, which it logs as a warning or an error, is an
  * answer its caller handles and logs in context (a wrong password is no error): kept at debug.
  */
 export function imapflowLogger(logger: Logger) {
@@ -63,6 +63,7 @@ export function imapflowLogger(logger: Logger) {
     const { msg, err, cid, src } = entry;
     return { upstreamCid: cid, ...(err ? { err } : {}), msg: typeof msg === 'string' && src === undefined ? msg : undefined };
   };
+  const answered = (entry: Record<string, unknown>) => typeof entry['err'] === 'object' && entry['err'] !== null && 'responseStatus' in entry['err'];
   return {
     trace: () => undefined,
     debug: () => undefined,
@@ -72,13 +73,12 @@ export function imapflowLogger(logger: Logger) {
     },
     warn: (entry: Record<string, unknown>) => {
       const { msg, ...rest } = pick(entry);
-      if (msg && /does not support STARTTLS/.test(msg)) logger.debug(rest, msg);
+      if (answered(entry) || (msg && /does not support STARTTLS/.test(msg))) logger.debug(rest, msg);
       else logger.warn(rest, msg);
     },
     error: (entry: Record<string, unknown>) => {
       const { msg, ...rest } = pick(entry);
-      const answered = typeof entry['err'] === 'object' && entry['err'] !== null && 'responseStatus' in entry['err'];
-      if (answered) logger.debug(rest, msg);
+      if (answered(entry)) logger.debug(rest, msg);
       else logger.error(rest, msg);
     },
   };

@@ -14,8 +14,18 @@ const chunkKey = (seq: number) => seq.toString(16).padStart(12, '0');
  * written twice (log and table) instead of once per level, as it would be interleaved with
  * other keys. Section records in the metadata database say which chunks hold what.
  */
+interface DeferredDrop {
+  ranges: readonly ChunkRange[];
+  /** The reads it waits for. */
+  waitFor: Set<number>;
+}
+
 export class BodyStore {
   private readonly writes: WriteQueue;
+  /** Reads in progress (beginRead), and the drops that wait for those that began before them. */
+  private readonly readers = new Set<number>();
+  private nextReader = 0;
+  private readonly deferred: DeferredDrop[] = [];
   /** First chunks of appends whose section record is not written (or given up) yet. */
   private readonly unsettled = new Set<number>();
 
@@ -105,7 +115,35 @@ export class BodyStore {
     return this.db.snapshot();
   }
 
+  /**
+   * A read that takes section records and then their chunks (a FETCH batch): chunks dropped
+   * meanwhile (a message expunged by another session) stay until it ends, so it reads its
+   * bodies to the end. Call the returned function when it has opened every section it read.
+   */
+  beginRead(): () => void {
+    const id = this.nextReader++;
+    this.readers.add(id);
+    return () => {
+      if (!this.readers.delete(id)) return;
+      for (const drop of this.deferred.filter((d) => d.waitFor.delete(id) && d.waitFor.size === 0)) this.runDeferred(drop);
+    };
+  }
+
   async drop(ranges: readonly ChunkRange[]): Promise<void> {
+    if (this.readers.size > 0) {
+      this.deferred.push({ ranges, waitFor: new Set(this.readers) });
+      return;
+    }
+    await this.deleteChunks(ranges);
+  }
+
+  private runDeferred(drop: DeferredDrop): void {
+    this.deferred.splice(this.deferred.indexOf(drop), 1);
+    // a failed delete leaves chunks nothing refers to: cache verify reports and removes them
+    this.deleteChunks(drop.ranges).catch(() => undefined);
+  }
+
+  private async deleteChunks(ranges: readonly ChunkRange[]): Promise<void> {
     for (const range of ranges) {
       await this.writes.write(Array.from({ length: range.count }, (_, i) => ({ type: 'del' as const, key: chunkKey(range.start + i) })));
     }
@@ -127,8 +165,11 @@ export class BodyStore {
     return this.writes.idle();
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    // reads still open end with the process: what they held back is deleted now
+    this.readers.clear();
+    for (const drop of this.deferred.splice(0)) await this.deleteChunks(drop.ranges);
+    await this.db.close();
   }
 }
 

@@ -371,6 +371,11 @@ export class CacheStore {
     return values.map((value) => (value === undefined ? undefined : decodeSection(value)));
   }
 
+  /** See BodyStore.beginRead: chunks of sections read from here on stay until the returned function is called. */
+  beginRead(): () => void {
+    return this.bodies.beginRead();
+  }
+
   openSection(record: SectionRecord, start: number, end: number): Promise<SectionContent> {
     return openSection(this.bodies, record, start, end);
   }

@@ -20,7 +20,7 @@ for (const spec of START_SETTINGS) {
 start.action(async (options: Record<string, unknown>) => {
   // the server (imap-core, imapflow, TLS) is loaded for `start` only: admin commands start faster
   const { runStart } = await import('./start-command.js');
-  process.exitCode = await runStart(options);
+  process.exit(await runStart(options));
 });
 
 addAdminCommands(program, async (action) => {

@@ -3,9 +3,13 @@ import type { StartConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import type { RunningProxy } from '../main.js';
 import { isProxyError } from '../model/errors.js';
+import { SHUTDOWN_DEADLINE_MS } from '../model/limits.js';
 import { loadClientCertificate } from '../tls/local-certificate.js';
 
-/** `imap-cache-proxy start`: runs until SIGTERM / SIGINT; returns the exit code. */
+/**
+ * `imap-cache-proxy start`: runs until SIGTERM / SIGINT; returns the exit code, and the caller
+ * exits with it (timers of sessions that were cut off would keep the process alive).
+ */
 export async function runStart(flags: Record<string, unknown>): Promise<number> {
   let config: StartConfig;
   try {
@@ -49,6 +53,11 @@ export async function runStart(flags: Record<string, unknown>): Promise<number> 
   const signal = await stopped;
   process.off('SIGHUP', reload);
   log.info({ signal }, 'shutting down');
+  const deadline = setTimeout(() => {
+    log.warn({ afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown not finished in time: exiting anyway');
+    process.exit(0);
+  }, SHUTDOWN_DEADLINE_MS);
   await proxy.close();
+  clearTimeout(deadline);
   return 0;
 }

@@ -7,10 +7,15 @@
  */
 import type { Logger } from '../log.js';
 import { MAX_LIST_PATTERN } from '../model/limits.js';
+import { indexOfUid } from '../model/uid-set.js';
+import { normalizeCommand } from './command-syntax.js';
 import { CORE, requireCore, type Callback, type ImapSession, type ImapToken } from './imap-core.js';
 import { InputGuard, type GuardedConnection, type LineCallback, type ParsedLine } from './input-guard.js';
+import { lsubListing } from './lsub-listing.js';
 import { getMessageRange } from './message-range.js';
-import { attachState, SessionState, stateOf } from './session-state.js';
+import { makeSelectHandler } from './select-command.js';
+import { attachState, contain, SessionState, stateOf } from './session-state.js';
+import { keywordAnnouncement } from './untagged.js';
 
 /** Server options the patches read off imap-core's server (which keeps every option it is given). */
 export interface PatchedServerOptions {
@@ -18,6 +23,10 @@ export interface PatchedServerOptions {
   maxCommandLiterals: number;
   /** The proxy's log of that server: exceptions contained in its sessions go there. */
   proxyLog: Logger;
+  /** NOOP and CHECK: brings the session's selected mailbox up to date first (its changes are then sent). */
+  refreshSelected(session: ImapSession): Promise<void>;
+  /** New messages a session was told of: returns those that are \Recent in it. */
+  claimArrivals(session: ImapSession, uids: number[]): number[];
 }
 
 interface CommandContext {
@@ -25,17 +34,37 @@ interface CommandContext {
   send(line: string): void;
 }
 interface CommandModule {
+  disableNotifications?: boolean;
   handler(this: CommandContext, command: { attributes?: Argument[] }, callback: Callback, next: unknown): void;
 }
 type Argument = ImapToken | ImapToken[] | undefined;
 type Answer = { response: 'OK' | 'BAD'; message: string };
 
+interface CoreTools {
+  sendCapabilityResponse(connection: { state: string; secure: boolean }): void;
+  normalizeMailbox(path: string, utf7?: boolean): string;
+  utf7encode(path: string): string;
+  filterFolders(folders: { path: string }[], query: string): { path: string }[];
+}
+
 interface CoreConnection extends GuardedConnection {
-  _server: { options: Partial<PatchedServerOptions> };
+  remoteAddress: string;
+  clientHostname: string;
+  _server: {
+    options: Partial<PatchedServerOptions> & { id?: { name?: string } };
+    onLsub(query: string, session: ImapSession, callback: (err: Error | null, list?: { path: string }[]) => void): void;
+  };
+  acceptUTF8Enabled: boolean;
   _parser: { oncommand(line: ParsedLine, callback?: LineCallback): void } | false;
 }
 interface CoreConnectionClass {
-  prototype: CoreConnection & { _startSession(): void; _setListeners(): void };
+  prototype: CoreConnection & {
+    _startSession(): void;
+    _setListeners(): void;
+    formatResponse(command: string, uid: number, data?: { flags?: unknown }): unknown;
+    emitNotifications(): void;
+    init(): void;
+  };
 }
 interface CoreStreamClass {
   prototype: { _write(chunk: Buffer, encoding: BufferEncoding, done: () => void): void };
@@ -86,6 +115,118 @@ interface ErrorReports {
 
 const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<string, unknown>) => void): void }[] = [
   {
+    what: 'handler/imap-handler parser: valid sequence sets and LIST patterns it refuses are rewritten first',
+    why: 'it answers BAD to `FETCH 1,*`, `*,1`, `SEARCH *:3` and to wildcards inside an atom (`LIST "" INBOX/%`); see command-syntax.ts',
+    apply: () => {
+      const handler = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { parser(input: string, options?: unknown): unknown };
+      const parse = handler.parser;
+      handler.parser = (input, options) => parse(normalizeCommand(String(input)), options);
+    },
+  },
+  {
+    what: 'command lsub: the subscribed folders as lsub-listing.ts lists them',
+    why: 'imap-core always adds INBOX, subscribed or not, and never lists the unsubscribed parent of a subscribed folder (RFC 3501 6.3.9)',
+    apply: () => {
+      const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
+      const { compiler } = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { compiler(response: unknown): string };
+      commandModule('lsub').handler = function (this: CommandContext & CoreConnection, command, callback) {
+        const text = (arg: Argument) => Buffer.from(plainValue(arg) ?? '', 'binary').toString();
+        const pattern = text(command.attributes?.[0]) + text(command.attributes?.[1]);
+        const utf8 = this.acceptUTF8Enabled;
+        const query = tools.normalizeMailbox(pattern, !utf8);
+        const matching = (paths: string[]) => new Set(tools.filterFolders(paths.map((path) => ({ path })), query).map((folder) => folder.path));
+        this._server.onLsub(tools.normalizeMailbox(pattern), this.session, (err, list) => {
+          if (err) return callback(err);
+          const subscribed = (list ?? []).map((folder) => tools.normalizeMailbox(folder.path));
+          for (const entry of lsubListing(subscribed, query, matching)) {
+            const path = utf8 ? Buffer.from(entry.path) : tools.utf7encode(entry.path);
+            this.send(compiler({ tag: '*', command: 'LSUB', attributes: [entry.flags.map((flag) => ({ type: 'atom', value: flag })), '/', path] }));
+          }
+          callback(null, { response: 'OK', message: 'LSUB completed' });
+        });
+      };
+    },
+  },
+  {
+    what: 'commands select (SELECT and EXAMINE): select-command.ts',
+    why: 'imap-core always answers `* 0 RECENT`, never `[UNSEEN n]`, and its PERMANENTFLAGS cannot follow the keywords a session learns later',
+    apply: () => {
+      const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
+      (commandModule('select') as unknown as { handler: unknown }).handler = makeSelectHandler(tools.normalizeMailbox);
+    },
+  },
+  {
+    what: 'IMAPConnection.formatResponse: a FETCH update with a keyword the session was not told of is preceded by FLAGS',
+    why: 'imap-core sends the flag changes of other sessions as they are; a client learns the keywords of a mailbox from FLAGS (RFC 3501 7.2.6)',
+    apply: () => {
+      const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
+      const format = IMAPConnection.prototype.formatResponse;
+      IMAPConnection.prototype.formatResponse = function (this: CoreConnection, command, uid, data) {
+        if (String(command).toUpperCase() === 'FETCH' && Array.isArray(data?.flags)) {
+          for (const line of keywordAnnouncement(this.session, data.flags)) this.session.writeStream.write({ compiled: Buffer.from(line) });
+        }
+        return format.call(this, command, uid, data);
+      };
+    },
+  },
+  {
+    what: 'IMAPConnection.emitNotifications: `* n RECENT` after the EXISTS of messages that are \\Recent in the session',
+    why: 'imap-core has no \\Recent; the first session told of a new message gets it (RFC 3501 2.3.2, 7.3.2)',
+    apply: () => {
+      const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
+      const emit = IMAPConnection.prototype.emitNotifications;
+      IMAPConnection.prototype.emitNotifications = function (this: CoreConnection) {
+        const selected = this.session.selected;
+        const last = selected ? (selected.uidList.at(-1) ?? 0) : 0;
+        emit.call(this);
+        const claim = this._server.options.claimArrivals;
+        if (!selected || this.session.selected !== selected || !claim) return;
+        const list = selected.uidList;
+        let first = list.length;
+        while (first > 0 && (list[first - 1] as number) > last) first--;
+        const taken = claim(this.session, list.slice(first));
+        if (taken.length === 0) return;
+        const recent = stateOf(this.session).recent;
+        for (const uid of taken) recent.add(uid);
+        let count = 0;
+        for (const uid of recent) if (indexOfUid(list, uid) >= 0) count++;
+        this.session.writeStream.write({ compiled: Buffer.from(`* ${count} RECENT`) });
+      };
+    },
+  },
+  {
+    what: 'IMAPConnection.init: the greeting at once, without a reverse DNS lookup',
+    why: 'imap-core greets only after resolving the client address (up to 1 s), and answers commands a client pipelined meanwhile before its greeting',
+    apply: () => {
+      const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
+      IMAPConnection.prototype.init = function (this: CoreConnection & { _setListeners(): void }) {
+        this._setListeners();
+        const hostname = `[${this.remoteAddress}]`;
+        this.session.clientHostname = this.clientHostname = hostname;
+        this.send(`* OK ${this._server.options.id?.name ?? 'IMAP'} ready`);
+      };
+    },
+  },
+  {
+    what: 'command starttls and imap-tools sendCapabilityResponse: STARTTLS only before authentication',
+    why: 'imap-core accepts STARTTLS after LOGIN (and then waits for a handshake) and announces it in every state; RFC 3501 6.2.1 allows it only before',
+    apply: () => {
+      (commandModule('starttls') as unknown as { state: string[] }).state = ['Not Authenticated'];
+      const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
+      const send = tools.sendCapabilityResponse;
+      tools.sendCapabilityResponse = (connection) => {
+        if (connection.state === 'Not Authenticated' || connection.secure) return send(connection);
+        // imap-core decides on STARTTLS by `secure` alone
+        connection.secure = true;
+        try {
+          send(connection);
+        } finally {
+          connection.secure = false;
+        }
+      };
+    },
+  },
+  {
     what: 'imap-tools getMessageRange: a binary search',
     why: 'imap-core scans the whole UID list per command; see message-range.ts',
     apply: () => {
@@ -135,6 +276,29 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         if (guards.get(this)?.discarding) return done();
         write.call(this, chunk, encoding, done);
       };
+    },
+  },
+  {
+    what: 'commands search, append: when EXISTS / EXPUNGE / FETCH updates are sent',
+    why: 'RFC 3501 7.4.1 forbids EXPUNGE while answering SEARCH (imap-core sends it); APPEND to the selected mailbox should be followed by its EXISTS (6.3.11), which imap-core holds back',
+    apply: () => {
+      commandModule('search').disableNotifications = true;
+      commandModule('append').disableNotifications = false;
+    },
+  },
+  {
+    what: 'commands noop, check: the selected mailbox is refreshed first',
+    why: "imap-core answers at once from what it has; a client polls with NOOP to hear of other clients' changes",
+    apply: () => {
+      for (const file of ['noop', 'check']) {
+        const mod = commandModule(file);
+        const original = mod.handler;
+        mod.handler = function (this: CommandContext & Partial<CoreConnection>, command, callback, next) {
+          const refresh = this._server?.options.refreshSelected;
+          if (!refresh || !this.session.selected) return original.call(this, command, callback, next);
+          refresh(this.session).then(() => contain(this.session, () => original.call(this, command, callback, next)));
+        };
+      }
     },
   },
   {

@@ -32,6 +32,7 @@ export interface SelectedState {
 export interface ImapSession {
   id: string;
   remoteAddress: string;
+  clientHostname?: string;
   user?: { id: string; username: string };
   selected: SelectedState | false;
   writeStream: Writable;
@@ -101,7 +102,8 @@ export interface ImapServerHandlers {
   onList(query: string, session: ImapSession, callback: Callback): void;
   onLsub(query: string, session: ImapSession, callback: Callback): void;
   onStatus(path: string, session: ImapSession, callback: Callback): void;
-  onOpen(path: string, session: ImapSession, callback: Callback): void;
+  /** Called by select-command.ts (imap-core's own SELECT is replaced). */
+  onOpen(path: string, session: ImapSession, readOnly: boolean, callback: Callback): void;
   onFetch(mailbox: string, options: FetchOptions, session: ImapSession, callback: Callback): void;
   onSearch(mailbox: string, options: SearchOptions, session: ImapSession, callback: Callback): void;
   onStore(mailbox: string, options: StoreOptions, session: ImapSession, callback: Callback): void;
@@ -128,7 +130,7 @@ export interface ImapCoreServer extends ImapServerHandlers {
   notifier: ImapNotifier;
   options: Record<string, unknown>;
   server: Server;
-  connections: Set<{ session: ImapSession; close(force?: boolean): void; send(line: string): void }>;
+  connections: Set<{ session?: ImapSession; close(force?: boolean): void; send(line: string): void }>;
   listen(port: number, host: string, callback?: () => void): void;
   updateSecureContext(options: { key: string; cert: string }): void;
   close(callback: () => void): void;

@@ -16,8 +16,6 @@ export function answerFor(err: unknown): ImapAnswer {
   switch (err.code) {
     case 'UPSTREAM_AUTH_FAILED':
       return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: 'Invalid credentials' };
-    case 'LOGIN_THROTTLED':
-      return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: err.clientText || 'Too many failed logins, try again later' };
     case 'UPSTREAM_UNAVAILABLE':
       return { response: 'NO', code: 'UNAVAILABLE', message: 'The mail server is not reachable; try again later' };
     case 'UPSTREAM_NO':
@@ -25,7 +23,7 @@ export function answerFor(err: unknown): ImapAnswer {
     case 'UPSTREAM_BAD':
       return { response: 'BAD', message: err.clientText || 'The mail server rejected the command' };
     case 'NONEXISTENT':
-      return { response: 'NO', code: 'NONEXISTENT', message: 'No such folder' };
+      return { response: 'NO', code: 'NONEXISTENT', message: err.clientText || 'No such folder' };
     case 'UPSTREAM_PROTOCOL':
       return { response: 'NO', code: 'UNAVAILABLE', message: 'The mail server sent an answer the proxy cannot use' };
     default:
@@ -66,12 +64,25 @@ export function handle<A extends unknown[]>(
       (err: unknown) => {
         if (isProxyError(err, 'CLIENT_GONE')) return contain(session, () => callback(null, true));
         const answer = answerFor(err);
-        // the proxy's own failure is an error; upstream's ([SERVERBUG] in its NO) is its own
-        const level = answer.code !== 'SERVERBUG' ? 'info' : isProxyError(err, 'UPSTREAM_NO') ? 'warn' : 'error';
-        log[level]({ err, action, session: session.id }, `${action} failed`);
+        logFailure(log, err, answer, action, session.id);
         overrideAnswer(session, answer);
         contain(session, () => callback(new Error(answer.message)));
       },
     );
   };
+}
+
+/**
+ * The proxy's own failure is an error, with its stack; upstream's ([SERVERBUG] in its NO) a
+ * warning; upstream out of reach is worth a line; an answer upstream gave for a client's command
+ * (a missing folder, a refused name) is expected: debug, without a stack.
+ */
+function logFailure(log: Logger, err: unknown, answer: ImapAnswer, action: string, session: string): void {
+  if (answer.code === 'SERVERBUG') {
+    log[isProxyError(err, 'UPSTREAM_NO') ? 'warn' : 'error']({ err, action, session }, `${action} failed`);
+  } else if (answer.code === 'UNAVAILABLE') {
+    log.info({ action, session, reason: (err as Error).message }, `${action} failed: upstream unavailable`);
+  } else {
+    log.debug({ action, session, answer: `${answer.response}${answer.code ? ` [${answer.code}]` : ''} ${answer.message}` }, `${action} refused`);
+  }
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { imapCoreErrorReport, imapCoreLogger, type Logger } from '../log.js';
-import { COMMAND_LITERALS_SLACK } from '../model/limits.js';
+import { COMMAND_LITERALS_SLACK, SHUTDOWN_FLUSH_MS } from '../model/limits.js';
 import type { Accounts } from '../sync/accounts.js';
 import { makeOnAppend } from './handlers/on-append.js';
 import { makeOnAuth } from './handlers/on-auth.js';
@@ -11,6 +11,7 @@ import { makeFolderHandlers } from './handlers/on-folders.js';
 import { makeOnStore } from './handlers/on-store.js';
 import { makeOnFetch } from './handlers/on-fetch.js';
 import { makeOnList, makeOnLsub } from './handlers/on-list.js';
+import { makeClaimArrivals, makeRefreshSelected } from './handlers/selected-mailbox.js';
 import { makeOnOpen } from './handlers/on-open.js';
 import { makeOnSearch } from './handlers/on-search.js';
 import { makeOnStatus } from './handlers/on-status.js';
@@ -110,7 +111,12 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
     onAppend: makeOnAppend(deps),
     ...makeFolderHandlers(deps),
   };
-  const patched: PatchedServerOptions = { maxCommandLiterals: limits.maxMessageSize + COMMAND_LITERALS_SLACK, proxyLog: log };
+  const patched: PatchedServerOptions = {
+    maxCommandLiterals: limits.maxMessageSize + COMMAND_LITERALS_SLACK,
+    proxyLog: log,
+    refreshSelected: makeRefreshSelected(deps),
+    claimArrivals: makeClaimArrivals(),
+  };
   return (secure) => {
     const server = createCoreServer({
       secure,
@@ -127,6 +133,8 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
       // Nagle's algorithm made large bodies, written in pieces, 40x slower
       noDelay: true,
       id: { name: 'imap-cache-proxy', version: options.version },
+      // imap-core picks a joke for LOGOUT's OK unless it is given texts
+      logoutMessages: ['LOGOUT completed'],
       maxMessage: limits.maxMessageSize,
       // a longer line is answered `* BAD Command line too long` and skipped up to its end
       maxLineLength: limits.maxLineLength,
@@ -159,8 +167,22 @@ async function listen(server: ImapCoreServer, at: { host: string; port: number }
   return { host: address.address, port: address.port };
 }
 
+/**
+ * Stops accepting and ends every session with BYE now (imap-core would wait its closeTimeout
+ * first); a client that does not read what is still queued for it is cut off shortly after.
+ */
 function closeServer(server: ImapCoreServer): Promise<void> {
-  return new Promise<void>((resolve) => server.close(() => resolve()));
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    const open = [...server.connections];
+    for (const connection of open) {
+      connection.send('* BYE The proxy is shutting down');
+      connection.close();
+    }
+    setTimeout(() => {
+      for (const connection of open) connection.session?.socket.destroy();
+    }, SHUTDOWN_FLUSH_MS).unref();
+  });
 }
 
 /**

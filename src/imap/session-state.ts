@@ -25,6 +25,10 @@ export class SessionState {
   answer: TaggedAnswer | undefined;
   /** The SEARCH running now, as the client wrote it (imap-core flattens its parentheses). */
   searchArguments: ImapToken[] = [];
+  /** The messages that are \Recent in this session (RFC 3501 2.3.2), since its SELECT. */
+  recent = new Set<number>();
+  /** The keywords the session was told of in FLAGS since its SELECT. */
+  keywords = new Set<string>();
   /** Ends the notifier's listening to the account on this session's behalf. */
   stopListening: (() => void) | undefined;
 

@@ -1,6 +1,7 @@
 import type { Uid } from '../model/types.js';
 import { indexOfUid } from '../model/uid-set.js';
 import type { ImapSession } from './imap-core.js';
+import { stateOf } from './session-state.js';
 
 /**
  * Untagged responses a write command owes its own session (other sessions hear of the change
@@ -19,6 +20,27 @@ export function writeExpunges(session: ImapSession, uids: readonly Uid[]): void 
   }
 }
 
+const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+/** `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox with these keywords (any keyword may be created). */
+export function flagsResponses(keywords: Iterable<string>): string[] {
+  const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
+  return [`* FLAGS (${flags})`, `* OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted.`];
+}
+
+/**
+ * The FLAGS responses to send before a FETCH that shows these flags, when one of them is a
+ * keyword the session has not been told of (a client learns the mailbox's keywords from FLAGS);
+ * none when nothing is new.
+ */
+export function keywordAnnouncement(session: ImapSession, flags: readonly string[]): string[] {
+  const known = stateOf(session).keywords;
+  const fresh = flags.filter((flag) => !flag.startsWith('\\') && !known.has(flag));
+  if (fresh.length === 0) return [];
+  for (const flag of fresh) known.add(flag);
+  return flagsResponses(known);
+}
+
 /** `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for messages whose flags changed. */
 export function writeFlagFetches(session: ImapSession, updates: readonly { uid: Uid; flags: string[]; modseq: string }[], withFlags: boolean): void {
   const selected = session.selected;
@@ -29,7 +51,11 @@ export function writeFlagFetches(session: ImapSession, updates: readonly { uid: 
     const index = indexOfUid(selected.uidList, update.uid);
     if (index < 0) continue;
     const items = [`UID ${update.uid}`];
-    if (withFlags) items.push(`FLAGS (${update.flags.join(' ')})`);
+    if (withFlags) {
+      const recent = stateOf(session).recent.has(update.uid) ? ['\\Recent'] : [];
+      items.push(`FLAGS (${[...recent, ...update.flags].join(' ')})`);
+      for (const line of keywordAnnouncement(session, update.flags)) session.writeStream.write({ compiled: Buffer.from(line) });
+    }
     if (modseq && update.modseq !== '0') items.push(`MODSEQ (${update.modseq})`);
     session.writeStream.write({ compiled: Buffer.from(`* ${index + 1} FETCH (${items.join(' ')})`) });
   }

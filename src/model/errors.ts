@@ -6,7 +6,6 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'UPSTREAM_UNAVAILABLE' // connect refused, timed out, TLS failure, connection lost
   | 'UPSTREAM_AUTH_FAILED' // upstream refused the credentials
-  | 'LOGIN_THROTTLED' // too many failed logins: refused without asking upstream
   | 'UPSTREAM_NO' // upstream answered NO; the text goes to the client
   | 'UPSTREAM_BAD' // upstream answered BAD
   | 'UPSTREAM_PROTOCOL' // upstream sent something we cannot use

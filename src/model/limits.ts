@@ -116,6 +116,13 @@ export const UPSTREAM_LOGOUT_WAIT_MS = 2_000;
 /** UID sets upstream reports (MODIFIED, VANISHED) are expanded to at most this many UIDs. */
 export const MAX_REPORTED_UIDS = 10_000_000;
 
+/** At shutdown, a client gets this long to take what is still queued for it after its BYE. */
+export const SHUTDOWN_FLUSH_MS = 300;
+
+/** SIGTERM / SIGINT: the process exits this long after the signal at the latest, done or not (a
+ * service manager kills what takes longer; LevelDB's log keeps every write that completed). */
+export const SHUTDOWN_DEADLINE_MS = 1_800;
+
 /** At shutdown, work on upstream connections gets this long to fail and clean up after itself
  * once its connection is closed. */
 export const POOL_DRAIN_MS = 5_000;
@@ -170,9 +177,13 @@ export const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
 export const LOGIN_FAILURES_PER_USER = 5;
 export const LOGIN_FAILURES_PER_IP = 20;
 
-/** The wait after the last allowed failure, doubling with each further failure up to the maximum. */
+/**
+ * The delay of an attempt after the last allowed failure, doubling with each further failure up
+ * to the maximum: a guessing run slows to one try per user every 10 s, and the owner typing the
+ * right password waits at most that long (clients give up on a login after about 30-60 s).
+ */
 export const LOGIN_BACKOFF_MIN_MS = 1_000;
-export const LOGIN_BACKOFF_MAX_MS = 5 * 60_000;
+export const LOGIN_BACKOFF_MAX_MS = 10_000;
 
 /** Failures older than this are forgotten (a user who mistyped once an hour ago starts afresh). */
 export const LOGIN_FAILURES_FORGET_MS = 15 * 60_000;

@@ -169,12 +169,14 @@ export class Account extends EventEmitter implements AccountContext {
 
   async createFolder(path: FolderPath): Promise<void> {
     await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand('CREATE', normalizePath(path)));
+    this.folder(path).markCreated();
     this.listing = undefined;
   }
 
   /** DELETE upstream; the folder's cache goes, and sessions that have it selected are told. */
   async deleteFolder(path: FolderPath): Promise<void> {
     const folder = this.folder(path);
+    this.pool.leaveFolder(folder.path);
     await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand('DELETE', folder.path));
     await folder.drop();
     this.forgetFolder(folder);
@@ -185,12 +187,23 @@ export class Account extends EventEmitter implements AccountContext {
   async renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
     const source = normalizePath(from);
     const target = normalizePath(to);
+    this.pool.leaveFolder(source);
     await this.pool.run({ priority: Priority.Client }, (conn) => conn.rename(source, target));
     await this.store.renameFolders(this.id, source, target);
     for (const folder of [...this.folders.values()]) {
       if (folder.path === source || folder.path.startsWith(`${source}/`)) this.forgetFolder(folder);
     }
     this.listing = undefined;
+  }
+
+  /** The folders subscribed upstream; from the cached listing while upstream is out of reach. */
+  async subscriptions(): Promise<FolderPath[]> {
+    try {
+      return await this.pool.run({ priority: Priority.Client }, (conn) => conn.subscribed());
+    } catch (err) {
+      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE')) throw err;
+      return (await this.list()).filter((entry) => entry.subscribed).map((entry) => entry.path);
+    }
   }
 
   async subscribe(path: FolderPath, subscribed: boolean): Promise<void> {

@@ -93,6 +93,17 @@ export class Accounts {
     return account;
   }
 
+  /**
+   * Whether this is the password upstream last accepted for the user (a live account's, else the
+   * stored hash); undefined when the proxy has none to compare with.
+   */
+  async isKnownPassword(credentials: Credentials): Promise<boolean | undefined> {
+    const id = accountIdOf(this.options.endpoint.url, credentials.user);
+    if (this.accounts.get(id)?.hasPassword(credentials.pass)) return true;
+    const hash = (await this.options.store.getAccount(id))?.passwordHash;
+    return hash ? verifyPassword(credentials.pass, hash) : undefined;
+  }
+
   /** Upstream refused this password (changed with the provider): it no longer logs in, offline either. */
   private async passwordRefused(id: AccountId, credentials: Credentials): Promise<void> {
     const { store, log } = this.options;

@@ -4,7 +4,7 @@ import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { METADATA_SCAN_BATCH, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
-import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
+import { indexOfUid, lowerBound, toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
 import type { Token } from '../upstream/imap-tokens.js';
 import type { CopyUid } from '../upstream/response-codes.js';
@@ -41,6 +41,8 @@ export class Folder extends EventEmitter {
   private loading: Promise<void> | undefined;
   private syncing: Promise<void> | undefined;
   private lastStatus: { status: FolderStatus; at: number } | undefined;
+  /** UIDs from here up have not been taken as \Recent by a session (claimRecent). */
+  private unclaimedFrom: Uid | undefined;
 
   constructor(
     readonly account: AccountContext,
@@ -113,6 +115,19 @@ export class Folder extends EventEmitter {
   async sync(priority: Priority = Priority.Client): Promise<void> {
     await this.load();
     if (this.isFresh()) return;
+    await this.syncNow(priority);
+  }
+
+  /**
+   * Asks upstream now, even right after it reported a status (a SELECT, a NOOP: what the client
+   * is told must be upstream's state at that moment; one round trip when nothing changed).
+   */
+  async refresh(): Promise<void> {
+    await this.load();
+    await this.syncNow(Priority.Client);
+  }
+
+  private async syncNow(priority: Priority): Promise<void> {
     try {
       await this.syncWithUpstream(priority);
     } catch (err) {
@@ -167,6 +182,59 @@ export class Folder extends EventEmitter {
     };
   }
 
+  /**
+   * The sequence number of the first message without \Seen (SELECT's UNSEEN), 0 if there is
+   * none. Reads metadata from where the known \Seen prefix ends, in batches.
+   */
+  async firstUnseen(generation: FolderGeneration): Promise<number> {
+    const uids = generation.uids;
+    for (let i = generation.seenPrefix; i < uids.length; i += METADATA_SCAN_BATCH) {
+      const metas = await this.account.store.getMetas(generation.fid, uids.slice(i, i + METADATA_SCAN_BATCH));
+      const at = metas.findIndex((meta) => meta && !meta.flags.includes('\\Seen'));
+      if (generation.uids !== uids) return 0; // changed meanwhile: a next SELECT looks again
+      if (at >= 0) {
+        generation.seenPrefix = i + at;
+        return i + at + 1;
+      }
+      generation.seenPrefix = Math.min(i + METADATA_SCAN_BATCH, uids.length);
+    }
+    return 0;
+  }
+
+  /**
+   * \Recent (RFC 3501 2.3.2), kept by the proxy: a message that arrived while the proxy ran (or
+   * since the folder was created through it) is recent to the first session that selects the
+   * folder read-write after it came. Returns the session's recent UIDs; EXAMINE sees them without
+   * taking them.
+   */
+  claimRecent(generation: FolderGeneration, readOnly: boolean): Uid[] {
+    this.unclaimedFrom ??= generation.record.uidNext;
+    const recent = generation.uids.slice(lowerBound(generation.uids, this.unclaimedFrom));
+    if (!readOnly) this.unclaimedFrom = Math.max(this.unclaimedFrom, generation.record.uidNext);
+    return recent;
+  }
+
+  /** New messages a read-write session was told of: those no session took yet are its \Recent ones. */
+  claimArrivals(uids: readonly Uid[]): Uid[] {
+    const from = this.unclaimedFrom;
+    if (from === undefined) return [];
+    const taken = uids.filter((uid) => uid >= from);
+    for (const uid of taken) this.unclaimedFrom = Math.max(this.unclaimedFrom ?? 0, uid + 1);
+    return taken;
+  }
+
+  /** How many messages are recent and not yet taken by a session (STATUS RECENT). */
+  recentCount(): number {
+    const generation = this.current;
+    if (!generation || this.unclaimedFrom === undefined) return 0;
+    return generation.uids.length - lowerBound(generation.uids, this.unclaimedFrom);
+  }
+
+  /** Created through the proxy: every message that arrives is recent. */
+  markCreated(): void {
+    this.unclaimedFrom = 1;
+  }
+
   /** Metadata of these messages (undefined: not cached); with `readAhead`, for a client fetching message by message. */
   async metas(uids: readonly Uid[], options: { readAhead?: boolean } = {}): Promise<(MessageMeta | undefined)[]> {
     const generation = await this.ready();
@@ -205,6 +273,7 @@ export class Folder extends EventEmitter {
     this.current = new FolderGeneration(this.account, this.path, record, []);
     this.journal.clear();
     if (previous) {
+      this.unclaimedFrom = undefined;
       this.account.log.info({ folder: this.path, old: previous.record.uidValidity, new: uidValidity }, 'UIDVALIDITY changed upstream; the folder cache was dropped');
       this.emit('reset');
     }
@@ -221,6 +290,7 @@ export class Folder extends EventEmitter {
   /** Records changes in the journal and tells the sessions; `origin` is a session already told. */
   publish(changes: FolderChanges, floor: number, origin?: string): void {
     if (!changes.added.length && !changes.expunged.length && !changes.flagged.length) return;
+    this.current?.flagsMayHaveChanged([...changes.expunged, ...changes.flagged.map((m) => m.uid)]);
     this.journal.append(changes, floor, origin);
     this.emit('updated', changes);
   }
@@ -235,6 +305,8 @@ export class Folder extends EventEmitter {
     flags: readonly string[],
     options: { unchangedSince?: string; origin?: string } = {},
   ): Promise<{ updates: FlagUpdate[]; modified: Uid[] }> {
+    // a sequence set of messages the session no longer has (RFC 3501: not an error)
+    if (uids.length === 0) return { updates: [], modified: [] };
     const result = await this.account.pool.run({ folder: this.path, readWrite: true, priority: Priority.Client }, (conn) =>
       conn.uidStore(toSequenceSet(uids), action, flags, options.unchangedSince),
     );
@@ -281,6 +353,18 @@ export class Folder extends EventEmitter {
     if (this.current) {
       this.sync(Priority.ReadAhead).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'background resync failed'));
     }
+  }
+
+  /**
+   * A write through the proxy changed the folder upstream: a folder in use is resynced before the
+   * write's client is answered, so every session that has it selected hears of the new messages
+   * at its next command (RFC 3501 6.3.11: EXISTS after an APPEND to the selected mailbox).
+   */
+  async resync(): Promise<void> {
+    this.lastStatus = undefined;
+    await this.load();
+    if (!this.current) return;
+    await this.syncNow(Priority.Client).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'resync after a write failed'));
   }
 
   private async applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { FolderRecord } from '../cache/cache-store.js';
 import type { FolderPath, Uid } from '../model/types.js';
+import { lowerBound } from '../model/uid-set.js';
 import type { AccountContext, GenerationContext } from './account-context.js';
 import { BodyFetcher } from './body-fetcher.js';
 import { ItemFetcher } from './item-fetcher.js';
@@ -13,6 +14,11 @@ import { ItemFetcher } from './item-fetcher.js';
 export class FolderGeneration implements GenerationContext {
   readonly bodies: BodyFetcher;
   readonly items: ItemFetcher;
+  /**
+   * How many of the first messages are known to be \Seen: where the search for the first unseen
+   * message (SELECT's UNSEEN) starts. Lowered to a message whose flags changed or that went.
+   */
+  seenPrefix = 0;
 
   constructor(
     readonly account: AccountContext,
@@ -28,5 +34,10 @@ export class FolderGeneration implements GenerationContext {
 
   get fid(): string {
     return this.record.fid;
+  }
+
+  /** Messages changed or went: the known \Seen prefix ends before the first of them. */
+  flagsMayHaveChanged(uids: readonly Uid[]): void {
+    for (const uid of uids) this.seenPrefix = Math.min(this.seenPrefix, lowerBound(this.uids, uid));
   }
 }

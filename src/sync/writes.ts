@@ -70,7 +70,7 @@ export async function transferMessages(
     if (copyUid) await destination.adoptBodies(source, copyUid);
     await source.applyExpunged(result.vanished ?? [...uids], origin);
   }
-  destination.invalidate();
+  await destination.resync();
   return copyUid;
 }
 
@@ -115,6 +115,6 @@ export async function appendMessage(
   if (appended && generation?.record.uidValidity === appended.uidValidity) {
     await account.store.storeSection(generation.fid, appended.uid, FULL_BODY, message, headerLengthOf(message)).written;
   }
-  folder.invalidate();
+  await folder.resync();
   return appended;
 }

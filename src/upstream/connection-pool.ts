@@ -150,6 +150,19 @@ export class ConnectionPool extends EventEmitter {
     }
   }
 
+  /**
+   * Before a folder is deleted or renamed upstream: idle connections that have it (or a folder
+   * below it) selected are closed. A server may end such a session, or keep an index that a
+   * folder created again under the same name then conflicts with (Dovecot: "duplicate
+   * transaction log sequence").
+   */
+  leaveFolder(path: FolderPath): void {
+    for (const conn of this.idle.filter((c) => c.selectedPath === path || c.selectedPath?.startsWith(`${path}/`))) {
+      this.forget(conn);
+      void conn.close();
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const waiter of this.waiters.splice(0)) {

@@ -40,7 +40,8 @@ export function parseUpstreamFetch(untagged: UntaggedFetch): UpstreamFetch {
         break;
       case 'FLAGS':
         result.flags = Array.isArray(value)
-          ? value.map((flag) => tokenString(flag) ?? '').filter((flag) => flag && !SESSION_FLAGS.has(flag.toUpperCase()))
+          ? // a keyword named NIL comes as the parser's null (Dovecot keeps one: STORE +FLAGS NIL)
+            value.map((flag) => (flag === null ? 'NIL' : (tokenString(flag) ?? ''))).filter((flag) => flag && !SESSION_FLAGS.has(flag.toUpperCase()))
           : [];
         break;
       case 'RFC822.SIZE':

@@ -12,6 +12,17 @@ import { toClientPath, toUpstreamPath } from './paths.js';
 
 let nextConnectionId = 1;
 
+/** The items of a STATUS response's list, by upper-case name. */
+function statusValues(list: Token | undefined): Map<string, string> {
+  const values = new Map<string, string>();
+  if (!Array.isArray(list)) return values;
+  for (let i = 0; i + 1 < list.length; i += 2) values.set((tokenString(list[i]) ?? '').toUpperCase(), tokenString(list[i + 1]) ?? '');
+  return values;
+}
+
+/** A NO without a response code that says the mailbox is missing (Dovecot's STATUS and SELECT). */
+const MISSING_MAILBOX = /(doesn't|does not|not) exist|no such (mailbox|folder)|unknown (mailbox|folder)/i;
+
 /** Maps whatever imapflow threw to a ProxyError the rest of the proxy can branch on. */
 function upstreamError(err: unknown, action: string, context: Record<string, unknown> = {}): ProxyError {
   if (err instanceof ProxyError) return err;
@@ -27,7 +38,7 @@ function upstreamError(err: unknown, action: string, context: Record<string, unk
     return new ProxyError('UPSTREAM_AUTH_FAILED', `upstream refused the login (${action})`, { cause: err, context, clientText: e.responseText });
   }
   if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
-    const code = responseCode(e.response?.attributes);
+    const code = responseCode(e.response?.attributes) ?? (e.responseStatus === 'NO' && MISSING_MAILBOX.test(e.responseText ?? '') ? ['NONEXISTENT'] : undefined);
     return new ProxyError(e.responseStatus === 'NO' ? 'UPSTREAM_NO' : 'UPSTREAM_BAD', `upstream answered ${e.responseStatus} to ${action}`, {
       cause: err,
       context: { ...context, responseText: e.responseText },
@@ -178,7 +189,8 @@ export class UpstreamConnection extends EventEmitter {
     } catch (err) {
       this.selected = null;
       const mailboxMissing = (err as { mailboxMissing?: boolean }).mailboxMissing;
-      if (mailboxMissing) throw new ProxyError('NONEXISTENT', `no folder ${path} upstream`, { cause: err, context: { path } });
+      const clientText = (err as { responseText?: string }).responseText;
+      if (mailboxMissing) throw new ProxyError('NONEXISTENT', `no folder ${path} upstream`, { cause: err, context: { path }, ...(clientText ? { clientText } : {}) });
       throw upstreamError(err, 'SELECT', { path });
     }
   }
@@ -222,26 +234,23 @@ export class UpstreamConnection extends EventEmitter {
     return { entries, statuses };
   }
 
+  /** STATUS, sent as is: imapflow's answers false for a NO, whatever upstream said. */
   async status(path: FolderPath): Promise<FolderStatus> {
-    try {
-      const status = await this.client.status(toUpstreamPath(path, this.delimiter), {
-        messages: true,
-        uidNext: true,
-        uidValidity: true,
-        highestModseq: true,
-        unseen: true,
-      });
-      if (!status) throw new Error('connection is not usable');
-      return {
-        uidValidity: Number(status.uidValidity ?? 0),
-        uidNext: status.uidNext ?? 0,
-        messages: status.messages ?? 0,
-        highestModseq: status.highestModseq ? status.highestModseq.toString() : '0',
-        unseen: status.unseen ?? 0,
-      };
-    } catch (err) {
-      throw upstreamError(err, 'STATUS', { path });
-    }
+    const items = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', ...(this.hasCapability('CONDSTORE') ? ['HIGHESTMODSEQ'] : [])];
+    let values = new Map<string, string>();
+    await this.runRaw('STATUS', [this.mailboxArg(path), items.map(atom)], {
+      STATUS: async (untagged: { attributes: Token[] }) => {
+        values = statusValues(untagged.attributes[1]);
+      },
+    });
+    const number = (item: string) => Number(values.get(item) ?? 0);
+    return {
+      uidValidity: number('UIDVALIDITY'),
+      uidNext: number('UIDNEXT'),
+      messages: number('MESSAGES'),
+      highestModseq: values.get('HIGHESTMODSEQ') || '0',
+      unseen: number('UNSEEN'),
+    };
   }
 
   /**
@@ -401,18 +410,37 @@ export class UpstreamConnection extends EventEmitter {
   /** `* STATUS folder (MESSAGES n UIDNEXT n ...)`; the status only when it has every item. */
   private parseStatus(attributes: Token[]): { path: FolderPath; status?: FolderStatus } | undefined {
     const name = tokenString(attributes[0]);
-    const list = attributes[1];
-    if (name === null || !Array.isArray(list)) return undefined;
-    const path = toClientPath(normalizePath(this.client, decodePath(this.client, name)), this.delimiter);
+    if (name === null || !Array.isArray(attributes[1])) return undefined;
+    const path = this.clientPath(name);
     if (path === null) return undefined;
-    const values = new Map<string, string>();
-    for (let i = 0; i + 1 < list.length; i += 2) values.set((tokenString(list[i]) ?? '').toUpperCase(), tokenString(list[i + 1]) ?? '');
+    const values = statusValues(attributes[1]);
     const [messages, uidNext, uidValidity] = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY'].map((key) => values.get(key));
     if (messages === undefined || uidNext === undefined || uidValidity === undefined) return { path };
     return {
       path,
       status: { messages: Number(messages), uidNext: Number(uidNext), uidValidity: Number(uidValidity), highestModseq: values.get('HIGHESTMODSEQ') ?? '0' },
     };
+  }
+
+  /**
+   * The folders subscribed upstream (LSUB): imapflow's listing counts INBOX as subscribed
+   * whatever upstream says, and every folder when upstream reports no subscriptions.
+   */
+  async subscribed(): Promise<FolderPath[]> {
+    const paths: FolderPath[] = [];
+    await this.runRaw('LSUB', [{ type: 'STRING', value: '' }, { type: 'STRING', value: '*' }], {
+      LSUB: async (untagged: { attributes: Token[] }) => {
+        const name = tokenString(untagged.attributes[2]);
+        const path = name === null ? null : this.clientPath(name);
+        if (path !== null) paths.push(path);
+      },
+    });
+    return paths;
+  }
+
+  /** A folder name upstream sent, as clients of the proxy name it; null when they cannot. */
+  private clientPath(name: string): FolderPath | null {
+    return toClientPath(normalizePath(this.client, decodePath(this.client, name)), this.delimiter);
   }
 
   /** A folder name as upstream spells it (its separator; modified UTF-7 unless UTF8=ACCEPT). */

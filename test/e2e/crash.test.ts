@@ -158,6 +158,53 @@ describe('crash safety', () => {
     assert.equal(await proxy.stop(), 0);
   });
 
+  test('SIGTERM with 50 sessions idling, gone mid-IDLE, fetching without reading, mid-APPEND literal: BYE, exit 0 within 2 s, cache consistent', async () => {
+    const data = path.join(tmp, 'sigterm');
+    const proxy = await spawnProxy(['--upstream', upstream, '--data', data, '--prefetch', 'off']);
+    const session = async () => {
+      const c = await RawImapClient.connect(proxy.port);
+      await c.login();
+      await c.command('SELECT INBOX');
+      return c;
+    };
+    const idling = await Promise.all(Array.from({ length: 15 }, async () => {
+      const c = await session();
+      await c.idle();
+      return c;
+    }));
+    // clients that went away while idling (imap-core keeps a 30-minute timer for each)
+    for (const c of await Promise.all(Array.from({ length: 10 }, session))) {
+      await c.idle();
+      c.close();
+    }
+    // clients that asked for every body and read none of it
+    const fetching = await Promise.all(Array.from({ length: 10 }, async () => {
+      const c = await session();
+      c.write('F1 FETCH 1:* (BODY.PEEK[])\r\n');
+      c.pause();
+      return c;
+    }));
+    const appending = await Promise.all(Array.from({ length: 10 }, async () => {
+      const c = await session();
+      c.write('A1 APPEND INBOX {100000}\r\n');
+      await c.readResponse();
+      c.write(Buffer.alloc(40_000, 'a'));
+      return c;
+    }));
+    const loggedIn = await Promise.all(Array.from({ length: 5 }, session));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    const code = await proxy.stop('SIGTERM');
+    const ms = Date.now() - started;
+    assert.equal(code, 0, proxy.output().slice(-2000));
+    assert.ok(ms < 2000, `exited ${ms} ms after SIGTERM`);
+    assert.doesNotMatch(proxy.output(), /shutdown not finished in time/, 'an orderly shutdown, not the deadline');
+    assert.match(await idling[0]!.waitFor(/^\* BYE/, 1000), /BYE/);
+    for (const c of [...idling, ...fetching, ...appending, ...loggedIn]) c.close();
+    const { result } = await verify(data);
+    assert.equal(result.problemCount, 0, JSON.stringify(result.problems));
+  });
+
   test('cache verify finds broken bodies, unreferenced chunks and stray data, and --repair drops them', async () => {
     const expected = await pull(dovecot.port);
     const data = path.join(tmp, 'damaged');

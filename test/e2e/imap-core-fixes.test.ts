@@ -1,6 +1,6 @@
 // imap-core 1.51.1 still throws on these inputs (an uncaught TypeError or a regular expression V8
 // refuses, each answered `* BYE Internal error` with the connection closed): the proxy answers
-// them before imap-core sees them (src/imap/command-fixes.ts), and the session goes on.
+// them before imap-core sees them (src/imap/core-patches.ts), and the session goes on.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generateCorpus } from '../support/corpus.js';

@@ -74,12 +74,14 @@ describe('writes go through to upstream', () => {
     await sameAsDovecot('Sent');
   });
 
-  test('MOVE answers COPYUID, sends EXPUNGE, and the cached bodies move along', async () => {
+  test('MOVE says COPYUID, sends EXPUNGE, and the cached bodies move along', async () => {
     const c = await raw(proxy.port);
     await c.command('SELECT INBOX');
     await c.command('UID FETCH 13:15 (BODY.PEEK[])'); // cache them
     const response = await c.command('UID MOVE 13:15 Trash');
-    assert.match(response.tagged, /OK \[COPYUID \d+ 13:15 \d+:\d+\]/);
+    // as Dovecot does (RFC 6851 4.3): COPYUID in an untagged OK before the EXPUNGEs
+    assert.match(response.untagged[0]?.toString() ?? '', /^\* OK \[COPYUID \d+ 13:15 \d+:\d+\]/);
+    assert.match(response.tagged, /OK MOVE completed/);
     assert.equal(response.untagged.filter((l) => / EXPUNGE$/.test(l.toString())).length, 3);
     await sameAsDovecot('INBOX');
     await sameAsDovecot('Trash');

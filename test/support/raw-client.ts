@@ -98,6 +98,11 @@ export class RawImapClient {
     }
   }
 
+  /** Stops reading from the socket: the server's output backs up (a client that does not read). */
+  pause(): void {
+    this.socket.pause();
+  }
+
   /** Writes raw bytes (for hostile-input tests). */
   write(data: Buffer | string): void {
     this.socket.write(data);

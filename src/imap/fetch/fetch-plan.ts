@@ -23,18 +23,21 @@ export interface FetchPlan {
   /** Header blocks are needed (from the whole body when cached, else fetched alone). */
   headerBlock: boolean;
   parts: string[];
+  /** FLAGS is among the items. */
+  hasFlags: boolean;
 }
 
 const STRUCTURE_NAMES: Record<string, StructureItem> = { envelope: 'envelope', bodystructure: 'bodystructure' };
 
 export function planFetch(query: readonly FetchQueryItem[]): FetchPlan {
-  const plan: FetchPlan = { items: [], structures: [], fullBody: false, headerBlock: false, parts: [] };
+  const plan: FetchPlan = { items: [], structures: [], fullBody: false, headerBlock: false, parts: [], hasFlags: false };
   const structures = new Set<StructureItem>();
   const parts = new Set<string>();
   for (const q of query) {
     const planned = planItem(q);
     plan.items.push(planned);
     if (planned.kind === 'structure') structures.add(planned.item);
+    if (planned.kind === 'flags') plan.hasFlags = true;
     if (planned.kind !== 'literal') continue;
     const source = planned.source;
     if (source.kind === 'full' || source.kind === 'text') plan.fullBody = true;

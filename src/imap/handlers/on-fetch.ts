@@ -10,6 +10,8 @@ import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
 import { folderOf } from '../mailbox-id.js';
+import { stateOf } from '../session-state.js';
+import { keywordAnnouncement } from '../untagged.js';
 
 const SEEN = '\\Seen';
 
@@ -27,14 +29,19 @@ export function makeOnFetch(deps: { log: Logger }) {
     const plan = planFetch(options.query);
     const writer = new ResponseWriter(session);
     const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;
+    // imap-core does not count RFC822.TEXT among the items that set \Seen (RFC 3501 6.4.5 does)
+    const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text'));
+    const recent = stateOf(session).recent;
     let vanished = false;
 
-    for (let i = 0; i < options.messages.length; i += FETCH_RESPONSE_BATCH) {
-      const uids = options.messages.slice(i, i + FETCH_RESPONSE_BATCH);
+    /** One batch of messages; whether some of them were gone. */
+    const fetchBatch = async (uids: number[]): Promise<boolean> => {
+      let vanished = false;
       let metas = (await folder.metas(uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
       vanished ||= metas.length < uids.length;
       if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
-      if (options.markAsSeen) metas = await markSeen(folder, metas, session.id);
+      const seen = marksSeen ? await markSeen(folder, metas, session.id) : undefined;
+      if (seen) metas = seen.metas;
       const data = await folder.fetchData(metas, plan);
       for (const meta of metas) {
         const seq = indexOfUid(selected.uidList, meta.uid) + 1;
@@ -43,7 +50,23 @@ export function makeOnFetch(deps: { log: Logger }) {
           vanished = true;
           continue;
         }
-        await writer.write(await render(folder, plan, meta, seq, data.structures.get(meta.uid), sections));
+        // a FETCH that set \Seen shows the new flags, asked for or not (RFC 3501 6.4.5)
+        const flags = plan.hasFlags || !!seen?.changed.has(meta.uid);
+        if (flags) for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([Buffer.from(line)]);
+        const shown = recent.has(meta.uid) ? { ...meta, flags: ['\\Recent', ...meta.flags] } : meta;
+        await writer.write(await render(folder, plan, shown, seq, data.structures.get(meta.uid), sections, flags && !plan.hasFlags));
+      }
+      return vanished;
+    };
+
+    for (let i = 0; i < options.messages.length; i += FETCH_RESPONSE_BATCH) {
+      const uids = options.messages.slice(i, i + FETCH_RESPONSE_BATCH);
+      // an expunge by another session meanwhile leaves these bodies readable to the end
+      const endRead = folder.account.store.beginRead();
+      try {
+        vanished = (await fetchBatch(uids)) || vanished;
+      } finally {
+        endRead();
       }
     }
     await writer.flush();
@@ -52,16 +75,20 @@ export function makeOnFetch(deps: { log: Logger }) {
   });
 }
 
-/** A non-PEEK body fetch on a read-write SELECT sets \Seen: upstream first. */
-async function markSeen(folder: Folder, metas: MessageMeta[], origin: string): Promise<MessageMeta[]> {
+/** A non-PEEK body fetch on a read-write SELECT sets \Seen: upstream first. Returns the metas as they are now and which changed. */
+async function markSeen(folder: Folder, metas: MessageMeta[], origin: string): Promise<{ metas: MessageMeta[]; changed: Set<number> }> {
   const unseen = metas.filter((m) => !m.flags.includes(SEEN)).map((m) => m.uid);
-  if (unseen.length === 0) return metas;
+  if (unseen.length === 0) return { metas, changed: new Set() };
   const stored = await folder.storeFlags(unseen, '+FLAGS', [SEEN], { origin });
   const updates = new Map(stored.updates.map((u) => [u.uid, u]));
-  return metas.map((m) => {
-    const update = updates.get(m.uid);
-    return update ? { ...m, flags: update.flags, modseq: update.modseq === '0' ? m.modseq : update.modseq } : m;
-  });
+  const changed = new Set(unseen);
+  return {
+    metas: metas.map((m) => {
+      const update = updates.get(m.uid);
+      return update ? { ...m, flags: update.flags, modseq: update.modseq === '0' ? m.modseq : update.modseq } : m;
+    }),
+    changed,
+  };
 }
 
 async function render(
@@ -71,6 +98,7 @@ async function render(
   seq: number,
   structure: MessageStructure | undefined,
   sections: MessageSections,
+  withFlags: boolean,
 ): Promise<Segment[]> {
   const segments: Segment[] = [];
   let text = `* ${seq} FETCH (`;
@@ -90,6 +118,7 @@ async function render(
     segments.push(Buffer.from(`${text}${item.name} {${content.length}}\r\n`, 'utf8'), content);
     text = '';
   }
+  if (withFlags) text += `${plan.items.length > 0 ? ' ' : ''}FLAGS (${meta.flags.join(' ')})`;
   segments.push(Buffer.from(`${text})`, 'utf8'));
   return segments;
 }

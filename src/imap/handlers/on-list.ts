@@ -16,10 +16,10 @@ export function makeOnList(deps: { log: Logger }) {
   });
 }
 
-/** LSUB: the subscribed folders. */
+/** LSUB: the folders subscribed upstream (lsub-listing.ts matches them against the pattern). */
 export function makeOnLsub(deps: { log: Logger }) {
   return handle(deps.log, 'LSUB', async (_query: string, session: ImapSession) => {
-    const entries = await accountOf(session).list();
-    return entries.filter((entry) => entry.subscribed).map((entry) => ({ path: entry.path }));
+    const paths = await accountOf(session).subscriptions();
+    return paths.map((path) => ({ path }));
   });
 }

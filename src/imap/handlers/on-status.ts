@@ -1,5 +1,4 @@
 import type { Logger } from '../../log.js';
-import { isProxyError } from '../../model/errors.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
 import { accountOf } from '../session-state.js';
@@ -7,18 +6,15 @@ import { accountOf } from '../session-state.js';
 /** STATUS: what upstream reported in the last seconds (LIST-STATUS), else upstream's STATUS. */
 export function makeOnStatus(deps: { log: Logger }) {
   return handle(deps.log, 'STATUS', async (path: string, session: ImapSession) => {
-    try {
-      const status = await accountOf(session).status(path);
-      return {
-        messages: status.messages,
-        uidNext: status.uidNext,
-        uidValidity: status.uidValidity,
-        unseen: status.unseen ?? 0,
-        highestModseq: status.highestModseq,
-      };
-    } catch (err) {
-      if (isProxyError(err, 'UPSTREAM_NO')) return 'NONEXISTENT';
-      throw err;
-    }
+    const account = accountOf(session);
+    const status = await account.status(path);
+    return {
+      recent: account.folder(path).recentCount(),
+      messages: status.messages,
+      uidNext: status.uidNext,
+      uidValidity: status.uidValidity,
+      unseen: status.unseen ?? 0,
+      highestModseq: status.highestModseq,
+    };
   });
 }

@@ -1,0 +1,92 @@
+/**
+ * Valid RFC 3501 syntax that imap-core's parser refuses, rewritten into an equivalent form it
+ * takes (core-patches.ts runs every command line through this before imap-core parses it):
+ * - sequence sets with `*` as an item of a list or as the start of a range (`1,*`, `*,1`,
+ *   `*:3`): `*` alone becomes `*:*`, `*:n` becomes `n:*` (a range means the same either way);
+ * - LIST and LSUB patterns with a wildcard inside an atom (`INBOX/%`, `a%b`, `Inbox*`): quoted;
+ * - NIL as a SEARCH string (`SUBJECT NIL`) or a STORE keyword: quoted (imap-core's SEARCH throws
+ *   on NIL, its STORE drops it).
+ * Quoted strings and literals are left as they are.
+ */
+export function normalizeCommand(line: string): string {
+  const [, name = '', subcommand = ''] = /^\S+ (\S+)(?: (\S+))?/.exec(line) ?? [];
+  const command = name.toUpperCase();
+  const verb = command === 'UID' ? subcommand.toUpperCase() : command;
+  // NIL is a string there (a search key's astring, a keyword of STORE); imap-core makes it null
+  const nilIsString = verb === 'SEARCH' || verb === 'STORE';
+  const patterns = PATTERN_COMMANDS.has(command);
+  // a pattern is a list-mailbox: `[`, `]` and `}` are characters of it, not delimiters
+  const words = splitWords(line, patterns ? ' \r\n' : ' ()[]\r\n');
+  const sets = SET_COMMANDS.has(command);
+  let out = '';
+  let at = 0;
+  for (const [index, word] of words.entries()) {
+    if (word.quoted || index < 2) continue;
+    const replacement =
+      patterns && /[%*]/.test(word.text)
+        ? quote(word.text)
+        : sets && SEQUENCE_SET.test(word.text)
+          ? sequenceSet(word.text)
+          : nilIsString && word.text.toUpperCase() === 'NIL'
+            ? quote(word.text)
+            : undefined;
+    if (replacement === undefined || replacement === word.text) continue;
+    out += line.slice(at, word.start) + replacement;
+    at = word.start + word.text.length;
+  }
+  return at === 0 ? line : out + line.slice(at);
+}
+
+const PATTERN_COMMANDS = new Set(['LIST', 'LSUB', 'XLIST']);
+/** Commands with a sequence set among their arguments (UID's subcommand follows it). */
+const SET_COMMANDS = new Set(['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'UID']);
+const SEQUENCE_SET = /^(?:\d+|\*)(?::(?:\d+|\*))?(?:,(?:\d+|\*)(?::(?:\d+|\*))?)*$/;
+
+/** `*` items as `*:*`, ranges that start with `*` turned around. */
+function sequenceSet(set: string): string {
+  if (set === '*') return set; // a lone `*` imap-core takes as it is
+  return set
+    .split(',')
+    .map((item) => (item === '*' ? '*:*' : item.startsWith('*:') ? `${item.slice(2)}:*` : item))
+    .join(',');
+}
+
+function quote(text: string): string {
+  return `"${text.replace(/["\\]/g, '\\$&')}"`;
+}
+
+interface Word {
+  text: string;
+  start: number;
+  /** A quoted string or a literal: never rewritten. */
+  quoted: boolean;
+}
+
+/**
+ * The words of a command line between `delimiters`, quoted strings and literal announcements
+ * (`{n}`) kept whole.
+ */
+function splitWords(line: string, delimiters: string): Word[] {
+  const words: Word[] = [];
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i] as string;
+    if (delimiters.includes(c)) {
+      i++;
+    } else if (c === '"') {
+      const start = i++;
+      while (i < line.length && line[i] !== '"') i += line[i] === '\\' ? 2 : 1;
+      words.push({ text: line.slice(start, ++i), start, quoted: true });
+    } else if (c === '{') {
+      // a literal's announcement (imap-core hands the literal's bytes to its parser apart)
+      const start = i;
+      while (i < line.length && line[i] !== '}') i++;
+      words.push({ text: line.slice(start, ++i), start, quoted: true });
+    } else {
+      const start = i;
+      while (i < line.length && line[i] !== '"' && !delimiters.includes(line[i] as string)) i++;
+      words.push({ text: line.slice(start, i), start, quoted: false });
+    }
+  }
+  return words;
+}
