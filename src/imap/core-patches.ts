@@ -64,6 +64,7 @@ interface CoreConnectionClass {
     formatResponse(command: string, uid: number, data?: { flags?: unknown }): unknown;
     emitNotifications(): void;
     init(): void;
+    send(payload: string, callback?: () => void): void;
   };
 }
 interface CoreStreamClass {
@@ -191,6 +192,20 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         let count = 0;
         for (const uid of recent) if (indexOfUid(list, uid) >= 0) count++;
         this.session.writeStream.write({ compiled: Buffer.from(`* ${count} RECENT`) });
+      };
+    },
+  },
+  {
+    what: 'IMAPConnection.send: a line goes out through the output stream, after what is queued there',
+    why: "imap-core writes some responses (SELECT's, LIST's, STATUS, SEARCH, a failed command's) straight to the socket, past the end of a large FETCH literal still queued in its output stream: the line landed inside the literal (imaptest stress with large messages)",
+    apply: () => {
+      const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
+      const send = IMAPConnection.prototype.send;
+      IMAPConnection.prototype.send = function (this: CoreConnection, payload: string, callback?: () => void) {
+        const output = this.session?.writeStream;
+        // a caller waiting for the write (STARTTLS), or a connection on its way out: as imap-core does
+        if (callback || !output?.writable || this._closing || this._closed) return send.call(this, payload, callback);
+        output.write({ compiled: Buffer.from(payload, 'binary') });
       };
     },
   },

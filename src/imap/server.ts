@@ -133,6 +133,9 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
       // Nagle's algorithm made large bodies, written in pieces, 40x slower
       noDelay: true,
       id: { name: 'imap-cache-proxy', version: options.version },
+      // a STORE that names a message another session expunged is not refused (RFC 2180 4.2.1;
+      // Dovecot answers OK too)
+      allowStoreExpunged: true,
       // imap-core picks a joke for LOGOUT's OK unless it is given texts
       logoutMessages: ['LOGOUT completed'],
       maxMessage: limits.maxMessageSize,

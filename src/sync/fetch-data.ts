@@ -27,7 +27,10 @@ export interface MessageSections {
 
 export interface FetchData {
   structures: Map<Uid, MessageStructure>;
-  /** Per message; a message is absent when a body it needs no longer exists upstream. */
+  /**
+   * Per message; a message is absent when something it needs (a body, a part, its structure) is
+   * not cached and upstream no longer has the message.
+   */
   sections: Map<Uid, MessageSections>;
 }
 
@@ -49,11 +52,10 @@ export async function gatherFetchData(generation: FolderGeneration, metas: Messa
     const body = bodies?.get(uid) ?? headers?.bodies.get(uid);
     const header = headers?.headers.get(uid);
     if ((bodies && !body) || (headers && !body && !header)) continue;
+    if (needs.structures.length && !structures.has(uid)) continue;
+    if (parts.some(([, records]) => !records.has(uid))) continue;
     const partRecords = new Map<string, SectionRecord>();
-    for (const [section, records] of parts) {
-      const record = records.get(uid);
-      if (record) partRecords.set(section, record);
-    }
+    for (const [section, records] of parts) partRecords.set(section, records.get(uid) as SectionRecord);
     sections.set(uid, { uid, ...(body ? { body } : {}), ...(header ? { header } : {}), parts: partRecords });
   }
   return { structures, sections };

@@ -59,7 +59,11 @@ export class ItemFetcher {
     return result;
   }
 
-  /** Header blocks or MIME part sections ("HEADER", "1", "2.MIME", "1.2.TEXT", ...). */
+  /**
+   * Header blocks or MIME part sections ("HEADER", "1", "2.MIME", "1.2.TEXT", ...). A message is
+   * left out when upstream no longer has it, or answers NIL (Dovecot does for a message another
+   * session expunged; a part a message does not have is an empty string).
+   */
   async sections(metas: readonly MessageMeta[], section: string, priority: Priority): Promise<Map<Uid, SectionRecord>> {
     const { store, pool } = this.generation.account;
     const fid = this.generation.fid;

@@ -14,7 +14,6 @@ interface ByteRange {
   end: number;
 }
 
-const EMPTY = Buffer.alloc(0);
 
 /** Opens the bytes of one literal item; undefined when the message has no such data. */
 export async function openLiteral(
@@ -28,7 +27,6 @@ export async function openLiteral(
     return block && filterFields(store, block, source.names, source.exclude, partial);
   }
   const range = rangeOf(message, source);
-  if (range === null) return EMPTY; // a part upstream has nothing for
   if (!range) return undefined;
   let { start, end } = range;
   if (partial) {
@@ -38,7 +36,7 @@ export async function openLiteral(
   return asSegment(await store.openSection(range.record, start, end));
 }
 
-function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind: 'fields' }>): ByteRange | null | undefined {
+function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind: 'fields' }>): ByteRange | undefined {
   const body = message.body;
   switch (source.kind) {
     case 'full':
@@ -49,7 +47,7 @@ function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind
       return headerRange(message);
     case 'part': {
       const record = message.parts.get(source.section);
-      return record ? { record, start: 0, end: record.length } : null;
+      return record && { record, start: 0, end: record.length };
     }
   }
 }

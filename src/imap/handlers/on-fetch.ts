@@ -8,7 +8,7 @@ import { planFetch, type FetchPlan, type PlannedItem } from '../fetch/fetch-plan
 import { openLiteral } from '../fetch/literal-content.js';
 import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
-import { handle } from '../responses.js';
+import { handle, overrideAnswer } from '../responses.js';
 import { folderOf } from '../mailbox-id.js';
 import { stateOf } from '../session-state.js';
 import { keywordAnnouncement } from '../untagged.js';
@@ -70,8 +70,10 @@ export function makeOnFetch(deps: { log: Logger }) {
       }
     }
     await writer.flush();
-    // RFC 2180 4.1.2: what we could not send was expunged upstream
-    return vanished ? 'EXPUNGEISSUED' : true;
+    // RFC 2180 4.1.2: what could not be sent was expunged upstream (Dovecot's words, which
+    // clients and imaptest know)
+    if (vanished) overrideAnswer(session, { response: 'NO', code: 'EXPUNGEISSUED', message: 'Some of the requested messages no longer exist' });
+    return true;
   });
 }
 
