@@ -27,6 +27,14 @@ const listed = (lines: string[]) =>
       return /\\Noselect/i.test(line) ? `${name} \\Noselect` : name;
     })
     .sort();
+/** A FETCH's FLAGS as a sorted list without the session's \Recent: servers order them differently. */
+const flagSet = (value: Buffer | undefined) =>
+  String(value ?? '')
+    .replace(/^\(|\)$/g, '')
+    .split(' ')
+    .filter((flag) => flag && flag !== '\\Recent')
+    .sort()
+    .join(' ');
 /** The message count in an EXISTS among these lines. */
 const existsIn = (lines: Buffer[]) => Number(/\* (\d+) EXISTS/.exec(text(lines).join('\n'))?.[1] ?? 0);
 const message = (subject: string) => `From: a@example.org\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.org>\r\n\r\nbody of ${subject}\r\n`;
@@ -195,6 +203,34 @@ describe('answers', () => {
   });
 });
 
+describe('changes made elsewhere', () => {
+  test('flags changed through another proxy and by a direct client are shown at the next SELECT and NOOP', async () => {
+    const other = await startTestProxy(dovecot);
+    const flagsOf = async (client: RawImapClient) =>
+      (await client.command('UID FETCH 1:* (FLAGS)')).untagged
+        .map((line) => fetchItems(line).items)
+        .map((items) => `${items.get('UID')} ${flagSet(items.get('FLAGS'))}`);
+    const here = await open(proxy.port);
+    await here.command('SELECT Archive');
+    await flagsOf(here); // cached, and a status just seen (LIST-STATUS) as a client's folder pane does
+    await here.command('LIST "" "*"');
+    const elsewhere = await open(other.port);
+    await elsewhere.command('SELECT Archive');
+    assert.match((await elsewhere.command('STORE 1:5 +FLAGS.SILENT ($Elsewhere)')).tagged, /OK/);
+    const direct = await open(dovecot.port);
+    await direct.command('SELECT Archive');
+    assert.match((await direct.command('STORE 6:10 FLAGS.SILENT (\\Flagged)')).tagged, /OK/);
+    const expected = await flagsOf(direct);
+    const fresh = await open(proxy.port);
+    await fresh.command('SELECT Archive');
+    assert.deepEqual(await flagsOf(fresh), expected, 'a new SELECT');
+    const noop = text((await here.command('NOOP')).untagged);
+    assert.ok(noop.some((line) => /FETCH .*\$Elsewhere/.test(line)), noop.join('\n'));
+    assert.deepEqual(await flagsOf(here), expected, 'the session that had it selected, after NOOP');
+    await other.close();
+  });
+});
+
 describe('several sessions on one mailbox at once', () => {
   test('storing, expunging, appending and fetching together: no error, whole bodies, and in the end every session sees what Dovecot has', async () => {
     const SESSIONS = 6;
@@ -251,7 +287,7 @@ describe('several sessions on one mailbox at once', () => {
       const fetched = await client.command('UID FETCH 1:* (UID FLAGS BODY.PEEK[])');
       return fetched.untagged
         .map((line) => fetchItems(line).items)
-        .map((items) => `${items.get('UID')} ${String(items.get('FLAGS')).replace(/\\Recent ?/, '')} ${createHash('sha256').update(items.get('BODY[]') as Buffer).digest('hex')}`)
+        .map((items) => `${items.get('UID')} ${flagSet(items.get('FLAGS'))} ${createHash('sha256').update(items.get('BODY[]') as Buffer).digest('hex')}`)
         .sort();
     };
     const expected = await state(direct);
