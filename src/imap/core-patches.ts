@@ -53,6 +53,8 @@ interface CoreConnection extends GuardedConnection {
   _server: {
     options: Partial<PatchedServerOptions> & { id?: { name?: string } };
     onLsub(query: string, session: ImapSession, callback: (err: Error | null, list?: { path: string }[]) => void): void;
+    onSubscribe(path: string, session: ImapSession, callback: (err: Error | null) => void): void;
+    onUnsubscribe(path: string, session: ImapSession, callback: (err: Error | null) => void): void;
   };
   acceptUTF8Enabled: boolean;
   _parser: { oncommand(line: ParsedLine, callback?: LineCallback): void } | false;
@@ -337,6 +339,23 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         stateOf(context.session).searchArguments = (command.attributes ?? []) as ImapToken[];
         return false;
       }),
+  },
+  {
+    what: 'commands subscribe, unsubscribe: INBOX too',
+    why: 'imap-core answers SUBSCRIBE INBOX with OK and UNSUBSCRIBE INBOX with NO without asking the handler (a WildDuck rule); upstream decides, and Dovecot allows both',
+    apply: () => {
+      const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
+      for (const [file, handler] of [['subscribe', 'onSubscribe'], ['unsubscribe', 'onUnsubscribe']] as const) {
+        wrapCommand(file, (context, command, callback) => {
+          const connection = context as CommandContext & CoreConnection;
+          const path = tools.normalizeMailbox(Buffer.from(plainValue(command.attributes?.[0]) ?? '', 'binary').toString(), !connection.acceptUTF8Enabled);
+          if (path !== 'INBOX') return false;
+          const done = (err: Error | null) => callback(err, err ? undefined : { response: 'OK', message: `${file.toUpperCase()} completed` });
+          connection._server[handler](path, context.session, done);
+          return true;
+        });
+      }
+    },
   },
   {
     what: `commands ${ANSWERED_BY_HANDLERS.join(', ')}: the tagged answer a handler chose`,

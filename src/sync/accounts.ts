@@ -33,6 +33,8 @@ export interface AccountsOptions {
  */
 export class Accounts {
   private readonly accounts = new Map<AccountId, Account>();
+  /** Accounts whose unencrypted upstream connection was warned about (once, however many log in at once). */
+  private readonly warnedUnencrypted = new Set<AccountId>();
 
   constructor(private readonly options: AccountsOptions) {}
 
@@ -76,7 +78,8 @@ export class Accounts {
       return account;
     }
     const account = this.account(id, credentials);
-    if (!conn.encrypted && !existing) {
+    if (!conn.encrypted && !this.warnedUnencrypted.has(id)) {
+      this.warnedUnencrypted.add(id);
       log.warn({ user: credentials.user, upstream: endpoint.url }, 'the upstream connection is not encrypted: the server offers no STARTTLS');
     }
     account.acceptedPassword(credentials);

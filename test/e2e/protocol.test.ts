@@ -180,6 +180,11 @@ describe('answers', () => {
     assert.deepEqual(proxied.map((a) => listed(a.untagged)), direct.map((a) => listed(a.untagged)));
     assert.ok(!proxied[0]?.untagged.some((line) => /INBOX/.test(line)));
     assert.ok(proxied[1]?.untagged.some((line) => /\\Noselect.*Parent"?$/i.test(line)), proxied[1]?.untagged.join('\n'));
+    // INBOX may be unsubscribed as upstream allows (imap-core alone refuses)
+    assert.match((await c.command('SUBSCRIBE INBOX')).tagged, /OK/);
+    assert.match(text((await c.command('LSUB "" INBOX')).untagged).join('\n'), /INBOX/);
+    assert.match((await c.command('UNSUBSCRIBE INBOX')).tagged, /OK/);
+    assert.deepEqual((await c.command('LSUB "" INBOX')).untagged, []);
   });
 
   test('STARTTLS only before login, and announced only there; LOGOUT in plain words', async () => {
