@@ -125,7 +125,10 @@ export class BodyStore {
     this.readers.add(id);
     return () => {
       if (!this.readers.delete(id)) return;
-      for (const drop of this.deferred.filter((d) => d.waitFor.delete(id) && d.waitFor.size === 0)) this.runDeferred(drop);
+      for (const drop of [...this.deferred]) {
+        drop.waitFor.delete(id);
+        if (drop.waitFor.size === 0) this.runDeferred(drop);
+      }
     };
   }
 

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { MAX_LIST_PATTERN } from '../model/limits.js';
 import { indexOfUid } from '../model/uid-set.js';
 import { normalizeCommand } from './command-syntax.js';
-import { CORE, requireCore, type Callback, type ImapSession, type ImapToken } from './imap-core.js';
+import { argumentText, CORE, plainValue, requireCore, type Callback, type CommandArgument, type ImapSession, type ImapToken } from './imap-core.js';
 import { InputGuard, type GuardedConnection, type LineCallback, type ParsedLine } from './input-guard.js';
 import { lsubListing } from './lsub-listing.js';
 import { getMessageRange } from './message-range.js';
@@ -36,9 +36,8 @@ interface CommandContext {
 }
 interface CommandModule {
   disableNotifications?: boolean;
-  handler(this: CommandContext, command: { attributes?: Argument[] }, callback: Callback, next: unknown): void;
+  handler(this: CommandContext, command: { attributes?: CommandArgument[] }, callback: Callback, next: unknown): void;
 }
-type Argument = ImapToken | ImapToken[] | undefined;
 type Answer = { response: 'OK' | 'BAD'; message: string };
 
 interface CoreTools {
@@ -77,7 +76,7 @@ interface CoreStreamClass {
 const commandModule = (file: string) => requireCore(`${CORE}/lib/commands/${file}.js`) as CommandModule;
 
 /** Wraps a command module's handler: `before` may answer the command itself, or let imap-core have it. */
-function wrapCommand(file: string, before: (context: CommandContext, command: { attributes?: Argument[] }, callback: Callback) => boolean): void {
+function wrapCommand(file: string, before: (context: CommandContext, command: { attributes?: CommandArgument[] }, callback: Callback) => boolean): void {
   const mod = commandModule(file);
   const original = mod.handler;
   mod.handler = function (command, callback, next) {
@@ -87,15 +86,14 @@ function wrapCommand(file: string, before: (context: CommandContext, command: { 
 }
 
 /** The value of a plain argument (atom, string, literal); undefined for a list or NIL. */
-const plainValue = (arg: Argument) => (Array.isArray(arg) || arg?.value === undefined || arg.value === null ? undefined : String(arg.value));
-const patternTooLong = (args: Argument[]) => args.reduce((sum, arg) => sum + (plainValue(arg)?.length ?? 0), 0) > MAX_LIST_PATTERN;
+const patternTooLong = (args: CommandArgument[]) => args.reduce((sum, arg) => sum + (plainValue(arg)?.length ?? 0), 0) > MAX_LIST_PATTERN;
 const PATTERN_TOO_LONG: Answer = { response: 'BAD', message: 'Mailbox name pattern too long' };
 
 /**
  * Inputs on which imap-core's command modules throw (checked against 1.51.1; each has a test in
  * test/e2e/imap-core-fixes.test.ts): answered before imap-core sees them.
  */
-const PRE_CHECKS: Record<string, (args: Argument[]) => Answer | undefined> = {
+const PRE_CHECKS: Record<string, (args: CommandArgument[]) => Answer | undefined> = {
   // it turns the pattern into a regular expression, and V8 refuses one that large
   list: (args) => (patternTooLong(args) ? PATTERN_TOO_LONG : undefined),
   // ... and for an empty mailbox name it hands its listing code one entry where it expects a
@@ -134,8 +132,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
       const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
       const { compiler } = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { compiler(response: unknown): string };
       commandModule('lsub').handler = function (this: CommandContext & CoreConnection, command, callback) {
-        const text = (arg: Argument) => Buffer.from(plainValue(arg) ?? '', 'binary').toString();
-        const pattern = text(command.attributes?.[0]) + text(command.attributes?.[1]);
+        const pattern = argumentText(command.attributes?.[0]) + argumentText(command.attributes?.[1]);
         const utf8 = this.acceptUTF8Enabled;
         const query = tools.normalizeMailbox(pattern, !utf8);
         const matching = (paths: string[]) => new Set(tools.filterFolders(paths.map((path) => ({ path })), query).map((folder) => folder.path));
@@ -349,7 +346,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
       for (const [file, handler] of [['subscribe', 'onSubscribe'], ['unsubscribe', 'onUnsubscribe']] as const) {
         wrapCommand(file, (context, command, callback) => {
           const connection = context as CommandContext & CoreConnection;
-          const path = tools.normalizeMailbox(Buffer.from(plainValue(command.attributes?.[0]) ?? '', 'binary').toString(), !connection.acceptUTF8Enabled);
+          const path = tools.normalizeMailbox(argumentText(command.attributes?.[0]), !connection.acceptUTF8Enabled);
           if (path !== 'INBOX') return false;
           const done = (err: Error | null) => callback(err, err ? undefined : { response: 'OK', message: `${file.toUpperCase()} completed` });
           connection._server[handler](path, context.session, done);

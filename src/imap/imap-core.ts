@@ -19,6 +19,19 @@ export interface ImapToken {
   partial?: number[];
 }
 
+/** A command's argument as imap-core's parser gives it. */
+export type CommandArgument = ImapToken | ImapToken[] | undefined;
+
+/** The value of a plain argument (atom, string, literal); undefined for a list or NIL. */
+export function plainValue(arg: CommandArgument): string | undefined {
+  return Array.isArray(arg) || arg?.value === undefined || arg.value === null ? undefined : String(arg.value);
+}
+
+/** A plain argument as text ('' for a list or NIL): imap-core keeps it as the binary string of its bytes. */
+export function argumentText(arg: CommandArgument): string {
+  return Buffer.from(plainValue(arg) ?? '', 'binary').toString();
+}
+
 export interface SelectedState {
   uidList: number[];
   mailbox: string;

@@ -3,7 +3,7 @@
  * answers `* 0 RECENT`, never `[UNSEEN n]`, and announces only the keywords it is handed. The
  * untagged responses are those RFC 3501 6.3.1 requires, in Dovecot's order.
  */
-import type { Callback, ImapSession, ImapToken, SelectedState } from './imap-core.js';
+import { argumentText, type Callback, type CommandArgument, type ImapSession, type SelectedState } from './imap-core.js';
 import { stateOf } from './session-state.js';
 import { flagsResponses } from './untagged.js';
 
@@ -32,15 +32,12 @@ interface SelectConnection {
   _server: { onOpen(path: string, session: ImapSession, readOnly: boolean, callback: (err: Error | null, mailbox?: OpenedMailbox | string) => void): void };
 }
 
-type Argument = ImapToken | ImapToken[] | undefined;
-
 export function makeSelectHandler(normalizeMailbox: (path: string, utf7: boolean) => string) {
-  return function (this: SelectConnection, command: { command: string; attributes?: Argument[] }, callback: Callback): void {
+  return function (this: SelectConnection, command: { command: string; attributes?: CommandArgument[] }, callback: Callback): void {
     const verb = command.command.toUpperCase();
     const readOnly = verb === 'EXAMINE';
     const [name, extensions] = command.attributes ?? [];
-    const raw = !Array.isArray(name) && name?.value ? Buffer.from(String(name.value), 'binary').toString() : '';
-    const path = normalizeMailbox(raw, !this.acceptUTF8Enabled);
+    const path = normalizeMailbox(argumentText(name), !this.acceptUTF8Enabled);
     if ((Array.isArray(extensions) ? extensions : []).some((option) => String(option?.value ?? '').toUpperCase() === 'CONDSTORE')) {
       this.condstoreEnabled = true;
     }

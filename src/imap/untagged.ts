@@ -41,6 +41,11 @@ export function keywordAnnouncement(session: ImapSession, flags: readonly string
   return flagsResponses(known);
 }
 
+/** A message's flags as this session sees them: with \Recent where the message is recent in it. */
+export function sessionFlags(session: ImapSession, uid: Uid, flags: string[]): string[] {
+  return stateOf(session).recent.has(uid) ? ['\\Recent', ...flags] : flags;
+}
+
 /** `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for messages whose flags changed. */
 export function writeFlagFetches(session: ImapSession, updates: readonly { uid: Uid; flags: string[]; modseq: string }[], withFlags: boolean): void {
   const selected = session.selected;
@@ -52,8 +57,7 @@ export function writeFlagFetches(session: ImapSession, updates: readonly { uid: 
     if (index < 0) continue;
     const items = [`UID ${update.uid}`];
     if (withFlags) {
-      const recent = stateOf(session).recent.has(update.uid) ? ['\\Recent'] : [];
-      items.push(`FLAGS (${[...recent, ...update.flags].join(' ')})`);
+      items.push(`FLAGS (${sessionFlags(session, update.uid, update.flags).join(' ')})`);
       for (const line of keywordAnnouncement(session, update.flags)) session.writeStream.write({ compiled: Buffer.from(line) });
     }
     if (modseq && update.modseq !== '0') items.push(`MODSEQ (${update.modseq})`);

@@ -27,6 +27,15 @@ function held() {
   return { work, started: started.promise, release: () => release.resolve() };
 }
 
+/** A pool of one connection, busy with held work until `release`: what is asked of it next queues. */
+async function busyPool() {
+  const { pool: p } = pool(1);
+  const blocker = held();
+  const running = p.run({ priority: Priority.Client }, blocker.work);
+  await blocker.started;
+  return { pool: p, running, release: blocker.release };
+}
+
 describe('ConnectionPool', () => {
   test('connections open on demand, are reused, and work on a folder selects it once', async () => {
     const { pool: p, made, folder } = pool(2);
@@ -53,33 +62,27 @@ describe('ConnectionPool', () => {
   });
 
   test('queued work goes by priority: client, then read-ahead, then background', async () => {
-    const { pool: p } = pool(1);
-    const blocker = held();
-    const running = p.run({ priority: Priority.Client }, blocker.work);
-    await blocker.started;
+    const { pool: p, running, release } = await busyPool();
     const order: string[] = [];
     const queued = [
       p.run({ priority: Priority.Background }, async () => void order.push('background')),
       p.run({ priority: Priority.ReadAhead }, async () => void order.push('read-ahead')),
       p.run({ priority: Priority.Client }, async () => void order.push('client')),
     ];
-    blocker.release();
+    release();
     await Promise.all([running, ...queued]);
     assert.deepEqual(order, ['client', 'read-ahead', 'background']);
     await p.close();
   });
 
   test('promote moves queued read-ahead work ahead of the read-ahead queued before it', async () => {
-    const { pool: p } = pool(1);
-    const blocker = held();
-    const running = p.run({ priority: Priority.Client }, blocker.work);
-    await blocker.started;
+    const { pool: p, running, release } = await busyPool();
     const order: string[] = [];
     const request = { priority: Priority.ReadAhead };
     const earlier = p.run({ priority: Priority.ReadAhead }, async () => void order.push('earlier read-ahead'));
     const promoted = p.run(request, async () => void order.push('promoted'));
     p.promote(request);
-    blocker.release();
+    release();
     await Promise.all([running, earlier, promoted]);
     assert.deepEqual(order, ['promoted', 'earlier read-ahead']);
     await p.close();

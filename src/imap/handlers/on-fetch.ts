@@ -10,8 +10,7 @@ import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer } from '../responses.js';
 import { folderOf } from '../mailbox-id.js';
-import { stateOf } from '../session-state.js';
-import { keywordAnnouncement } from '../untagged.js';
+import { keywordAnnouncement, sessionFlags } from '../untagged.js';
 
 const SEEN = '\\Seen';
 
@@ -31,7 +30,6 @@ export function makeOnFetch(deps: { log: Logger }) {
     const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;
     // imap-core does not count RFC822.TEXT among the items that set \Seen (RFC 3501 6.4.5 does)
     const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text'));
-    const recent = stateOf(session).recent;
     let vanished = false;
 
     /** One batch of messages; whether some of them were gone. */
@@ -53,7 +51,8 @@ export function makeOnFetch(deps: { log: Logger }) {
         // a FETCH that set \Seen shows the new flags, asked for or not (RFC 3501 6.4.5)
         const flags = plan.hasFlags || !!seen?.changed.has(meta.uid);
         if (flags) for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([Buffer.from(line)]);
-        const shown = recent.has(meta.uid) ? { ...meta, flags: ['\\Recent', ...meta.flags] } : meta;
+        const shownFlags = sessionFlags(session, meta.uid, meta.flags);
+        const shown = shownFlags === meta.flags ? meta : { ...meta, flags: shownFlags };
         await writer.write(await render(folder, plan, shown, seq, data.structures.get(meta.uid), sections, flags && !plan.hasFlags));
       }
       return vanished;
