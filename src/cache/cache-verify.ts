@@ -184,6 +184,8 @@ async function sectionProblem(bodies: BodyStore, record: SectionRecord, part: st
   if (part === FULL_BODY && record.length !== size) return `${record.length} bytes cached, RFC822.SIZE is ${size}`;
   if (part === sectionKeyPart(HEADER_BLOCK) && record.length > size) return `header of ${record.length} bytes is longer than RFC822.SIZE ${size}`;
   if (record.headerLength > record.length) return `header length ${record.headerLength} is beyond the section's ${record.length} bytes`;
+  const inline = record.inline;
+  if (record.chunks.length === 0 && inline?.length === record.length) return undefined; // kept whole in its record
   const seqs = record.chunks.flatMap((range) => Array.from({ length: range.count }, (_, i) => range.start + i));
   if (seqs.length !== Math.ceil(record.length / BODY_CHUNK_SIZE)) return `${seqs.length} chunks for ${record.length} bytes`;
   let bytes = 0;
@@ -193,6 +195,8 @@ async function sectionProblem(bodies: BodyStore, record: SectionRecord, part: st
       if (!chunk) return `chunk ${at + i + 1} of ${seqs.length} is missing`;
       const last = at + i === seqs.length - 1;
       if (!last && chunk.length !== BODY_CHUNK_SIZE) return `chunk ${at + i + 1} of ${seqs.length} holds ${chunk.length} bytes`;
+      // the header block kept in the record is served instead of these bytes: it must be them
+      if (at + i === 0 && inline && !chunk.subarray(0, inline.length).equals(inline)) return 'the header block kept in the record differs from the chunks';
       bytes += chunk.length;
     }
   }

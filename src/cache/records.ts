@@ -101,17 +101,25 @@ export interface SectionRecord {
   /** Length of the header block including its empty line; -1 when not known for this section. */
   headerLength: number;
   chunks: ChunkRange[];
-  /** The bytes themselves, on a record made in memory right after an upstream fetch (never stored). */
+  /**
+   * The section's first bytes, kept in the record: all of a small section (which then has no
+   * chunks), or a whole message's header block (a copy of the start of its chunks), so that
+   * header fetches read no chunks. On a record made in memory right after an upstream fetch,
+   * all of the bytes, however many (that copy is never stored).
+   */
   inline?: Buffer;
 }
 
-const SECTION_MAGIC = 0x54; // 'T': record format 2 (chunks in the bodies database)
+const CHUNKED_MAGIC = 0x54; // 'T': record format 2 (chunks in the bodies database)
+const INLINE_MAGIC = 0x55; // 'U': format 3, format 2 followed by the section's first bytes
 const SECTION_HEADER_SIZE = 13;
 const RANGE_SIZE = 10;
 
 export function encodeSection(record: SectionRecord): Buffer {
-  const value = Buffer.alloc(SECTION_HEADER_SIZE + RANGE_SIZE * record.chunks.length);
-  value.writeUInt8(SECTION_MAGIC, 0);
+  const inline = record.inline;
+  const rangesEnd = SECTION_HEADER_SIZE + RANGE_SIZE * record.chunks.length;
+  const value = Buffer.allocUnsafe(rangesEnd + (inline ? 4 + inline.length : 0));
+  value.writeUInt8(inline ? INLINE_MAGIC : CHUNKED_MAGIC, 0);
   value.writeUInt32BE(record.length, 1);
   value.writeInt32BE(record.headerLength, 5);
   value.writeUInt32BE(record.chunks.length, 9);
@@ -120,18 +128,29 @@ export function encodeSection(record: SectionRecord): Buffer {
     value.writeUIntBE(range.start, at, 6);
     value.writeUInt32BE(range.count, at + 6);
   });
+  if (inline) {
+    value.writeUInt32BE(inline.length, rangesEnd);
+    inline.copy(value, rangesEnd + 4);
+  }
   return value;
 }
 
 export function decodeSection(value: Buffer): SectionRecord {
-  if (value.length < SECTION_HEADER_SIZE || value.readUInt8(0) !== SECTION_MAGIC) {
-    throw new Error('not a section record');
-  }
+  const magic = value.length >= SECTION_HEADER_SIZE ? value.readUInt8(0) : -1;
+  if (magic !== CHUNKED_MAGIC && magic !== INLINE_MAGIC) throw new Error('not a section record');
   const count = value.readUInt32BE(9);
+  const rangesEnd = SECTION_HEADER_SIZE + count * RANGE_SIZE;
+  if (value.length < rangesEnd) throw new Error('section record cut short');
   const chunks: ChunkRange[] = [];
   for (let i = 0; i < count; i++) {
     const at = SECTION_HEADER_SIZE + i * RANGE_SIZE;
     chunks.push({ start: value.readUIntBE(at, 6), count: value.readUInt32BE(at + 6) });
   }
-  return { length: value.readUInt32BE(1), headerLength: value.readInt32BE(5), chunks };
+  const record: SectionRecord = { length: value.readUInt32BE(1), headerLength: value.readInt32BE(5), chunks };
+  if (magic === INLINE_MAGIC) {
+    const inlineLength = value.length >= rangesEnd + 4 ? value.readUInt32BE(rangesEnd) : -1;
+    if (inlineLength < 0 || value.length !== rangesEnd + 4 + inlineLength || inlineLength > record.length) throw new Error('section record cut short');
+    record.inline = value.subarray(rangesEnd + 4);
+  }
+  return record;
 }

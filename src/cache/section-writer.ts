@@ -1,8 +1,8 @@
-import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import { BODY_CHUNK_SIZE, SECTION_INLINE_MAX } from '../model/limits.js';
 import type { Uid } from '../model/types.js';
 import { toChunks, type BodyStore } from './body-store.js';
 import { HeaderBoundaryScanner, headerLengthOf } from './header-boundary.js';
-import { keys } from './keys.js';
+import { FULL_BODY, keys } from './keys.js';
 import { encodeSection, type ChunkRange, type SectionRecord } from './records.js';
 import type { BatchOp, WriteQueue } from './write-queue.js';
 
@@ -32,14 +32,29 @@ const recordOp = (target: SectionTarget, record: SectionRecord): BatchOp => ({
   value: encodeSection(record),
 });
 
+/** A section small enough lives in its record alone (never a whole message: see SECTION_INLINE_MAX). */
+const keptWhole = (target: SectionTarget, length: number) => target.section !== FULL_BODY && length <= SECTION_INLINE_MAX;
+
+/** The first bytes a chunked section's record keeps: its header block, when that is small. */
+function inlinePrefix(bytes: Buffer, headerLength: number): Buffer | undefined {
+  return headerLength > 0 && headerLength <= SECTION_INLINE_MAX ? Buffer.from(bytes.subarray(0, headerLength)) : undefined;
+}
+
 /**
  * Stores a section whose bytes are in memory (from a batched upstream fetch). Returns at once
  * with a record that carries the bytes, for a client waiting on them; `written` resolves when
  * the section is readable from the cache: chunks first, then the record that makes them visible.
  */
 export function storeSection(target: SectionTarget, bytes: Buffer, headerLength: number): { record: SectionRecord; written: Promise<void> } {
+  if (keptWhole(target, bytes.length)) {
+    // a copy: the bytes are a view into a larger upstream response, which the record would keep alive
+    const record: SectionRecord = { length: bytes.length, headerLength, chunks: [], inline: Buffer.from(bytes) };
+    return { record, written: target.meta.write([recordOp(target, record)]) };
+  }
   const { range, written: chunksWritten } = target.bodies.append(toChunks(bytes));
   const record: SectionRecord = { length: bytes.length, headerLength, chunks: range.count ? [range] : [] };
+  const prefix = inlinePrefix(bytes, headerLength);
+  if (prefix) record.inline = prefix;
   const written = chunksWritten
     .then(() => target.meta.write([recordOp(target, record)]))
     .finally(() => target.bodies.settle(record.chunks));
@@ -58,6 +73,8 @@ export class SectionWriter {
   private readonly ranges: ChunkRange[] = [];
   private readonly chunkWrites: Promise<void>[] = [];
   private readonly scanner: HeaderBoundaryScanner | undefined;
+  /** The section's first SECTION_INLINE_MAX bytes, copied: the record may keep its header block. */
+  private readonly head = Buffer.allocUnsafe(SECTION_INLINE_MAX);
 
   constructor(
     private readonly target: SectionTarget,
@@ -68,6 +85,7 @@ export class SectionWriter {
 
   async write(data: Buffer): Promise<void> {
     this.scanner?.push(data);
+    if (this.length < SECTION_INLINE_MAX) data.copy(this.head, this.length, 0, SECTION_INLINE_MAX - this.length);
     this.length += data.length;
     let pos = 0;
     while (pos < data.length) {
@@ -92,6 +110,8 @@ export class SectionWriter {
     const found = this.scanner?.headerLength ?? -1;
     const headerLength = this.headerRule === 'scan' ? (found < 0 ? this.length : found) : this.headerRule === 'all' ? this.length : -1;
     const record: SectionRecord = { length: this.length, headerLength, chunks: this.ranges };
+    const prefix = inlinePrefix(this.head.subarray(0, Math.min(this.length, SECTION_INLINE_MAX)), headerLength);
+    if (prefix) record.inline = prefix;
     try {
       await this.target.meta.write([recordOp(this.target, record)]);
     } finally {

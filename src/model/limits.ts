@@ -213,6 +213,13 @@ export const WRITE_GROUP_BYTES = 1024 * 1024;
 /** Writers of a LevelDB database wait (backpressure to whatever produces the bytes) while this much is queued. */
 export const WRITE_QUEUE_BYTES = 8 * 1024 * 1024;
 
+/** A section this small (a header block fetched alone, a small MIME part) is kept whole in its
+ * record in the metadata database, and so is a copy of a whole message's header block this
+ * small: header fetches, which clients build their message lists from, then read one record per
+ * message and no chunks. Most header blocks are 1-8 KB; a FETCH batch holds at most
+ * FETCH_RESPONSE_BATCH of these. */
+export const SECTION_INLINE_MAX = 16 * 1024;
+
 /** HEADER.FIELDS: header blocks up to this size are filtered in memory; larger ones are streamed twice. */
 export const FIELDS_IN_MEMORY = 1024 * 1024;
 

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CacheStore, FolderRecord, SectionRecord } from '../../src/cache/cache-store.js';
 import { FULL_BODY, HEADER_BLOCK } from '../../src/cache/keys.js';
 import { headerLengthFor } from '../../src/cache/section-writer.js';
-import { BODY_CHUNK_SIZE } from '../../src/model/limits.js';
+import { BODY_CHUNK_SIZE, SECTION_INLINE_MAX } from '../../src/model/limits.js';
 import { pattern, readAll, stored, withStore } from '../support/cache-store.js';
 
 const C = BODY_CHUNK_SIZE;
@@ -174,6 +174,55 @@ describe('header length rules', () => {
   });
 });
 
+describe('sections kept in their records', () => {
+  const header = Buffer.from('Subject: hi\r\nFrom: a@b\r\n\r\n');
+  const message = Buffer.concat([header, pattern(3 * C, 9)]);
+
+  test('a small section other than a whole message is kept whole in its record, with no chunks', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      await store.storeSection(fid, 1, HEADER_BLOCK, header, header.length).written;
+      await store.storeSection(fid, 1, '2', pattern(SECTION_INLINE_MAX, 2), -1).written;
+      await store.storeSection(fid, 1, '3', pattern(SECTION_INLINE_MAX + 1, 3), -1).written;
+      await store.storeSection(fid, 2, FULL_BODY, header, header.length).written;
+      const kept = await stored(store, fid, 1, HEADER_BLOCK);
+      assert.deepEqual([kept.chunks, kept.inline], [[], header]);
+      assert.equal(chunkCount(await stored(store, fid, 1, '2')), 0);
+      assert.equal(chunkCount(await stored(store, fid, 1, '3')), 1);
+      // a whole message always has chunks, however small
+      assert.equal(chunkCount(await stored(store, fid, 2)), 1);
+      await assertReadsBack(store, await stored(store, fid, 1, '2'), pattern(SECTION_INLINE_MAX, 2));
+    });
+  });
+
+  test("a whole message's record keeps its header block: reading it takes no chunk", async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      await store.storeSection(fid, 1, FULL_BODY, message, header.length).written;
+      const writer = store.sectionWriter(fid, 2, FULL_BODY, 'scan');
+      for (let pos = 0; pos < message.length; pos += 7) await writer.write(message.subarray(pos, pos + 7));
+      await writer.end();
+      for (const uid of [1, 2]) {
+        const record = await stored(store, fid, uid);
+        assert.ok(record.inline?.equals(header), `message ${uid}`);
+        await assertReadsBack(store, record, message);
+        // with its chunks gone, the header block still reads from the record
+        await store.expunge(fid, [uid], { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
+        assert.ok((await readAll(await store.openSection(record, 0, header.length))).equals(header));
+      }
+    });
+  });
+
+  test('a header block longer than SECTION_INLINE_MAX stays in the chunks only', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      const long = Buffer.concat([Buffer.from('X-Big: '), Buffer.alloc(SECTION_INLINE_MAX, 'a'), Buffer.from('\r\n\r\nbody')]);
+      await store.storeSection(fid, 1, FULL_BODY, long, long.length - 4).written;
+      assert.equal((await stored(store, fid, 1)).inline, undefined);
+    });
+  });
+});
+
 describe('removing data', () => {
   test('expunge removes a message, its sections and their chunks, and writes the folder record with it', async () => {
     await withStore(async (store) => {
@@ -194,8 +243,8 @@ describe('removing data', () => {
       assert.deepEqual(await store.getMetas(fid, [1]), [undefined]);
       assert.deepEqual(await store.getStructures(fid, [1]), [undefined]);
       assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: FULL_BODY }, { uid: 1, section: HEADER_BLOCK }]), [undefined, undefined]);
-      // the old records point at chunks that are gone
-      await assert.rejects(store.openSection(header, 0, header.length), /missing/);
+      // the old record points at chunks that are gone; the header block had none (kept in its record)
+      assert.deepEqual(header.chunks, []);
       await assert.rejects(readAll(await store.openSection(body, 0, body.length)), /missing/);
 
       // the other message is untouched
