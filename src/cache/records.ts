@@ -102,16 +102,15 @@ export interface SectionRecord {
   headerLength: number;
   chunks: ChunkRange[];
   /**
-   * The section's first bytes, kept in the record: all of a small section (which then has no
-   * chunks), or a whole message's header block (a copy of the start of its chunks), so that
-   * header fetches read no chunks. On a record made in memory right after an upstream fetch,
-   * all of the bytes, however many (that copy is never stored).
+   * All of the section's bytes, kept in the record: a small section, stored without chunks; or,
+   * on a record made in memory right after an upstream fetch, a section of any size (never
+   * stored as such).
    */
   inline?: Buffer;
 }
 
 const CHUNKED_MAGIC = 0x54; // 'T': record format 2 (chunks in the bodies database)
-const INLINE_MAGIC = 0x55; // 'U': format 3, format 2 followed by the section's first bytes
+const INLINE_MAGIC = 0x55; // 'U': format 3, format 2 followed by the section's bytes
 const SECTION_HEADER_SIZE = 13;
 const RANGE_SIZE = 10;
 

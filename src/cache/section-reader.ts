@@ -15,7 +15,7 @@ export type SectionContent = { length: number; buffer: Buffer } | { length: numb
 export async function openSection(bodies: BodyStore, record: SectionRecord, start: number, end: number): Promise<SectionContent> {
   start = Math.min(start, record.length);
   end = Math.max(start, Math.min(end, record.length));
-  if (record.inline && end <= record.inline.length) return { length: end - start, buffer: record.inline.subarray(start, end) };
+  if (record.inline) return { length: end - start, buffer: record.inline.subarray(start, end) };
   if (end === start) return { length: 0, buffer: Buffer.alloc(0) };
   const first = Math.floor(start / BODY_CHUNK_SIZE);
   const last = Math.floor((end - 1) / BODY_CHUNK_SIZE);

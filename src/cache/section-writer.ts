@@ -2,7 +2,7 @@ import { BODY_CHUNK_SIZE, SECTION_INLINE_MAX } from '../model/limits.js';
 import type { Uid } from '../model/types.js';
 import { toChunks, type BodyStore } from './body-store.js';
 import { HeaderBoundaryScanner, headerLengthOf } from './header-boundary.js';
-import { FULL_BODY, keys } from './keys.js';
+import { FULL_BODY, HEADER_BLOCK, keys } from './keys.js';
 import { encodeSection, type ChunkRange, type SectionRecord } from './records.js';
 import type { BatchOp, WriteQueue } from './write-queue.js';
 
@@ -26,18 +26,27 @@ export interface SectionTarget {
   section: string;
 }
 
-const recordOp = (target: SectionTarget, record: SectionRecord): BatchOp => ({
+const recordOp = (target: SectionTarget, record: SectionRecord, section = target.section): BatchOp => ({
   type: 'put',
-  key: keys.section(target.fid, target.uid, target.section),
+  key: keys.section(target.fid, target.uid, section),
   value: encodeSection(record),
 });
 
 /** A section small enough lives in its record alone (never a whole message: see SECTION_INLINE_MAX). */
 const keptWhole = (target: SectionTarget, length: number) => target.section !== FULL_BODY && length <= SECTION_INLINE_MAX;
 
-/** The first bytes a chunked section's record keeps: its header block, when that is small. */
-function inlinePrefix(bytes: Buffer, headerLength: number): Buffer | undefined {
-  return headerLength > 0 && headerLength <= SECTION_INLINE_MAX ? Buffer.from(bytes.subarray(0, headerLength)) : undefined;
+/**
+ * The record writes that make a section visible. A whole message's small header block is also
+ * kept whole, as its HEADER section: header fetches then read one small record per message.
+ */
+function recordOps(target: SectionTarget, record: SectionRecord, firstBytes: Buffer): BatchOp[] {
+  const ops = [recordOp(target, record)];
+  const headerLength = record.headerLength;
+  if (target.section === FULL_BODY && headerLength > 0 && headerLength <= SECTION_INLINE_MAX && firstBytes.length >= headerLength) {
+    const header: SectionRecord = { length: headerLength, headerLength, chunks: [], inline: firstBytes.subarray(0, headerLength) };
+    ops.push(recordOp(target, header, HEADER_BLOCK));
+  }
+  return ops;
 }
 
 /**
@@ -53,10 +62,8 @@ export function storeSection(target: SectionTarget, bytes: Buffer, headerLength:
   }
   const { range, written: chunksWritten } = target.bodies.append(toChunks(bytes));
   const record: SectionRecord = { length: bytes.length, headerLength, chunks: range.count ? [range] : [] };
-  const prefix = inlinePrefix(bytes, headerLength);
-  if (prefix) record.inline = prefix;
   const written = chunksWritten
-    .then(() => target.meta.write([recordOp(target, record)]))
+    .then(() => target.meta.write(recordOps(target, record, bytes)))
     .finally(() => target.bodies.settle(record.chunks));
   return { record: { ...record, inline: bytes }, written };
 }
@@ -73,7 +80,7 @@ export class SectionWriter {
   private readonly ranges: ChunkRange[] = [];
   private readonly chunkWrites: Promise<void>[] = [];
   private readonly scanner: HeaderBoundaryScanner | undefined;
-  /** The section's first SECTION_INLINE_MAX bytes, copied: the record may keep its header block. */
+  /** The section's first SECTION_INLINE_MAX bytes, copied: a whole message's header block may be kept whole. */
   private readonly head = Buffer.allocUnsafe(SECTION_INLINE_MAX);
 
   constructor(
@@ -110,10 +117,8 @@ export class SectionWriter {
     const found = this.scanner?.headerLength ?? -1;
     const headerLength = this.headerRule === 'scan' ? (found < 0 ? this.length : found) : this.headerRule === 'all' ? this.length : -1;
     const record: SectionRecord = { length: this.length, headerLength, chunks: this.ranges };
-    const prefix = inlinePrefix(this.head.subarray(0, Math.min(this.length, SECTION_INLINE_MAX)), headerLength);
-    if (prefix) record.inline = prefix;
     try {
-      await this.target.meta.write([recordOp(this.target, record)]);
+      await this.target.meta.write(recordOps(this.target, record, this.head.subarray(0, Math.min(this.length, SECTION_INLINE_MAX))));
     } finally {
       this.target.bodies.settle(this.ranges);
     }

@@ -30,13 +30,22 @@ export const V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-g
 const REPLACED = 'IMAP_CACHE_PROXY_PROCESS_SET';
 
 /**
+ * Started with a profiler (--cpu-prof, --heap-prof, --prof), the process keeps its settings as
+ * they are: the profiler's sampling signal, pending when execve runs, would reach the new process
+ * before it has a handler for it and kill it.
+ */
+function profiled(): boolean {
+  return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => /--(cpu-prof|heap-prof|prof)\b/.test(arg));
+}
+
+/**
  * For `start`: replaces this process with one that has the settings, unless it has them. Other
  * commands run briefly and as they are.
  */
 export function applyProcessSettings(): void {
   const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
   // (execve is there on every supported Node.js, but for Windows, where the allocator settings do not apply)
-  if (command !== 'start' || process.env[REPLACED] || !process.execve) return;
+  if (command !== 'start' || process.env[REPLACED] || !process.execve || profiled()) return;
   const missingFlags = V8_FLAGS.filter((flag) => !process.execArgv.includes(flag));
   const envSet = Object.entries(PROCESS_ENV).every(([name, value]) => process.env[name] === value);
   if (missingFlags.length === 0 && envSet) return;

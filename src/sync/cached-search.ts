@@ -20,13 +20,13 @@ export async function searchCache(generation: GenerationContext, query: readonly
 /** A message's raw header block from the cache (whole body or header section), as latin1. */
 async function cachedHeader(generation: GenerationContext, uid: Uid): Promise<string | undefined> {
   const { store } = generation.account;
-  const [body, header] = await store.getSections(generation.fid, [
-    { uid, section: FULL_BODY },
+  const [header, body] = await store.getSections(generation.fid, [
     { uid, section: HEADER_BLOCK },
+    { uid, section: FULL_BODY },
   ]);
-  const record = body ?? header;
+  const record = header ?? body;
   if (!record) return undefined;
-  const end = body ? body.headerLength : record.length;
+  const end = header ? header.length : record.headerLength;
   const content = await store.openSection(record, 0, Math.min(end, SEARCH_HEADER_MAX));
   if ('buffer' in content) return content.buffer.toString('latin1');
   const pieces: Buffer[] = [];

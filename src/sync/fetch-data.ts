@@ -61,16 +61,27 @@ export async function gatherFetchData(generation: FolderGeneration, metas: Messa
   return { structures, sections };
 }
 
-/** Header blocks: cut from the whole body where it is cached, else fetched on their own. */
+/**
+ * Header blocks: kept whole as HEADER sections (fetched alone, or copied when the whole body was
+ * stored), else cut from a whole body cached before that copy was made, else fetched on their own.
+ */
 async function headerBlocks(generation: FolderGeneration, metas: MessageMeta[]) {
-  const records = await generation.account.store.getSections(generation.fid, metas.map((m) => ({ uid: m.uid, section: FULL_BODY })));
+  const { store } = generation.account;
+  const headers = new Map<Uid, SectionRecord>();
   const bodies = new Map<Uid, SectionRecord>();
-  const without: MessageMeta[] = [];
-  metas.forEach((meta, i) => {
-    const record = records[i];
-    if (record) bodies.set(meta.uid, record);
-    else without.push(meta);
+  const kept = await store.getSections(generation.fid, metas.map((m) => ({ uid: m.uid, section: HEADER_BLOCK })));
+  const withoutHeader = metas.filter((meta, i) => {
+    const record = kept[i];
+    if (record) headers.set(meta.uid, record);
+    return !record;
   });
-  const headers = without.length ? await generation.items.sections(without, HEADER_BLOCK, Priority.Client) : new Map<Uid, SectionRecord>();
+  if (withoutHeader.length === 0) return { bodies, headers };
+  const cachedBodies = await store.getSections(generation.fid, withoutHeader.map((m) => ({ uid: m.uid, section: FULL_BODY })));
+  const without = withoutHeader.filter((meta, i) => {
+    const record = cachedBodies[i];
+    if (record) bodies.set(meta.uid, record);
+    return !record;
+  });
+  if (without.length > 0) for (const [uid, record] of await generation.items.sections(without, HEADER_BLOCK, Priority.Client)) headers.set(uid, record);
   return { bodies, headers };
 }

@@ -23,10 +23,21 @@ export class HeaderFieldFilter {
   private pendingLine: Buffer[] = [];
   private pendingLength = 0;
 
+  /** The lengths of the names asked for: most field lines are told apart by length alone, without making a string. */
+  private readonly nameLengths: ReadonlySet<number>;
+
   constructor(
     private readonly names: ReadonlySet<string>,
     private readonly exclude: boolean,
-  ) {}
+  ) {
+    this.nameLengths = new Set([...names].map((name) => name.length));
+  }
+
+  /** The selected fields of a header block held in memory, in one Buffer. */
+  static select(block: Buffer, names: ReadonlySet<string>, exclude: boolean): Buffer {
+    const filter = new HeaderFieldFilter(names, exclude);
+    return Buffer.concat([...filter.push(block), ...filter.end()]);
+  }
 
   push(piece: Buffer): Buffer[] {
     const out: Buffer[] = [];
@@ -120,14 +131,22 @@ export class HeaderFieldFilter {
   private copyRestOfLine(piece: Buffer, pos: number, out: Buffer[]): number {
     const lf = piece.indexOf(LF, pos);
     const end = lf < 0 ? piece.length : lf + 1;
-    if (this.include) out.push(piece.subarray(pos, end));
+    if (this.include) {
+      // the line right after the last one sent, in the same piece: one slice for both
+      const last = out[out.length - 1];
+      if (last && last.buffer === piece.buffer && last.byteOffset >= piece.byteOffset && last.byteOffset + last.length === piece.byteOffset + pos) out[out.length - 1] = piece.subarray(last.byteOffset - piece.byteOffset, end);
+      else out.push(piece.subarray(pos, end));
+    }
     this.atLineStart = lf >= 0;
     return end;
   }
 
   /** Whether a field is selected; a line without a colon is a field whose name is the whole line. */
   private matches(rawName: Buffer): boolean {
-    const name = rawName.toString('latin1').trimEnd().toUpperCase();
+    let length = rawName.length;
+    while (length > 0 && (rawName[length - 1] === SP || rawName[length - 1] === HT || rawName[length - 1] === CR)) length--;
+    if (!this.nameLengths.has(length)) return this.exclude;
+    const name = rawName.toString('latin1', 0, length).toUpperCase();
     return this.names.has(name) !== this.exclude;
   }
 }

@@ -53,8 +53,8 @@ function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind
 }
 
 function headerRange(message: MessageSections): ByteRange | undefined {
-  if (message.body) return { record: message.body, start: 0, end: message.body.headerLength };
   if (message.header) return { record: message.header, start: 0, end: message.header.length };
+  if (message.body) return { record: message.body, start: 0, end: message.body.headerLength };
   return undefined;
 }
 
@@ -79,11 +79,14 @@ async function filterFields(
   };
   const start = partial?.start ?? 0;
   const limit = partial?.length ?? Number.MAX_SAFE_INTEGER;
+  const cut = (all: Buffer) => all.subarray(Math.min(start, all.length), Math.min(all.length, start + limit));
+  const inline = block.record.inline;
+  // the header block kept in the record (most messages): no read, no stream
+  if (inline && block.end <= inline.length) return cut(HeaderFieldFilter.select(inline.subarray(block.start, block.end), names, exclude));
   if (block.end - block.start <= FIELDS_IN_MEMORY) {
     const pieces: Buffer[] = [];
     for await (const piece of filtered()) pieces.push(piece);
-    const all = Buffer.concat(pieces);
-    return all.subarray(Math.min(start, all.length), Math.min(all.length, start + limit));
+    return cut(Buffer.concat(pieces));
   }
   // a huge header block: one pass for the length, a second one to send it
   let total = 0;

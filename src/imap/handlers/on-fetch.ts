@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import { FETCH_RESPONSE_BATCH } from '../../model/limits.js';
 import type { MessageMeta, MessageStructure } from '../../model/types.js';
 import { indexOfUid } from '../../model/uid-set.js';
-import type { MessageSections } from '../../sync/fetch-data.js';
+import type { FetchData, MessageSections } from '../../sync/fetch-data.js';
 import type { Folder } from '../../sync/folder.js';
 import { planFetch, type FetchPlan, type PlannedItem } from '../fetch/fetch-plan.js';
 import { openLiteral } from '../fetch/literal-content.js';
@@ -32,15 +32,19 @@ export function makeOnFetch(deps: { log: Logger }) {
     const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text'));
     let vanished = false;
 
-    /** One batch of messages; whether some of them were gone. */
-    const fetchBatch = async (uids: number[]): Promise<boolean> => {
-      let vanished = false;
+    /** One batch's metadata and cached sections, read while the batch before it is written. */
+    const prepareBatch = async (uids: number[]): Promise<PreparedBatch> => {
       let metas = (await folder.metas(uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
-      vanished ||= metas.length < uids.length;
+      const vanished = metas.length < uids.length;
       if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
       const seen = marksSeen ? await markSeen(folder, metas, session.id) : undefined;
       if (seen) metas = seen.metas;
-      const data = await folder.fetchData(metas, plan);
+      return { metas, vanished, seen, data: await folder.fetchData(metas, plan) };
+    };
+
+    /** Writes one prepared batch; whether some of its messages were gone. */
+    const writeBatch = async ({ metas, vanished: gone, seen, data }: PreparedBatch): Promise<boolean> => {
+      let vanished = gone;
       for (const meta of metas) {
         const seq = indexOfUid(selected.uidList, meta.uid) + 1;
         const sections = data.sections.get(meta.uid);
@@ -58,15 +62,32 @@ export function makeOnFetch(deps: { log: Logger }) {
       return vanished;
     };
 
-    for (let i = 0; i < options.messages.length; i += FETCH_RESPONSE_BATCH) {
-      const uids = options.messages.slice(i, i + FETCH_RESPONSE_BATCH);
-      // an expunge by another session meanwhile leaves these bodies readable to the end
+    /**
+     * Batch i+1 is read from the cache while batch i is written to the client: at most two
+     * batches in memory. Each holds its chunks (an expunge by another session meanwhile leaves
+     * its bodies readable to the end) from before its read until it is written.
+     */
+    const start = (i: number) => {
       const endRead = folder.account.store.beginRead();
-      try {
-        vanished = (await fetchBatch(uids)) || vanished;
-      } finally {
-        endRead();
+      const prepared = prepareBatch(options.messages.slice(i, i + FETCH_RESPONSE_BATCH));
+      prepared.catch(() => endRead());
+      return { prepared, endRead };
+    };
+    let next: ReturnType<typeof start> | undefined = options.messages.length > 0 ? start(0) : undefined;
+    try {
+      for (let i = 0; next; i += FETCH_RESPONSE_BATCH) {
+        const current = next;
+        const batch = await current.prepared;
+        next = i + FETCH_RESPONSE_BATCH < options.messages.length ? start(i + FETCH_RESPONSE_BATCH) : undefined;
+        try {
+          vanished = (await writeBatch(batch)) || vanished;
+        } finally {
+          current.endRead();
+        }
       }
+    } finally {
+      // a failed batch: the one read ahead is not written, but settled
+      next?.prepared.then(next.endRead, () => undefined);
     }
     await writer.flush();
     // RFC 2180 4.1.2: what could not be sent was expunged upstream (Dovecot's words, which
@@ -74,6 +95,14 @@ export function makeOnFetch(deps: { log: Logger }) {
     if (vanished) overrideAnswer(session, { response: 'NO', code: 'EXPUNGEISSUED', message: 'Some of the requested messages no longer exist' });
     return true;
   });
+}
+
+interface PreparedBatch {
+  metas: MessageMeta[];
+  /** Some of the batch's messages had no metadata: expunged. */
+  vanished: boolean;
+  seen: { changed: Set<number> } | undefined;
+  data: FetchData;
 }
 
 /** A non-PEEK body fetch on a read-write SELECT sets \Seen: upstream first. Returns the metas as they are now and which changed. */
