@@ -54,6 +54,12 @@ export interface FolderStatus {
   unseen?: number;
   /** Keywords upstream lists in the folder's FLAGS (SELECT only). */
   keywords?: string[];
+  /**
+   * The message count is current, UIDNEXT and HIGHESTMODSEQ may be older than upstream's (a
+   * connection that has had the folder selected for a while): a sync asks what changed since
+   * instead of comparing them.
+   */
+  stale?: boolean;
 }
 
 /** Per-message metadata as cached: everything but structure and bytes. */

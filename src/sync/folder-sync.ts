@@ -42,8 +42,9 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   const changes: FolderChanges = { added: [], expunged: [], flagged: [] };
   const known = input.uids;
   const condstore = status.highestModseq !== '0';
-  if (condstore && record.highestModseq === status.highestModseq && record.uidNext === status.uidNext && known.length === status.messages) {
-    return { record, uids: [...known], changes };
+  const unchanged = record.highestModseq === status.highestModseq && record.uidNext === status.uidNext && known.length === status.messages;
+  if (condstore && !status.stale && unchanged) {
+    return { record, uids: known as Uid[], changes };
   }
 
   // without CONDSTORE upstream, new and changed messages get the proxy's own modseqs
@@ -53,6 +54,8 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   const vanished: UidRange[] = [];
   let pending: MessageMeta[] = [];
   let maxUid = 0;
+  /** The highest modseq among what the fetch reported: a stale status's HIGHESTMODSEQ is old. */
+  let maxModseq = BigInt(record.highestModseq);
 
   /** Writes a batch of fetched metadata; flag changes of known messages are compared with the cache. */
   const flush = async () => {
@@ -74,12 +77,21 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     await store.putMetas(fid, batch);
   };
 
+  /** Keywords on messages that the folder's record does not list yet (a stale status has no FLAGS list). */
+  const keywords = new Set(record.keywords ?? []);
+  const newKeywords: string[] = [];
   const onFetch = async (fetched: UpstreamFetch) => {
     seen?.add(fetched.uid);
+    for (const flag of fetched.flags ?? []) {
+      if (flag.startsWith('\\') || keywords.has(flag)) continue;
+      keywords.add(flag);
+      newKeywords.push(flag);
+    }
     if (fetched.size === undefined || fetched.internalDate === undefined || fetched.flags === undefined) {
       return; // an unsolicited flag update: the fetch itself reports the current flags
     }
     maxUid = Math.max(maxUid, fetched.uid);
+    if (fetched.modseq && BigInt(fetched.modseq) > maxModseq) maxModseq = BigInt(fetched.modseq);
     pending.push({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate });
     if (pending.length >= META_WRITE_BATCH) await flush();
   };
@@ -120,8 +132,10 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   changes.added.sort((a, b) => a.uid - b.uid);
   const next: FolderRecord = {
     ...record,
-    uidNext: Math.max(status.uidNext, maxUid + 1),
-    highestModseq: status.highestModseq,
+    ...(newKeywords.length ? { keywords: [...(record.keywords ?? []), ...newKeywords] } : {}),
+    // UIDNEXT never goes down: a stale status's is at most the record's
+    uidNext: Math.max(status.uidNext, status.stale ? record.uidNext : 0, maxUid + 1),
+    highestModseq: status.stale && condstore ? String(maxModseq > BigInt(status.highestModseq) ? maxModseq : BigInt(status.highestModseq)) : status.highestModseq,
     messages: uids.length,
     lastSync: Date.now(),
     ...(condstore ? {} : { localModseq: local + (expunged.length ? 1 : 0) }),
@@ -130,7 +144,7 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
 }
 
 function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {
-  if (b.length === 0) return a.slice();
+  if (b.length === 0) return a as Uid[]; // never changed in place (FolderGeneration.uids): shared, not copied
   const out: Uid[] = [];
   let i = 0;
   let j = 0;
@@ -153,7 +167,7 @@ function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {
 }
 
 function removeSorted(uids: readonly Uid[], remove: readonly Uid[]): Uid[] {
-  if (remove.length === 0) return uids.slice();
+  if (remove.length === 0) return uids as Uid[];
   const drop = new Set(remove);
   return uids.filter((uid) => !drop.has(uid));
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { FolderRecord } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
-import { METADATA_SCAN_BATCH, STATUS_FRESH_MS } from '../model/limits.js';
+import { METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, lowerBound, toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
@@ -137,22 +137,31 @@ export class Folder extends EventEmitter {
   }
 
   private syncWithUpstream(priority: Priority): Promise<void> {
-    this.syncing ??= this.account.pool
-      .run({ folder: this.path, priority }, async (conn, opened) => {
-        // a connection already on this folder is asked again: its status may be old
-        const status = opened ?? (await conn.open(this.path, conn.selectedReadOnly));
-        const known = this.current?.record.uidValidity === status.uidValidity ? this.current : undefined;
-        const generation = known ?? (await this.startGeneration(status.uidValidity));
-        // journal entries of this sync rank above everything sessions saw before it
-        const floor = this.modseqFloor();
-        const result = await syncFolder(generation, conn, status);
-        // a new generation has no session yet: its first fill is nobody's news
-        await this.apply(generation, result, known ? floor : undefined);
-      })
-      .finally(() => {
-        this.syncing = undefined;
-      });
+    this.syncing ??= (async () => {
+      // each failed attempt was on a connection that is gone now: a new one selects the folder
+      while (!(await this.syncOnce(priority)));
+    })().finally(() => {
+      this.syncing = undefined;
+    });
     return this.syncing;
+  }
+
+  /** One sync on one connection; false when that connection was lost before it began. */
+  private syncOnce(priority: Priority): Promise<boolean> {
+    return this.account.pool.run({ folder: this.path, priority }, async (conn, opened) => {
+      // a connection already on this folder: its SELECT is old
+      const big = (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
+      const status = opened ?? (big ? await conn.refreshSelected() : await conn.open(this.path, conn.selectedReadOnly));
+      if (!status) return false;
+      const known = this.current?.record.uidValidity === status.uidValidity ? this.current : undefined;
+      const generation = known ?? (await this.startGeneration(status.uidValidity));
+      // journal entries of this sync rank above everything sessions saw before it
+      const floor = this.modseqFloor();
+      const result = await syncFolder(generation, conn, status);
+      // a new generation has no session yet: its first fill is nobody's news
+      await this.apply(generation, result, known ? floor : undefined);
+      return true;
+    });
   }
 
   /** Takes on what a sync found: the record and expunges in the cache first, then in memory; `floor`: tell the sessions. */
@@ -188,12 +197,15 @@ export class Folder extends EventEmitter {
    */
   async firstUnseen(generation: FolderGeneration): Promise<number> {
     const uids = generation.uids;
+    // known from an earlier SELECT, and no message up to it changed since: no read at all
+    if (generation.unseenFound && generation.seenPrefix < uids.length) return generation.seenPrefix + 1;
     for (let i = generation.seenPrefix; i < uids.length; i += METADATA_SCAN_BATCH) {
       const metas = await this.account.store.getMetas(generation.fid, uids.slice(i, i + METADATA_SCAN_BATCH));
       const at = metas.findIndex((meta) => meta && !meta.flags.includes('\\Seen'));
       if (generation.uids !== uids) return 0; // changed meanwhile: a next SELECT looks again
       if (at >= 0) {
         generation.seenPrefix = i + at;
+        generation.unseenFound = true;
         return i + at + 1;
       }
       generation.seenPrefix = Math.min(i + METADATA_SCAN_BATCH, uids.length);

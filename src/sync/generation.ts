@@ -19,6 +19,8 @@ export class FolderGeneration implements GenerationContext {
    * message (SELECT's UNSEEN) starts. Lowered to a message whose flags changed or that went.
    */
   seenPrefix = 0;
+  /** The message right after the known \Seen prefix is known to be without \Seen: it is the first unseen one. */
+  unseenFound = false;
 
   constructor(
     readonly account: AccountContext,
@@ -38,6 +40,11 @@ export class FolderGeneration implements GenerationContext {
 
   /** Messages changed or went: the known \Seen prefix ends before the first of them. */
   flagsMayHaveChanged(uids: readonly Uid[]): void {
-    for (const uid of uids) this.seenPrefix = Math.min(this.seenPrefix, lowerBound(this.uids, uid));
+    for (const uid of uids) {
+      const at = lowerBound(this.uids, uid);
+      if (at > this.seenPrefix) continue;
+      this.seenPrefix = at;
+      this.unseenFound = false;
+    }
   }
 }

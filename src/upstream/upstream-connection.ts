@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ImapFlow } from 'imapflow';
+import { ImapFlow, type MailboxObject } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import { IDLE_RETRY_MS, MAX_REPORTED_UIDS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_RENEW_MS, UPSTREAM_LOGOUT_WAIT_MS } from '../model/limits.js';
@@ -179,13 +179,7 @@ export class UpstreamConnection extends EventEmitter {
     try {
       const mailbox = await this.client.mailboxOpen(upstreamPath, { readOnly });
       this.selected = { path, readOnly };
-      return {
-        uidValidity: Number(mailbox.uidValidity),
-        uidNext: mailbox.uidNext,
-        messages: mailbox.exists,
-        highestModseq: mailbox.highestModseq && !mailbox.noModseq ? mailbox.highestModseq.toString() : '0',
-        keywords: [...(mailbox.flags ?? [])].filter((flag) => !flag.startsWith('\\')),
-      };
+      return statusOf(mailbox);
     } catch (err) {
       this.selected = null;
       const mailboxMissing = (err as { mailboxMissing?: boolean }).mailboxMissing;
@@ -193,6 +187,30 @@ export class UpstreamConnection extends EventEmitter {
       if (mailboxMissing) throw new ProxyError('NONEXISTENT', `no folder ${path} upstream`, { cause: err, context: { path }, ...(clientText ? { clientText } : {}) });
       throw upstreamError(err, 'SELECT', { path });
     }
+  }
+
+  /**
+   * The status of the folder this connection has selected, brought up to date by a NOOP: one
+   * quick round trip, where a SELECT again can cost upstream much more (Dovecot re-reads the
+   * index of a 100,000-message maildir folder on every open once the session has LISTed: 100 ms).
+   * Only the message count is current (`stale`), and the keyword list is left out. Undefined
+   * when the connection is lost at the NOOP (Dovecot ends a session whose selected folder got a
+   * new UIDVALIDITY): the caller asks on another connection, which selects the folder anew.
+   */
+  async refreshSelected(): Promise<FolderStatus | undefined> {
+    const mailbox = this.client.mailbox;
+    if (!mailbox || !this.selected) return undefined;
+    try {
+      await this.client.noop();
+    } catch (err) {
+      const error = upstreamError(err, 'NOOP', { path: this.selected.path });
+      if (error.code === 'UPSTREAM_UNAVAILABLE') return undefined;
+      throw error;
+    }
+    if (!this.client.usable) return undefined;
+    // imapflow keeps the FLAGS list of the SELECT: the sync learns new keywords from the messages
+    const { keywords: _old, ...status } = statusOf(mailbox);
+    return { ...status, stale: true };
   }
 
   /** LIST with special-use, subscriptions and (where upstream has LIST-STATUS) every folder's status. */
@@ -496,3 +514,13 @@ export class UpstreamConnection extends EventEmitter {
   }
 }
 
+/** A folder's status as imapflow keeps it for the selected folder. */
+function statusOf(mailbox: MailboxObject): FolderStatus {
+  return {
+    uidValidity: Number(mailbox.uidValidity),
+    uidNext: mailbox.uidNext,
+    messages: mailbox.exists,
+    highestModseq: mailbox.highestModseq && !mailbox.noModseq ? mailbox.highestModseq.toString() : '0',
+    keywords: [...(mailbox.flags ?? [])].filter((flag) => !flag.startsWith('\\')),
+  };
+}

@@ -5,7 +5,9 @@ import { after, describe, test } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
+import { RESELECT_MAX_MESSAGES } from '../../src/model/limits.js';
 import { deliver } from '../support/maildir.js';
+import { smallMessages } from '../support/small-messages.js';
 import { connectClient, startTestProxy } from '../support/proxy.js';
 import { fetchItems, RawImapClient } from '../support/raw-client.js';
 
@@ -16,11 +18,11 @@ const upstream: ImapFlow = await connectClient(dovecot.port);
 after(() => upstream.logout().catch(() => undefined));
 
 /** UID -> "FLAGS (...) RFC822.SIZE n" as a server answers it, and the EXAMINE facts. */
-async function view(port: number) {
+async function view(port: number, folder = 'INBOX') {
   const client = await RawImapClient.connect(port);
   try {
     await client.login();
-    const examine = (await client.command('EXAMINE INBOX')).untagged.map((b) => b.toString()).join('\n');
+    const examine = (await client.command(`EXAMINE ${folder}`)).untagged.map((b) => b.toString()).join('\n');
     const fetched = await client.command('UID FETCH 1:* (UID FLAGS RFC822.SIZE)');
     const messages = new Map<number, string>();
     for (const line of fetched.untagged) {
@@ -30,6 +32,7 @@ async function view(port: number) {
     }
     return {
       exists: Number(/\* (\d+) EXISTS/.exec(examine)?.[1]),
+      keywords: /\* FLAGS \((.*)\)/.exec(examine)?.[1]?.split(' ').filter((flag) => !flag.startsWith('\\')).sort(),
       uidValidity: Number(/UIDVALIDITY (\d+)/.exec(examine)?.[1]),
       uidNext: Number(/UIDNEXT (\d+)/.exec(examine)?.[1]),
       messages,
@@ -62,5 +65,35 @@ describe('resync at SELECT', () => {
     const expected = await view(dovecot.port);
     assert.equal(expected.uidValidity, before.uidValidity + 1000);
     assert.deepEqual(await view(proxy.port), expected);
+  });
+});
+
+describe(`resync at SELECT of a folder of ${RESELECT_MAX_MESSAGES} messages (a connection that has it selected asks NOOP and CHANGEDSINCE instead of selecting it again)`, () => {
+  const folder = 'Big';
+
+  test('the first SELECT matches Dovecot', async () => {
+    await deliver(dovecot.mailDir(), smallMessages(folder, RESELECT_MAX_MESSAGES));
+    assert.deepEqual(await view(proxy.port, folder), await view(dovecot.port, folder));
+  });
+
+  test('flag changes with a new keyword, expunges and new mail made upstream appear at the next SELECT', async () => {
+    await upstream.mailboxOpen(folder);
+    await upstream.messageFlagsAdd('1:5', ['\\Flagged', '$BigLabel'], { uid: true });
+    await upstream.messageFlagsAdd('9000:9010', ['\\Seen'], { uid: true });
+    await upstream.messageDelete('11:13', { uid: true });
+    await upstream.mailboxClose();
+    await deliver(dovecot.mailDir(), smallMessages(folder, 4, RESELECT_MAX_MESSAGES));
+    const expected = await view(dovecot.port, folder);
+    assert.equal(expected.exists, RESELECT_MAX_MESSAGES - 3 + 4);
+    assert.deepEqual(expected.keywords, ['$BigLabel']);
+    assert.deepEqual(await view(proxy.port, folder), expected);
+  });
+
+  test('a new UIDVALIDITY (Dovecot ends the sessions that have the folder selected) drops the folder cache', async () => {
+    const before = await view(proxy.port, folder);
+    await dovecot.setUidValidity(folder, before.uidValidity + 1000);
+    const expected = await view(dovecot.port, folder);
+    assert.equal(expected.uidValidity, before.uidValidity + 1000);
+    assert.deepEqual(await view(proxy.port, folder), expected);
   });
 });

@@ -71,6 +71,25 @@ describe('syncFolder', () => {
     });
   });
 
+  test('a status from a connection that had the folder selected (stale): asks what changed, learns new keywords and HIGHESTMODSEQ from it', async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      for (let i = 0; i < 3; i++) folder.add(`message ${i}`);
+      const first = await syncOnce(store, folder, emptyRecord(store.newFolderId()), []);
+      const conn = folder.connection();
+      const selectedEarlier = { ...(await conn.open('INBOX', true)), stale: true };
+      folder.setFlags(2, ['\\Seen', '$Label1']);
+      folder.calls.length = 0;
+
+      const second = await syncFolder(input(store, first.record, first.uids), conn, selectedEarlier);
+      assert.deepEqual(folder.calls.map((c) => c.command), ['fetch'], 'asked CHANGEDSINCE, although the stale status looks unchanged');
+      assert.deepEqual(second.changes.flagged.map((f) => [f.uid, f.flags]), [[2, ['\\Seen', '$Label1']]]);
+      assert.deepEqual(second.record.keywords, ['$Label1']);
+      assert.equal(second.record.highestModseq, String(folder.highestModseq));
+      assert.equal(second.record.uidNext, first.record.uidNext);
+    });
+  });
+
   test('without CONDSTORE, flags are compared with the cache and changes get the proxy\'s own modseqs', async () => {
     await withStore(async (store) => {
       const folder = new FakeFolder();
