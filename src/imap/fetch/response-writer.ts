@@ -38,6 +38,18 @@ export class ResponseWriter {
     await this.push(Readable.from(concatSegments(segments, this.session), { objectMode: false }));
   }
 
+  /**
+   * Flushes what is left so that it goes out in one write with the command's tagged answer: the
+   * socket is corked until the end of this turn of the event loop. A client fetching one message
+   * per command then waits for one packet, not two.
+   */
+  async end(): Promise<void> {
+    const { socket } = this.session;
+    socket.cork();
+    setImmediate(() => socket.uncork());
+    await this.flush();
+  }
+
   async flush(): Promise<void> {
     if (this.pending.length === 0) return;
     const compiled = Buffer.concat(this.pending, this.pendingBytes - 2);

@@ -89,7 +89,7 @@ export function makeOnFetch(deps: { log: Logger }) {
       // a failed batch: the one read ahead is not written, but settled
       next?.prepared.then(next.endRead, () => undefined);
     }
-    await writer.flush();
+    await writer.end();
     // RFC 2180 4.1.2: what could not be sent was expunged upstream (Dovecot's words, which
     // clients and imaptest know)
     if (vanished) overrideAnswer(session, { response: 'NO', code: 'EXPUNGEISSUED', message: 'Some of the requested messages no longer exist' });
