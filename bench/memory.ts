@@ -334,7 +334,7 @@ async function prefetchRun(dovecot: Dovecot, expected: Expected, label: string, 
  * or when its admin socket says so. Fails when the proxy exits or the sync makes no progress for
  * `stallSeconds`. Prints its progress now and then.
  */
-function waitForSync(
+export function waitForSync(
   proxy: Awaited<ReturnType<typeof startProxyProcess>>,
   data: string,
   stallSeconds: number,

@@ -39,9 +39,18 @@ export function rssAnonMb(pid: number): number {
 const live = new Set<ChildProcess>();
 process.once('exit', () => live.forEach((child) => child.kill('SIGKILL')));
 
-export async function startProxyProcess(args: string[], sampleMs = 100): Promise<ProxyProcess> {
+/** The CLI's compiled entry point: what containers and service managers start with `node`. */
+const MAIN = path.resolve(import.meta.dirname, '../src/cli/main.js');
+
+/**
+ * Starts the proxy: through the bin as users run it, or (`launch: 'node'`) as
+ * `node dist/src/cli/main.js start ...`, without the settings the bin's process is started with.
+ */
+export async function startProxyProcess(args: string[], options: { sampleMs?: number; launch?: 'bin' | 'node' } = {}): Promise<ProxyProcess> {
   const port = await freePort();
-  return startListening(CLI, ['start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], port, sampleMs);
+  const startArgs = ['start', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args];
+  if (options.launch === 'node') return startListening(process.execPath, [MAIN, ...startArgs], port, options.sampleMs ?? 100);
+  return startListening(CLI, startArgs, port, options.sampleMs ?? 100);
 }
 
 /**

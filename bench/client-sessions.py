@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""IMAP client sessions for the scale scenario (bench/scale.ts), timed on the client side.
+
+  session HOST PORT                  what Thunderbird does on a new profile: SELECT INBOX, then a
+                                     UID FETCH 1:* of sizes, flags and the header fields of its list
+  latency HOST PORT COUNT            one command at a time on one connection: UID FETCH of FLAGS, of a
+                                     header field and of BODY.PEEK[] for messages 1..COUNT (a first
+                                     pass, then the timed one); medians per command
+  changed HOST PORT MODSEQ           SELECT INBOX, then UID FETCH 1:* (FLAGS) (CHANGEDSINCE MODSEQ)
+  store HOST PORT UIDS FLAG          UID STORE UIDS +FLAGS (FLAG); prints the HIGHESTMODSEQ before
+
+Each prints one JSON object. User test, password pass.
+"""
+import json, re, socket, statistics, sys, time
+
+THUNDERBIRD_FETCH = ('UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date '
+                     'Message-ID References In-Reply-To Content-Type)])')
+
+
+class Client:
+    """Raw IMAP over a socket: a command, then every response line (literals read whole) up to its tagged one; counts FETCH responses."""
+
+    def __init__(self, host, port):
+        self.sock = socket.create_connection((host, int(port)))
+        self.file = self.sock.makefile('rb', buffering=1 << 20)
+        self.tag = 0
+        self.file.readline()
+        self.command('LOGIN test pass')
+
+    def command(self, text):
+        self.tag += 1
+        tag = b'x%d ' % self.tag
+        self.sock.sendall(tag + text.encode() + b'\r\n')
+        fetched = 0
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise SystemExit(f'connection closed during {text}')
+            if re.match(rb'\* \d+ FETCH ', line):
+                fetched += 1
+            while line.endswith(b'}\r\n'):
+                literal = re.search(rb'\{(\d+)\}\r\n$', line)
+                self.file.read(int(literal.group(1)))
+                line = self.file.readline()
+            if line.startswith(tag):
+                if not line[len(tag):].startswith(b'OK'):
+                    raise SystemExit(f'{text}: {line.decode(errors="replace").strip()}')
+                return fetched, line
+
+
+def timed(client, text):
+    start = time.perf_counter()
+    untagged, _ = client.command(text)
+    return time.perf_counter() - start, untagged
+
+
+def session(host, port):
+    start = time.perf_counter()
+    client = Client(host, port)
+    select, _ = timed(client, 'SELECT INBOX')
+    fetch, messages = timed(client, THUNDERBIRD_FETCH)
+    total = time.perf_counter() - start
+    return {'selectSeconds': select, 'fetchSeconds': fetch, 'totalSeconds': total, 'messages': messages}
+
+
+def latency(host, port, count):
+    client = Client(host, port)
+    client.command('SELECT INBOX')
+    kinds = {'flags': 'UID FETCH %d (FLAGS)', 'headerField': 'UID FETCH %d BODY.PEEK[HEADER.FIELDS (SUBJECT)]',
+             'body': 'UID FETCH %d BODY.PEEK[]'}
+    result = {}
+    for name, template in kinds.items():
+        for uid in range(1, count + 1):
+            client.command(template % uid)
+        times = [timed(client, template % uid)[0] for uid in range(1, count + 1)]
+        result[name + 'Ms'] = statistics.median(times) * 1000
+    return result
+
+
+def changed(host, port, modseq):
+    client = Client(host, port)
+    select, _ = timed(client, 'SELECT INBOX')
+    fetch, messages = timed(client, f'UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq})')
+    return {'selectSeconds': select, 'fetchSeconds': fetch, 'messages': messages}
+
+
+def store(host, port, uids, flag):
+    client = Client(host, port)
+    client.sock.sendall(b's1 SELECT INBOX (CONDSTORE)\r\n')
+    highest = None
+    while True:
+        line = client.file.readline()
+        found = re.search(rb'HIGHESTMODSEQ (\d+)', line)
+        if found:
+            highest = int(found.group(1))
+        if line.startswith(b's1 '):
+            break
+    client.command(f'UID STORE {uids} +FLAGS.SILENT ({flag})')
+    return {'highestModseqBefore': highest}
+
+
+if __name__ == '__main__':
+    kind, host, port, *rest = sys.argv[1:]
+    run = {'session': session, 'latency': lambda h, p, n: latency(h, p, int(n)), 'changed': changed, 'store': store}[kind]
+    print(json.dumps(run(host, port, *rest)))

@@ -1,0 +1,176 @@
+// The scale scenario: one big folder (100,000 small messages by default) and the commands
+// Thunderbird sends on a new profile, straight from Dovecot and through the proxy, cold (empty
+// cache, --prefetch headers) and warm (a second client); SELECT on its own; the resync after
+// 1,000 flag changes made upstream; one command at a time on one connection; the proxy's peak
+// RssAnon, started through the bin and as `node dist/src/cli/main.js`. The client is a raw
+// socket client in Python (client-sessions.py), timing on its side as a user would feel it.
+import path from 'node:path';
+import { startDovecot } from '../test/support/dovecot.js';
+import { deliver } from '../test/support/maildir.js';
+import { smallMessages } from '../test/support/small-messages.js';
+import { waitForSync } from './memory.js';
+import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
+import { log, median, round, run } from './util.js';
+
+const CLIENT = path.resolve(import.meta.dirname, '../../bench/client-sessions.py');
+/** Flags changed upstream before the resync is timed. */
+const FLAG_CHANGES = 1000;
+/** The background sync of a big folder is given up on after this long without progress. */
+const STALL_SECONDS = 300;
+/** Messages fetched one command at a time, per kind of command. */
+const SINGLE_COMMANDS = 400;
+
+interface Session {
+  selectSeconds: number;
+  fetchSeconds: number;
+  totalSeconds: number;
+  messages: number;
+}
+
+interface Latency {
+  flagsMs: number;
+  headerFieldMs: number;
+  bodyMs: number;
+}
+
+export interface ScaleResults {
+  messages: number;
+  /** The Thunderbird-like session, whole (login, SELECT, UID FETCH 1:*), per run. */
+  directSeconds: number[];
+  coldSeconds: number[];
+  warmSeconds: number[];
+  coldRatio: number;
+  warmRatio: number;
+  /** SELECT alone, in the warm session and straight from Dovecot (medians). */
+  selectSeconds: { direct: number; warm: number; ratio: number };
+  /** After FLAG_CHANGES flag changes upstream: the next SELECT and UID FETCH 1:* (FLAGS) (CHANGEDSINCE m). */
+  flagResync: { changes: number; direct: { select: number; fetch: number }; proxy: { select: number; fetch: number }; selectRatio: number; fetchRatio: number; changedMessages: number };
+  /** Median milliseconds per one-message command, warm. */
+  latency: { commands: number; direct: Latency; proxy: Latency; ratios: Latency };
+  /** Peak RssAnon of the proxy, MB: through the bin (cold and warm runs), and started as node main.js (a session, single commands, the resync). */
+  peakRssAnonMb: { bin: number; node: number };
+}
+
+async function client(kind: string, port: number, ...rest: (string | number)[]): Promise<unknown> {
+  const { stdout } = await run('python3', [CLIENT, kind, '127.0.0.1', String(port), ...rest.map(String)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout);
+}
+
+const session = async (port: number) => (await client('session', port)) as Session;
+
+export async function scaleScenario(options: { messages: number; runs: number; freshDir: () => string }): Promise<ScaleResults> {
+  const { messages, runs, freshDir } = options;
+  log(`\n== scale: one folder of ${messages} small messages, a Thunderbird-like session straight from Dovecot and through the proxy`);
+  const dovecot = await startDovecot();
+  try {
+    const loadStart = performance.now();
+    await deliver(dovecot.mailDir(), smallMessages('INBOX', messages));
+    await session(dovecot.port); // Dovecot builds its index here, not in a timed run
+    log(`  corpus delivered and indexed in ${((performance.now() - loadStart) / 1000).toFixed(0)} s`);
+
+    const direct: Session[] = [];
+    const cold: Session[] = [];
+    const warm: Session[] = [];
+    let binPeak = 0;
+    let data = '';
+    for (let i = 1; i <= runs; i++) {
+      direct.push(await session(dovecot.port));
+      data = freshDir();
+      const proxy = await startProxyProcess(['--upstream', `imap://127.0.0.1:${dovecot.port}`, '--data', data, '--prefetch', 'headers']);
+      try {
+        cold.push(await session(proxy.port));
+        // warm: everything cached, the background sync (ENVELOPE, BODYSTRUCTURE, headers) finished
+        await waitForSync(proxy, data, STALL_SECONDS);
+        warm.push(await session(proxy.port));
+        binPeak = Math.max(binPeak, proxy.peakRssAnonMb());
+      } finally {
+        await proxy.stop();
+      }
+      for (const [name, s] of [['direct', direct], ['cold', cold], ['warm', warm]] as const) {
+        const last = s[s.length - 1] as Session;
+        if (last.messages !== messages) throw new Error(`${name} session #${i}: ${last.messages} FETCH responses, expected ${messages}`);
+      }
+      log(`  run #${i}: direct ${direct[i - 1]?.totalSeconds.toFixed(2)} s, proxy cold ${cold[i - 1]?.totalSeconds.toFixed(2)} s, warm ${warm[i - 1]?.totalSeconds.toFixed(2)} s`);
+    }
+
+    // the last run's cache, served by a proxy started as service managers and containers do
+    const proxy: ProxyProcess = await startProxyProcess(['--upstream', `imap://127.0.0.1:${dovecot.port}`, '--data', data, '--prefetch', 'headers'], { launch: 'node' });
+    try {
+      // (not among the warm runs: the first session after a start also pays for loading code and the cache's first reads)
+      await session(proxy.port);
+      const latencyDirect = (await client('latency', dovecot.port, SINGLE_COMMANDS)) as Latency;
+      const latencyProxy = (await client('latency', proxy.port, SINGLE_COMMANDS)) as Latency;
+      log(`  one command at a time (ms): direct ${JSON.stringify(latencyDirect)}, proxy ${JSON.stringify(latencyProxy)}`);
+
+      const { highestModseqBefore } = (await client('store', dovecot.port, `1:${FLAG_CHANGES}`, '\\Flagged')) as { highestModseqBefore: number };
+      const resyncProxy = (await client('changed', proxy.port, highestModseqBefore)) as Session;
+      const resyncDirect = (await client('changed', dovecot.port, highestModseqBefore)) as Session;
+      if (resyncProxy.messages !== FLAG_CHANGES || resyncDirect.messages !== FLAG_CHANGES) {
+        throw new Error(`CHANGEDSINCE after ${FLAG_CHANGES} flag changes: ${resyncDirect.messages} direct, ${resyncProxy.messages} through the proxy`);
+      }
+      log(`  after ${FLAG_CHANGES} flag changes upstream: direct SELECT ${resyncDirect.selectSeconds.toFixed(4)} s + CHANGEDSINCE ${resyncDirect.fetchSeconds.toFixed(4)} s, proxy ${resyncProxy.selectSeconds.toFixed(4)} s + ${resyncProxy.fetchSeconds.toFixed(4)} s`);
+
+      const d = median(direct.map((s) => s.totalSeconds));
+      const selectDirect = median(direct.map((s) => s.selectSeconds));
+      const selectWarm = median(warm.map((s) => s.selectSeconds));
+      const ratio = (a: number, b: number) => round(a / b);
+      return {
+        messages,
+        directSeconds: direct.map((s) => round(s.totalSeconds)),
+        coldSeconds: cold.map((s) => round(s.totalSeconds)),
+        warmSeconds: warm.map((s) => round(s.totalSeconds)),
+        coldRatio: ratio(median(cold.map((s) => s.totalSeconds)), d),
+        warmRatio: ratio(median(warm.map((s) => s.totalSeconds)), d),
+        selectSeconds: { direct: round(selectDirect, 4), warm: round(selectWarm, 4), ratio: ratio(selectWarm, selectDirect) },
+        flagResync: {
+          changes: FLAG_CHANGES,
+          direct: { select: round(resyncDirect.selectSeconds, 4), fetch: round(resyncDirect.fetchSeconds, 4) },
+          proxy: { select: round(resyncProxy.selectSeconds, 4), fetch: round(resyncProxy.fetchSeconds, 4) },
+          selectRatio: ratio(resyncProxy.selectSeconds, resyncDirect.selectSeconds),
+          fetchRatio: ratio(resyncProxy.fetchSeconds, resyncDirect.fetchSeconds),
+          changedMessages: resyncProxy.messages,
+        },
+        latency: {
+          commands: SINGLE_COMMANDS,
+          direct: roundLatency(latencyDirect, 3),
+          proxy: roundLatency(latencyProxy, 3),
+          ratios: {
+            flagsMs: ratio(latencyProxy.flagsMs, latencyDirect.flagsMs),
+            headerFieldMs: ratio(latencyProxy.headerFieldMs, latencyDirect.headerFieldMs),
+            bodyMs: ratio(latencyProxy.bodyMs, latencyDirect.bodyMs),
+          },
+        },
+        peakRssAnonMb: { bin: round(binPeak, 1), node: round(proxy.peakRssAnonMb(), 1) },
+      };
+    } finally {
+      await proxy.stop();
+    }
+  } finally {
+    await dovecot.destroy();
+  }
+}
+
+function roundLatency(latency: Latency, digits: number): Latency {
+  return { flagsMs: round(latency.flagsMs, digits), headerFieldMs: round(latency.headerFieldMs, digits), bodyMs: round(latency.bodyMs, digits) };
+}
+
+export function scaleMarkdown(r: ScaleResults): string[] {
+  const { latency, flagResync } = r;
+  return [
+    `## Scale: one folder of ${r.messages} small messages (medians)`,
+    '',
+    'The session Thunderbird starts a new profile with: LOGIN, SELECT INBOX, `UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date Message-ID References In-Reply-To Content-Type)])`; cold: a proxy with an empty cache and `--prefetch headers`; warm: a second client.',
+    '',
+    '| | direct | proxy cold | ratio | proxy warm | ratio |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| the session (s) | ${round(median(r.directSeconds))} | ${round(median(r.coldSeconds))} | ${r.coldRatio}x | ${round(median(r.warmSeconds))} | ${r.warmRatio}x |`,
+    `| SELECT (ms) | ${round(r.selectSeconds.direct * 1000, 1)} | | | ${round(r.selectSeconds.warm * 1000, 1)} | ${r.selectSeconds.ratio}x |`,
+    `| after ${flagResync.changes} flag changes upstream: SELECT (ms) | ${round(flagResync.direct.select * 1000, 1)} | | | ${round(flagResync.proxy.select * 1000, 1)} | ${flagResync.selectRatio}x |`,
+    `| then \`UID FETCH 1:* (FLAGS) (CHANGEDSINCE m)\` (ms) | ${round(flagResync.direct.fetch * 1000, 1)} | | | ${round(flagResync.proxy.fetch * 1000, 1)} | ${flagResync.fetchRatio}x |`,
+    `| one command at a time: \`UID FETCH n (FLAGS)\` (ms) | ${latency.direct.flagsMs} | | | ${latency.proxy.flagsMs} | ${latency.ratios.flagsMs}x |`,
+    `| \`UID FETCH n BODY.PEEK[HEADER.FIELDS (SUBJECT)]\` (ms) | ${latency.direct.headerFieldMs} | | | ${latency.proxy.headerFieldMs} | ${latency.ratios.headerFieldMs}x |`,
+    `| \`UID FETCH n BODY.PEEK[]\` (ms) | ${latency.direct.bodyMs} | | | ${latency.proxy.bodyMs} | ${latency.ratios.bodyMs}x |`,
+    '',
+    `Peak RssAnon of the proxy: ${r.peakRssAnonMb.bin} MB through the bin (cold and warm runs), ${r.peakRssAnonMb.node} MB started as \`node dist/src/cli/main.js start\` (a warm session, single commands, the resync).`,
+  ];
+}
