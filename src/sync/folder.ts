@@ -160,6 +160,8 @@ export class Folder extends EventEmitter {
       const result = await syncFolder(generation, conn, status);
       // a new generation has no session yet: its first fill is nobody's news
       await this.apply(generation, result, known ? floor : undefined);
+      // from here on every change reaches the journal: CHANGEDSINCE above this needs no scan
+      if (this.current === generation) this.journal.completeFrom(known ? floor : this.modseqFloor());
       return true;
     });
   }
@@ -297,6 +299,14 @@ export class Folder extends EventEmitter {
     await this.load();
     await this.account.store.replaceFolder(this.account.id, this.path, this.current?.record, undefined);
     this.current = undefined;
+  }
+
+  /**
+   * The messages whose flags changed or that arrived above a modseq (a FETCH with CHANGEDSINCE),
+   * from the journal: what changed, not the folder; undefined when it does not reach back that far.
+   */
+  changedSince(modseq: number): Set<Uid> | undefined {
+    return this.journal.changedSince(modseq);
   }
 
   /** Records changes in the journal and tells the sessions; `origin` is a session already told. */

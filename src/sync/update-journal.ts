@@ -37,6 +37,8 @@ export class UpdateJournal {
   private entries: FolderUpdate[] = [];
   private last = 0;
   private nextId = 0;
+  /** Every change above this modseq is in the journal (Infinity: not known yet). */
+  private completeAbove = Number.POSITIVE_INFINITY;
 
   /** The highest modseq handed out; `floor` is upstream's HIGHESTMODSEQ, which it never goes below. */
   head(floor: number): number {
@@ -59,8 +61,31 @@ export class UpdateJournal {
     ];
     for (const entry of added) this.last = Math.max(this.last, entry.modseq);
     this.entries.push(...added);
-    if (this.entries.length > JOURNAL_CAPACITY) this.entries.splice(0, this.entries.length - JOURNAL_CAPACITY);
+    if (this.entries.length > JOURNAL_CAPACITY) {
+      const dropped = this.entries.splice(0, this.entries.length - JOURNAL_CAPACITY);
+      this.completeAbove = Math.max(this.completeAbove, (dropped[dropped.length - 1] as FolderUpdate).modseq);
+    }
     return added;
+  }
+
+  /**
+   * From now on every change above `modseq` (the cache's HIGHESTMODSEQ before a sync whose
+   * changes are appended) is in the journal, until it drops entries or is cleared.
+   */
+  completeFrom(modseq: number): void {
+    if (this.completeAbove === Number.POSITIVE_INFINITY) this.completeAbove = modseq;
+  }
+
+  /**
+   * The messages that changed or arrived above a modseq, or undefined when the journal does not
+   * reach back that far (older changes are only in the cache).
+   */
+  changedSince(modseq: number): Set<Uid> | undefined {
+    if (modseq < this.completeAbove) return undefined;
+    // entries of one append are not in modseq order: all of them are looked at (at most JOURNAL_CAPACITY)
+    const uids = new Set<Uid>();
+    for (const entry of this.entries) if (entry.modseq > modseq) uids.add(entry.uid);
+    return uids;
   }
 
   /** Entries above a modseq, in order. */
@@ -78,5 +103,6 @@ export class UpdateJournal {
   /** A new cache generation (UIDVALIDITY changed): old UIDs mean nothing any more. */
   clear(): void {
     this.entries = [];
+    this.completeAbove = Number.POSITIVE_INFINITY;
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { JOURNAL_CAPACITY } from '../../src/model/limits.js';
 import { UpdateJournal } from '../../src/sync/update-journal.js';
 
 const none = { added: [], expunged: [], flagged: [] };
@@ -45,5 +46,27 @@ describe('UpdateJournal', () => {
     journal.append({ ...none, expunged: [7] }, 1);
     journal.clear();
     assert.deepEqual(journal.since(0), []);
+  });
+
+  test('changedSince() answers from the journal only as far back as it holds every change', () => {
+    const journal = new UpdateJournal();
+    assert.equal(journal.changedSince(10), undefined, 'not tracking yet');
+    journal.completeFrom(10);
+    journal.completeFrom(3); // the first call counts
+    journal.append({ ...none, flagged: [{ uid: 4, flags: ['\\Seen'], modseq: '11' }], added: [{ uid: 9, modseq: '12' }] }, 10);
+    assert.deepEqual(journal.changedSince(10), new Set([9, 4]));
+    assert.deepEqual(journal.changedSince(11), new Set([9]));
+    assert.equal(journal.changedSince(9), undefined, 'older changes are only in the cache');
+    journal.clear();
+    assert.equal(journal.changedSince(12), undefined);
+  });
+
+  test('changedSince() no longer reaches below entries dropped for capacity', () => {
+    const journal = new UpdateJournal();
+    journal.completeFrom(0);
+    const flagged = Array.from({ length: JOURNAL_CAPACITY + 1 }, (_, i) => ({ uid: i + 1, flags: [], modseq: String(i + 1) }));
+    journal.append({ ...none, flagged }, 0);
+    assert.equal(journal.changedSince(0), undefined);
+    assert.equal(journal.changedSince(1)?.size, JOURNAL_CAPACITY);
   });
 });

@@ -31,6 +31,9 @@ export function makeOnFetch(deps: { log: Logger }) {
     // imap-core does not count RFC822.TEXT among the items that set \Seen (RFC 3501 6.4.5 does)
     const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text'));
     let vanished = false;
+    // CHANGEDSINCE: the changed messages from the folder's journal, where it reaches back that far
+    const changed = changedSince ? folder.changedSince(Number(changedSince)) : undefined;
+    const messages = changed ? options.messages.filter((uid) => changed.has(uid)) : options.messages;
 
     /** One batch's metadata and cached sections, read while the batch before it is written. */
     const prepareBatch = async (uids: number[]): Promise<PreparedBatch> => {
@@ -69,16 +72,16 @@ export function makeOnFetch(deps: { log: Logger }) {
      */
     const start = (i: number) => {
       const endRead = folder.account.store.beginRead();
-      const prepared = prepareBatch(options.messages.slice(i, i + FETCH_RESPONSE_BATCH));
+      const prepared = prepareBatch(messages.slice(i, i + FETCH_RESPONSE_BATCH));
       prepared.catch(() => endRead());
       return { prepared, endRead };
     };
-    let next: ReturnType<typeof start> | undefined = options.messages.length > 0 ? start(0) : undefined;
+    let next: ReturnType<typeof start> | undefined = messages.length > 0 ? start(0) : undefined;
     try {
       for (let i = 0; next; i += FETCH_RESPONSE_BATCH) {
         const current = next;
         const batch = await current.prepared;
-        next = i + FETCH_RESPONSE_BATCH < options.messages.length ? start(i + FETCH_RESPONSE_BATCH) : undefined;
+        next = i + FETCH_RESPONSE_BATCH < messages.length ? start(i + FETCH_RESPONSE_BATCH) : undefined;
         try {
           vanished = (await writeBatch(batch)) || vanished;
         } finally {
