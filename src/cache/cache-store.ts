@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
-import { META_READ_AHEAD } from '../model/limits.js';
+import { META_READ_AHEAD, SECTION_READ_AHEAD, SECTION_READ_AHEAD_ASKED, SECTION_READ_AHEAD_RECORDS } from '../model/limits.js';
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import { BodyStore } from './body-store.js';
 import { sweepOrphans, verifyCache, type GenerationOwner, type Snapshot, type VerifyResult, type VerifyTarget } from './cache-verify.js';
@@ -22,7 +22,7 @@ import {
   type FolderRecord,
   type SectionRecord,
 } from './records.js';
-import { MetaReadAhead, readAheadRange } from './meta-read-ahead.js';
+import { ReadAheadWindows } from './read-ahead.js';
 import { openSection, type SectionContent } from './section-reader.js';
 import { SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue, type BatchOp } from './write-queue.js';
@@ -60,7 +60,9 @@ const JSON_OPTS = { valueEncoding: 'utf8' } as const;
 export class CacheStore {
   private readonly garbageRunning = new Set<string>();
   private readonly writes: WriteQueue;
-  private readonly metaReadAhead = new MetaReadAhead();
+  private readonly metaReadAhead = new ReadAheadWindows<MessageMeta>('m');
+  /** Per message: its section records by section key part. */
+  private readonly sectionReadAhead = new ReadAheadWindows<Map<string, SectionRecord>>('h');
   private closed = false;
 
   private constructor(
@@ -68,7 +70,10 @@ export class CacheStore {
     private readonly bodies: BodyStore,
     private readonly log: Logger,
   ) {
-    this.writes = new WriteQueue(db, (ops) => this.metaReadAhead.written(ops));
+    this.writes = new WriteQueue(db, (ops) => {
+      this.metaReadAhead.written(ops);
+      this.sectionReadAhead.written(ops);
+    });
   }
 
   /**
@@ -323,12 +328,13 @@ export class CacheStore {
     // the messages asked for and as many again beyond them: a batch is covered even where the
     // folder holds records this session does not see (messages it has not been told about yet)
     const limit = META_READ_AHEAD + uids.length;
-    const entries = this.db.iterator({ ...readAheadRange(fid, from), limit, valueEncoding: 'utf8', highWaterMarkBytes: 256 * 1024 } as never);
+    const range = { gte: keys.meta(fid, from), lt: prefixEnd(keys.metaPrefix(fid)) };
+    const entries = this.db.iterator({ ...range, limit, valueEncoding: 'utf8', highWaterMarkBytes: 256 * 1024 } as never);
     for (const [key, value] of (await entries.all()) as unknown as [string, string][]) metas.push(decodeMeta(uidOfMetaKey(key), value));
     const last = metas[metas.length - 1];
     // fewer records than asked for: the window reaches the end of the folder
     const through = metas.length < limit || !last ? Number.MAX_SAFE_INTEGER : last.uid;
-    this.metaReadAhead.store(fid, generation, from, through, metas);
+    this.metaReadAhead.store(fid, generation, from, through, new Map(metas.map((meta) => [meta.uid, meta])));
     return this.metaReadAhead.lookup(fid, uids) ?? this.readMetas(fid, uids);
   }
 
@@ -366,9 +372,42 @@ export class CacheStore {
     return uids;
   }
 
-  async getSections(fid: string, wanted: readonly { uid: Uid; section: string }[]): Promise<(SectionRecord | undefined)[]> {
+  /**
+   * Section records (undefined: not cached). With `readAhead` (a client fetching message by
+   * message), a FETCH of a few messages also reads the records of the messages that follow.
+   */
+  async getSections(fid: string, wanted: readonly { uid: Uid; section: string }[], options: { readAhead?: boolean } = {}): Promise<(SectionRecord | undefined)[]> {
+    if (options.readAhead && wanted.length > 0 && new Set(wanted.map((w) => w.uid)).size <= SECTION_READ_AHEAD_ASKED) {
+      const found = await this.sectionsAhead(fid, wanted.map((w) => w.uid));
+      if (found) return wanted.map((w, i) => found[i]?.get(sectionKeyPart(w.section)));
+    }
     const values = await this.db.getMany(wanted.map((w) => keys.section(fid, w.uid, w.section)));
     return values.map((value) => (value === undefined ? undefined : decodeSection(value)));
+  }
+
+  /** Every section record of these messages from a read-ahead window (read now if need be), per message; undefined if they do not fit one. */
+  private async sectionsAhead(fid: string, uids: readonly Uid[]): Promise<(Map<string, SectionRecord> | undefined)[] | undefined> {
+    const cached = this.sectionReadAhead.lookup(fid, uids);
+    if (cached) return cached;
+    const generation = this.sectionReadAhead.generation(fid);
+    const from = Math.min(...uids);
+    const through = Math.max(...uids, from + SECTION_READ_AHEAD - 1);
+    const prefix = keys.sectionPrefix(fid);
+    const limit = SECTION_READ_AHEAD_RECORDS;
+    const entries = this.db.iterator({ gte: keys.sectionsOf(fid, from), lt: keys.sectionsOf(fid, through + 1), limit, highWaterMarkBytes: 256 * 1024 });
+    const records = new Map<Uid, Map<string, SectionRecord>>();
+    const read = await entries.all();
+    let last = from;
+    for (const [key, value] of read) {
+      last = parseInt(key.slice(prefix.length, prefix.length + 8), 16);
+      const sections = records.get(last) ?? new Map<string, SectionRecord>();
+      records.set(last, sections);
+      sections.set(key.slice(prefix.length + 9), decodeSection(value));
+    }
+    // cut short by the limit: the last message read may have more records than were read
+    const end = read.length >= limit ? last - 1 : through;
+    this.sectionReadAhead.store(fid, generation, from, end, records);
+    return this.sectionReadAhead.lookup(fid, uids);
   }
 
   /** See BodyStore.beginRead: chunks of sections read from here on stay until the returned function is called. */
@@ -421,6 +460,7 @@ export class CacheStore {
   /** Deletes a dropped folder generation in the background; a restart resumes it. */
   private collectGarbage(fid: string): void {
     this.metaReadAhead.forget(fid);
+    this.sectionReadAhead.forget(fid);
     if (this.garbageRunning.has(fid) || this.closed) return;
     this.garbageRunning.add(fid);
     const work = async () => {

@@ -211,8 +211,16 @@ export const VERIFY_BATCH = 64;
 /** Message metadata records read per miss beyond as many as were asked for, in UID order. */
 export const META_READ_AHEAD = 256;
 
-/** Folder generations with a metadata read-ahead window at once (concurrent clients in different folders). */
-export const META_READ_AHEAD_WINDOWS = 8;
+/** Folder generations with a read-ahead window of each kind at once (concurrent clients in different folders). */
+export const READ_AHEAD_WINDOWS = 8;
+
+/** A FETCH of at most this many messages reads the section records (header blocks kept whole,
+ * where bodies are) of SECTION_READ_AHEAD messages from the first one, at most
+ * SECTION_READ_AHEAD_RECORDS records (a kept header block is at most SECTION_INLINE_MAX: a window
+ * is at most 4 MB, typically 200 KB). */
+export const SECTION_READ_AHEAD_ASKED = 4;
+export const SECTION_READ_AHEAD = 64;
+export const SECTION_READ_AHEAD_RECORDS = 256;
 
 /** Writes are grouped into LevelDB batches of about this size while the previous one runs. */
 export const WRITE_GROUP_BYTES = 1024 * 1024;

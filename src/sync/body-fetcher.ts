@@ -86,7 +86,8 @@ export class BodyFetcher {
       const entry = this.inflight.get(meta.uid);
       if (entry) runningBefore.set(meta.uid, entry);
     }
-    const records = toRead.length ? await store.getSections(fid, toRead.map((m) => ({ uid: m.uid, section: FULL_BODY }))) : [];
+    const wanted = toRead.map((m) => ({ uid: m.uid, section: FULL_BODY }));
+    const records = toRead.length ? await store.getSections(fid, wanted, { readAhead: priority === Priority.Client }) : [];
     const missing: MessageMeta[] = [];
     toRead.forEach((meta, i) => {
       const record = records[i];
@@ -266,9 +267,13 @@ export class BodyFetcher {
       const cached = await this.cachedUids();
       const uids = this.generation.uids;
       const candidates: Uid[] = [];
-      for (let i = lowerBound(uids, this.cursor + 1); i < uids.length && candidates.length < BODY_BATCH_MAX_MESSAGES; i++) {
+      // bounded work per command: a folder whose bodies are all cached is not walked to its end each time
+      const start = lowerBound(uids, this.cursor + 1);
+      const end = Math.min(uids.length, start + READ_AHEAD_MESSAGES);
+      for (let i = start; i < end && candidates.length < BODY_BATCH_MAX_MESSAGES; i++) {
         const uid = uids[i] as Uid;
         if (!cached.has(uid) && !this.inflight.has(uid)) candidates.push(uid);
+        else if (candidates.length === 0) this.cursor = uid; // cached or on its way: nothing to read ahead up to here
       }
       if (candidates.length === 0) return;
       const metas = await this.generation.account.store.getMetas(this.generation.fid, candidates);

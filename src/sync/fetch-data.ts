@@ -69,14 +69,14 @@ async function headerBlocks(generation: FolderGeneration, metas: MessageMeta[]) 
   const { store } = generation.account;
   const headers = new Map<Uid, SectionRecord>();
   const bodies = new Map<Uid, SectionRecord>();
-  const kept = await store.getSections(generation.fid, metas.map((m) => ({ uid: m.uid, section: HEADER_BLOCK })));
+  const kept = await store.getSections(generation.fid, metas.map((m) => ({ uid: m.uid, section: HEADER_BLOCK })), { readAhead: true });
   const withoutHeader = metas.filter((meta, i) => {
     const record = kept[i];
     if (record) headers.set(meta.uid, record);
     return !record;
   });
   if (withoutHeader.length === 0) return { bodies, headers };
-  const cachedBodies = await store.getSections(generation.fid, withoutHeader.map((m) => ({ uid: m.uid, section: FULL_BODY })));
+  const cachedBodies = await store.getSections(generation.fid, withoutHeader.map((m) => ({ uid: m.uid, section: FULL_BODY })), { readAhead: true });
   const without = withoutHeader.filter((meta, i) => {
     const record = cachedBodies[i];
     if (record) bodies.set(meta.uid, record);

@@ -343,3 +343,35 @@ describe('metadata read ahead', () => {
     });
   });
 });
+
+describe('section read ahead', () => {
+  const header = (uid: number) => Buffer.from(`Subject: ${uid}\r\n\r\n`);
+  const readAhead = { readAhead: true };
+
+  test('a one-message read fills a window that later reads answer from, and writes and expunges are seen at once', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      for (let uid = 1; uid <= 100; uid++) {
+        await store.putMetas(fid, [meta(uid)]);
+        if (uid !== 7) await store.storeSection(fid, uid, HEADER_BLOCK, header(uid), header(uid).length).written;
+      }
+      const db = (store as unknown as { db: { getMany: (...args: unknown[]) => Promise<unknown> } }).db;
+      let getManys = 0;
+      const getMany = db.getMany.bind(db);
+      db.getMany = (...args: unknown[]) => (getManys++, getMany(...args));
+      const kept = async (uid: number) => (await store.getSections(fid, [{ uid, section: HEADER_BLOCK }], readAhead))[0]?.inline?.toString();
+
+      assert.equal(await kept(1), header(1).toString());
+      assert.equal(await kept(2), header(2).toString());
+      assert.equal(await kept(7), undefined, 'not cached');
+      assert.equal(await kept(64), header(64).toString());
+      assert.equal(getManys, 0, 'no key-by-key read');
+
+      await store.storeSection(fid, 7, HEADER_BLOCK, header(700), header(700).length).written;
+      assert.equal(await kept(7), header(700).toString(), 'written after the window was read');
+      await store.expunge(fid, [8], { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
+      assert.equal(await kept(8), undefined, 'expunged after the window was read');
+      assert.equal(await kept(100), header(100).toString(), 'beyond the window');
+    });
+  });
+});
