@@ -32,9 +32,11 @@ export interface SyncResult {
  * has the folder selected and the status it just reported, and says what it found; the folder
  * applies it (folder.ts). New and changed metadata is written as it arrives, in batches. One
  * round trip when upstream has QRESYNC (UID FETCH 1:* ... (CHANGEDSINCE m VANISHED)), a full
- * flag fetch when it has no CONDSTORE.
+ * flag fetch when it has no CONDSTORE. `quiet`: a new generation's first fill, which no session
+ * is told of: its new messages are not listed one by one (a 1,000,000-message folder would
+ * otherwise hold an object per message until the end).
  */
-export async function syncFolder(input: SyncInput, conn: UpstreamConnection, status: FolderStatus): Promise<SyncResult> {
+export async function syncFolder(input: SyncInput, conn: UpstreamConnection, status: FolderStatus, options: { quiet?: boolean } = {}): Promise<SyncResult> {
   const { store } = input.account;
   let record = input.record;
   const fid = record.fid;
@@ -50,7 +52,10 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   // without CONDSTORE upstream, new and changed messages get the proxy's own modseqs
   let local = record.localModseq ?? 0;
   const incremental = condstore && record.highestModseq !== '0' && known.length > 0;
-  const seen = incremental ? undefined : new Set<Uid>();
+  // without anything cached, nothing can have gone: no set of every UID upstream has
+  const seen = incremental || known.length === 0 ? undefined : new Set<Uid>();
+  /** New messages' UIDs; `quiet` (a new generation's first fill, nobody's news): not listed in the changes too. */
+  const addedUids: Uid[] = [];
   const vanished: UidRange[] = [];
   let pending: MessageMeta[] = [];
   let maxUid = 0;
@@ -72,7 +77,8 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     for (const meta of batch) {
       if (indexOfUid(known, meta.uid) >= 0) continue;
       if (!condstore) meta.modseq = String(++local);
-      changes.added.push({ uid: meta.uid, modseq: meta.modseq });
+      addedUids.push(meta.uid);
+      if (!options.quiet) changes.added.push({ uid: meta.uid, modseq: meta.modseq });
     }
     await store.putMetas(fid, batch);
   };
@@ -107,7 +113,7 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   });
   await flush();
 
-  let uids = mergeSorted(known, changes.added.map((a) => a.uid).sort((a, b) => a - b));
+  let uids = mergeSorted(known, addedUids.slice().sort((a, b) => a - b));
   const expunged = seen ? known.filter((uid) => !seen.has(uid)) : uidsInRanges(uids, vanished);
   uids = removeSorted(uids, expunged);
 
@@ -121,10 +127,10 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     uids = removeSorted(uids, gone);
     const missing = existing.filter((uid) => indexOfUid(uids, uid) < 0);
     if (missing.length > 0) {
-      const before = changes.added.length;
+      const before = addedUids.length;
       await conn.uidFetch(toSequenceSet(missing), items, onFetch);
       await flush();
-      uids = mergeSorted(uids, changes.added.slice(before).map((a) => a.uid).sort((a, b) => a - b));
+      uids = mergeSorted(uids, addedUids.slice(before).sort((a, b) => a - b));
     }
   }
 

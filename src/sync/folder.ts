@@ -157,7 +157,7 @@ export class Folder extends EventEmitter {
       const generation = known ?? (await this.startGeneration(status.uidValidity));
       // journal entries of this sync rank above everything sessions saw before it
       const floor = this.modseqFloor();
-      const result = await syncFolder(generation, conn, status);
+      const result = await syncFolder(generation, conn, status, { quiet: !known });
       // a new generation has no session yet: its first fill is nobody's news
       await this.apply(generation, result, known ? floor : undefined);
       // from here on every change reaches the journal: CHANGEDSINCE above this needs no scan

@@ -40,6 +40,17 @@ describe('syncFolder', () => {
     });
   });
 
+  test("quiet (a new generation's first fill): the UIDs are all there, the changes list none of them", async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      for (let i = 0; i < 3; i++) folder.add(`message ${i}`);
+      const conn = folder.connection();
+      const result = await syncFolder(input(store, emptyRecord(store.newFolderId()), []), conn, await conn.open('INBOX', true), { quiet: true });
+      assert.deepEqual(result.uids, [1, 2, 3]);
+      assert.deepEqual(result.changes, { added: [], expunged: [], flagged: [] });
+    });
+  });
+
   test('with CONDSTORE, a second sync asks only for what changed since, and finds flags, new mail and expunges', async () => {
     await withStore(async (store) => {
       const folder = new FakeFolder();
