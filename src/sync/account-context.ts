@@ -1,3 +1,4 @@
+import type { ClientActivity } from './client-activity.js';
 import type { CacheStore } from '../cache/cache-store.js';
 import type { Logger } from '../log.js';
 import type { AccountId, FolderPath, Uid } from '../model/types.js';
@@ -14,6 +15,8 @@ export interface AccountContext {
   readonly log: Logger;
   readonly freshBodies: FreshBodies;
   readonly served: ServedCounter;
+  /** Client commands in progress: the background sync waits for them. */
+  readonly clients: ClientActivity;
 }
 
 /** What the components that fill one folder generation's cache work with (generation.ts). */

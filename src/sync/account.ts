@@ -12,6 +12,7 @@ import type { AccountContext } from './account-context.js';
 import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
 import { Prefetcher, type PrefetchOptions } from './prefetch.js';
+import { ClientActivity } from './client-activity.js';
 import { ServedCounter } from './served-counter.js';
 import type { FolderChanges } from './update-journal.js';
 import type { FreshBodies } from './fresh-bodies.js';
@@ -54,6 +55,7 @@ export class Account extends EventEmitter implements AccountContext {
   readonly log: Logger;
   /** Where the bodies clients fetched came from. */
   readonly served = new ServedCounter();
+  readonly clients = new ClientActivity();
   private readonly folders = new Map<FolderPath, Folder>();
   private listing: { entries: FolderListEntry[]; at: number } | undefined;
   private listRefresh: Promise<FolderListEntry[]> | undefined;

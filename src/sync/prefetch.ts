@@ -1,3 +1,4 @@
+import type { ClientActivity } from './client-activity.js';
 import type { CacheStore } from '../cache/cache-store.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
@@ -10,6 +11,7 @@ import type { FolderGeneration } from './generation.js';
 /** The account as the background sync uses it. */
 export interface PrefetchTarget {
   readonly store: CacheStore;
+  readonly clients: ClientActivity;
   list(): Promise<FolderListEntry[]>;
   folder(path: FolderPath): Folder;
 }
@@ -190,6 +192,8 @@ export class Prefetcher {
     let next = 0;
     const worker = async () => {
       while (next < uids.length && !this.stopped) {
+        await this.account.clients.quiet();
+        if (next >= uids.length || this.stopped) return;
         const batch = uids.slice(next, next + PREFETCH_BATCH_MESSAGES);
         next += batch.length;
         const metas = (await this.account.store.getMetas(generation.fid, batch)).filter((m): m is MessageMeta => !!m);

@@ -22,82 +22,92 @@ const SEEN = '\\Seen';
 export function makeOnFetch(deps: { log: Logger }) {
   return handle(deps.log, 'FETCH', async (mailbox: string, options: FetchOptions, session: ImapSession) => {
     const folder = folderOf(session, mailbox);
-    await folder.ready();
-    const selected = session.selected;
-    if (!selected) return 'NONEXISTENT';
-    const plan = planFetch(options.query);
-    const writer = new ResponseWriter(session);
-    const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;
-    // imap-core does not count RFC822.TEXT among the items that set \Seen (RFC 3501 6.4.5 does)
-    const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text'));
-    let vanished = false;
-    // CHANGEDSINCE: the changed messages from the folder's journal, where it reaches back that far
-    const changed = changedSince ? folder.changedSince(Number(changedSince)) : undefined;
-    const messages = changed ? options.messages.filter((uid) => changed.has(uid)) : options.messages;
-
-    /** One batch's metadata and cached sections, read while the batch before it is written. */
-    const prepareBatch = async (uids: number[]): Promise<PreparedBatch> => {
-      let metas = (await folder.metas(uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
-      const vanished = metas.length < uids.length;
-      if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
-      const seen = marksSeen ? await markSeen(folder, metas, session.id) : undefined;
-      if (seen) metas = seen.metas;
-      return { metas, vanished, seen, data: await folder.fetchData(metas, plan) };
-    };
-
-    /** Writes one prepared batch; whether some of its messages were gone. */
-    const writeBatch = async ({ metas, vanished: gone, seen, data }: PreparedBatch): Promise<boolean> => {
-      let vanished = gone;
-      for (const meta of metas) {
-        const seq = indexOfUid(selected.uidList, meta.uid) + 1;
-        const sections = data.sections.get(meta.uid);
-        if (seq === 0 || !sections) {
-          vanished = true;
-          continue;
-        }
-        // a FETCH that set \Seen shows the new flags, asked for or not (RFC 3501 6.4.5)
-        const flags = plan.hasFlags || !!seen?.changed.has(meta.uid);
-        if (flags) for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([Buffer.from(line)]);
-        const shownFlags = sessionFlags(session, meta.uid, meta.flags);
-        const shown = shownFlags === meta.flags ? meta : { ...meta, flags: shownFlags };
-        await writer.write(await render(folder, plan, shown, seq, data.structures.get(meta.uid), sections, flags && !plan.hasFlags));
-      }
-      return vanished;
-    };
-
-    /**
-     * Batch i+1 is read from the cache while batch i is written to the client: at most two
-     * batches in memory. Each holds its chunks (an expunge by another session meanwhile leaves
-     * its bodies readable to the end) from before its read until it is written.
-     */
-    const start = (i: number) => {
-      const endRead = folder.account.store.beginRead();
-      const prepared = prepareBatch(messages.slice(i, i + FETCH_RESPONSE_BATCH));
-      prepared.catch(() => endRead());
-      return { prepared, endRead };
-    };
-    let next: ReturnType<typeof start> | undefined = messages.length > 0 ? start(0) : undefined;
+    // the background sync waits while a client fetches
+    const ended = folder.account.clients.begin();
     try {
-      for (let i = 0; next; i += FETCH_RESPONSE_BATCH) {
-        const current = next;
-        const batch = await current.prepared;
-        next = i + FETCH_RESPONSE_BATCH < messages.length ? start(i + FETCH_RESPONSE_BATCH) : undefined;
-        try {
-          vanished = (await writeBatch(batch)) || vanished;
-        } finally {
-          current.endRead();
-        }
-      }
+      return await fetchMessages(folder, options, session);
     } finally {
-      // a failed batch: the one read ahead is not written, but settled
-      next?.prepared.then(next.endRead, () => undefined);
+      ended();
     }
-    await writer.end();
-    // RFC 2180 4.1.2: what could not be sent was expunged upstream (Dovecot's words, which
-    // clients and imaptest know)
-    if (vanished) overrideAnswer(session, { response: 'NO', code: 'EXPUNGEISSUED', message: 'Some of the requested messages no longer exist' });
-    return true;
   });
+}
+
+async function fetchMessages(folder: Folder, options: FetchOptions, session: ImapSession): Promise<boolean | string> {
+  await folder.ready();
+  const selected = session.selected;
+  if (!selected) return 'NONEXISTENT';
+  const plan = planFetch(options.query);
+  const writer = new ResponseWriter(session);
+  const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;
+  // imap-core does not count RFC822.TEXT among the items that set \Seen (RFC 3501 6.4.5 does)
+  const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text'));
+  let vanished = false;
+  // CHANGEDSINCE: the changed messages from the folder's journal, where it reaches back that far
+  const changed = changedSince ? folder.changedSince(Number(changedSince)) : undefined;
+  const messages = changed ? options.messages.filter((uid) => changed.has(uid)) : options.messages;
+
+  /** One batch's metadata and cached sections, read while the batch before it is written. */
+  const prepareBatch = async (uids: number[]): Promise<PreparedBatch> => {
+    let metas = (await folder.metas(uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
+    const vanished = metas.length < uids.length;
+    if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
+    const seen = marksSeen ? await markSeen(folder, metas, session.id) : undefined;
+    if (seen) metas = seen.metas;
+    return { metas, vanished, seen, data: await folder.fetchData(metas, plan) };
+  };
+
+  /** Writes one prepared batch; whether some of its messages were gone. */
+  const writeBatch = async ({ metas, vanished: gone, seen, data }: PreparedBatch): Promise<boolean> => {
+    let vanished = gone;
+    for (const meta of metas) {
+      const seq = indexOfUid(selected.uidList, meta.uid) + 1;
+      const sections = data.sections.get(meta.uid);
+      if (seq === 0 || !sections) {
+        vanished = true;
+        continue;
+      }
+      // a FETCH that set \Seen shows the new flags, asked for or not (RFC 3501 6.4.5)
+      const flags = plan.hasFlags || !!seen?.changed.has(meta.uid);
+      if (flags) for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([Buffer.from(line)]);
+      const shownFlags = sessionFlags(session, meta.uid, meta.flags);
+      const shown = shownFlags === meta.flags ? meta : { ...meta, flags: shownFlags };
+      await writer.write(await render(folder, plan, shown, seq, data.structures.get(meta.uid), sections, flags && !plan.hasFlags));
+    }
+    return vanished;
+  };
+
+  /**
+   * Batch i+1 is read from the cache while batch i is written to the client: at most two
+   * batches in memory. Each holds its chunks (an expunge by another session meanwhile leaves
+   * its bodies readable to the end) from before its read until it is written.
+   */
+  const start = (i: number) => {
+    const endRead = folder.account.store.beginRead();
+    const prepared = prepareBatch(messages.slice(i, i + FETCH_RESPONSE_BATCH));
+    prepared.catch(() => endRead());
+    return { prepared, endRead };
+  };
+  let next: ReturnType<typeof start> | undefined = messages.length > 0 ? start(0) : undefined;
+  try {
+    for (let i = 0; next; i += FETCH_RESPONSE_BATCH) {
+      const current = next;
+      const batch = await current.prepared;
+      next = i + FETCH_RESPONSE_BATCH < messages.length ? start(i + FETCH_RESPONSE_BATCH) : undefined;
+      try {
+        vanished = (await writeBatch(batch)) || vanished;
+      } finally {
+        current.endRead();
+      }
+    }
+  } finally {
+    // a failed batch: the one read ahead is not written, but settled
+    next?.prepared.then(next.endRead, () => undefined);
+  }
+  await writer.end();
+  // RFC 2180 4.1.2: what could not be sent was expunged upstream (Dovecot's words, which
+  // clients and imaptest know)
+  if (vanished) overrideAnswer(session, { response: 'NO', code: 'EXPUNGEISSUED', message: 'Some of the requested messages no longer exist' });
+  return true;
 }
 
 interface PreparedBatch {
