@@ -78,9 +78,12 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
 
   /**
    * Batch i+1 is read from the cache while batch i is written to the client: at most two
-   * batches in memory. Each holds its chunks (an expunge by another session meanwhile leaves
-   * its bodies readable to the end) from before its read until it is written.
+   * batches in memory. Not where whole bodies or parts are wanted: those fetched upstream for a
+   * batch are held until it is written, one batch at a time. Each batch holds its chunks (an
+   * expunge by another session meanwhile leaves its bodies readable to the end) from before its
+   * read until it is written.
    */
+  const readsAhead = !plan.fullBody && plan.parts.length === 0;
   const start = (i: number) => {
     const endRead = folder.account.store.beginRead();
     const prepared = prepareBatch(messages.slice(i, i + FETCH_RESPONSE_BATCH));
@@ -92,12 +95,14 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
     for (let i = 0; next; i += FETCH_RESPONSE_BATCH) {
       const current = next;
       const batch = await current.prepared;
-      next = i + FETCH_RESPONSE_BATCH < messages.length ? start(i + FETCH_RESPONSE_BATCH) : undefined;
+      const more = i + FETCH_RESPONSE_BATCH < messages.length;
+      next = more && readsAhead ? start(i + FETCH_RESPONSE_BATCH) : undefined;
       try {
         vanished = (await writeBatch(batch)) || vanished;
       } finally {
         current.endRead();
       }
+      if (more && !readsAhead) next = start(i + FETCH_RESPONSE_BATCH);
     }
   } finally {
     // a failed batch: the one read ahead is not written, but settled
