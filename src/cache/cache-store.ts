@@ -387,8 +387,9 @@ export class CacheStore {
 
   /** Every section record of these messages from a read-ahead window (read now if need be), per message; undefined if they do not fit one. */
   private async sectionsAhead(fid: string, uids: readonly Uid[]): Promise<(Map<string, SectionRecord> | undefined)[] | undefined> {
+    const inOrder = this.sectionReadAhead.inOrder(fid, uids);
     const cached = this.sectionReadAhead.lookup(fid, uids);
-    if (cached) return cached;
+    if (cached || !inOrder) return cached;
     const generation = this.sectionReadAhead.generation(fid);
     const from = Math.min(...uids);
     const through = Math.max(...uids, from + SECTION_READ_AHEAD - 1);

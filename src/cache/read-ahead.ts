@@ -1,5 +1,5 @@
 import type { Uid } from '../model/types.js';
-import { READ_AHEAD_WINDOWS } from '../model/limits.js';
+import { READ_AHEAD_FOLLOWS, READ_AHEAD_WINDOWS } from '../model/limits.js';
 import type { BatchOp } from './write-queue.js';
 
 interface Window<V> {
@@ -27,6 +27,8 @@ export class ReadAheadWindows<V> {
   private readonly windows = new Map<string, Window<V>>();
   /** One counter per folder generation written to since the start: a number per folder. */
   private readonly generations = new Map<string, number>();
+  /** Per folder, the highest UID asked for last. */
+  private readonly lastAsked = new Map<string, Uid>();
 
   /** `kind`: the key part of the records ("m" metadata, "h" sections; see keys.ts). */
   constructor(private readonly kind: string) {}
@@ -48,6 +50,20 @@ export class ReadAheadWindows<V> {
       found.push(window.values.get(uid));
     }
     return found;
+  }
+
+  /**
+   * Whether these UIDs follow closely on those asked for before in the folder (a client reading
+   * in order: a read ahead for it is used), remembering them. Where clients jump about, a window
+   * read for each command would be thrown away by the next one, or by the next write.
+   */
+  inOrder(fid: string, uids: readonly Uid[]): boolean {
+    const before = this.lastAsked.get(fid);
+    const first = Math.min(...uids);
+    this.lastAsked.delete(fid);
+    if (this.lastAsked.size >= READ_AHEAD_WINDOWS) this.lastAsked.delete(this.lastAsked.keys().next().value as string);
+    this.lastAsked.set(fid, Math.max(...uids));
+    return before !== undefined && first > before && first - before <= READ_AHEAD_FOLLOWS;
   }
 
   /**

@@ -219,6 +219,8 @@ export const READ_AHEAD_WINDOWS = 8;
  * SECTION_READ_AHEAD_RECORDS records (a kept header block is at most SECTION_INLINE_MAX: a window
  * is at most 4 MB, typically 200 KB). */
 export const SECTION_READ_AHEAD_ASKED = 4;
+/** ... and only for a client reading in order: its first UID at most this far after its last one. */
+export const READ_AHEAD_FOLLOWS = 4;
 export const SECTION_READ_AHEAD = 64;
 export const SECTION_READ_AHEAD_RECORDS = 256;
 

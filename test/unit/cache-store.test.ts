@@ -348,7 +348,7 @@ describe('section read ahead', () => {
   const header = (uid: number) => Buffer.from(`Subject: ${uid}\r\n\r\n`);
   const readAhead = { readAhead: true };
 
-  test('a one-message read fills a window that later reads answer from, and writes and expunges are seen at once', async () => {
+  test('a client reading in order gets a window that later reads answer from, and writes and expunges are seen at once', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
       for (let uid = 1; uid <= 100; uid++) {
@@ -362,6 +362,8 @@ describe('section read ahead', () => {
       const kept = async (uid: number) => (await store.getSections(fid, [{ uid, section: HEADER_BLOCK }], readAhead))[0]?.inline?.toString();
 
       assert.equal(await kept(1), header(1).toString());
+      assert.equal(getManys, 1, 'a first read is not known to be in order: one message read');
+      getManys = 0;
       assert.equal(await kept(2), header(2).toString());
       assert.equal(await kept(7), undefined, 'not cached');
       assert.equal(await kept(64), header(64).toString());
@@ -372,6 +374,22 @@ describe('section read ahead', () => {
       await store.expunge(fid, [8], { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
       assert.equal(await kept(8), undefined, 'expunged after the window was read');
       assert.equal(await kept(100), header(100).toString(), 'beyond the window');
+    });
+  });
+
+  test('a client jumping about reads what it asks for, no window', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      for (const uid of [10, 50, 11]) await store.storeSection(fid, uid, HEADER_BLOCK, header(uid), header(uid).length).written;
+      const db = (store as unknown as { db: { iterator: (...args: unknown[]) => unknown } }).db;
+      let iterators = 0;
+      const iterator = db.iterator.bind(db);
+      db.iterator = (...args: unknown[]) => (iterators++, iterator(...args));
+      for (const uid of [50, 10, 50]) {
+        const [record] = await store.getSections(fid, [{ uid, section: HEADER_BLOCK }], readAhead);
+        assert.equal(record?.inline?.toString(), header(uid).toString());
+      }
+      assert.equal(iterators, 0);
     });
   });
 });
