@@ -146,13 +146,15 @@ export class Folder extends EventEmitter {
     return this.syncing;
   }
 
-  /** One sync on one connection; false when that connection was lost before it began. */
+  /** One sync on one connection; false when that connection was lost before the sync began. */
   private syncOnce(priority: Priority): Promise<boolean> {
     return this.account.pool.run({ folder: this.path, priority }, async (conn, opened) => {
       // a connection already on this folder: its SELECT is old
       const big = (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
-      const status = opened ?? (big ? await conn.refreshSelected() : await conn.open(this.path, conn.selectedReadOnly));
-      if (!status) return false;
+      const refreshed = opened ?? (big ? await conn.refreshSelected() : undefined);
+      // a lost connection is given up (the next one selects anew); a live one selects again
+      if (!refreshed && !conn.usable) return false;
+      const status = refreshed ?? (await conn.open(this.path, conn.selectedReadOnly));
       const known = this.current?.record.uidValidity === status.uidValidity ? this.current : undefined;
       const generation = known ?? (await this.startGeneration(status.uidValidity));
       // journal entries of this sync rank above everything sessions saw before it

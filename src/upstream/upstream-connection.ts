@@ -194,8 +194,8 @@ export class UpstreamConnection extends EventEmitter {
    * quick round trip, where a SELECT again can cost upstream much more (Dovecot re-reads the
    * index of a 100,000-message maildir folder on every open once the session has LISTed: 100 ms).
    * Only the message count is current (`stale`), and the keyword list is left out. Undefined
-   * when the connection is lost at the NOOP (Dovecot ends a session whose selected folder got a
-   * new UIDVALIDITY): the caller asks on another connection, which selects the folder anew.
+   * when the selection is no use: the connection was lost at the NOOP (Dovecot ends a session
+   * whose selected folder got a new UIDVALIDITY), or imapflow has no folder open any more.
    */
   async refreshSelected(): Promise<FolderStatus | undefined> {
     const mailbox = this.client.mailbox;
