@@ -9,7 +9,7 @@ import { META_READ_AHEAD, SECTION_READ_AHEAD, SECTION_READ_AHEAD_ASKED, SECTION_
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import { BodyStore } from './body-store.js';
 import { sweepOrphans, verifyCache, type GenerationOwner, type Snapshot, type VerifyResult, type VerifyTarget } from './cache-verify.js';
-import { FULL_BODY, keys, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
+import { FULL_BODY, keys, parseSectionKey, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
 import {
   decodeMeta,
   decodeSection,
@@ -367,7 +367,7 @@ export class CacheStore {
     const suffix = `!${sectionKeyPart(section)}`;
     const uids = new Set<Uid>();
     for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) {
-      if (key.endsWith(suffix)) uids.add(parseInt(key.slice(prefix.length, prefix.length + 8), 16));
+      if (key.endsWith(suffix)) uids.add(parseSectionKey(prefix, key).uid);
     }
     return uids;
   }
@@ -400,10 +400,11 @@ export class CacheStore {
     const read = await entries.all();
     let last = from;
     for (const [key, value] of read) {
-      last = parseInt(key.slice(prefix.length, prefix.length + 8), 16);
-      const sections = records.get(last) ?? new Map<string, SectionRecord>();
-      records.set(last, sections);
-      sections.set(key.slice(prefix.length + 9), decodeSection(value));
+      const { uid, part } = parseSectionKey(prefix, key);
+      last = uid;
+      const sections = records.get(uid) ?? new Map<string, SectionRecord>();
+      records.set(uid, sections);
+      sections.set(part, decodeSection(value));
     }
     // cut short by the limit: the last message read may have more records than were read
     const end = read.length >= limit ? last - 1 : through;

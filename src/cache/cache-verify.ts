@@ -1,7 +1,7 @@
 import type { Level } from 'level';
 import { BODY_CHUNK_SIZE, CHUNKS_PER_READ, MAX_LISTED_PROBLEMS, VERIFY_BATCH } from '../model/limits.js';
 import type { BodyStore } from './body-store.js';
-import { FULL_BODY, HEADER_BLOCK, keys, prefixEnd, sectionKeyPart } from './keys.js';
+import { FULL_BODY, HEADER_BLOCK, keys, parseSectionKey, prefixEnd, sectionKeyPart } from './keys.js';
 import { decodeMeta, decodeSection, type ChunkRange, type SectionRecord } from './records.js';
 import type { BatchOp } from './write-queue.js';
 
@@ -163,8 +163,7 @@ async function* sectionBatches(db: Level<string, Buffer>, snapshot: Snapshot, fi
   const prefix = keys.sectionPrefix(fid);
   const batch: SectionEntry[] = [];
   for await (const [key, value] of db.iterator({ gte: prefix, lt: prefixEnd(prefix), snapshot } as never)) {
-    const rest = (key as string).slice(prefix.length);
-    batch.push({ key: key as string, value: value as Buffer, uid: parseInt(rest.slice(0, 8), 16), part: rest.slice(9) });
+    batch.push({ key: key as string, value: value as Buffer, ...parseSectionKey(prefix, key as string) });
     if (batch.length >= VERIFY_BATCH) yield batch.splice(0);
   }
   if (batch.length > 0) yield batch;

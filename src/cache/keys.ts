@@ -57,3 +57,8 @@ export const keys = {
 export function uidOfMetaKey(key: string): Uid {
   return parseInt(key.slice(key.length - 8), 16);
 }
+
+/** The UID and the section key part of a section key (`x!<fid>!h!<uid>!<part>`), given its folder's section prefix. */
+export function parseSectionKey(prefix: string, key: string): { uid: Uid; part: string } {
+  return { uid: parseInt(key.slice(prefix.length, prefix.length + 8), 16), part: key.slice(prefix.length + 9) };
+}

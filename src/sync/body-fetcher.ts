@@ -12,6 +12,7 @@ import type { MessageMeta, Uid } from '../model/types.js';
 import { lowerBound } from '../model/uid-set.js';
 import { Priority, type PoolRequest } from '../upstream/connection-pool.js';
 import type { GenerationContext } from './account-context.js';
+import { splitCached } from './split-cached.js';
 import { fetchLongSectionInto, fetchPiece, fetchSectionsInto } from './upstream-sections.js';
 
 const DONE = Promise.resolve();
@@ -88,12 +89,7 @@ export class BodyFetcher {
     }
     const wanted = toRead.map((m) => ({ uid: m.uid, section: FULL_BODY }));
     const records = toRead.length ? await store.getSections(fid, wanted, { readAhead: priority === Priority.Client }) : [];
-    const missing: MessageMeta[] = [];
-    toRead.forEach((meta, i) => {
-      const record = records[i];
-      if (record) result.set(meta.uid, record);
-      else missing.push(meta);
-    });
+    const missing = splitCached(toRead, records, result);
     if (priority !== Priority.Background) this.noteDemand(metas[metas.length - 1]?.uid as Uid);
     const { served } = this.generation.account;
     for (const record of result.values()) served.note('cache', record.length);

@@ -3,6 +3,7 @@ import type { SectionRecord } from '../cache/cache-store.js';
 import type { MessageMeta, MessageStructure, StructureItem, Uid } from '../model/types.js';
 import { Priority } from '../upstream/connection-pool.js';
 import type { FolderGeneration } from './generation.js';
+import { splitCached } from './split-cached.js';
 
 /** What a FETCH needs of each message besides its metadata, decided once for all of them. */
 export interface FetchNeeds {
@@ -70,18 +71,10 @@ async function headerBlocks(generation: FolderGeneration, metas: MessageMeta[]) 
   const headers = new Map<Uid, SectionRecord>();
   const bodies = new Map<Uid, SectionRecord>();
   const kept = await store.getSections(generation.fid, metas.map((m) => ({ uid: m.uid, section: HEADER_BLOCK })), { readAhead: true });
-  const withoutHeader = metas.filter((meta, i) => {
-    const record = kept[i];
-    if (record) headers.set(meta.uid, record);
-    return !record;
-  });
+  const withoutHeader = splitCached(metas, kept, headers);
   if (withoutHeader.length === 0) return { bodies, headers };
   const cachedBodies = await store.getSections(generation.fid, withoutHeader.map((m) => ({ uid: m.uid, section: FULL_BODY })), { readAhead: true });
-  const without = withoutHeader.filter((meta, i) => {
-    const record = cachedBodies[i];
-    if (record) bodies.set(meta.uid, record);
-    return !record;
-  });
+  const without = splitCached(withoutHeader, cachedBodies, bodies);
   if (without.length > 0) for (const [uid, record] of await generation.items.sections(without, HEADER_BLOCK, Priority.Client)) headers.set(uid, record);
   return { bodies, headers };
 }
