@@ -31,6 +31,20 @@ export type SectionOutcome = (uid: Uid, record: SectionRecord | undefined, writt
 const DONE = Promise.resolve();
 
 /**
+ * A server may answer a FETCH of a message another session expunged under the command with
+ * empty data rather than NIL or nothing (Dovecot's imap_fetch_send_nil_reply: NIL or ""). Kept,
+ * that would be an empty section served for good. Told apart from a real section by what cannot
+ * be empty: a whole message, a header block (it ends with its blank line), a MIME header, or a
+ * piece that starts before the end of the message's known size.
+ */
+function expungedReply(piece: Buffer, offset: number, size: number, neverEmpty = false): boolean {
+  return piece.length === 0 && (offset < size || neverEmpty);
+}
+
+/** Sections that always have bytes: "" (the whole message) and header blocks. */
+const NEVER_EMPTY = /^$|(^|\.)(HEADER|MIME)/;
+
+/**
  * Fetches one section of many messages into the cache with memory bounded by the partial size:
  * the first UPSTREAM_PARTIAL_SIZE bytes of every message in one command, then the rest of any
  * message that was longer, piece by piece into a chunked writer.
@@ -44,6 +58,7 @@ export async function fetchSectionsInto(
   storeAs: string,
   rule: HeaderRule,
   outcome: SectionOutcome,
+  sizeOf: (uid: Uid) => number = () => 0,
 ): Promise<void> {
   const wanted = new Set(uids);
   const longer: { uid: Uid; first?: Buffer }[] = [];
@@ -51,7 +66,7 @@ export async function fetchSectionsInto(
     if (!wanted.has(fetched.uid) || !fetched.sections.has(section)) return; // unsolicited
     wanted.delete(fetched.uid);
     const bytes = fetched.sections.get(section);
-    if (!bytes) return outcome(fetched.uid, undefined, DONE);
+    if (!bytes || expungedReply(bytes, 0, sizeOf(fetched.uid), NEVER_EMPTY.test(section))) return outcome(fetched.uid, undefined, DONE);
     if (bytes.length === UPSTREAM_PARTIAL_SIZE) {
       longer.push({ uid: fetched.uid, first: bytes });
       return;
@@ -71,7 +86,7 @@ export async function fetchSectionsInto(
       entry.first = undefined; // handed over once: not kept while the rest comes
       return first ? Promise.resolve(first) : fetchPiece(conn, entry.uid, section, offset);
     };
-    outcome(entry.uid, await fetchLongSectionInto(fetchAt, store, fid, entry.uid, storeAs, rule, 0), DONE);
+    outcome(entry.uid, await fetchLongSectionInto(fetchAt, store, fid, entry.uid, storeAs, rule, sizeOf(entry.uid), false), DONE);
   }
 }
 
@@ -86,11 +101,12 @@ export async function fetchPiece(conn: UpstreamConnection, uid: Uid, section: st
 
 /**
  * Fetches a section expected to be longer than one partial, two pieces at a time (one at a time
- * when `expected` is 0), and writes them in order. `fetchAt` runs each piece on a connection of
+ * unless `askAhead`), and writes them in order. `fetchAt` runs each piece on a connection of
  * its own: across a link with latency the next piece is already coming while one arrives, where
  * one connection would leave the link idle for a round trip per piece (a 5 MB body over 25 ms:
- * 0.1 s of 0.5). At most two pieces are in memory. `expected` (RFC822.SIZE) only decides how far
- * ahead to ask: the pieces continue until one comes back short, whatever the size said.
+ * 0.1 s of 0.5). At most two pieces are in memory. `expected` (RFC822.SIZE of a whole message,
+ * else 0) decides how far ahead to ask and tells an expunged message's empty answer from the end:
+ * the pieces continue until one comes back short, whatever the size said.
  */
 export async function fetchLongSectionInto(
   fetchAt: (offset: number) => Promise<Buffer | null | undefined>,
@@ -100,6 +116,7 @@ export async function fetchLongSectionInto(
   storeAs: string,
   rule: HeaderRule,
   expected: number,
+  askAhead = true,
 ): Promise<SectionRecord | undefined> {
   const start = (offset: number) => {
     const piece = fetchAt(offset);
@@ -111,14 +128,16 @@ export async function fetchLongSectionInto(
   try {
     for (let offset = 0; ; offset += UPSTREAM_PARTIAL_SIZE) {
       const nextOffset = offset + UPSTREAM_PARTIAL_SIZE;
-      const next = nextOffset < expected ? start(nextOffset) : undefined;
+      const next = askAhead && nextOffset < expected ? start(nextOffset) : undefined;
       const piece = await current;
-      if (piece === undefined) {
-        await writer.abandon(); // expunged meanwhile
+      // not returned, NIL (Dovecot's answer for a message another session expunged), or empty
+      // where the message has more: expunged meanwhile. Kept, an empty body would be served for good
+      if (!piece || expungedReply(piece, offset, expected)) {
+        await writer.abandon();
         return undefined;
       }
-      if (piece) await writer.write(piece);
-      if (!piece || piece.length < UPSTREAM_PARTIAL_SIZE) return await writer.end();
+      if (piece.length > 0) await writer.write(piece);
+      if (piece.length < UPSTREAM_PARTIAL_SIZE) return await writer.end();
       current = next ?? start(nextOffset);
     }
   } catch (err) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { generateCorpus } from '../support/corpus.js';
+import { bigMessage, generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { startTestProxy } from '../support/proxy.js';
@@ -122,6 +122,27 @@ describe('untagged updates', () => {
       assert.ok(!text(untagged).some((line) => /EXPUNGE/.test(line)), `${command}: ${text(untagged).join('\n')}`);
     }
     assert.ok(text((await a.command('NOOP')).untagged).includes(`* ${count} EXPUNGE`));
+  });
+
+  test('bodies of messages another client expunged under the FETCH are reported gone, never served or cached empty', async () => {
+    // Dovecot answers BODY[] NIL for a message expunged behind its session's back: one body fetched
+    // in pieces (over 2 MB), one in a batch
+    await createFolder(dovecot.mailDir(), 'Vanishing');
+    await deliver(dovecot.mailDir(), [3, 0.05].map((sizeMb, seed) => bigMessage({ sizeMb, seed, folder: 'Vanishing' })));
+    const [client, direct] = [await open(proxy.port), await open(dovecot.port)] as [RawImapClient, RawImapClient];
+    assert.equal(existsIn((await client.command('SELECT Vanishing')).untagged), 2);
+    await direct.command('SELECT Vanishing');
+    await direct.command('STORE 1:* +FLAGS.SILENT (\\Deleted)');
+    assert.match((await direct.command('EXPUNGE')).tagged, /OK/);
+    for (let round = 0; round < 2; round++) {
+      const fetched = await client.command('UID FETCH 1:* (BODY.PEEK[])');
+      assert.match(fetched.tagged, /^T\d+ (OK|NO \[EXPUNGEISSUED\])/);
+      for (const response of fetched.untagged.filter((line) => / FETCH /.test(line.toString('latin1', 0, 32)))) {
+        const body = fetchItems(response).items.get('BODY[]')?.toString('latin1', 0, 8);
+        assert.ok(body && !/^(\{0\}|""|NIL)/.test(body), `an empty body: ${response.toString('latin1', 0, 80)}`);
+      }
+    }
+    assert.equal(existsIn((await (await open(proxy.port)).command('SELECT Vanishing')).untagged), 0);
   });
 
   test('a new keyword is announced in FLAGS before a FETCH shows it, to the session that stored it and to others', async () => {

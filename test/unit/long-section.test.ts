@@ -78,4 +78,17 @@ describe('fetchLongSectionInto', () => {
       assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: FULL_BODY }]), [undefined]);
     });
   });
+
+  test("an expunged message's NIL or empty answer leaves no section, not an empty or cut one", async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      const body = pattern(3 * P + 9, 3);
+      // Dovecot: BODY[]<0> NIL for a message another session expunged under the command
+      assert.equal(await fetchInto(store, fid, upstream(() => null).fetchAt, body.length), undefined);
+      // empty where the message has more: gone after its first pieces
+      const cut = upstream((offset) => (offset >= P ? Buffer.alloc(0) : body.subarray(offset, offset + P)));
+      assert.equal(await fetchInto(store, fid, cut.fetchAt, body.length), undefined);
+      assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: FULL_BODY }]), [undefined]);
+    });
+  });
 });
