@@ -22,6 +22,7 @@ import {
   type FolderRecord,
   type SectionRecord,
 } from './records.js';
+import { readRange } from './range-read.js';
 import { ReadAheadWindows } from './read-ahead.js';
 import { openSection, type SectionContent } from './section-reader.js';
 import { SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
@@ -169,7 +170,7 @@ export class CacheStore {
   async renameFolders(acct: AccountId, from: FolderPath, to: FolderPath): Promise<void> {
     const ops: BatchOp[] = [];
     const prefix = keys.folderPrefix(acct);
-    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+    for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
       const path = key.slice(prefix.length);
       if (path !== from && !path.startsWith(`${from}/`)) continue;
       ops.push({ type: 'del', key }, { type: 'put', key: keys.folder(acct, to + path.slice(from.length)), value });
@@ -182,7 +183,7 @@ export class CacheStore {
   async listAccounts(snapshot?: Snapshot): Promise<{ id: AccountId; record: AccountRecord }[]> {
     const prefix = keys.accountPrefix();
     const accounts: { id: AccountId; record: AccountRecord }[] = [];
-    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8', snapshot } as never)) {
+    for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8', snapshot } as never))) {
       accounts.push({ id: (key as string).slice(prefix.length), record: JSON.parse(value as unknown as string) as AccountRecord });
     }
     return accounts;
@@ -191,7 +192,7 @@ export class CacheStore {
   async listFolders(acct: AccountId, snapshot?: Snapshot): Promise<{ path: FolderPath; record: FolderRecord }[]> {
     const prefix = keys.folderPrefix(acct);
     const folders: { path: FolderPath; record: FolderRecord }[] = [];
-    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8', snapshot } as never)) {
+    for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), valueEncoding: 'utf8', snapshot } as never))) {
       folders.push({ path: (key as string).slice(prefix.length), record: JSON.parse(value as unknown as string) as FolderRecord });
     }
     return folders;
@@ -201,13 +202,13 @@ export class CacheStore {
   async folderUsage(fid: string): Promise<FolderUsage> {
     const usage: FolderUsage = { messages: 0, bodies: 0, bodyBytes: 0, totalBytes: 0, otherBytes: 0 };
     const metas = keys.metaPrefix(fid);
-    for await (const [key, value] of this.db.iterator({ gte: metas, lt: prefixEnd(metas), valueEncoding: 'utf8' } as never) as AsyncIterable<[string, string]>) {
+    for await (const [key, value] of readRange(this.db.iterator({ gte: metas, lt: prefixEnd(metas), valueEncoding: 'utf8' } as never)) as unknown as AsyncIterable<[string, string]>) {
       usage.messages++;
       usage.totalBytes += decodeMeta(uidOfMetaKey(key), value).size;
     }
     const sections = keys.sectionPrefix(fid);
     const fullBody = `!${sectionKeyPart(FULL_BODY)}`;
-    for await (const [key, value] of this.db.iterator({ gte: sections, lt: prefixEnd(sections) })) {
+    for await (const [key, value] of readRange(this.db.iterator({ gte: sections, lt: prefixEnd(sections) }))) {
       const { length } = decodeSection(value);
       if (key.endsWith(fullBody)) {
         usage.bodies++;
@@ -274,7 +275,7 @@ export class CacheStore {
     for (const uid of uids) {
       ops.push({ type: 'del', key: keys.meta(fid, uid) }, { type: 'del', key: keys.structure(fid, uid) });
       const prefix = keys.sectionsOf(fid, uid);
-      for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+      for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
         ops.push({ type: 'del', key });
         chunks.push(...decodeSection(value).chunks);
       }
@@ -292,7 +293,7 @@ export class CacheStore {
     const ops: BatchOp[] = [];
     for (const [fromUid, toUid] of uids) {
       const prefix = keys.sectionsOf(from, fromUid);
-      for await (const [key, value] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+      for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
         ops.push({ type: 'del', key }, { type: 'put', key: keys.sectionsOf(to, toUid) + key.slice(prefix.length), value });
       }
       const structure = await this.db.get(keys.structure(from, fromUid));
@@ -310,7 +311,7 @@ export class CacheStore {
   async loadUids(fid: string): Promise<Uid[]> {
     const prefix = keys.metaPrefix(fid);
     const uids: Uid[] = [];
-    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) uids.push(uidOfMetaKey(key));
+    for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) uids.push(uidOfMetaKey(key));
     return uids;
   }
 
@@ -355,7 +356,7 @@ export class CacheStore {
   async loadStructureUids(fid: string): Promise<Set<Uid>> {
     const prefix = keys.structurePrefix(fid);
     const uids = new Set<Uid>();
-    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) uids.add(uidOfMetaKey(key));
+    for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) uids.add(uidOfMetaKey(key));
     return uids;
   }
 
@@ -366,7 +367,7 @@ export class CacheStore {
     const prefix = keys.sectionPrefix(fid);
     const suffix = `!${sectionKeyPart(section)}`;
     const uids = new Set<Uid>();
-    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) {
+    for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) {
       if (key.endsWith(suffix)) uids.add(parseSectionKey(prefix, key).uid);
     }
     return uids;
@@ -467,7 +468,7 @@ export class CacheStore {
     this.garbageRunning.add(fid);
     const work = async () => {
       const sections = keys.sectionPrefix(fid);
-      for await (const value of this.db.values({ gte: sections, lt: prefixEnd(sections) })) {
+      for await (const value of readRange(this.db.values({ gte: sections, lt: prefixEnd(sections) }))) {
         if (this.closed) return;
         await this.bodies.drop(decodeSection(value).chunks);
       }
@@ -493,7 +494,7 @@ export class CacheStore {
           for (const { path, record } of await this.listFolders(id, snapshot)) owners.set(record.fid, { user: account.user, folder: path });
         }
         const garbage = keys.garbagePrefix();
-        for await (const key of this.db.keys({ gte: garbage, lt: prefixEnd(garbage), snapshot })) owners.set(key.slice(garbage.length), 'dropped');
+        for await (const key of readRange(this.db.keys({ gte: garbage, lt: prefixEnd(garbage), snapshot }))) owners.set(key.slice(garbage.length), 'dropped');
         return owners;
       },
       dropGeneration: async (fid) => {
@@ -519,7 +520,7 @@ export class CacheStore {
   private resumeGarbageCollection(): void {
     const prefix = keys.garbagePrefix();
     (async () => {
-      for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) this.collectGarbage(key.slice(prefix.length));
+      for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) this.collectGarbage(key.slice(prefix.length));
     })().catch((err: unknown) => this.log.warn({ err }, 'cannot list dropped folder generations'));
   }
 }
