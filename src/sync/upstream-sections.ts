@@ -34,15 +34,13 @@ const DONE = Promise.resolve();
  * A server may answer a FETCH of a message another session expunged under the command with
  * empty data rather than NIL or nothing (Dovecot's imap_fetch_send_nil_reply: NIL or ""). Kept,
  * that would be an empty section served for good. Told apart from a real section by what cannot
- * be empty: a whole message, a header block (it ends with its blank line), a MIME header, or a
- * piece that starts before the end of the message's known size.
+ * be empty: a whole message (`wholeMessage`), or a piece that starts before the end of the
+ * message's known size. (Header blocks end with their blank line by RFC 3501, but a server that
+ * sent none would have its messages reported expunged: not relied on.)
  */
-function expungedReply(piece: Buffer, offset: number, size: number, neverEmpty = false): boolean {
-  return piece.length === 0 && (offset < size || neverEmpty);
+function expungedReply(piece: Buffer, offset: number, size: number, wholeMessage = false): boolean {
+  return piece.length === 0 && (offset < size || wholeMessage);
 }
-
-/** Sections that always have bytes: "" (the whole message) and header blocks. */
-const NEVER_EMPTY = /^$|(^|\.)(HEADER|MIME)/;
 
 /**
  * Fetches one section of many messages into the cache with memory bounded by the partial size:
@@ -66,7 +64,7 @@ export async function fetchSectionsInto(
     if (!wanted.has(fetched.uid) || !fetched.sections.has(section)) return; // unsolicited
     wanted.delete(fetched.uid);
     const bytes = fetched.sections.get(section);
-    if (!bytes || expungedReply(bytes, 0, sizeOf(fetched.uid), NEVER_EMPTY.test(section))) return outcome(fetched.uid, undefined, DONE);
+    if (!bytes || expungedReply(bytes, 0, sizeOf(fetched.uid), section === '')) return outcome(fetched.uid, undefined, DONE);
     if (bytes.length === UPSTREAM_PARTIAL_SIZE) {
       longer.push({ uid: fetched.uid, first: bytes });
       return;
