@@ -168,12 +168,8 @@ export class BodyFetcher {
     const request: PoolRequest = { folder: this.generation.path, priority };
     const settle = this.settler();
     const pending = new Map<Uid, InFlight>();
-    const sizes = new Map<Uid, number>();
-    for (const meta of metas) {
-      pending.set(meta.uid, this.enter(meta.uid, request));
-      sizes.set(meta.uid, meta.size);
-    }
-    const sizeOf = (uid: Uid) => sizes.get(uid) ?? 0;
+    for (const meta of metas) pending.set(meta.uid, this.enter(meta.uid, request));
+    const sizes = new Map(metas.map((meta) => [meta.uid, meta.size]));
     pool
       .run(request, (conn) =>
         fetchSectionsInto(conn, store, fid, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
@@ -186,7 +182,7 @@ export class BodyFetcher {
             this.generation.account.freshBodies.put(fid, uid, record);
           }
           settle(uid, entry, record, written);
-        }, sizeOf),
+        }, (uid) => sizes.get(uid) ?? 0),
       )
       .then(
         () => pending.forEach((entry, uid) => (entry.resolve(undefined), this.leave(uid, entry))),
