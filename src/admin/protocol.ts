@@ -66,8 +66,8 @@ export interface AccountStatus {
   watching: boolean;
   /** What is cached, as `cache stats` counts it. */
   cached: Usage;
-  /** Bodies clients fetched since the start: from the cache, or fetched upstream for them. */
-  served: { cache: { bodies: number; bytes: number }; upstream: { bodies: number; bytes: number } };
+  /** Bodies clients fetched since the start: from the cache, or fetched upstream for them; and MIME part sections, counted the same way. */
+  served: { cache: { bodies: number; bytes: number }; upstream: { bodies: number; bytes: number }; parts: { cache: number; upstream: number } };
   /** The background sync: null when it is off. */
   prefetch: {
     state: string;

@@ -36,7 +36,7 @@ export async function proxyStatus(options: {
       connections: account.pool.connectionCount + (account.watcher.watching ? 1 : 0),
       watching: account.watcher.watching,
       cached,
-      served: { cache: { ...account.served.cache }, upstream: { ...account.served.upstream } },
+      served: { cache: { ...account.served.cache }, upstream: { ...account.served.upstream }, parts: { ...account.served.parts } },
       prefetch: account.prefetcher ? prefetchStatus(account.prefetcher.status(), cached) : null,
     });
   }

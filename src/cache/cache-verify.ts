@@ -2,7 +2,8 @@ import type { Level } from 'level';
 import { BODY_CHUNK_SIZE, CHUNKS_PER_READ, MAX_LISTED_PROBLEMS, VERIFY_BATCH } from '../model/limits.js';
 import type { BodyStore } from './body-store.js';
 import { FULL_BODY, HEADER_BLOCK, keys, parseSectionKey, prefixEnd, sectionKeyPart } from './keys.js';
-import { decodeMeta, decodeSection, type ChunkRange, type SectionRecord } from './records.js';
+import { decodePartIndex, partIndexFault } from './part-index.js';
+import { decodeMeta, decodeSection, decodeStructure, encodeStructure, type ChunkRange, type SectionRecord } from './records.js';
 import type { BatchOp } from './write-queue.js';
 
 /** One cached section that is not what it should be. */
@@ -52,7 +53,8 @@ const sectionName = (part: string) => (part === FULL_BODY ? 'BODY[]' : part.star
 
 /**
  * Checks every cached section: its record is readable, its chunks are all there and add up to
- * its length, and a whole body's length is the message's RFC822.SIZE. Also finds chunks no record
+ * its length, and a whole body's length is the message's RFC822.SIZE; and that a body's part
+ * index fits it (a wrong one is dropped, to be built again). Also finds chunks no record
  * refers to and generations no folder owns. With `repair`, drops all of those (a dropped body is
  * fetched from upstream again when next asked for).
  *
@@ -97,6 +99,7 @@ async function scanCache(target: VerifyTarget, options: { checkSections: boolean
       const checked = options.checkSections && owner !== 'dropped' && owner !== undefined;
       for await (const batch of sectionBatches(db, snapshot, fid)) {
         const metas = checked ? await db.getMany(batch.map((s) => keys.meta(fid, s.uid)), { snapshot, valueEncoding: 'utf8' } as never) : [];
+        const structures = checked ? await db.getMany(batch.map((s) => keys.structure(fid, s.uid)), { snapshot } as never) : [];
         for (const [i, entry] of batch.entries()) {
           const record = tryDecode(entry.value);
           if (record) for (const range of record.chunks) referenced.add(range);
@@ -105,6 +108,15 @@ async function scanCache(target: VerifyTarget, options: { checkSections: boolean
           if (record) result.bytes += record.length;
           if (entry.part === FULL_BODY) result.bodies++;
           const meta = metas[i] as unknown as string | undefined;
+          const structure = structures[i];
+          if (record && entry.part === FULL_BODY && structure) {
+            const fault = partIndexProblem(structure, record.length);
+            const key = keys.structure(fid, entry.uid);
+            if (fault && (await db.get(key))?.equals(structure)) {
+              report({ user: owner.user, folder: owner.folder, uid: entry.uid, section: 'part index', problem: fault });
+              if (repair) await target.batch([{ type: 'put', key, value: encodeStructure({ ...decodeStructure(structure), parts: undefined }) }]);
+            }
+          }
           const problem = record ? await sectionProblem(bodies, record, entry.part, meta === undefined ? undefined : decodeMeta(entry.uid, meta).size) : 'unreadable section record';
           if (!problem || !(await stillSame(db, entry))) continue;
           report({ user: owner.user, folder: owner.folder, uid: entry.uid, section: sectionName(entry.part), problem });
@@ -198,6 +210,16 @@ async function sectionProblem(bodies: BodyStore, record: SectionRecord, part: st
     }
   }
   return bytes === record.length ? undefined : `chunks hold ${bytes} bytes, the record says ${record.length}`;
+}
+
+/** What is wrong with the part index kept in a structure record, for a body of this length, or undefined. */
+function partIndexProblem(structure: Buffer, bodyLength: number): string | undefined {
+  try {
+    const parts = decodeStructure(structure).parts;
+    return parts ? partIndexFault(decodePartIndex(parts), bodyLength) : undefined;
+  } catch {
+    return 'unreadable part index';
+  }
 }
 
 /** The record is still there, unchanged: a problem seen in the snapshot is not a concurrent expunge or clear. */

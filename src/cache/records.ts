@@ -57,7 +57,7 @@ export function decodeMeta(uid: Uid, value: string): MessageMeta {
 }
 
 const ABSENT = 0xffffffff;
-const STRUCTURE_ITEMS = ['envelope', 'bodystructure', 'body'] as const;
+const STRUCTURE_ITEMS = ['envelope', 'bodystructure', 'body', 'parts'] as const;
 
 export function encodeStructure(structure: MessageStructure): Buffer {
   const parts: Buffer[] = [];
@@ -74,7 +74,9 @@ export function encodeStructure(structure: MessageStructure): Buffer {
 export function decodeStructure(value: Buffer): MessageStructure {
   const structure: MessageStructure = {};
   let pos = 0;
+  // records written before the part index have three items
   for (const item of STRUCTURE_ITEMS) {
+    if (pos === value.length) break;
     const length = value.readUInt32BE(pos);
     pos += 4;
     if (length !== ABSENT) {

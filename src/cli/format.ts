@@ -46,8 +46,9 @@ export function formatStatus(status: StatusResult): string {
         (p.state === 'running' ? `, ${megabytes(p.rate)}/s` : '') +
         (p.etaSeconds !== undefined ? `, about ${p.etaSeconds} s left` : '');
     out.push(`  background sync: ${sync}`);
-    const { cache, upstream } = a.served;
+    const { cache, upstream, parts } = a.served;
     out.push(`  bodies served to clients: ${cache.bodies} from the cache (${megabytes(cache.bytes)}), ${upstream.bodies} fetched from upstream for them (${megabytes(upstream.bytes)})`);
+    out.push(`  MIME parts served to clients: ${parts.cache} cut from cached bodies, ${parts.upstream} fetched from upstream`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -79,6 +79,8 @@ export interface MessageStructure {
   bodystructure?: Buffer;
   /** The non-extensible BODY item. */
   body?: Buffer;
+  /** Not an IMAP item: where each MIME part is in the cached body (cache/part-index.ts), once indexed. */
+  parts?: Buffer;
 }
 
-export type StructureItem = keyof MessageStructure;
+export type StructureItem = 'envelope' | 'bodystructure' | 'body';

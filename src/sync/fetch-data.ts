@@ -3,6 +3,7 @@ import type { SectionRecord } from '../cache/cache-store.js';
 import type { MessageMeta, MessageStructure, StructureItem, Uid } from '../model/types.js';
 import { Priority } from '../upstream/connection-pool.js';
 import type { FolderGeneration } from './generation.js';
+import { partSections, type PartBytes, type PartRequest } from './part-sections.js';
 import { splitCached } from './split-cached.js';
 
 /** What a FETCH needs of each message besides its metadata, decided once for all of them. */
@@ -12,8 +13,8 @@ export interface FetchNeeds {
   fullBody: boolean;
   /** Header blocks: from the whole body when it is cached, else fetched alone. */
   headerBlock: boolean;
-  /** MIME part sections ("1", "2.MIME", ...), cached per section. */
-  parts: readonly string[];
+  /** MIME part sections ("1", "2.MIME", ...). */
+  parts: readonly PartRequest[];
 }
 
 /** The cached sections a message's literal items are cut from. */
@@ -23,7 +24,8 @@ export interface MessageSections {
   body?: SectionRecord;
   /** The header block fetched on its own (when the whole message is not cached). */
   header?: SectionRecord;
-  parts: Map<string, SectionRecord>;
+  /** Part sections by their section name. */
+  parts: Map<string, PartBytes>;
 }
 
 export interface FetchData {
@@ -45,18 +47,19 @@ export async function gatherFetchData(generation: FolderGeneration, metas: Messa
     needs.structures.length ? generation.items.structures(metas, needs.structures, priority) : new Map<Uid, MessageStructure>(),
     needs.fullBody ? generation.bodies.ensure(metas, priority) : undefined,
     needs.headerBlock && !needs.fullBody ? headerBlocks(generation, metas) : undefined,
-    Promise.all(needs.parts.map(async (section) => [section, await generation.items.sections(metas, section, priority)] as const)),
+    needs.parts.length ? partSections(generation, metas, needs.parts, priority) : new Map<string, Map<Uid, PartBytes>>(),
   ]);
   const sections = new Map<Uid, MessageSections>();
+  const partMaps = [...parts.values()];
   for (const meta of metas) {
     const uid = meta.uid;
     const body = bodies?.get(uid) ?? headers?.bodies.get(uid);
     const header = headers?.headers.get(uid);
     if ((bodies && !body) || (headers && !body && !header)) continue;
     if (needs.structures.length && !structures.has(uid)) continue;
-    if (parts.some(([, records]) => !records.has(uid))) continue;
-    const partRecords = new Map<string, SectionRecord>();
-    for (const [section, records] of parts) partRecords.set(section, records.get(uid) as SectionRecord);
+    if (partMaps.some((bytes) => !bytes.has(uid))) continue;
+    const partRecords = new Map<string, PartBytes>();
+    for (const [section, bytes] of parts) partRecords.set(section, bytes.get(uid) as PartBytes);
     sections.set(uid, { uid, ...(body ? { body } : {}), ...(header ? { header } : {}), parts: partRecords });
   }
   return { structures, sections };

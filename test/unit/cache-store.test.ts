@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CacheStore, FolderRecord, SectionRecord } from '../../src/cache/cache-store.js';
 import { FULL_BODY, HEADER_BLOCK } from '../../src/cache/keys.js';
+import { encodePartIndex } from '../../src/cache/part-index.js';
 import { headerLengthFor } from '../../src/cache/section-writer.js';
 import { BODY_CHUNK_SIZE, SECTION_INLINE_MAX } from '../../src/model/limits.js';
 import { pattern, readAll, stored, withStore } from '../support/cache-store.js';
@@ -390,6 +391,28 @@ describe('section read ahead', () => {
         assert.equal(record?.inline?.toString(), header(uid).toString());
       }
       assert.equal(iterators, 0);
+    });
+  });
+});
+
+describe('cache verify and part indexes', () => {
+  test('a part index that does not fit its body is reported, and dropped with --repair', async () => {
+    await withStore(async (store) => {
+      const record: FolderRecord = { v: 1, fid: store.newFolderId(), uidValidity: 1, uidNext: 2, highestModseq: '1', messages: 1, keywords: [], lastSync: 0 };
+      await store.putAccount('acct', { v: 1, upstream: 'imap://example', user: 'u', createdAt: 0 });
+      await store.putFolder('acct', 'INBOX', record);
+      const body = Buffer.from('Subject: x\r\n\r\nbody');
+      await store.putMetas(record.fid, [{ uid: 1, flags: [], modseq: '1', size: body.length, internalDate: '01-Jan-2025 00:00:00 +0000' }]);
+      await store.storeSection(record.fid, 1, FULL_BODY, body, 14).written;
+      const beyond = encodePartIndex({ scanned: true, nodes: [{ kind: 'leaf', next: 1, start: 0, bodyStart: 14, end: 99 }] });
+      await store.putStructures(record.fid, [{ uid: 1, structure: { bodystructure: Buffer.from('("text" "plain" NIL NIL NIL "7bit" 4 0)'), parts: beyond } }]);
+      const found = await store.verify(false);
+      assert.deepEqual(found.problems.map((p) => [p.section, p.problem]), [['part index', 'part 0 of the index is outside the body']]);
+      assert.equal((await store.verify(true)).problemCount, 1);
+      assert.equal((await store.verify(false)).problemCount, 0);
+      const [structure] = await store.getStructures(record.fid, [1]);
+      assert.equal(structure?.parts, undefined);
+      assert.ok(structure?.bodystructure, 'the BODYSTRUCTURE stays');
     });
   });
 });

@@ -1,4 +1,5 @@
 import type { StructureItem } from '../../model/types.js';
+import type { PartRequest } from '../../sync/part-sections.js';
 import type { FetchQueryItem } from '../imap-core.js';
 
 /** Where a literal item's bytes come from. */
@@ -7,7 +8,7 @@ export type LiteralSource =
   | { kind: 'header' } // BODY[HEADER], RFC822.HEADER
   | { kind: 'text' } // BODY[TEXT], RFC822.TEXT
   | { kind: 'fields'; names: ReadonlySet<string>; exclude: boolean } // BODY[HEADER.FIELDS (..)]
-  | { kind: 'part'; section: string }; // anything below a MIME part: from upstream, cached per section
+  | { kind: 'part'; request: PartRequest; fields?: { names: ReadonlySet<string>; exclude: boolean } }; // anything below a MIME part
 
 export type PlannedItem =
   | { kind: 'uid' | 'flags' | 'size' | 'internaldate' | 'modseq' }
@@ -22,7 +23,7 @@ export interface FetchPlan {
   fullBody: boolean;
   /** Header blocks are needed (from the whole body when cached, else fetched alone). */
   headerBlock: boolean;
-  parts: string[];
+  parts: PartRequest[];
   /** FLAGS is among the items. */
   hasFlags: boolean;
 }
@@ -32,7 +33,7 @@ const STRUCTURE_NAMES: Record<string, StructureItem> = { envelope: 'envelope', b
 export function planFetch(query: readonly FetchQueryItem[]): FetchPlan {
   const plan: FetchPlan = { items: [], structures: [], fullBody: false, headerBlock: false, parts: [], hasFlags: false };
   const structures = new Set<StructureItem>();
-  const parts = new Set<string>();
+  const parts = new Map<string, PartRequest>();
   for (const q of query) {
     const planned = planItem(q);
     plan.items.push(planned);
@@ -42,10 +43,10 @@ export function planFetch(query: readonly FetchQueryItem[]): FetchPlan {
     const source = planned.source;
     if (source.kind === 'full' || source.kind === 'text') plan.fullBody = true;
     if (source.kind === 'header' || source.kind === 'fields') plan.headerBlock = true;
-    if (source.kind === 'part') parts.add(source.section);
+    if (source.kind === 'part') parts.set(source.request.section, source.request);
   }
   plan.structures = [...structures];
-  plan.parts = [...parts];
+  plan.parts = [...parts.values()];
   return plan;
 }
 
@@ -79,24 +80,20 @@ function planItem(q: FetchQueryItem): PlannedItem {
   const partial = q.partial ? { start: q.partial.startFrom, length: q.partial.maxLength || Number.MAX_SAFE_INTEGER } : undefined;
   const name = `BODY[${section}]${partial ? `<${partial.start}>` : ''}`;
   const literal = (source: LiteralSource): PlannedItem => ({ kind: 'literal', name, source, ...(partial ? { partial } : {}) });
-  if (q.path) return literal({ kind: 'part', section });
-  switch (q.type) {
+  const type = q.type ?? '';
+  const fields = type === 'header.fields' || type === 'header.fields.not' ? { names: new Set((q.headers ?? []).map((h) => h.toUpperCase())), exclude: type === 'header.fields.not' } : undefined;
+  if (q.path) return literal({ kind: 'part', request: { section, path: q.path, type }, ...(fields ? { fields } : {}) });
+  if (fields) return literal({ kind: 'fields', ...fields });
+  switch (type) {
     case 'content':
       return literal({ kind: 'full' });
     case 'header':
       return literal({ kind: 'header' });
     case 'text':
       return literal({ kind: 'text' });
-    case 'header.fields':
-    case 'header.fields.not':
-      return literal({
-        kind: 'fields',
-        names: new Set((q.headers ?? []).map((h) => h.toUpperCase())),
-        exclude: q.type === 'header.fields.not',
-      });
     default:
-      // a bare part number ("1") parsed without a path, or MIME at the top: upstream decides
-      return literal({ kind: 'part', section });
+      // MIME at the top, or what imap-core did not take apart: upstream decides
+      return literal({ kind: 'part', request: { section, path: '', type } });
   }
 }
 

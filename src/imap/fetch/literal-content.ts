@@ -26,6 +26,11 @@ export async function openLiteral(
     const block = headerRange(message);
     return block && filterFields(store, block, source.names, source.exclude, partial);
   }
+  if (source.kind === 'part' && source.fields) {
+    const part = message.parts.get(source.request.section);
+    // a header block cut from the cached body: the fields are picked here; upstream's answer is picked already
+    if (part?.headerBlock) return filterFields(store, part, source.fields.names, source.fields.exclude, partial);
+  }
   const range = rangeOf(message, source);
   if (!range) return undefined;
   let { start, end } = range;
@@ -45,10 +50,8 @@ function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind
       return body && { record: body, start: body.headerLength, end: body.length };
     case 'header':
       return headerRange(message);
-    case 'part': {
-      const record = message.parts.get(source.section);
-      return record && { record, start: 0, end: record.length };
-    }
+    case 'part':
+      return message.parts.get(source.request.section);
   }
 }
 

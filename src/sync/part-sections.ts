@@ -1,0 +1,145 @@
+import { structureNodes, type StructureNode } from '../cache/body-structure.js';
+import type { CacheStore, SectionRecord } from '../cache/cache-store.js';
+import { FULL_BODY } from '../cache/keys.js';
+import { decodePartIndex, encodePartIndex, partIndexFault, partIndexOf, partRange, UPSTREAM_PARSED, type PartIndex } from '../cache/part-index.js';
+import { PartScanner, type ScanResult } from '../cache/part-scanner.js';
+import type { MessageMeta, MessageStructure, Uid } from '../model/types.js';
+import type { Priority } from '../upstream/connection-pool.js';
+import type { FolderGeneration } from './generation.js';
+
+/** A MIME part section a FETCH asks for: `section` as upstream spells it, `path` its part number, `type` what of the part (content, mime, header, text, header.fields, header.fields.not). */
+export interface PartRequest {
+  section: string;
+  path: string;
+  type: string;
+}
+
+/** A part section's bytes: a range of a cached section. `headerBlock`: a whole header block, the fields asked for still to be picked. */
+export interface PartBytes {
+  record: SectionRecord;
+  start: number;
+  end: number;
+  headerBlock: boolean;
+}
+
+const FIELDS = new Set(['header.fields', 'header.fields.not']);
+
+/**
+ * The part sections of a FETCH, per section and message. Where the whole body is cached, a part
+ * is a byte range of it found through the message's part index (built on first use from
+ * upstream's BODYSTRUCTURE and one scan of the body); elsewhere, and for a message whose scan
+ * disagreed with upstream's sizes, the section comes from upstream, cached as it came. A message
+ * is left out of a section's map when upstream no longer has it.
+ */
+export async function partSections(
+  generation: FolderGeneration,
+  metas: readonly MessageMeta[],
+  requests: readonly PartRequest[],
+  priority: Priority,
+): Promise<Map<string, Map<Uid, PartBytes>>> {
+  const indexed = await partIndexes(generation, metas, priority);
+  const result = new Map<string, Map<Uid, PartBytes>>();
+  const { served } = generation.account;
+  for (const request of requests) {
+    const bytes = new Map<Uid, PartBytes>();
+    result.set(request.section, bytes);
+    const fromUpstream: MessageMeta[] = [];
+    for (const meta of metas) {
+      const found = indexed.get(meta.uid);
+      const range = found?.index.scanned ? partRange(found.index, request.path, request.type) : undefined;
+      if (found && range) bytes.set(meta.uid, { record: found.body, start: range.start, end: range.end, headerBlock: !!range.headerBlock && FIELDS.has(request.type) });
+      else fromUpstream.push(meta);
+    }
+    served.noteParts('cache', bytes.size);
+    if (fromUpstream.length === 0) continue;
+    served.noteParts('upstream', fromUpstream.length);
+    for (const [uid, record] of await generation.items.sections(fromUpstream, request.section, priority)) {
+      bytes.set(uid, { record, start: 0, end: record.length, headerBlock: false });
+    }
+  }
+  return result;
+}
+
+/** The cached bodies of these messages and their part indexes, built where missing. */
+async function partIndexes(generation: FolderGeneration, metas: readonly MessageMeta[], priority: Priority) {
+  const { store, log } = generation.account;
+  const fid = generation.fid;
+  const result = new Map<Uid, { body: SectionRecord; index: PartIndex }>();
+  const bodies = await store.getSections(fid, metas.map((m) => ({ uid: m.uid, section: FULL_BODY })));
+  const bodyOf = new Map<Uid, SectionRecord>();
+  metas.forEach((meta, i) => bodies[i] && bodyOf.set(meta.uid, bodies[i]));
+  const withBody = metas.filter((meta) => bodyOf.has(meta.uid));
+  if (withBody.length === 0) return result;
+  const structures = await structuresOf(generation, withBody, priority);
+  const built: { uid: Uid; structure: MessageStructure }[] = [];
+  for (const meta of withBody) {
+    const body = bodyOf.get(meta.uid) as SectionRecord;
+    const structure = structures.get(meta.uid);
+    if (!structure?.bodystructure) continue;
+    let index = structure.parts ? storedIndex(structure.parts, body) : undefined;
+    if (!index) {
+      index = await indexBody(generation, body, structure.bodystructure, meta.uid);
+      built.push({ uid: meta.uid, structure: { ...structure, parts: encodePartIndex(index) } });
+    }
+    result.set(meta.uid, { body, index });
+  }
+  if (built.length) await store.putStructures(fid, built).catch((err: unknown) => log.warn({ err, folder: generation.path }, 'part indexes could not be cached'));
+  return result;
+}
+
+/** A stored part index that fits the body, or undefined (built again). */
+function storedIndex(value: Buffer, body: SectionRecord): PartIndex | undefined {
+  try {
+    const index = decodePartIndex(value);
+    return partIndexFault(index, body.length) ? undefined : index;
+  } catch {
+    return undefined;
+  }
+}
+
+/** BODYSTRUCTUREs from the cache, else from upstream; none where upstream cannot be asked (the sections then fail as upstream does). */
+async function structuresOf(generation: FolderGeneration, metas: readonly MessageMeta[], priority: Priority): Promise<Map<Uid, MessageStructure>> {
+  const cached = await generation.account.store.getStructures(generation.fid, metas.map((m) => m.uid));
+  const result = new Map<Uid, MessageStructure>();
+  const missing: MessageMeta[] = [];
+  metas.forEach((meta, i) => {
+    const structure = cached[i];
+    if (structure?.bodystructure) result.set(meta.uid, structure);
+    else missing.push(meta);
+  });
+  if (missing.length === 0) return result;
+  try {
+    for (const [uid, structure] of await generation.items.structures(missing, ['bodystructure'], priority)) result.set(uid, structure);
+  } catch {
+    // offline: these messages' parts go the upstream way and get its answer
+  }
+  return result;
+}
+
+/** One streaming pass over a cached body; upstream's sizes decide whether the scan is to be trusted. */
+async function indexBody(generation: FolderGeneration, body: SectionRecord, bodystructure: Buffer, uid: Uid): Promise<PartIndex> {
+  const { store, log } = generation.account;
+  let nodes: StructureNode[];
+  try {
+    nodes = structureNodes(bodystructure);
+  } catch (err) {
+    log.debug({ err, folder: generation.path, uid }, 'BODYSTRUCTURE not understood: parts come from upstream');
+    return UPSTREAM_PARSED;
+  }
+  const scan = await scanBody(store, body, nodes);
+  if ('mismatch' in scan) {
+    log.debug({ folder: generation.path, uid, mismatch: scan.mismatch }, 'upstream parsed this message differently: its parts come from upstream');
+    return UPSTREAM_PARSED;
+  }
+  return partIndexOf(nodes, scan.spans);
+}
+
+async function scanBody(store: CacheStore, body: SectionRecord, nodes: StructureNode[]): Promise<ScanResult> {
+  const scanner = new PartScanner(nodes);
+  // a message of one part has nothing to look for beyond its header's end, already known
+  if (nodes.length === 1 && body.headerLength >= 0) return scanner.finishAt(body.headerLength, body.length);
+  const content = await store.openSection(body, 0, body.length);
+  if ('buffer' in content) scanner.push(content.buffer);
+  else for await (const chunk of content.stream) scanner.push(chunk as Buffer);
+  return scanner.finish(body.length);
+}
