@@ -24,7 +24,7 @@ import {
 } from './records.js';
 import { readRange } from './range-read.js';
 import { ReadAheadWindows } from './read-ahead.js';
-import { openSection, type SectionContent } from './section-reader.js';
+import { openSection, scanSection, type SectionContent } from './section-reader.js';
 import { SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue, type BatchOp } from './write-queue.js';
 
@@ -420,6 +420,11 @@ export class CacheStore {
 
   openSection(record: SectionRecord, start: number, end: number): Promise<SectionContent> {
     return openSection(this.bodies, record, start, end);
+  }
+
+  /** A whole section one chunk at a time, for a pass that keeps nothing; see scanSection. */
+  scanSection(record: SectionRecord): AsyncGenerator<Buffer> {
+    return scanSection(this.bodies, record);
   }
 
   /** Stores a section held in memory; see storeSection. */

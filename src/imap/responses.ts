@@ -17,7 +17,7 @@ export function answerFor(err: unknown): ImapAnswer {
     case 'UPSTREAM_AUTH_FAILED':
       return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: 'Invalid credentials' };
     case 'UPSTREAM_UNAVAILABLE':
-      return { response: 'NO', code: 'UNAVAILABLE', message: 'The mail server is not reachable; try again later' };
+      return { response: 'NO', code: 'UNAVAILABLE', message: err.clientText || 'The mail server is not reachable; try again later' };
     case 'UPSTREAM_NO':
       return { response: 'NO', ...(err.clientCode ? { code: err.clientCode } : {}), message: err.clientText || 'The mail server refused the command' };
     case 'UPSTREAM_BAD':

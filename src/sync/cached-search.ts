@@ -3,15 +3,25 @@ import { SEARCH_BATCH, SEARCH_HEADER_MAX } from '../model/limits.js';
 import type { MessageMeta, Uid } from '../model/types.js';
 import type { Token } from '../upstream/imap-tokens.js';
 import type { GenerationContext } from './account-context.js';
+import type { FolderGeneration } from './generation.js';
 import { searchLocally } from './local-search.js';
+import { indexedBodies } from './part-sections.js';
+import { rawTextContains } from './text-search.js';
 
 /** SEARCH over a folder generation's cache (upstream unreachable): see local-search.ts for what it can answer. */
-export async function searchCache(generation: GenerationContext, query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
+export async function searchCache(generation: FolderGeneration, query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
   const { store } = generation.account;
   const found: Uid[] = [];
   for (let i = 0; i < uids.length; i += SEARCH_BATCH) {
     const metas = (await store.getMetas(generation.fid, uids.slice(i, i + SEARCH_BATCH))).filter((m): m is MessageMeta => !!m);
-    const messages = metas.map((meta) => ({ meta, header: () => cachedHeader(generation, meta.uid) }));
+    const messages = metas.map((meta) => ({
+      meta,
+      header: () => cachedHeader(generation, meta.uid),
+      contains: async (key: 'BODY' | 'TEXT', needle: string) => {
+        const indexed = (await indexedBodies(generation, [meta])).get(meta.uid);
+        return indexed?.index.scanned ? rawTextContains(store, indexed, key, needle) : undefined;
+      },
+    }));
     found.push(...(await searchLocally(query, messages)));
   }
   return found;

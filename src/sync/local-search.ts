@@ -7,12 +7,15 @@ import { tokenString, type Token } from '../upstream/imap-tokens.js';
  * SEARCH over the cache while upstream is unreachable: flags, sizes, dates, UIDs and header
  * fields of cached header blocks, combined with NOT, OR and groups. Header fields are matched on
  * their raw bytes, case-insensitively (encoded words are not decoded: the proxy decodes nothing).
- * BODY and TEXT need the message text searched as a client means it: they stay upstream's job.
+ * BODY and TEXT as far as a raw search can tell them (text-search.ts); where it cannot, the
+ * search needs upstream.
  */
 export interface SearchableMessage {
   meta: MessageMeta;
   /** The raw header block, loaded on demand. */
   header(): Promise<string | undefined>;
+  /** Whether the body (BODY) or the message (TEXT) contains the string; undefined where the cache cannot tell. */
+  contains(key: 'BODY' | 'TEXT', needle: string): Promise<boolean | undefined>;
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -24,8 +27,10 @@ function dayOf(text: string): number | undefined {
   return match && month >= 0 ? Number(match[3]) * 10000 + (month + 1) * 100 + Number(match[1]) : undefined;
 }
 
-const unavailable = (what: string) =>
-  new ProxyError('UPSTREAM_UNAVAILABLE', `${what} cannot be searched while the mail server is unreachable`);
+const unavailable = (what: string) => {
+  const text = `The mail server is not reachable, and the cache cannot search ${what}`;
+  return new ProxyError('UPSTREAM_UNAVAILABLE', text, { clientText: text });
+};
 
 /** Finds the value of a header field in a raw header block (with its folded lines unfolded). */
 function headerValues(header: string, name: string): string[] {
@@ -47,19 +52,20 @@ class LocalSearch {
 
   constructor(private readonly query: readonly Token[]) {}
 
-  async matches(message: SearchableMessage): Promise<boolean> {
+  /** With `needed` false the keys are only read past: a message already out is not searched (nor refused) for its text. */
+  async matches(message: SearchableMessage, needed = true): Promise<boolean> {
     this.pos = 0;
-    let all = true;
+    let all = needed;
     while (this.pos < this.query.length) {
-      if (!(await this.key(this.query, message))) all = false;
+      if (!(await this.key(this.query, message, all))) all = false;
     }
     return all;
   }
 
-  /** Evaluates the key at the cursor of `tokens` (advancing it past its arguments). */
-  private async key(tokens: readonly Token[], message: SearchableMessage): Promise<boolean> {
+  /** Evaluates the key at the cursor of `tokens` (advancing it past its arguments); a key not `needed` may answer anything. */
+  private async key(tokens: readonly Token[], message: SearchableMessage, needed: boolean): Promise<boolean> {
     const token = tokens[this.pos++];
-    if (Array.isArray(token)) return new LocalSearch(token).matches(message);
+    if (Array.isArray(token)) return new LocalSearch(token).matches(message, needed);
     const key = (tokenString(token) ?? '').toUpperCase();
     const arg = () => tokenString(tokens[this.pos++]) ?? '';
     const { meta } = message;
@@ -103,13 +109,19 @@ class LocalSearch {
         const value = /^\d+$/.test(first) ? first : (arg(), arg());
         return BigInt(meta.modseq) >= BigInt(value);
       }
-      case 'NOT': return !(await this.key(tokens, message));
+      case 'NOT': return !(await this.key(tokens, message, needed));
       case 'OR': {
-        const left = await this.key(tokens, message);
-        const right = await this.key(tokens, message);
+        const left = await this.key(tokens, message, needed);
+        const right = await this.key(tokens, message, needed && !left);
         return left || right;
       }
-      case 'BODY': case 'TEXT': throw unavailable(key);
+      case 'BODY': case 'TEXT': {
+        const needle = arg();
+        if (!needed) return false;
+        const found = await message.contains(key, needle);
+        if (found === undefined) throw unavailable(`${key} in a message whose body is not cached or has base64 or quoted-printable parts`);
+        return found;
+      }
       default: throw new ProxyError('UPSTREAM_BAD', `unknown search key ${key}`, { clientText: `Invalid search: unknown key ${key}` });
     }
   }

@@ -37,7 +37,7 @@ export async function partSections(
   requests: readonly PartRequest[],
   priority: Priority,
 ): Promise<Map<string, Map<Uid, PartBytes>>> {
-  const indexed = await partIndexes(generation, metas, priority);
+  const indexed = await indexedBodies(generation, metas, priority);
   const result = new Map<string, Map<Uid, PartBytes>>();
   const { served } = generation.account;
   for (const request of requests) {
@@ -60,11 +60,21 @@ export async function partSections(
   return result;
 }
 
-/** The cached bodies of these messages and their part indexes, built where missing. */
-async function partIndexes(generation: FolderGeneration, metas: readonly MessageMeta[], priority: Priority) {
+/** A cached whole body with its part index and upstream's BODYSTRUCTURE. */
+export interface IndexedBody {
+  body: SectionRecord;
+  index: PartIndex;
+  bodystructure: Buffer;
+}
+
+/**
+ * The cached bodies of these messages and their part indexes, built where missing. With a
+ * priority, BODYSTRUCTUREs not cached are asked of upstream; without, the cache alone answers.
+ */
+export async function indexedBodies(generation: FolderGeneration, metas: readonly MessageMeta[], priority?: Priority): Promise<Map<Uid, IndexedBody>> {
   const { store, log } = generation.account;
   const fid = generation.fid;
-  const result = new Map<Uid, { body: SectionRecord; index: PartIndex }>();
+  const result = new Map<Uid, IndexedBody>();
   const bodies = await store.getSections(fid, metas.map((m) => ({ uid: m.uid, section: FULL_BODY })));
   const bodyOf = new Map<Uid, SectionRecord>();
   metas.forEach((meta, i) => bodies[i] && bodyOf.set(meta.uid, bodies[i]));
@@ -81,7 +91,7 @@ async function partIndexes(generation: FolderGeneration, metas: readonly Message
       index = await indexBody(generation, body, structure.bodystructure, meta.uid);
       built.push({ uid: meta.uid, structure: { ...structure, parts: encodePartIndex(index) } });
     }
-    result.set(meta.uid, { body, index });
+    result.set(meta.uid, { body, index, bodystructure: structure.bodystructure });
   }
   if (built.length) await store.putStructures(fid, built).catch((err: unknown) => log.warn({ err, folder: generation.path }, 'part indexes could not be cached'));
   return result;
@@ -97,8 +107,8 @@ function storedIndex(value: Buffer, body: SectionRecord): PartIndex | undefined 
   }
 }
 
-/** BODYSTRUCTUREs from the cache, else from upstream; none where upstream cannot be asked (the sections then fail as upstream does). */
-async function structuresOf(generation: FolderGeneration, metas: readonly MessageMeta[], priority: Priority): Promise<Map<Uid, MessageStructure>> {
+/** BODYSTRUCTUREs from the cache, else (with a priority) from upstream; none where upstream cannot be asked (the sections then fail as upstream does). */
+async function structuresOf(generation: FolderGeneration, metas: readonly MessageMeta[], priority: Priority | undefined): Promise<Map<Uid, MessageStructure>> {
   const cached = await generation.account.store.getStructures(generation.fid, metas.map((m) => m.uid));
   const result = new Map<Uid, MessageStructure>();
   const missing: MessageMeta[] = [];
@@ -107,7 +117,7 @@ async function structuresOf(generation: FolderGeneration, metas: readonly Messag
     if (structure?.bodystructure) result.set(meta.uid, structure);
     else missing.push(meta);
   });
-  if (missing.length === 0) return result;
+  if (missing.length === 0 || priority === undefined) return result;
   try {
     for (const [uid, structure] of await generation.items.structures(missing, ['bodystructure'], priority)) result.set(uid, structure);
   } catch {
@@ -138,8 +148,6 @@ async function scanBody(store: CacheStore, body: SectionRecord, nodes: Structure
   const scanner = new PartScanner(nodes);
   // a message of one part has nothing to look for beyond its header's end, already known
   if (nodes.length === 1 && body.headerLength >= 0) return scanner.finishAt(body.headerLength, body.length);
-  const content = await store.openSection(body, 0, body.length);
-  if ('buffer' in content) scanner.push(content.buffer);
-  else for await (const chunk of content.stream) scanner.push(chunk as Buffer);
+  for await (const chunk of store.scanSection(body)) scanner.push(chunk);
   return scanner.finish(body.length);
 }

@@ -82,7 +82,7 @@ describe('upstream gone and back', () => {
     for (const command of [
       'UID STORE 1:* +FLAGS (\\Flagged)', // a write
       'FETCH 1 (ENVELOPE)', // not cached
-      'FETCH 1 BODY.PEEK[1.MIME]', // a section the cache cannot cut from the raw bytes
+      'FETCH 1 BODY.PEEK[1.MIME]', // a part of a message whose BODYSTRUCTURE was never fetched
       'CREATE Offline',
     ]) {
       const answer = await timed(a, command);
