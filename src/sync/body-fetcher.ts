@@ -12,6 +12,7 @@ import type { MessageMeta, Uid } from '../model/types.js';
 import { lowerBound } from '../model/uid-set.js';
 import { Priority, type PoolRequest } from '../upstream/connection-pool.js';
 import type { GenerationContext } from './account-context.js';
+import { FreshBodyIndexer } from './part-sections.js';
 import { splitCached } from './split-cached.js';
 import { fetchLongSectionInto, fetchPiece, fetchSectionsInto } from './upstream-sections.js';
 
@@ -171,8 +172,9 @@ export class BodyFetcher {
     for (const meta of metas) pending.set(meta.uid, this.enter(meta.uid, request));
     const sizes = new Map(metas.map((meta) => [meta.uid, meta.size]));
     pool
-      .run(request, (conn) =>
-        fetchSectionsInto(conn, store, fid, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
+      .run(request, async (conn) => {
+        const indexer = await FreshBodyIndexer.forBatch(this.generation, [...pending.keys()]);
+        await fetchSectionsInto(conn, store, fid, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
           const entry = pending.get(uid);
           if (!entry) return;
           pending.delete(uid);
@@ -181,9 +183,11 @@ export class BodyFetcher {
           if (record?.inline && !entry.awaited && priority === Priority.ReadAhead) {
             this.generation.account.freshBodies.put(fid, uid, record);
           }
+          indexer.add(uid, record);
           settle(uid, entry, record, written);
-        }, (uid) => sizes.get(uid) ?? 0),
-      )
+        }, (uid) => sizes.get(uid) ?? 0);
+        void indexer.store();
+      })
       .then(
         () => pending.forEach((entry, uid) => (entry.resolve(undefined), this.leave(uid, entry))),
         (err: unknown) => pending.forEach((entry, uid) => (entry.reject(err), this.leave(uid, entry, err))),

@@ -5,6 +5,7 @@ import { decodePartIndex, encodePartIndex, partIndexFault, partIndexOf, partRang
 import { PartScanner, type ScanResult } from '../cache/part-scanner.js';
 import type { MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import type { Priority } from '../upstream/connection-pool.js';
+import type { GenerationContext } from './account-context.js';
 import type { FolderGeneration } from './generation.js';
 
 /** A MIME part section a FETCH asks for: `section` as upstream spells it, `path` its part number, `type` what of the part (content, mime, header, text, header.fields, header.fields.not). */
@@ -126,8 +127,48 @@ async function structuresOf(generation: FolderGeneration, metas: readonly Messag
   return result;
 }
 
-/** One streaming pass over a cached body; upstream's sizes decide whether the scan is to be trusted. */
-async function indexBody(generation: FolderGeneration, body: SectionRecord, bodystructure: Buffer, uid: Uid): Promise<PartIndex> {
+/**
+ * Part indexes built as bodies are stored: a batch of bodies about to be fetched whole gets the
+ * cached structures of those without an index; each body that then arrives in one piece is
+ * scanned from the bytes in hand (no read back), and the indexes are stored together.
+ */
+export class FreshBodyIndexer {
+  private readonly built: Promise<{ uid: Uid; structure: MessageStructure } | undefined>[] = [];
+
+  private constructor(
+    private readonly generation: GenerationContext,
+    private readonly structures: Map<Uid, MessageStructure>,
+  ) {}
+
+  static async forBatch(generation: GenerationContext, uids: readonly Uid[]): Promise<FreshBodyIndexer> {
+    const cached = await generation.account.store.getStructures(generation.fid, uids);
+    const structures = new Map<Uid, MessageStructure>();
+    uids.forEach((uid, i) => {
+      const structure = cached[i];
+      if (structure?.bodystructure && !structure.parts) structures.set(uid, structure);
+    });
+    return new FreshBodyIndexer(generation, structures);
+  }
+
+  /** A body arrived: indexed now if its bytes are in hand and its structure known. */
+  add(uid: Uid, record: SectionRecord | undefined): void {
+    const structure = this.structures.get(uid);
+    if (!structure?.bodystructure || !record?.inline) return;
+    const bodystructure = structure.bodystructure;
+    this.built.push(indexBody(this.generation, record, bodystructure, uid).then((index) => ({ uid, structure: { ...structure, parts: encodePartIndex(index) } })));
+  }
+
+  /** Stores the indexes built (a failure costs only a scan on first use). */
+  async store(): Promise<void> {
+    const built = (await Promise.all(this.built)).filter((entry) => entry !== undefined);
+    if (built.length === 0) return;
+    const { store, log } = this.generation.account;
+    await store.putStructures(this.generation.fid, built).catch((err: unknown) => log.warn({ err, folder: this.generation.path }, 'part indexes could not be cached'));
+  }
+}
+
+/** One streaming pass over a cached body (none where its bytes are in hand); upstream's sizes decide whether the scan is to be trusted. */
+async function indexBody(generation: GenerationContext, body: SectionRecord, bodystructure: Buffer, uid: Uid): Promise<PartIndex> {
   const { store, log } = generation.account;
   let nodes: StructureNode[];
   try {
