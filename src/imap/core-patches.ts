@@ -9,6 +9,7 @@
 import type { Logger } from '../log.js';
 import { MAX_LIST_PATTERN } from '../model/limits.js';
 import { indexOfUid } from '../model/uid-set.js';
+import { capabilityList } from './capabilities.js';
 import { normalizeCommand } from './command-syntax.js';
 import { argumentText, CORE, plainValue, requireCore, type Callback, type CommandArgument, type ImapSession, type ImapToken } from './imap-core.js';
 import { InputGuard, type GuardedConnection, type LineCallback, type ParsedLine } from './input-guard.js';
@@ -41,17 +42,20 @@ interface CommandModule {
 type Answer = { response: 'OK' | 'BAD'; message: string };
 
 interface CoreTools {
-  sendCapabilityResponse(connection: { state: string; secure: boolean }): void;
+  sendCapabilityResponse(connection: CoreConnection): void;
   normalizeMailbox(path: string, utf7?: boolean): string;
   utf7encode(path: string): string;
   filterFolders(folders: { path: string }[], query: string): { path: string }[];
 }
 
 interface CoreConnection extends GuardedConnection {
+  state: string;
+  secure: boolean;
+  send(payload: string, callback?: () => void): void;
   remoteAddress: string;
   clientHostname: string;
   _server: {
-    options: Partial<PatchedServerOptions> & { id?: { name?: string } };
+    options: Partial<PatchedServerOptions> & { id?: { name?: string }; disableSTARTTLS?: boolean; ignoreSTARTTLS?: boolean; enableCompression?: boolean; maxMessage?: number };
     onLsub(query: string, session: ImapSession, callback: (err: Error | null, list?: { path: string }[]) => void): void;
     onSubscribe(path: string, session: ImapSession, callback: (err: Error | null) => void): void;
     onUnsubscribe(path: string, session: ImapSession, callback: (err: Error | null) => void): void;
@@ -71,6 +75,18 @@ interface CoreConnectionClass {
 }
 interface CoreStreamClass {
   prototype: { _write(chunk: Buffer, encoding: BufferEncoding, done: () => void): void };
+}
+
+function capabilitiesOf(connection: CoreConnection): string {
+  const options = connection._server.options;
+  return capabilityList({
+    authenticated: connection.state !== 'Not Authenticated',
+    secure: connection.secure,
+    startTls: !options.disableSTARTTLS,
+    loginDisabled: !options.ignoreSTARTTLS,
+    compress: !!options.enableCompression,
+    ...(options.maxMessage ? { appendLimit: options.maxMessage } : {}),
+  }).join(' ');
 }
 
 const commandModule = (file: string) => requireCore(`${CORE}/lib/commands/${file}.js`) as CommandModule;
@@ -218,27 +234,35 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         this._setListeners();
         const hostname = `[${this.remoteAddress}]`;
         this.session.clientHostname = this.clientHostname = hostname;
-        this.send(`* OK ${this._server.options.id?.name ?? 'IMAP'} ready`);
+        this.send(`* OK [CAPABILITY ${capabilitiesOf(this)}] ${this._server.options.id?.name ?? 'IMAP'} ready`);
       };
     },
   },
   {
-    what: 'command starttls and imap-tools sendCapabilityResponse: STARTTLS only before authentication',
-    why: 'imap-core accepts STARTTLS after LOGIN (and then waits for a handshake) and announces it in every state; RFC 3501 6.2.1 allows it only before',
+    what: 'command starttls: only before authentication',
+    why: 'imap-core accepts STARTTLS after LOGIN (and then waits for a handshake); RFC 3501 6.2.1 allows it only before',
     apply: () => {
       (commandModule('starttls') as unknown as { state: string[] }).state = ['Not Authenticated'];
+    },
+  },
+  {
+    what: 'imap-tools sendCapabilityResponse, the greeting, commands login and authenticate-plain: the capabilities of capabilities.ts, also in the greeting and the login OK',
+    why: 'imap-core announces XLIST, AUTH=PLAIN-CLIENTTOKEN and QUOTA, which the proxy does not offer, and STARTTLS after login; clients read the capabilities from the greeting and the login answer (as Dovecot sends them) instead of asking',
+    apply: () => {
       const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
-      const send = tools.sendCapabilityResponse;
-      tools.sendCapabilityResponse = (connection) => {
-        if (connection.state === 'Not Authenticated' || connection.secure) return send(connection);
-        // imap-core decides on STARTTLS by `secure` alone
-        connection.secure = true;
-        try {
-          send(connection);
-        } finally {
-          connection.secure = false;
-        }
-      };
+      tools.sendCapabilityResponse = (connection) => connection.send(`* CAPABILITY ${capabilitiesOf(connection)}`);
+      for (const file of ['login', 'authenticate-plain']) {
+        const mod = commandModule(file);
+        const original = mod.handler;
+        mod.handler = function (command, callback, next) {
+          const connection = this as unknown as CoreConnection;
+          original.call(this, command, (err, ...result) => {
+            const answer = result[0] as { response?: string; code?: string } | undefined;
+            if (!err && answer?.response === 'OK' && !answer.code) answer.code = `CAPABILITY ${capabilitiesOf(connection)}`;
+            callback(err, ...result);
+          }, next);
+        };
+      }
     },
   },
   {

@@ -218,13 +218,29 @@ describe('answers', () => {
     assert.match((await c.command('LOGOUT')).tagged, /OK LOGOUT completed/);
   });
 
+  test('the capabilities are announced in the greeting, the login answer and CAPABILITY alike, and only what works', async () => {
+    const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
+    const greeting = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
+    socket.destroy();
+    const before = /^\* OK \[CAPABILITY ([^\]]*)\]/.exec(greeting)?.[1]?.split(' ') ?? [];
+    const c = await open(proxy.port, { login: false });
+    assert.deepEqual(text((await c.command('CAPABILITY')).untagged), [`* CAPABILITY ${before.join(' ')}`]);
+    const login = (await c.command('LOGIN test pass')).tagged.toString();
+    const after = /OK \[CAPABILITY ([^\]]*)\]/.exec(login)?.[1]?.split(' ') ?? [];
+    assert.deepEqual(text((await c.command('CAPABILITY')).untagged), [`* CAPABILITY ${after.join(' ')}`]);
+    // the same list, less how to log in
+    assert.deepEqual(before.filter((cap) => !/^(AUTH=|SASL-IR|STARTTLS|LOGINDISABLED)/.test(cap)), after);
+    for (const cap of ['IMAP4rev1', 'IDLE', 'CONDSTORE', 'UIDPLUS', 'MOVE', 'SPECIAL-USE', 'ENABLE']) assert.ok(after.includes(cap), cap);
+    for (const cap of ['XLIST', 'QUOTA', 'AUTH=PLAIN-CLIENTTOKEN']) assert.ok(!before.includes(cap) && !after.includes(cap), `${cap} is not offered`);
+  });
+
   test('the greeting comes first, also for a client that sends before it', async () => {
     const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write('a1 CAPABILITY\r\na2 LOGOUT\r\n');
     let received = '';
     for await (const chunk of socket) received += (chunk as Buffer).toString('latin1');
-    assert.match(received, /^\* OK imap-cache-proxy ready\r\n/);
+    assert.match(received, /^\* OK \[CAPABILITY IMAP4rev1 [^\]]*\] imap-cache-proxy ready\r\n/);
     assert.match(received, /a1 OK/);
   });
 });

@@ -1,0 +1,38 @@
+/** What decides a connection's capabilities. */
+export interface CapabilityState {
+  authenticated: boolean;
+  /** TLS is on (implicit TLS, or after STARTTLS). */
+  secure: boolean;
+  /** STARTTLS may be used (a listener with a certificate). */
+  startTls: boolean;
+  /** LOGIN in the clear is refused until STARTTLS. */
+  loginDisabled: boolean;
+  /** COMPRESS=DEFLATE toward clients. */
+  compress: boolean;
+  appendLimit?: number;
+}
+
+/**
+ * What the proxy implements, tested against Dovecot, whatever the connection's state (RFC 3501
+ * 7.2.1). imap-core's own list also names XLIST (Gmail's retired LIST), AUTH=PLAIN-CLIENTTOKEN
+ * (WildDuck's own) and QUOTA (no quota commands here, each answers NO): not announced.
+ */
+const IMPLEMENTED = ['CHILDREN', 'CONDSTORE', 'ENABLE', 'ID', 'IDLE', 'MOVE', 'NAMESPACE', 'SPECIAL-USE', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
+
+/**
+ * The capabilities announced in the greeting, after login and to CAPABILITY: the same list in
+ * every state, plus how to log in before it (AUTH=PLAIN, SASL-IR, STARTTLS where it can be used)
+ * and COMPRESS after it (RFC 4978 allows it in the authenticated state only).
+ */
+export function capabilityList(state: CapabilityState): string[] {
+  const list = [...IMPLEMENTED];
+  if (state.appendLimit) list.push(`APPENDLIMIT=${state.appendLimit}`);
+  if (!state.authenticated) {
+    list.push('AUTH=PLAIN', 'SASL-IR');
+    if (state.startTls && !state.secure) list.push('STARTTLS');
+    if (state.loginDisabled && !state.secure) list.push('LOGINDISABLED');
+  } else if (state.compress) {
+    list.push('COMPRESS=DEFLATE');
+  }
+  return ['IMAP4rev1', ...list.sort()];
+}
