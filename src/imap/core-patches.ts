@@ -12,7 +12,7 @@ import { indexOfUid } from '../model/uid-set.js';
 import { capabilityList } from './capabilities.js';
 import { normalizeCommand } from './command-syntax.js';
 import { argumentText, CORE, plainValue, requireCore, type Callback, type CommandArgument, type ImapSession, type ImapToken } from './imap-core.js';
-import { InputGuard, type GuardedConnection, type LineCallback, type ParsedLine } from './input-guard.js';
+import { InputGuard, type GuardedConnection, type LineCallback, type LineParser, type ParsedLine } from './input-guard.js';
 import { lsubListing } from './lsub-listing.js';
 import { getMessageRange } from './message-range.js';
 import { makeSelectHandler } from './select-command.js';
@@ -61,7 +61,7 @@ interface CoreConnection extends GuardedConnection {
     onUnsubscribe(path: string, session: ImapSession, callback: (err: Error | null) => void): void;
   };
   acceptUTF8Enabled: boolean;
-  _parser: { oncommand(line: ParsedLine, callback?: LineCallback): void } | false;
+  _parser: (LineParser & { oncommand(line: ParsedLine, callback?: LineCallback): void }) | false;
 }
 interface CoreConnectionClass {
   prototype: CoreConnection & {
@@ -88,6 +88,9 @@ function capabilitiesOf(connection: CoreConnection): string {
     ...(options.maxMessage ? { appendLimit: options.maxMessage } : {}),
   }).join(' ');
 }
+
+/** imap-core's continuation request for a literal. */
+const CONTINUATION = '+ Go ahead';
 
 const commandModule = (file: string) => requireCore(`${CORE}/lib/commands/${file}.js`) as CommandModule;
 
@@ -303,10 +306,16 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         const limit = this._server.options.maxCommandLiterals;
         const parser = this._parser;
         if (limit !== undefined && parser) {
-          const guard = new InputGuard(this, limit);
+          const guard = new InputGuard(this, parser, limit);
           guards.set(parser, guard);
           const handle = parser.oncommand.bind(parser);
           parser.oncommand = (line, callback = () => undefined) => guard.command(handle, line, callback);
+          // LITERAL+: no continuation request for a literal the client sends without one
+          const send = this.send;
+          this.send = function (this: CoreConnection, payload, callback) {
+            if (payload === CONTINUATION && !guard.continuationWanted()) return;
+            send.call(this, payload, callback);
+          };
         }
         setListeners.call(this);
       };

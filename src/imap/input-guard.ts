@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { ImapSession } from './imap-core.js';
 import { contain } from './session-state.js';
 
@@ -8,6 +9,9 @@ export type ParsedLine =
       final: boolean;
       /** The size of the literal that follows this line, when it announces one. */
       expecting?: number;
+      /** Where the literal's bytes go, and what imap-core calls once it has them all. */
+      literal?: PassThrough;
+      readyCallback?: () => void;
     }
   /** A line over imap-core's maxLineLength: it answers `* BAD Command line too long` and reads on. */
   | { lineTooLong: true; final: true }
@@ -15,6 +19,16 @@ export type ParsedLine =
   | Buffer;
 
 export type LineCallback = (err?: Error) => void;
+
+/** imap-core's line parser (IMAPStream), as a literal is set up in it. */
+export interface LineParser {
+  _expecting: number;
+  _literal: PassThrough | false;
+  _literalReady: boolean | (() => void);
+}
+
+/** A line that ends with a non-synchronizing literal (RFC 7888): `{n+}`. */
+const NON_SYNC_LITERAL = /\{(\d+)\+\}$/;
 
 /** The connection as the guard needs it. */
 export interface GuardedConnection {
@@ -36,11 +50,19 @@ export class InputGuard {
   private tripped = false;
   /** Bytes of the literals imap-core accepted so far in the current command. */
   private literals = 0;
+  /** A non-synchronizing literal is being announced to imap-core: it must not ask for it. */
+  private quietLiteral = false;
 
   constructor(
     private readonly connection: GuardedConnection,
+    private readonly parser: LineParser,
     private readonly maxCommandLiterals: number,
   ) {}
+
+  /** imap-core is about to send a continuation request: false where the client sends without one (LITERAL+). */
+  continuationWanted(): boolean {
+    return !this.quietLiteral;
+  }
 
   /** Input is being dropped: the connection was stopped. */
   get discarding(): boolean {
@@ -55,6 +77,8 @@ export class InputGuard {
     // commands still buffered when the connection closes are not run: the session is gone
     // (its account unbound), and a client that left wants no EXPUNGE run on its behalf
     if (this.tripped || this.connection._closing || this.connection._closed) return drop();
+    const nonSync = !Buffer.isBuffer(line) && 'value' in line && line.final ? NON_SYNC_LITERAL.exec(line.value) : null;
+    if (nonSync) return this.nonSyncLiteral(handle, line as { value: string }, Number(nonSync[1]), nonSync.index, callback);
     if (Buffer.isBuffer(line) || line.final) {
       this.literals = 0;
       return this.run(() => handle(line, callback));
@@ -70,6 +94,50 @@ export class InputGuard {
         callback(err);
       }),
     );
+  }
+
+  /**
+   * LITERAL+ (RFC 7888): imap-core's parser knows only `{n}`, and would read the literal's bytes
+   * as command lines. The line is handed on as announcing the literal (and the parser set to read
+   * it, as it does for `{n}`); imap-core's continuation request is not sent, the client did not
+   * wait for one. A literal imap-core refuses (too large) was sent all the same: its bytes cannot
+   * be told from commands, so the connection ends after the refusal (RFC 7888 4).
+   */
+  private nonSyncLiteral(handle: (line: ParsedLine, callback: LineCallback) => void, line: { value: string }, size: number, at: number, callback: LineCallback): void {
+    const parser = this.parser;
+    const literal = new PassThrough();
+    parser._expecting = size;
+    parser._literal = literal;
+    const announced: ParsedLine = {
+      value: `${line.value.slice(0, at)}{${size}}`,
+      final: false,
+      expecting: size,
+      literal,
+      // what imap-core's parser gives a literal: the next line is read once imap-core has this one
+      readyCallback: () => {
+        const next = parser._literalReady;
+        if (typeof next === 'function') {
+          parser._literalReady = false;
+          next();
+        } else {
+          parser._literalReady = true;
+        }
+      },
+    };
+    this.quietLiteral = true;
+    try {
+      this.command(handle, announced, (err) => {
+        if (err && !this.tripped) {
+          parser._expecting = 0;
+          parser._literal = false;
+          parser._literalReady = false;
+          this.stop('* BYE The literal was refused and cannot be skipped');
+        }
+        callback(err);
+      });
+    } finally {
+      this.quietLiteral = false;
+    }
   }
 
   /** The parser, imap-core's command modules and the proxy's handlers, as far as they run at once. */
