@@ -17,7 +17,7 @@ export interface CapabilityState {
  * 7.2.1). imap-core's own list also names XLIST (Gmail's retired LIST), AUTH=PLAIN-CLIENTTOKEN
  * (WildDuck's own) and QUOTA (no quota commands here, each answers NO): not announced.
  */
-const IMPLEMENTED = ['CHILDREN', 'CONDSTORE', 'ENABLE', 'ID', 'IDLE', 'LITERAL+', 'MOVE', 'NAMESPACE', 'SPECIAL-USE', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
+const IMPLEMENTED = ['CHILDREN', 'CONDSTORE', 'ENABLE', 'ESEARCH', 'ID', 'IDLE', 'LITERAL+', 'MOVE', 'NAMESPACE', 'SPECIAL-USE', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
 
 /**
  * The capabilities announced in the greeting, after login and to CAPABILITY: the same list in

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { MAX_LIST_PATTERN } from '../model/limits.js';
 import { indexOfUid } from '../model/uid-set.js';
 import { capabilityList } from './capabilities.js';
+import { esearchLine, takeSearchReturn } from './esearch.js';
 import { normalizeCommand } from './command-syntax.js';
 import { argumentText, CORE, plainValue, requireCore, type Callback, type CommandArgument, type ImapSession, type ImapToken } from './imap-core.js';
 import { InputGuard, type GuardedConnection, type LineCallback, type LineParser, type ParsedLine } from './input-guard.js';
@@ -221,6 +222,8 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const send = IMAPConnection.prototype.send;
       IMAPConnection.prototype.send = function (this: CoreConnection, payload: string, callback?: () => void) {
+        const esearch = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).searchReturn : undefined;
+        if (esearch) payload = esearchLine(payload, esearch);
         const output = this.session?.writeStream;
         // a caller waiting for the write (STARTTLS), or a connection on its way out: as imap-core does
         if (callback || !output?.writable || this._closing || this._closed) return send.call(this, payload, callback);
@@ -363,13 +366,35 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'command search: its arguments kept as the client wrote them',
-    why: 'imap-core flattens the parsed query, losing parenthesised groups; the proxy sends the criteria upstream as they were (search-query.ts)',
+    what: 'command search: its arguments kept as the client wrote them; SEARCH RETURN (...) answered with ESEARCH',
+    why: 'imap-core flattens the parsed query, losing parenthesised groups; the proxy sends the criteria upstream as they were (search-query.ts). imap-core knows no ESEARCH (RFC 4731): RETURN is taken off before it parses, and its SEARCH line becomes the ESEARCH line (IMAPConnection.send)',
     apply: () =>
-      wrapCommand('search', (context, command) => {
-        stateOf(context.session).searchArguments = (command.attributes ?? []) as ImapToken[];
+      wrapCommand('search', (context, command, callback) => {
+        const state = stateOf(context.session);
+        const taken = takeSearchReturn((command.attributes ?? []) as ImapToken[]);
+        if (typeof taken === 'string') {
+          callback(null, { response: 'BAD', message: taken });
+          return true;
+        }
+        if (taken) command.attributes = taken.criteria as CommandArgument[];
+        const { tag, command: name } = command as { tag?: string; command?: string };
+        state.searchReturn = taken ? { tag: tag ?? '*', uid: name?.toUpperCase() === 'UID SEARCH', options: taken.options } : undefined;
+        state.searchArguments = (command.attributes ?? []) as ImapToken[];
         return false;
       }),
+  },
+  {
+    what: 'commands fetch, search, store, uid-store: whether CONDSTORE was enabled before them is noted',
+    why: 'the command that enables CONDSTORE owes `* OK [HIGHESTMODSEQ]` (RFC 7162 3.1); imap-core enables it on the way in, before the handler runs',
+    apply: () => {
+      for (const file of ['fetch', 'search', 'store', 'uid-store']) {
+        wrapCommand(file, (context) => {
+          const selected = context.session.selected;
+          stateOf(context.session).condstoreBefore = !!selected && selected.condstoreEnabled;
+          return false;
+        });
+      }
+    },
   },
   {
     what: 'commands subscribe, unsubscribe: INBOX too',

@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import type { Account } from '../sync/account.js';
 import type { ImapSession, ImapToken } from './imap-core.js';
+import type { SearchReturn } from './esearch.js';
 
 /** A tagged answer as imap-core composes it. */
 export interface TaggedAnswer {
@@ -25,6 +26,10 @@ export class SessionState {
   answer: TaggedAnswer | undefined;
   /** The SEARCH running now, as the client wrote it (imap-core flattens its parentheses). */
   searchArguments: ImapToken[] = [];
+  /** CONDSTORE was enabled in the selected mailbox before the command running now (untagged.ts, announceCondstore). */
+  condstoreBefore = false;
+  /** The SEARCH running now asked for an ESEARCH answer (RETURN options). */
+  searchReturn: SearchReturn | undefined;
   /** The messages that are \Recent in this session (RFC 3501 2.3.2), since its SELECT. */
   recent = new Set<number>();
   /** The keywords the session was told of in FLAGS since its SELECT. */

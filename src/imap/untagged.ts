@@ -64,3 +64,16 @@ export function writeFlagFetches(session: ImapSession, updates: readonly { uid: 
     session.writeStream.write({ compiled: Buffer.from(`* ${index + 1} FETCH (${items.join(' ')})`) });
   }
 }
+
+/**
+ * `* OK [HIGHESTMODSEQ n]` when the command running now is the one that enabled CONDSTORE in the
+ * session (a FETCH of MODSEQ, a SEARCH by MODSEQ, a STORE with UNCHANGEDSINCE): RFC 7162 3.1
+ * has the server say where the mailbox stands, as SELECT does for a session that enabled it first.
+ */
+export function announceCondstore(session: ImapSession, highestModseq: number): void {
+  const state = stateOf(session);
+  const selected = session.selected;
+  if (state.condstoreBefore || !selected || !selected.condstoreEnabled) return;
+  state.condstoreBefore = true;
+  session.writeStream.write({ compiled: Buffer.from(`* OK [HIGHESTMODSEQ ${highestModseq || 1}] Highest`) });
+}

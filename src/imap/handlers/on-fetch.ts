@@ -10,7 +10,7 @@ import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer } from '../responses.js';
 import { folderOf } from '../mailbox-id.js';
-import { keywordAnnouncement, sessionFlags } from '../untagged.js';
+import { announceCondstore, keywordAnnouncement, sessionFlags } from '../untagged.js';
 
 const SEEN = '\\Seen';
 
@@ -36,6 +36,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
   await folder.ready();
   const selected = session.selected;
   if (!selected) return 'NONEXISTENT';
+  announceCondstore(session, folder.modseqFloor());
   const plan = planFetch(options.query);
   const writer = new ResponseWriter(session);
   const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;

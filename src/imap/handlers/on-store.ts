@@ -3,7 +3,7 @@ import type { Uid } from '../../model/types.js';
 import type { ImapSession } from '../imap-core.js';
 import { folderOf } from '../mailbox-id.js';
 import { handle, Reply } from '../responses.js';
-import { writeFlagFetches } from '../untagged.js';
+import { announceCondstore, writeFlagFetches } from '../untagged.js';
 
 interface StoreUpdate {
   value: string[];
@@ -19,6 +19,7 @@ const ACTIONS = { add: '+FLAGS', remove: '-FLAGS', set: 'FLAGS' } as const;
 export function makeOnStore(deps: { log: Logger }) {
   return handle(deps.log, 'STORE', async (mailbox: string, update: StoreUpdate, session: ImapSession) => {
     const folder = folderOf(session, mailbox);
+    announceCondstore(session, folder.modseqFloor());
     const { updates, modified } = await folder.storeFlags(update.messages, ACTIONS[update.action], update.value, {
       ...(update.unchangedSince ? { unchangedSince: String(update.unchangedSince) } : {}),
       origin: session.id,

@@ -1,0 +1,69 @@
+import { toSequenceSet } from '../model/uid-set.js';
+import type { ImapToken } from './imap-core.js';
+
+/** What a SEARCH RETURN (...) asks for (RFC 4731): the answer becomes one ESEARCH line. */
+export interface SearchReturn {
+  tag: string;
+  uid: boolean;
+  /** MIN, MAX, COUNT, ALL; an empty RETURN () means ALL. */
+  options: Set<string>;
+  /** With a MODSEQ criterion: the highest mod-sequence of the messages the answer reports (RFC 7162 3.1.5). */
+  modseq?: string;
+}
+
+const OPTIONS = new Set(['MIN', 'MAX', 'COUNT', 'ALL']);
+
+/**
+ * Takes `RETURN (options)` off the front of SEARCH's arguments. Returns the options and the
+ * criteria that follow; undefined when there is no RETURN; a reason when it is malformed or asks
+ * for what the proxy does not offer (SAVE: SEARCHRES is not announced).
+ */
+export function takeSearchReturn(args: readonly (ImapToken | ImapToken[])[]): { options: Set<string>; criteria: (ImapToken | ImapToken[])[] } | string | undefined {
+  const first = args[0];
+  if (!first || Array.isArray(first) || String(first.value).toUpperCase() !== 'RETURN') return undefined;
+  const list = args[1];
+  if (!Array.isArray(list)) return 'RETURN needs a list of options';
+  const options = new Set<string>();
+  for (const item of list) {
+    const option = Array.isArray(item) ? '' : String(item.value).toUpperCase();
+    if (!OPTIONS.has(option)) return `Unknown RETURN option ${option || '(a list)'}`;
+    options.add(option);
+  }
+  if (options.size === 0) options.add('ALL');
+  return { options, criteria: args.slice(2) };
+}
+
+/**
+ * The ESEARCH line for the `* SEARCH n n n [(MODSEQ m)]` line imap-core composed: the numbers
+ * it holds (sequence numbers, or UIDs for UID SEARCH), as the options ask.
+ */
+export function esearchLine(searchLine: string, request: SearchReturn): string {
+  const numbers = searchLine
+    .replace(/^\* SEARCH/, '')
+    .replace(/\(MODSEQ \d+\)\s*$/, '')
+    .trim()
+    .split(' ')
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const parts = [`* ESEARCH (TAG "${request.tag}")`];
+  if (request.uid) parts.push('UID');
+  const { options } = request;
+  if (numbers.length > 0) {
+    if (options.has('MIN')) parts.push(`MIN ${numbers[0]}`);
+    if (options.has('MAX')) parts.push(`MAX ${numbers[numbers.length - 1]}`);
+  }
+  if (options.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
+  if (options.has('ALL') && numbers.length > 0) parts.push(`ALL ${toSequenceSet(numbers)}`);
+  if (request.modseq && numbers.length > 0) parts.push(`MODSEQ ${request.modseq}`);
+  return parts.join(' ');
+}
+
+/** The messages an ESEARCH answer reports, of those found (ascending): what its MODSEQ is the highest of. */
+export function reportedMessages<T>(found: readonly T[], options: ReadonlySet<string>): T[] {
+  if (found.length === 0 || options.has('ALL') || options.has('COUNT')) return [...found];
+  const reported = new Set<T>();
+  if (options.has('MIN')) reported.add(found[0] as T);
+  if (options.has('MAX')) reported.add(found[found.length - 1] as T);
+  return [...reported];
+}
