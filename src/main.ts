@@ -9,6 +9,7 @@ import type { StartConfig } from './config/schema.js';
 import { startImapServer, type RunningImapServer } from './imap/server.js';
 import type { Logger } from './log.js';
 import { FRESH_BODIES_BYTES, MAX_SOCKET_PATH } from './model/limits.js';
+import { isLoopback } from './model/loopback.js';
 import { Accounts } from './sync/accounts.js';
 import { FreshBodies } from './sync/fresh-bodies.js';
 import { loadClientCertificate, loadLocalCertificate, type LocalCertificate } from './tls/local-certificate.js';
@@ -25,7 +26,6 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /**
  * The composition root: loads the TLS certificates, opens the cache, starts the client-facing
@@ -57,6 +57,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
       accounts,
       listen: config.listen,
       tlsListen: config.tlsListen,
+      compress: config.compress,
       certificate,
       limits: {
         maxLineLength: config.maxLineLength,
@@ -91,7 +92,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
     throw err;
   }
   const server = imap;
-  if (!LOOPBACK.test(config.listen.host)) {
+  if (!isLoopback(config.listen.host)) {
     log.warn({ listen: config.listen }, 'listening beyond this machine on a plain port: passwords can cross the network in the clear; use --tls-listen and STARTTLS, or a firewall');
   }
   log.info(

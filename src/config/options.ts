@@ -27,6 +27,7 @@ export const START_SETTINGS = [
   { key: 'data', name: 'data', arg: 'DIR', description: 'data directory: cache, admin socket (default: per-user data directory)' },
   { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder after login: all = bodies too (default all)' },
   { key: 'prefetchMaxSize', name: 'prefetch-max-size', arg: 'SIZE', description: 'the background sync skips bodies larger than this, e.g. 25MB (default: no limit)' },
+  { key: 'compress', name: 'compress', arg: 'auto|on|off', description: 'offer clients COMPRESS=DEFLATE; auto = on a listener that is not loopback, where the bytes cross a network (default auto)' },
   { key: 'upstreamConnections', name: 'upstream-connections', arg: 'N', description: 'upstream connections per account (default 4)' },
   { key: 'maxLineLength', name: 'max-line-length', arg: 'SIZE', description: 'longest command line a client may send, outside literals; a longer one gets BAD and is skipped (default 64K)' },
   { key: 'maxMessageSize', name: 'max-message-size', arg: 'SIZE', description: 'largest message a client may APPEND, announced as APPENDLIMIT (default 64MB, at least 1MB)' },

@@ -103,6 +103,7 @@ export const startConfigSchema = z
     tlsKey: z.string().min(1).optional(),
     data: z.string().min(1),
     prefetch: z.enum(['off', 'headers', 'all']).default('all'),
+    compress: z.enum(['auto', 'on', 'off']).default('auto'),
     prefetchMaxSize: withParser(parseSize).optional(),
     upstreamConnections: z.coerce.number().int().min(1).max(32).default(DEFAULT_UPSTREAM_CONNECTIONS),
     maxLineLength: withParser(parseSize)

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { imapCoreErrorReport, imapCoreLogger, type Logger } from '../log.js';
 import { COMMAND_LITERALS_SLACK, SHUTDOWN_FLUSH_MS } from '../model/limits.js';
+import { isLoopback } from '../model/loopback.js';
 import type { Accounts } from '../sync/accounts.js';
 import { makeOnAppend } from './handlers/on-append.js';
 import { makeOnAuth } from './handlers/on-auth.js';
@@ -27,6 +28,8 @@ export interface ImapServerOptions {
   listen: { host: string; port: number };
   /** A second listener for implicit TLS (IMAPS), if any. */
   tlsListen?: { host: string; port: number };
+  /** COMPRESS=DEFLATE for clients: auto = on a listener that is not loopback. */
+  compress: 'auto' | 'on' | 'off';
   /** For STARTTLS on `listen` and for `tlsListen`. */
   certificate: { cert: string; key: string };
   limits: ClientLimits;
@@ -62,12 +65,12 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
   const log = options.log.child({ component: 'imap' });
   applyCorePatches(imapCoreErrorReport(log));
   const createServer = serverFactory(options, log);
-  const plain = createServer(false);
+  const plain = createServer(false, compressOn(options.compress, options.listen.host));
   const address = await listen(plain, options.listen);
   const servers = [plain];
   let tlsAddress: { host: string; port: number } | undefined;
   if (options.tlsListen) {
-    const secure = createServer(true);
+    const secure = createServer(true, compressOn(options.compress, options.tlsListen.host));
     try {
       tlsAddress = await listen(secure, options.tlsListen);
     } catch (err) {
@@ -87,11 +90,16 @@ export async function startImapServer(options: ImapServerOptions): Promise<Runni
   };
 }
 
+/** Whether a listener offers COMPRESS=DEFLATE. */
+function compressOn(setting: ImapServerOptions['compress'], host: string): boolean {
+  return setting === 'on' || (setting === 'auto' && !isLoopback(host));
+}
+
 /**
  * Builds imap-core servers that share one notifier, one set of handlers and one set of limits;
  * `secure`: TLS from the first byte, else plain with STARTTLS.
  */
-function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolean) => ImapCoreServer {
+function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolean, compress: boolean) => ImapCoreServer {
   const { limits } = options;
   const notifier = createNotifier(options.accounts);
   const guard = new ConnectionGuard(limits, log);
@@ -117,9 +125,11 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
     refreshSelected: makeRefreshSelected(deps),
     claimArrivals: makeClaimArrivals(),
   };
-  return (secure) => {
+  return (secure, compress) => {
     const server = createCoreServer({
       secure,
+      // COMPRESS=DEFLATE (RFC 4978), imap-core's own: deflating costs CPU that only a network repays
+      enableCompression: compress,
       key: options.certificate.key,
       cert: options.certificate.cert,
       minVersion: 'TLSv1.2',

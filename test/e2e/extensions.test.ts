@@ -1,6 +1,8 @@
 // IMAP extensions the proxy offers beyond imap-core's: their answers compared with Dovecot's own.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, test } from 'node:test';
+import zlib from 'node:zlib';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
@@ -61,3 +63,50 @@ describe('ESEARCH (RFC 4731)', () => {
     assert.deepEqual(plainGot.untagged.map(String), plainWant.untagged.map(String));
   });
 });
+
+/** A session that turns on COMPRESS=DEFLATE, then sends and reads through deflate (RFC 4978). */
+async function compressedSession(port: number, commands: string[]): Promise<string> {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  let plain = '';
+  const until = async (pattern: RegExp, read: () => string) => {
+    for (let i = 0; i < 500 && !pattern.test(read()); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(read(), pattern);
+  };
+  socket.on('data', (d: Buffer) => (plain += d.toString('latin1')));
+  await until(/^\* OK.*\r\n/, () => plain);
+  socket.write('a1 LOGIN test pass\r\na2 COMPRESS DEFLATE\r\n');
+  await until(/a2 OK[^\r]*\r\n/, () => plain);
+  socket.removeAllListeners('data');
+  // what came after a2's OK is compressed already
+  const inflate = zlib.createInflateRaw();
+  const deflate = zlib.createDeflateRaw();
+  let inflated = '';
+  inflate.on('data', (d: Buffer) => (inflated += d.toString('latin1')));
+  socket.pipe(inflate);
+  deflate.pipe(socket);
+  for (const [i, command] of commands.entries()) {
+    deflate.write(`c${i} ${command}\r\n`);
+    deflate.flush();
+    await until(new RegExp(`c${i} (OK|NO|BAD)[^\\r]*\\r\\n`), () => inflated);
+  }
+  socket.destroy();
+  return inflated;
+}
+
+describe('COMPRESS=DEFLATE (RFC 4978)', () => {
+  test('offered on a listener set to it (not on loopback by default), and a compressed session gets the same bytes', async () => {
+    const compressing = await startTestProxy(dovecot, { compress: 'on' });
+    const announced = async (port: number) => {
+      const client = await connect(port);
+      return (await client.command('CAPABILITY')).untagged.map(String).join(' ');
+    };
+    assert.match(await announced(compressing.port), /COMPRESS=DEFLATE/);
+    assert.doesNotMatch(await announced(proxy.port), /COMPRESS/, 'not on loopback by default');
+    const direct = await connect(dovecot.port);
+    assert.match((await direct.command('EXAMINE INBOX')).tagged, /OK/);
+    const expected = (await direct.command('UID FETCH 1:3 (UID BODY.PEEK[])')).untagged.map((l) => l.toString('latin1'));
+    const answer = await compressedSession(compressing.port, ['EXAMINE INBOX', 'UID FETCH 1:3 (UID BODY.PEEK[])']);
+    for (const response of expected) assert.ok(answer.includes(response.slice(response.indexOf('BODY[]'))), 'each body arrives whole through deflate');
+  });
+});
+

@@ -39,6 +39,8 @@ export interface TestProxyOptions {
   /** Default: certs/ in the data directory, generated on first start. */
   tlsCert?: string;
   tlsKey?: string;
+  /** COMPRESS=DEFLATE for clients (default auto: off on loopback). */
+  compress?: 'auto' | 'on' | 'off';
   /** Client limits as the settings take them, e.g. { maxConnections: '3', loginTimeout: '1s' }. */
   limits?: Partial<Record<'maxLineLength' | 'maxMessageSize' | 'maxConnections' | 'maxConnectionsPerIp' | 'idleTimeout' | 'loginTimeout', string>>;
 }
@@ -66,6 +68,7 @@ export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions =
     data: dataDir,
     prefetch: 'off',
     upstreamConnections: opts.connections ?? 4,
+    compress: opts.compress,
     logLevel: opts.logLevel ?? 'debug',
     ...opts.limits,
   });

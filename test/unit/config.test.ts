@@ -59,6 +59,7 @@ describe('loadStartConfig', () => {
       tlsAdoptFrom: { certPath: join(EARLIER_TLS_DIR, 'localhost-cert.pem'), keyPath: join(EARLIER_TLS_DIR, 'localhost-key.pem') },
       data: defaultDataDir(),
       prefetch: 'all',
+      compress: 'auto',
       upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS,
       maxLineLength: 64 * 1024,
       maxMessageSize: 64 * 1024 * 1024,
