@@ -78,8 +78,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function corpusDovecot(messages: number): Promise<Dovecot> {
-  const dovecot = await startDovecot();
+async function corpusDovecot(messages: number, options: { compress?: boolean } = {}): Promise<Dovecot> {
+  const dovecot = await startDovecot(options);
   for (const folder of corpusFolders()) await createFolder(dovecot.mailDir(), folder);
   const loaded = await deliver(dovecot.mailDir(), generateCorpus({ seed: 42, messages, bigFraction: 0.02, bigSizeMb: 5 }));
   log(`corpus: ${loaded.messages} messages, ${(loaded.bytes / 1e6).toFixed(0)} MB`);
@@ -212,10 +212,17 @@ async function wanScenario() {
     } finally {
       await peer.stop();
     }
+    relay.resetBytes();
+    await mbsyncPull(relay.port, freshDir());
+    const plainMb = relay.bytes().toClient / 1e6;
+    const compressed = await compressedLinkRuns(Number(args['wan-messages']));
     const d = median(direct);
     return {
       messages: Number(args['wan-messages']),
       link: { delayMs: 25, rateMbit: 100 },
+      /** MB that crossed the link toward the client for a direct pull, without COMPRESS. */
+      plainDirectMb: round(plainMb, 1),
+      compressed,
       directSeconds: direct.map((x) => round(x)),
       coldSeconds: proxied.cold.map((x) => round(x)),
       warmSeconds: proxied.warm.map((x) => round(x)),
@@ -224,6 +231,47 @@ async function wanScenario() {
       loopbackSeconds: loopback.map((x) => round(x)),
       loopbackRatio: round(median(loopback) / d, 3),
       imapcPeer: { coldSeconds: round(peerCold), warmSeconds: round(peerWarm), coldRatio: round(peerCold / d), warmRatio: round(peerWarm / d) },
+    };
+  } finally {
+    await relay.close();
+    await dovecot.destroy();
+  }
+}
+
+/**
+ * The link's cold pulls again, from a Dovecot that offers COMPRESS=DEFLATE (imap_zlib): the proxy
+ * (imapflow turns it on) against mbsync straight across the link (isync turns it on too), with
+ * the bytes that crossed the link toward the client.
+ */
+async function compressedLinkRuns(messages: number) {
+  log('  the same link, Dovecot offering COMPRESS=DEFLATE:');
+  const dovecot = await corpusDovecot(messages, { compress: true });
+  const relay = await startWanRelay(dovecot.port, 25, 100);
+  try {
+    const direct: number[] = [];
+    const cold: number[] = [];
+    const directMb: number[] = [];
+    const coldMb: number[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      relay.resetBytes();
+      direct.push(await mbsyncPull(relay.port, freshDir()));
+      directMb.push(relay.bytes().toClient / 1e6);
+      const proxy = await startProxyProcess(['--upstream', `imap://127.0.0.1:${relay.port}`, '--data', freshDir(), '--prefetch', 'off']);
+      try {
+        relay.resetBytes();
+        cold.push(await mbsyncPull(proxy.port, freshDir()));
+        coldMb.push(relay.bytes().toClient / 1e6);
+      } finally {
+        await proxy.stop();
+      }
+      log(`  run #${run}: direct ${direct.at(-1)?.toFixed(2)} s (${directMb.at(-1)?.toFixed(1)} MB on the link), proxy cold ${cold.at(-1)?.toFixed(2)} s (${coldMb.at(-1)?.toFixed(1)} MB)`);
+    }
+    return {
+      directSeconds: direct.map((x) => round(x)),
+      coldSeconds: cold.map((x) => round(x)),
+      coldRatio: round(median(cold) / median(direct)),
+      directMb: round(median(directMb), 1),
+      coldMb: round(median(coldMb), 1),
     };
   } finally {
     await relay.close();
@@ -244,6 +292,12 @@ function markdown(): string {
   if (wan) {
     lines.push(
       `| mbsync, ${wan.messages} messages, 25 ms / 100 Mbit | ${round(median(wan.directSeconds))} | ${round(median(wan.coldSeconds))} | ${wan.coldRatio}x | ${round(median(wan.warmSeconds))} | ${wan.warmRatio}x | Dovecot imapc: cold ${wan.imapcPeer.coldRatio}x, warm ${wan.imapcPeer.warmRatio}x; Dovecot on loopback (no link): ${wan.loopbackRatio}x |`,
+    );
+  }
+  if (wan) {
+    const c = wan.compressed;
+    lines.push(
+      `| the same, Dovecot offering COMPRESS=DEFLATE (both sides deflate) | ${round(median(c.directSeconds))} | ${round(median(c.coldSeconds))} | ${c.coldRatio}x | | | on the link toward the client: direct ${c.directMb} MB, proxy cold ${c.coldMb} MB (without COMPRESS: ${wan.plainDirectMb} MB) |`,
     );
   }
   const memory = results.memory as MemoryResults | undefined;

@@ -4,6 +4,9 @@ import net from 'node:net';
 
 export interface WanRelay {
   port: number;
+  /** Bytes that crossed the link since the start (or the last resetBytes), each way. */
+  bytes(): { toServer: number; toClient: number };
+  resetBytes(): void;
   close(): Promise<void>;
 }
 
@@ -12,6 +15,7 @@ const MAX_QUEUED = 4 * 1024 * 1024;
 
 export async function startWanRelay(targetPort: number, delayMs: number, rateMbit: number): Promise<WanRelay> {
   const sockets = new Set<net.Socket>();
+  const crossed = { toServer: 0, toClient: 0 };
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
@@ -23,12 +27,17 @@ export async function startWanRelay(targetPort: number, delayMs: number, rateMbi
         upstream.destroy();
       });
     }
-    pump(client, upstream, delayMs, rateMbit);
-    pump(upstream, client, delayMs, rateMbit);
+    pump(client, upstream, delayMs, rateMbit, (n) => (crossed.toServer += n));
+    pump(upstream, client, delayMs, rateMbit, (n) => (crossed.toClient += n));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    bytes: () => ({ ...crossed }),
+    resetBytes: () => {
+      crossed.toServer = 0;
+      crossed.toClient = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         sockets.forEach((s) => s.destroy());
@@ -37,7 +46,7 @@ export async function startWanRelay(targetPort: number, delayMs: number, rateMbi
   };
 }
 
-function pump(from: net.Socket, to: net.Socket, delayMs: number, rateMbit: number): void {
+function pump(from: net.Socket, to: net.Socket, delayMs: number, rateMbit: number, count: (bytes: number) => void): void {
   const bytesPerMs = (rateMbit * 1e6) / 8 / 1000;
   let nextFree = 0; // when the link is free to start sending the next chunk
   let queued = 0;
@@ -59,6 +68,7 @@ function pump(from: net.Socket, to: net.Socket, delayMs: number, rateMbit: numbe
     else if (ended) to.end();
   };
   from.on('data', (chunk: Buffer) => {
+    count(chunk.length);
     const now = performance.now();
     const start = Math.max(now + delayMs, nextFree);
     nextFree = start + chunk.length / bytesPerMs;

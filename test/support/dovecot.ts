@@ -18,6 +18,7 @@ export interface DovecotOptions {
   tls?: boolean; // imaps on a second free port, STARTTLS on the first; self-signed cert
   rawlog?: boolean; // raw session traffic in <dir>/rawlog/
   capabilities?: string; // imap_capability: what Dovecot advertises (e.g. without CONDSTORE)
+  compress?: boolean; // COMPRESS=DEFLATE (the imap_zlib plugin)
 }
 
 /** One finished IMAP session, from its logout/disconnect log line. */
@@ -119,7 +120,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
       await chmod(rawlogDir, 0o777); // written by the per-user imap processes
     }
     const group = isRoot ? undefined : (await run('id', ['-gn'])).stdout.trim();
-    await writeFile(confPath, config({ dir, port, tlsPort, rawlogDir, group, capabilities: opts.capabilities }));
+    await writeFile(confPath, config({ dir, port, tlsPort, rawlogDir, group, capabilities: opts.capabilities, compress: opts.compress }));
     await writeFile(logPath, '');
   }
 
@@ -254,8 +255,8 @@ export function parseSessionStats(log: string): SessionStats[] {
   return out;
 }
 
-function config(c: { dir: string; port: number; tlsPort?: number; rawlogDir?: string; group?: string; capabilities?: string }): string {
-  const { dir, port, tlsPort, rawlogDir, group, capabilities } = c;
+function config(c: { dir: string; port: number; tlsPort?: number; rawlogDir?: string; group?: string; capabilities?: string; compress?: boolean }): string {
+  const { dir, port, tlsPort, rawlogDir, group, capabilities, compress } = c;
   const me = os.userInfo().username;
   const ssl = tlsPort
     ? `ssl = yes\nssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem\n` +
@@ -284,7 +285,7 @@ first_valid_gid = 1
 ${users}mail_max_userip_connections = 500
 mail_fsync = never
 ${rawlogDir ? `rawlog_dir = ${rawlogDir}\n` : ''}${capabilities ? `imap_capability = ${capabilities}\n` : ''}imap_logout_format = in=%i out=%o deleted=%{deleted} expunged=%{expunged} hdr_count=%{fetch_hdr_count} hdr_bytes=%{fetch_hdr_bytes} body_count=%{fetch_body_count} body_bytes=%{fetch_body_bytes}
-namespace inbox {
+${compress ? 'protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n' : ''}namespace inbox {
   inbox = yes
   separator = /
   mailbox Sent {
