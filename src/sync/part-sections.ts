@@ -76,7 +76,7 @@ export async function indexedBodies(generation: FolderGeneration, metas: readonl
   const { store, log } = generation.account;
   const fid = generation.fid;
   const result = new Map<Uid, IndexedBody>();
-  const bodies = await store.getSections(fid, metas.map((m) => ({ uid: m.uid, section: FULL_BODY })));
+  const bodies = await store.getSections(fid, metas.map((m) => ({ uid: m.uid, section: FULL_BODY })), { readAhead: true });
   const bodyOf = new Map<Uid, SectionRecord>();
   metas.forEach((meta, i) => bodies[i] && bodyOf.set(meta.uid, bodies[i]));
   const withBody = metas.filter((meta) => bodyOf.has(meta.uid));
