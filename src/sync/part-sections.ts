@@ -27,8 +27,8 @@ const FIELDS = new Set(['header.fields', 'header.fields.not']);
 
 /**
  * The part sections of a FETCH, per section and message. Where the whole body is cached, a part
- * is a byte range of it found through the message's part index (built on first use from
- * upstream's BODYSTRUCTURE and one scan of the body); elsewhere, and for a message whose scan
+ * is a byte range of it found through the message's part index (built from upstream's
+ * BODYSTRUCTURE and one scan of the body, as the body was stored or now); elsewhere, and for a message whose scan
  * disagreed with upstream's sizes, the section comes from upstream, cached as it came. A message
  * is left out of a section's map when upstream no longer has it.
  */
@@ -133,7 +133,7 @@ async function structuresOf(generation: FolderGeneration, metas: readonly Messag
  * scanned from the bytes in hand (no read back), and the indexes are stored together.
  */
 export class FreshBodyIndexer {
-  private readonly built: Promise<{ uid: Uid; structure: MessageStructure } | undefined>[] = [];
+  private readonly built: Promise<{ uid: Uid; structure: MessageStructure }>[] = [];
 
   private constructor(
     private readonly generation: GenerationContext,
@@ -158,12 +158,15 @@ export class FreshBodyIndexer {
     this.built.push(indexBody(this.generation, record, bodystructure, uid).then((index) => ({ uid, structure: { ...structure, parts: encodePartIndex(index) } })));
   }
 
-  /** Stores the indexes built (a failure costs only a scan on first use). */
+  /** Stores the indexes built; never rejects (a failure costs only a scan on first use). */
   async store(): Promise<void> {
-    const built = (await Promise.all(this.built)).filter((entry) => entry !== undefined);
-    if (built.length === 0) return;
     const { store, log } = this.generation.account;
-    await store.putStructures(this.generation.fid, built).catch((err: unknown) => log.warn({ err, folder: this.generation.path }, 'part indexes could not be cached'));
+    try {
+      const built = await Promise.all(this.built);
+      if (built.length > 0) await store.putStructures(this.generation.fid, built);
+    } catch (err) {
+      log.warn({ err, folder: this.generation.path }, 'part indexes could not be cached');
+    }
   }
 }
 
