@@ -6,7 +6,7 @@ import { METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, lowerBound, toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
-import type { Token } from '../upstream/imap-tokens.js';
+import { hasAtom, type Token } from '../upstream/imap-tokens.js';
 import type { CopyUid } from '../upstream/response-codes.js';
 import type { FlagUpdate } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
@@ -262,8 +262,12 @@ export class Folder extends EventEmitter {
     return gatherFetchData(await this.ready(), metas, needs);
   }
 
-  /** SEARCH among `uids`: upstream answers while it is reachable, the cache while it is not. */
+  /**
+   * SEARCH among `uids`: upstream answers while it is reachable, the cache while it is not. A
+   * MODSEQ criterion where upstream has no CONDSTORE is the proxy's own counter's: the cache answers.
+   */
   async search(query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
+    if (hasAtom(query, 'MODSEQ') && (await this.ready()).record.highestModseq === '0') return searchCache(await this.ready(), query, uids);
     try {
       return await this.account.pool.run({ folder: this.path, priority: Priority.Client }, (conn) => conn.uidSearch(query));
     } catch (err) {
@@ -334,8 +338,8 @@ export class Folder extends EventEmitter {
     const result = await this.account.pool.run({ folder: this.path, readWrite: true, priority: Priority.Client }, (conn) =>
       conn.uidStore(toSequenceSet(uids), action, flags, options.unchangedSince),
     );
-    await this.applyFlagUpdates(result.updates, options.origin);
-    return result;
+    // the updates as applied: where upstream has no CONDSTORE, with the proxy's own modseqs
+    return { updates: await this.applyFlagUpdates(result.updates, options.origin), modified: result.modified };
   }
 
   /** Removes messages upstream reported gone from the cache and tells the sessions. */
@@ -391,9 +395,9 @@ export class Folder extends EventEmitter {
     await this.syncNow(Priority.Client).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'resync after a write failed'));
   }
 
-  private async applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<void> {
+  private async applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<FlagUpdate[]> {
     const generation = this.current;
-    if (!generation || updates.length === 0) return;
+    if (!generation || updates.length === 0) return [...updates];
     const { store } = this.account;
     const floor = this.modseqFloor();
     const record = generation.record;
@@ -410,6 +414,7 @@ export class Folder extends EventEmitter {
     await store.updateMetas(generation.fid, updated, counted && { acct: this.account.id, path: this.path, record: counted });
     if (counted) generation.record = counted;
     this.publish({ added: [], expunged: [], flagged: changed }, floor, origin);
+    return changed;
   }
 
   /**

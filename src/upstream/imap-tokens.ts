@@ -26,6 +26,11 @@ export type Token = AtomToken | StringToken | LiteralToken | OtherToken | Token[
 export const atom = (value: string): AtomToken => ({ type: 'ATOM', value });
 export const sequence = (value: string): OtherToken => ({ type: 'SEQUENCE', value });
 
+/** Whether a token list holds an atom of this name (case-insensitive), at any depth. */
+export function hasAtom(tokens: readonly Token[], name: string): boolean {
+  return tokens.some((token) => (Array.isArray(token) ? hasAtom(token, name) : token !== null && token.type === 'ATOM' && token.value.toUpperCase() === name));
+}
+
 /** Bytes of a string or literal token (imapflow decodes quoted strings as UTF-8). */
 export function tokenBytes(token: Token): Buffer | null {
   if (token === null || Array.isArray(token)) return null;

@@ -57,7 +57,12 @@ describe('CONDSTORE through the proxy', () => {
     assert.ok(after.highest > before.highest);
     assert.deepEqual(await changedSince(after.client, before.highest), [3, 7]);
     // a change through the proxy moves it on too
-    await after.client.command('UID STORE 9 +FLAGS ($Mine)');
+    const stored = await after.client.command('UID STORE 9 +FLAGS ($Mine)');
     assert.deepEqual(await changedSince(after.client, after.highest), [9]);
+    // that STORE's own answer and a MODSEQ search speak of the proxy's modseqs too
+    const modseq = /MODSEQ \((\d+)\)/.exec(stored.untagged.map(String).join('\n'))?.[1];
+    assert.ok(modseq && Number(modseq) > after.highest, `STORE answered MODSEQ ${modseq}`);
+    const found = await after.client.command(`UID SEARCH MODSEQ ${modseq}`);
+    assert.match(found.untagged.map(String).join('\n'), new RegExp(`^\\* SEARCH 9 \\(MODSEQ ${modseq}\\)$`, 'm'));
   });
 });

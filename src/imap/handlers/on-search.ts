@@ -9,7 +9,7 @@ import { reportedMessages } from '../esearch.js';
 import { stateOf } from '../session-state.js';
 import { announceCondstore } from '../untagged.js';
 import type { Folder } from '../../sync/folder.js';
-import type { Token } from '../../upstream/imap-tokens.js';
+import { hasAtom } from '../../upstream/imap-tokens.js';
 import { SEARCH_BATCH } from '../../model/limits.js';
 
 /**
@@ -24,18 +24,13 @@ export function makeOnSearch(deps: { log: Logger }) {
     const folder = folderOf(session, mailbox);
     announceCondstore(session, folder.modseqFloor());
     const found = (await folder.search(query, selected.uidList)).filter((uid) => indexOfUid(selected.uidList, uid) >= 0).sort((a, b) => a - b);
-    if (!mentionsModseq(query)) return { uidList: found };
+    if (!hasAtom(query, 'MODSEQ')) return { uidList: found };
     // a MODSEQ criterion: the answer carries the highest mod-sequence of what it reports (RFC 7162 3.1.5)
     const esearch = stateOf(session).searchReturn;
     const highest = await highestModseq(folder, esearch ? reportedMessages(found, esearch.options) : found);
     if (esearch && highest) esearch.modseq = highest;
     return { uidList: found, ...(highest ? { highestModseq: highest } : {}) };
   });
-}
-
-/** Whether a compiled query has a MODSEQ key, at any depth. */
-function mentionsModseq(query: readonly Token[]): boolean {
-  return query.some((token) => (Array.isArray(token) ? mentionsModseq(token) : token !== null && token.type === 'ATOM' && token.value.toUpperCase() === 'MODSEQ'));
 }
 
 /** The highest mod-sequence among these messages, from the cache, read in batches. */
