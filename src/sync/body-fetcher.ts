@@ -173,7 +173,7 @@ export class BodyFetcher {
     const sizes = new Map(metas.map((meta) => [meta.uid, meta.size]));
     pool
       .run(request, async (conn) => {
-        const indexer = await FreshBodyIndexer.forBatch(this.generation, [...pending.keys()]);
+        const indexer = new FreshBodyIndexer(this.generation, [...pending.keys()]);
         await fetchSectionsInto(conn, store, fid, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
           const entry = pending.get(uid);
           if (!entry) return;

@@ -128,41 +128,48 @@ async function structuresOf(generation: FolderGeneration, metas: readonly Messag
 }
 
 /**
- * Part indexes built as bodies are stored: a batch of bodies about to be fetched whole gets the
- * cached structures of those without an index; each body that then arrives in one piece is
- * scanned from the bytes in hand (no read back), and the indexes are stored together.
+ * Part indexes built as bodies are stored: a batch of bodies about to be fetched whole reads the
+ * cached structures of those without an index while upstream is asked (not before: a client
+ * waits on that fetch); each body that then arrives in one piece is scanned from the bytes in
+ * hand (no read back), and the indexes are stored together.
  */
 export class FreshBodyIndexer {
-  private readonly built: Promise<{ uid: Uid; structure: MessageStructure }>[] = [];
+  private readonly built: Promise<{ uid: Uid; structure: MessageStructure } | undefined>[] = [];
+  private readonly structures: Promise<Map<Uid, MessageStructure>>;
 
-  private constructor(
+  constructor(
     private readonly generation: GenerationContext,
-    private readonly structures: Map<Uid, MessageStructure>,
-  ) {}
-
-  static async forBatch(generation: GenerationContext, uids: readonly Uid[]): Promise<FreshBodyIndexer> {
-    const cached = await generation.account.store.getStructures(generation.fid, uids);
-    const structures = new Map<Uid, MessageStructure>();
-    uids.forEach((uid, i) => {
-      const structure = cached[i];
-      if (structure?.bodystructure && !structure.parts) structures.set(uid, structure);
+    uids: readonly Uid[],
+  ) {
+    this.structures = generation.account.store.getStructures(generation.fid, uids).then((cached) => {
+      const structures = new Map<Uid, MessageStructure>();
+      uids.forEach((uid, i) => {
+        const structure = cached[i];
+        if (structure?.bodystructure && !structure.parts) structures.set(uid, structure);
+      });
+      return structures;
     });
-    return new FreshBodyIndexer(generation, structures);
+    this.structures.catch(() => undefined); // reported by store()
   }
 
-  /** A body arrived: indexed now if its bytes are in hand and its structure known. */
+  /** A body arrived: indexed if its bytes are in hand and its structure known. */
   add(uid: Uid, record: SectionRecord | undefined): void {
-    const structure = this.structures.get(uid);
-    if (!structure?.bodystructure || !record?.inline) return;
-    const bodystructure = structure.bodystructure;
-    this.built.push(indexBody(this.generation, record, bodystructure, uid).then((index) => ({ uid, structure: { ...structure, parts: encodePartIndex(index) } })));
+    if (!record?.inline) return;
+    this.built.push(
+      this.structures.then(async (structures) => {
+        const structure = structures.get(uid);
+        if (!structure?.bodystructure) return undefined;
+        const index = await indexBody(this.generation, record, structure.bodystructure, uid);
+        return { uid, structure: { ...structure, parts: encodePartIndex(index) } };
+      }),
+    );
   }
 
   /** Stores the indexes built; never rejects (a failure costs only a scan on first use). */
   async store(): Promise<void> {
     const { store, log } = this.generation.account;
     try {
-      const built = await Promise.all(this.built);
+      const built = (await Promise.all(this.built)).filter((entry) => entry !== undefined);
       if (built.length > 0) await store.putStructures(this.generation.fid, built);
     } catch (err) {
       log.warn({ err, folder: this.generation.path }, 'part indexes could not be cached');
