@@ -1,6 +1,6 @@
 // npm run bench: speed and memory of the proxy, measured against baselines taken in the same run.
 //
-//   node dist/bench/run.js [--only startup,local,wan,memory,parts,stress,scale] [--runs 3] [--messages 2000] [--wan-messages 300]
+//   node dist/bench/run.js [--only startup,local,wan,memory,parts,append,stress,scale] [--runs 3] [--messages 2000] [--wan-messages 300]
 //                          [--memory-messages 1000,10000] [--big-message-mb 200] [--small-messages 20]
 //                          [--stall-timeout 300] [--stress-secs 60] [--scale-messages 100000] [--part-message-mb 37] [--results DIR]
 //
@@ -20,6 +20,7 @@ import { maildirDigests, mbsyncPull } from '../test/support/mbsync.js';
 import { startImapcPeer } from './imapc-peer.js';
 import { memoryScenario, type MemoryResults } from './memory.js';
 import { partsMarkdown, partsScenario, type PartsResults } from './parts.js';
+import { appendMarkdown, appendScenario, type AppendResults } from './append.js';
 import { startCachingRelay, startProxyProcess } from './proxy-process.js';
 import { startupMarkdown, startupScenario, type StartupResults } from './startup.js';
 import { scaleMarkdown, scaleScenario, type ScaleResults } from './scale.js';
@@ -29,7 +30,7 @@ import { startWanRelay } from './wan-relay.js';
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'startup,local,wan,memory,parts,stress,scale' },
+    only: { type: 'string', default: 'startup,local,wan,memory,parts,append,stress,scale' },
     runs: { type: 'string', default: '3' },
     messages: { type: 'string', default: '2000' },
     'wan-messages': { type: 'string', default: '300' },
@@ -41,6 +42,8 @@ const { values: args } = parseArgs({
     'scale-messages': { type: 'string', default: '100000' },
     // a 37 MB attachment makes a message of about 50 MB
     'part-message-mb': { type: 'string', default: '37' },
+    'append-messages': { type: 'string', default: '20' },
+    'append-message-mb': { type: 'string', default: '10' },
     results: { type: 'string' },
   },
 });
@@ -56,7 +59,7 @@ const RESULTS_DIR = args.results
   ? path.resolve(args.results)
   : path.resolve(import.meta.dirname, '../../bench/results');
 const only = new Set((args.only as string).split(','));
-const SCENARIOS = ['startup', 'local', 'wan', 'memory', 'parts', 'stress', 'scale'];
+const SCENARIOS = ['startup', 'local', 'wan', 'memory', 'parts', 'append', 'stress', 'scale'];
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(', ')})`);
 const memorySizes = (args['memory-messages'] as string).split(',').map(Number);
 if (memorySizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--memory-messages: a list of message counts, e.g. 1000,10000`);
@@ -304,6 +307,8 @@ function markdown(): string {
   if (memory) lines.push(...(local || wan ? [''] : []), ...memoryMarkdown(memory));
   const parts = results.parts as PartsResults | undefined;
   if (parts) lines.push('', ...partsMarkdown(parts));
+  const append = results.append as AppendResults | undefined;
+  if (append) lines.push('', ...appendMarkdown(append));
   const startup = results.startup as StartupResults | undefined;
   if (startup) lines.push('', ...startupMarkdown(startup));
   const stress = results.stress as StressResults | undefined;
@@ -373,6 +378,10 @@ try {
     }));
   }
   if (only.has('parts')) results['parts'] = await timed('parts', () => partsScenario({ messageMb: Number(args['part-message-mb']), runs: RUNS, freshDir }));
+  if (only.has('append')) {
+    const appendOptions = { messages: Number(args['append-messages']), messageMb: Number(args['append-message-mb']), runs: RUNS, freshDir };
+    results['append'] = await timed('append', () => appendScenario(appendOptions));
+  }
   if (only.has('stress')) {
     if (imaptestInstalled()) results['stress'] = await timed('stress', () => stressScenario({ seconds: Number(args['stress-secs']), freshDir }));
     else log('\n== stress: skipped, imaptest is not installed (../shared/eval/build-imaptest.sh builds it)');

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAdminServer, type AdminContext, type RunningAdminServer } from './admin/admin-server.js';
 import { ADMIN_SOCKET_NAME } from './admin/protocol.js';
@@ -40,6 +40,10 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
   // created for this user only: the cache is everyone's mail
   await mkdir(config.data, { recursive: true, mode: 0o700 });
   const store = await CacheStore.open(join(config.data, 'cache'), log, { sweep: true });
+  // APPENDs a stop cut off left their messages here: gone, as the commands were never answered
+  const spoolDir = join(config.data, 'spool');
+  await rm(spoolDir, { recursive: true, force: true });
+  await mkdir(spoolDir, { mode: 0o700 });
   const accounts = new Accounts({
     endpoint,
     store,
@@ -67,6 +71,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
         idleTimeoutMs: config.idleTimeout,
         loginTimeoutMs: config.loginTimeout,
       },
+      spoolDir,
       log,
       version: VERSION,
     });

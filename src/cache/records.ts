@@ -14,6 +14,8 @@ export interface AccountRecord {
   createdAt: number;
   /** Salted scrypt hash of the last password upstream accepted (for logins while it is unreachable). */
   passwordHash?: string;
+  /** What upstream announced after the last login (what the proxy passes through depends on it, offline too). */
+  upstreamCapabilities?: string[];
 }
 
 export interface FolderListRecord {

@@ -10,6 +10,8 @@ export interface CapabilityState {
   /** COMPRESS=DEFLATE toward clients. */
   compress: boolean;
   appendLimit?: number;
+  /** What upstream announced, once logged in. */
+  upstream?: ReadonlySet<string>;
 }
 
 /**
@@ -17,12 +19,19 @@ export interface CapabilityState {
  * 7.2.1). imap-core's own list also names XLIST (Gmail's retired LIST), AUTH=PLAIN-CLIENTTOKEN
  * (WildDuck's own) and QUOTA (no quota commands here, each answers NO): not announced.
  */
-const IMPLEMENTED = ['CHILDREN', 'CONDSTORE', 'ENABLE', 'ESEARCH', 'ID', 'IDLE', 'LITERAL+', 'MOVE', 'NAMESPACE', 'SPECIAL-USE', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
+const IMPLEMENTED = ['CHILDREN', 'CONDSTORE', 'ENABLE', 'ESEARCH', 'ID', 'IDLE', 'LIST-EXTENDED', 'LIST-STATUS', 'LITERAL+', 'MOVE', 'MULTIAPPEND', 'NAMESPACE', 'SPECIAL-USE', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
+
+/**
+ * Extensions passed through to upstream, announced after login where upstream has them: BINARY
+ * needs decoding, which the proxy leaves to upstream.
+ */
+const FROM_UPSTREAM = ['BINARY'];
 
 /**
  * The capabilities announced in the greeting, after login and to CAPABILITY: the same list in
  * every state, plus how to log in before it (AUTH=PLAIN, SASL-IR, STARTTLS where it can be used)
- * and COMPRESS after it (RFC 4978 allows it in the authenticated state only).
+ * and after it COMPRESS (RFC 4978 allows it in the authenticated state only) and what is passed
+ * through where upstream has it.
  */
 export function capabilityList(state: CapabilityState): string[] {
   const list = [...IMPLEMENTED];
@@ -31,8 +40,9 @@ export function capabilityList(state: CapabilityState): string[] {
     list.push('AUTH=PLAIN', 'SASL-IR');
     if (state.startTls && !state.secure) list.push('STARTTLS');
     if (state.loginDisabled && !state.secure) list.push('LOGINDISABLED');
-  } else if (state.compress) {
-    list.push('COMPRESS=DEFLATE');
+  } else {
+    if (state.compress) list.push('COMPRESS=DEFLATE');
+    list.push(...FROM_UPSTREAM.filter((name) => state.upstream?.has(name)));
   }
   return ['IMAP4rev1', ...list.sort()];
 }

@@ -3,7 +3,8 @@
  * takes (core-patches.ts runs every command line through this before imap-core parses it):
  * - sequence sets with `*` as an item of a list or as the start of a range (`1,*`, `*,1`,
  *   `*:3`): `*` alone becomes `*:*`, `*:n` becomes `n:*` (a range means the same either way);
- * - LIST and LSUB patterns with a wildcard inside an atom (`INBOX/%`, `a%b`, `Inbox*`): quoted;
+ * - LIST and LSUB patterns with a wildcard inside an atom (`INBOX/%`, `a%b`, `Inbox*`), also in a
+ *   list of patterns (`(a/* b%)`): quoted;
  * - NIL as a SEARCH string (`SUBJECT NIL`) or a STORE keyword: quoted (imap-core's SEARCH throws
  *   on NIL, its STORE drops it).
  * Quoted strings and literals are left as they are.
@@ -24,7 +25,7 @@ export function normalizeCommand(line: string): string {
     if (word.quoted || index < 2) continue;
     const replacement =
       patterns && /[%*]/.test(word.text)
-        ? quote(word.text)
+        ? quotePattern(word.text)
         : sets && SEQUENCE_SET.test(word.text)
           ? sequenceSet(word.text)
           : nilIsString && word.text.toUpperCase() === 'NIL'
@@ -49,6 +50,12 @@ function sequenceSet(set: string): string {
     .split(',')
     .map((item) => (item === '*' ? '*:*' : item.startsWith('*:') ? `${item.slice(2)}:*` : item))
     .join(',');
+}
+
+/** A pattern quoted; the parentheses of a list of patterns (LIST-EXTENDED) around it stay outside. */
+function quotePattern(word: string): string {
+  const [, open = '', pattern = '', close = ''] = /^(\(*)(.*?)(\)*)$/.exec(word) ?? [];
+  return `${open}${quote(pattern)}${close}`;
 }
 
 function quote(text: string): string {
@@ -89,4 +96,29 @@ function splitWords(line: string, delimiters: string): Word[] {
     }
   }
   return words;
+}
+
+interface ParsedToken {
+  type?: string;
+  value?: unknown;
+  section?: ParsedToken[];
+}
+type ParsedArgument = ParsedToken | ParsedArgument[] | null;
+
+const BINARY_SIZE = /^BINARY\.SIZE\[((?:\d+\.)*\d+)?\]$/i;
+
+/**
+ * imap-core's parser takes a section only after BODY, BODY.PEEK, BINARY and BINARY.PEEK:
+ * `BINARY.SIZE[1]` (RFC 3516) comes out of it as one atom. Made the item with a section that
+ * the others are (core-patches.ts runs every parsed command through this).
+ */
+export function liftBinarySize<T extends { attributes?: ParsedArgument[] }>(parsed: T): T {
+  const lift = (arg: ParsedArgument): ParsedArgument => {
+    if (Array.isArray(arg)) return arg.map(lift);
+    const match = arg?.type === 'ATOM' && typeof arg.value === 'string' ? BINARY_SIZE.exec(arg.value) : null;
+    if (!match) return arg;
+    return { type: 'ATOM', value: 'BINARY.SIZE', section: match[1] ? [{ type: 'ATOM', value: match[1] }] : [] };
+  };
+  if (parsed?.attributes) parsed.attributes = parsed.attributes.map(lift);
+  return parsed;
 }

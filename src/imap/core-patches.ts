@@ -6,18 +6,25 @@
  * whole (select-command.ts), are the only ones that reach into imap-core's internals; the rest
  * of the proxy sees sessions, handlers and SessionState.
  */
+import { finished } from 'node:stream/promises';
 import type { Logger } from '../log.js';
-import { MAX_LIST_PATTERN } from '../model/limits.js';
+import { ProxyError } from '../model/errors.js';
+import { MAX_LIST_PATTERN, MIN_MAX_MESSAGE_SIZE } from '../model/limits.js';
+import type { AppendingMessage } from '../sync/writes.js';
 import { indexOfUid } from '../model/uid-set.js';
+import { AppendIntake, type AppendTarget } from './append-intake.js';
+import { AppendSpool } from './append-spool.js';
 import { capabilityList } from './capabilities.js';
 import { esearchLine, takeSearchReturn } from './esearch.js';
-import { normalizeCommand } from './command-syntax.js';
-import { argumentText, CORE, plainValue, requireCore, type Callback, type CommandArgument, type ImapSession, type ImapToken } from './imap-core.js';
-import { InputGuard, type GuardedConnection, type LineCallback, type LineParser, type ParsedLine } from './input-guard.js';
+import { liftBinarySize, normalizeCommand } from './command-syntax.js';
+import { argumentText, CORE, plainValue, requireCore, type Callback, type CommandArgument, type ImapServerHandlers, type ImapSession, type ImapToken } from './imap-core.js';
+import { answerFor } from './responses.js';
+import { InputGuard, type CommandLine, type GuardedConnection, type LineCallback, type LineParser, type ParsedLine } from './input-guard.js';
 import { lsubListing } from './lsub-listing.js';
 import { getMessageRange } from './message-range.js';
+import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
-import { attachState, contain, SessionState, stateOf } from './session-state.js';
+import { attachState, contain, loggedInAccount, SessionState, stateOf } from './session-state.js';
 import { keywordAnnouncement } from './untagged.js';
 
 /** Server options the patches read off imap-core's server (which keeps every option it is given). */
@@ -30,6 +37,10 @@ export interface PatchedServerOptions {
   refreshSelected(session: ImapSession): Promise<void>;
   /** New messages a session was told of: returns those that are \Recent in it. */
   claimArrivals(session: ImapSession, uids: number[]): number[];
+  /** An APPEND into the folder `path` of a logged-in session, once the client sent it whole (append-intake.ts). */
+  appendMessages(session: ImapSession, path: string, messages: AppendingMessage[]): Promise<unknown>;
+  /** Where the messages of an APPEND wait for the command's end (append-spool.ts). */
+  spoolDir: string;
 }
 
 interface CommandContext {
@@ -74,6 +85,14 @@ interface CoreConnectionClass {
     send(payload: string, callback?: () => void): void;
   };
 }
+interface CoreCommandClass {
+  prototype: {
+    connection: CoreConnection & { _nextHandler?: unknown };
+    first: boolean;
+    tag?: string;
+    append(line: CommandLine, callback: LineCallback): void;
+  };
+}
 interface CoreStreamClass {
   prototype: { _write(chunk: Buffer, encoding: BufferEncoding, done: () => void): void };
 }
@@ -87,6 +106,7 @@ function capabilitiesOf(connection: CoreConnection): string {
     loginDisabled: !options.ignoreSTARTTLS,
     compress: !!options.enableCompression,
     ...(options.maxMessage ? { appendLimit: options.maxMessage } : {}),
+    ...(connection.session ? { upstream: loggedInAccount(connection.session)?.upstreamCapabilities } : {}),
   }).join(' ');
 }
 
@@ -94,6 +114,62 @@ function capabilitiesOf(connection: CoreConnection): string {
 const CONTINUATION = '+ Go ahead';
 
 const commandModule = (file: string) => requireCore(`${CORE}/lib/commands/${file}.js`) as CommandModule;
+
+/** The first line of an APPEND: `tag APPEND`. */
+const APPEND_LINE = /^\S+ APPEND(?= |$)/i;
+/** The literal a line ends with, as the parser left its announcement (LITERAL+ already made `{n}`). */
+const LITERAL_MARK = /(~?)\{\d+\}$/;
+
+/** What an APPEND needs of its connection. */
+function appendTarget(connection: CoreConnection): AppendTarget {
+  const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
+  const options = connection._server.options;
+  const { appendMessages, spoolDir } = options;
+  if (!appendMessages || !spoolDir) throw new Error('an imap-core server without the proxy\'s APPEND options');
+  return {
+    normalize: (mailbox) => tools.normalizeMailbox(mailbox, !connection.acceptUTF8Enabled),
+    // imap-core checks the state (logged in) before the command module runs this
+    append: (path, messages) => appendMessages(connection.session, path, messages),
+    spool: new AppendSpool(spoolDir),
+    largest: Math.max(options.maxMessage ?? 0, MIN_MAX_MESSAGE_SIZE),
+    // nothing is written to disk for a client that did not log in
+    ...(connection.state === 'Not Authenticated' ? { refused: new ProxyError('CLIENT_BAD', 'APPEND not allowed now', { clientText: 'APPEND not allowed now' }) } : {}),
+  };
+}
+
+/**
+ * One line of an APPEND to its intake: a literal is asked for (imap-core's continuation request)
+ * and the parser reads on once the intake took it whole; a refused literal is answered at once.
+ */
+function takeLine(tag: string, connection: CoreConnection, intake: AppendIntake, line: CommandLine, text: string, callback: LineCallback): void {
+  const mark = line.literal ? LITERAL_MARK.exec(text) : null;
+  const literal = line.literal && mark ? { size: line.expecting ?? 0, literal8: mark[1] === '~', body: line.literal } : undefined;
+  const step = intake.line(mark ? text.slice(0, mark.index) : text, literal);
+  if ('refused' in step && literal && line.nonSynchronizing && step.refused.clientCode !== 'TOOBIG') {
+    // its bytes come anyway: read and dropped, and the command answered at its end
+    literal.body.resume();
+    if (literal.size === 0) line.literal?.end();
+    else void finished(literal.body).then(() => contain(connection.session, () => line.readyCallback?.()), () => undefined);
+    return callback();
+  }
+  if ('refused' in step) {
+    void intake.end().catch(() => undefined).then(() =>
+      contain(connection.session, () => {
+        const answer = answerFor(step.refused);
+        connection.send(`${tag} ${answer.response}${answer.code ? ` [${answer.code}]` : ''} ${answer.message}`);
+        callback(step.refused);
+      }),
+    );
+    return;
+  }
+  if (literal) {
+    connection.send(CONTINUATION);
+    // an empty literal: the parser reads no bytes for it, and waits for nothing
+    if (literal.size === 0) line.literal?.end();
+    else void step.taken.then(() => contain(connection.session, () => line.readyCallback?.()));
+  }
+  callback();
+}
 
 /** Wraps a command module's handler: `before` may answer the command itself, or let imap-core have it. */
 function wrapCommand(file: string, before: (context: CommandContext, command: { attributes?: CommandArgument[] }, callback: Callback) => boolean): void {
@@ -114,15 +190,11 @@ const PATTERN_TOO_LONG: Answer = { response: 'BAD', message: 'Mailbox name patte
  * test/e2e/imap-core-fixes.test.ts): answered before imap-core sees them.
  */
 const PRE_CHECKS: Record<string, (args: CommandArgument[]) => Answer | undefined> = {
-  // it turns the pattern into a regular expression, and V8 refuses one that large
-  list: (args) => (patternTooLong(args) ? PATTERN_TOO_LONG : undefined),
   // ... and for an empty mailbox name it hands its listing code one entry where it expects a
   // list; there is nothing to list (Dovecot answers a plain OK too)
   lsub: (args) => (patternTooLong(args) ? PATTERN_TOO_LONG : !plainValue(args[1]) ? { response: 'OK', message: 'LSUB completed' } : undefined),
   // it reads the capabilities without checking that there are any
   enable: (args) => (args.length === 0 ? { response: 'BAD', message: 'ENABLE needs at least one capability' } : undefined),
-  // it takes the first argument's value as the mailbox name, whatever the argument
-  append: (args) => (plainValue(args[0]) === undefined ? { response: 'BAD', message: 'APPEND needs a mailbox name first' } : undefined),
 };
 
 /** Commands whose answers come from the proxy's handlers (SessionState.answer). */
@@ -137,12 +209,12 @@ interface ErrorReports {
 
 const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<string, unknown>) => void): void }[] = [
   {
-    what: 'handler/imap-handler parser: valid sequence sets and LIST patterns it refuses are rewritten first',
-    why: 'it answers BAD to `FETCH 1,*`, `*,1`, `SEARCH *:3` and to wildcards inside an atom (`LIST "" INBOX/%`); see command-syntax.ts',
+    what: 'handler/imap-handler parser: valid sequence sets and LIST patterns it refuses are rewritten first; BINARY.SIZE items given their section',
+    why: 'it answers BAD to `FETCH 1,*`, `*,1`, `SEARCH *:3` and to wildcards inside an atom (`LIST "" INBOX/%`), and takes `BINARY.SIZE[1]` for one atom; see command-syntax.ts',
     apply: () => {
       const handler = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { parser(input: string, options?: unknown): unknown };
       const parse = handler.parser;
-      handler.parser = (input, options) => parse(normalizeCommand(String(input)), options);
+      handler.parser = (input, options) => liftBinarySize(parse(normalizeCommand(String(input)), options) as { attributes?: [] });
     },
   },
   {
@@ -174,6 +246,17 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     apply: () => {
       const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
       (commandModule('select') as unknown as { handler: unknown }).handler = makeSelectHandler(tools.normalizeMailbox);
+    },
+  },
+  {
+    what: 'command list (LIST and XLIST): list-command.ts',
+    why: 'imap-core knows neither LIST-EXTENDED (RFC 5258: selection options, several patterns, RETURN) nor LIST-STATUS (RFC 5819)',
+    apply: () => {
+      const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
+      const { compiler } = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { compiler(response: unknown): string };
+      const mod = commandModule('list') as unknown as { handler: unknown; schema: unknown };
+      mod.schema = false;
+      mod.handler = makeListHandler({ ...tools, compile: compiler });
     },
   },
   {
@@ -353,7 +436,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'commands list, lsub, enable, append: inputs they throw on are answered first',
+    what: 'commands lsub, enable: inputs they throw on are answered first',
     why: 'an uncaught TypeError or a V8 regular-expression error there closed the connection (PRE_CHECKS above)',
     apply: () => {
       for (const [file, check] of Object.entries(PRE_CHECKS)) {
@@ -411,6 +494,52 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
           return true;
         });
       }
+    },
+  },
+  {
+    what: 'imap-tools fetchSchema: BINARY[part]<partial>, BINARY.PEEK and BINARY.SIZE[part] (RFC 3516)',
+    why: 'imap-core knows no BINARY items and answers BAD; the proxy passes them upstream (decoding is upstream\'s work) and caches what comes back',
+    apply: () => {
+      const tools = requireCore(`${CORE}/lib/imap-tools.js`) as { fetchSchema: Record<string, unknown> };
+      const part = { type: /^CONTENT$/i, startFrom: 'optional', maxLength: 'optional' };
+      tools.fetchSchema['binary'] = [part];
+      tools.fetchSchema['binary.peek'] = [part];
+      tools.fetchSchema['binary.size'] = [{ type: /^CONTENT$/i }];
+    },
+  },
+  {
+    what: 'IMAPCommand.append for an APPEND, and command append: append-intake.ts takes the command line by line',
+    why: 'imap-core buffers each literal whole (a 64 MB APPEND held 64 MB) and knows one message per APPEND; MULTIAPPEND (RFC 3502) and literal8 (RFC 3516) literals are spooled as they come, then streamed upstream',
+    apply: () => {
+      const { IMAPCommand } = requireCore(`${CORE}/lib/imap-command.js`) as { IMAPCommand: CoreCommandClass };
+      const intakes = new WeakMap<object, AppendIntake>();
+      const append = IMAPCommand.prototype.append;
+      IMAPCommand.prototype.append = function (line, callback) {
+        const connection = this.connection;
+        const opening = this.first && typeof connection._nextHandler !== 'function' ? APPEND_LINE.exec(line.value) : null;
+        if (opening) {
+          const intake = new AppendIntake(appendTarget(connection));
+          intakes.set(this, intake);
+          stateOf(connection.session).appendIntake = intake;
+          // imap-core sees `tag APPEND` alone: it checks the state and runs the command module at the end
+          return append.call(this, { value: opening[0], final: line.final }, (err) => {
+            if (err) return callback(err);
+            takeLine(this.tag ?? '*', connection, intake, line, line.value.slice(opening[0].length), callback);
+          });
+        }
+        const intake = intakes.get(this);
+        if (!intake) return append.call(this, line, callback);
+        takeLine(this.tag ?? '*', connection, intake, line, line.value, callback);
+      };
+      const mod = commandModule('append') as CommandModule & { schema: unknown[] };
+      mod.schema = [];
+      mod.handler = function (this: CommandContext & CoreConnection, _command, callback) {
+        const state = stateOf(this.session);
+        const intake = state.appendIntake;
+        state.appendIntake = undefined;
+        if (!intake) return callback(null, { response: 'BAD', message: 'APPEND needs a mailbox name and a message' });
+        (this._server as unknown as ImapServerHandlers).onAppend(intake, this.session, callback);
+      };
     },
   },
   {

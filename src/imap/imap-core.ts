@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type { Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import type { AppendIntake } from './append-intake.js';
 
 process.env['DISABLE_WILD_CONFIG'] = 'true';
 export const requireCore = createRequire(import.meta.url);
@@ -124,7 +125,8 @@ export interface ImapServerHandlers {
   onCopy(connection: unknown, mailbox: string, options: TransferOptions, session: ImapSession, callback: Callback): void;
   onMove(mailbox: string, options: TransferOptions, session: ImapSession, callback: Callback): void;
   onExpunge(mailbox: string, options: ExpungeOptions, session: ImapSession, callback: Callback): void;
-  onAppend(path: string, flags: string[], date: string | false, raw: Buffer, session: ImapSession, callback: Callback): void;
+  /** APPEND (the command module is the proxy's: core-patches.ts): the intake has the command. */
+  onAppend(intake: AppendIntake, session: ImapSession, callback: Callback): void;
   onCreate(path: string, session: ImapSession, callback: Callback): void;
   onDelete(path: string, session: ImapSession, callback: Callback): void;
   onRename(path: string, newPath: string, session: ImapSession, callback: Callback): void;

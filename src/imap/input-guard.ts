@@ -2,17 +2,22 @@ import { PassThrough } from 'node:stream';
 import type { ImapSession } from './imap-core.js';
 import { contain } from './session-state.js';
 
+/** A command line (up to a literal, or to the command's end) as imap-core's parser hands it on. */
+export interface CommandLine {
+  value: string;
+  final: boolean;
+  /** The size of the literal that follows this line, when it announces one. */
+  expecting?: number;
+  /** Where the literal's bytes go, and what imap-core calls once it has them all. */
+  literal?: PassThrough;
+  readyCallback?: () => void;
+  /** The literal comes without a continuation request (LITERAL+): its bytes arrive even if it is refused. */
+  nonSynchronizing?: boolean;
+}
+
 /** One line of input as imap-core's parser hands it on. */
 export type ParsedLine =
-  | {
-      value: string;
-      final: boolean;
-      /** The size of the literal that follows this line, when it announces one. */
-      expecting?: number;
-      /** Where the literal's bytes go, and what imap-core calls once it has them all. */
-      literal?: PassThrough;
-      readyCallback?: () => void;
-    }
+  | CommandLine
   /** A line over imap-core's maxLineLength: it answers `* BAD Command line too long` and reads on. */
   | { lineTooLong: true; final: true }
   /** The unfinished line imap-core passes on when the client half-closes. */
@@ -26,6 +31,9 @@ export interface LineParser {
   _literal: PassThrough | false;
   _literalReady: boolean | (() => void);
 }
+
+/** The first line of an APPEND. */
+const APPEND_COMMAND = /^\S+ APPEND /i;
 
 /** A line that ends with a non-synchronizing literal (RFC 7888): `{n+}`. */
 const NON_SYNC_LITERAL = /\{(\d+)\+\}$/;
@@ -41,7 +49,7 @@ export interface GuardedConnection {
 
 /**
  * The input guard of one connection. imap-core accepts any number of literals in one command
- * (each up to maxMessage for APPEND); past `maxCommandLiterals` together the connection gets
+ * (APPEND's are streamed, and not counted); past `maxCommandLiterals` together the connection gets
  * `* BAD Command too long` and is closed, and what the client still sends is dropped unread.
  * Nothing here emits a stream 'error': the socket is piped into the parser, and an 'error' on it
  * without a listener would end the process.
@@ -52,6 +60,10 @@ export class InputGuard {
   private literals = 0;
   /** A non-synchronizing literal is being announced to imap-core: it must not ask for it. */
   private quietLiteral = false;
+  /** The next line starts a command. */
+  private commandStart = true;
+  /** The current command is an APPEND: its message literals are streamed, not held (append-intake.ts). */
+  private streamed = false;
 
   constructor(
     private readonly connection: GuardedConnection,
@@ -79,11 +91,14 @@ export class InputGuard {
     if (this.tripped || this.connection._closing || this.connection._closed) return drop();
     const nonSync = !Buffer.isBuffer(line) && 'value' in line && line.final ? NON_SYNC_LITERAL.exec(line.value) : null;
     if (nonSync) return this.nonSyncLiteral(handle, line as { value: string }, Number(nonSync[1]), nonSync.index, callback);
+    if (this.commandStart && !Buffer.isBuffer(line) && 'value' in line) this.streamed = APPEND_COMMAND.test(line.value);
     if (Buffer.isBuffer(line) || line.final) {
       this.literals = 0;
+      this.commandStart = true;
       return this.run(() => handle(line, callback));
     }
-    const size = line.expecting ?? 0;
+    this.commandStart = false;
+    const size = this.streamed ? 0 : (line.expecting ?? 0);
     if (this.literals > 0 && this.literals + size > this.maxCommandLiterals) {
       this.stop('* BAD Command too long');
       return drop();
@@ -113,6 +128,7 @@ export class InputGuard {
       final: false,
       expecting: size,
       literal,
+      nonSynchronizing: true,
       // what imap-core's parser gives a literal: the next line is read once imap-core has this one
       readyCallback: () => {
         const next = parser._literalReady;

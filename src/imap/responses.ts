@@ -24,6 +24,10 @@ export function answerFor(err: unknown): ImapAnswer {
       return { response: 'BAD', message: err.clientText || 'The mail server rejected the command' };
     case 'NONEXISTENT':
       return { response: 'NO', code: 'NONEXISTENT', message: err.clientText || 'No such folder' };
+    case 'CLIENT_BAD':
+      return { response: 'BAD', message: err.clientText || err.message };
+    case 'CLIENT_REFUSED':
+      return { response: 'NO', ...(err.clientCode ? { code: err.clientCode } : {}), message: err.clientText || err.message };
     case 'UPSTREAM_PROTOCOL':
       return { response: 'NO', code: 'UNAVAILABLE', message: 'The mail server sent an answer the proxy cannot use' };
     default:

@@ -4,7 +4,7 @@ import { imapCoreErrorReport, imapCoreLogger, type Logger } from '../log.js';
 import { COMMAND_LITERALS_SLACK, SHUTDOWN_FLUSH_MS } from '../model/limits.js';
 import { isLoopback } from '../model/loopback.js';
 import type { Accounts } from '../sync/accounts.js';
-import { makeOnAppend } from './handlers/on-append.js';
+import { appendFor, makeOnAppend } from './handlers/on-append.js';
 import { makeOnAuth } from './handlers/on-auth.js';
 import { makeOnCopy, makeOnMove } from './handlers/on-copy.js';
 import { makeOnExpunge } from './handlers/on-expunge.js';
@@ -33,6 +33,8 @@ export interface ImapServerOptions {
   /** For STARTTLS on `listen` and for `tlsListen`. */
   certificate: { cert: string; key: string };
   limits: ClientLimits;
+  /** Where the messages of an APPEND wait for the command's end (emptied at start). */
+  spoolDir: string;
   log: Logger;
   version: string;
 }
@@ -124,6 +126,8 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
     proxyLog: log,
     refreshSelected: makeRefreshSelected(deps),
     claimArrivals: makeClaimArrivals(),
+    appendMessages: appendFor,
+    spoolDir: options.spoolDir,
   };
   return (secure, compress) => {
     const server = createCoreServer({

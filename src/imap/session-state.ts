@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import type { Account } from '../sync/account.js';
 import type { ImapSession, ImapToken } from './imap-core.js';
+import type { AppendIntake } from './append-intake.js';
 import type { SearchReturn } from './esearch.js';
 
 /** A tagged answer as imap-core composes it. */
@@ -34,6 +35,8 @@ export class SessionState {
   recent = new Set<number>();
   /** The keywords the session was told of in FLAGS since its SELECT. */
   keywords = new Set<string>();
+  /** The APPEND being received now (append-intake.ts): answered at its end, stopped if the client goes. */
+  appendIntake: AppendIntake | undefined;
   /** Ends the notifier's listening to the account on this session's behalf. */
   stopListening: (() => void) | undefined;
 
@@ -46,6 +49,7 @@ export class SessionState {
 
   /** The connection ended: its account stops watching on its behalf. */
   closed(sessionId: string): void {
+    this.appendIntake?.abort();
     this.account?.watcher.sessionLeft(sessionId);
     this.account = undefined;
   }
@@ -68,6 +72,11 @@ export function accountOf(session: ImapSession): Account {
   const account = stateOf(session).account;
   if (!account) throw new ProxyError('INTERNAL', 'session has no account', { context: { session: session.id } });
   return account;
+}
+
+/** The account of a session, if it logged in. */
+export function loggedInAccount(session: ImapSession): Account | undefined {
+  return states.get(session)?.account;
 }
 
 /** Sends `* BYE <message>` and closes the session's connection. */

@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'NONEXISTENT' // no such folder or message
   | 'CACHE_FAILURE' // LevelDB failed or holds a record we cannot read
   | 'CLIENT_GONE' // the client disconnected while we were answering
+  | 'CLIENT_BAD' // the client's command is malformed: BAD with the reason
+  | 'CLIENT_REFUSED' // the client asked for what the proxy will not do: NO with the reason
   | 'INTERNAL';
 
 export class ProxyError extends Error {

@@ -137,9 +137,10 @@ export const POOL_DRAIN_MS = 5_000;
 /** Unix socket paths are limited (108 bytes on Linux, 104 on macOS). */
 export const MAX_SOCKET_PATH = 100;
 
-/** imap-core buffers an APPEND literal whole; this caps it (and is advertised as APPENDLIMIT).
- * Configurable (max-message-size); this is the default. A bigger announcement gets NO [TOOBIG]
- * before a byte of it is read. */
+/** The largest message a client may APPEND (advertised as APPENDLIMIT). Literals are streamed
+ * upstream, never held whole; upstream may have a limit of its own. Configurable
+ * (max-message-size); this is the default. A bigger announcement gets NO [TOOBIG] before a byte
+ * of it is read. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 
 /** imap-core accepts APPEND literals up to 1 MB whatever its limit says: a lower setting would
@@ -154,9 +155,19 @@ export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
 /** The shortest line limit that can be set: LOGIN with long credentials must still fit. */
 export const MIN_MAX_LINE_LENGTH = 1024;
 
-/** All the literals of one command together are bounded by the message size plus this: an
- * APPEND with several literals (or any command with many small ones) would otherwise be
- * buffered whole, however large, before imap-core looks at its arguments. */
+/** The messages of one APPEND wait for the command's end in memory up to this many bytes
+ * together; the rest in a spool file. */
+export const APPEND_KEPT_BYTES = 256 * 1024;
+
+/** Messages in one MULTIAPPEND. */
+export const MAX_APPEND_MESSAGES = 10_000;
+
+/** A mailbox name sent as a literal in APPEND (the one literal of APPEND held in memory). */
+export const MAX_MAILBOX_LITERAL = 1024;
+
+/** All the literals of one command together are bounded by the message size plus this: a
+ * command with many literals would otherwise be buffered whole, however large, before imap-core
+ * looks at its arguments. APPEND's messages do not count: they are streamed. */
 export const COMMAND_LITERALS_SLACK = 1024 * 1024;
 
 /** LIST and LSUB patterns (reference and mailbox name together) longer than this are refused:

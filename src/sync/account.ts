@@ -88,6 +88,9 @@ export class Account extends EventEmitter implements AccountContext {
   }
 
   /** True when this password is the one upstream last accepted for this account. */
+  /** What upstream announced at the last login (stored: known offline too). */
+  upstreamCapabilities: ReadonlySet<string> = new Set();
+
   hasPassword(pass: string): boolean {
     return this.digest !== undefined && timingSafeEqual(this.digest, passwordDigest(pass));
   }

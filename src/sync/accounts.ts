@@ -61,6 +61,7 @@ export class Accounts {
         throw new ProxyError('UPSTREAM_AUTH_FAILED', 'wrong password (checked against the stored hash: upstream unreachable)');
       }
       const account = this.account(id, credentials);
+      account.upstreamCapabilities = new Set(record.upstreamCapabilities ?? []);
       account.pool.noteUnreachable(err);
       account.acceptedPassword(credentials);
       account.watcher.start();
@@ -83,14 +84,18 @@ export class Accounts {
       log.warn({ user: credentials.user, upstream: endpoint.url }, 'the upstream connection is not encrypted: the server offers no STARTTLS');
     }
     account.acceptedPassword(credentials);
+    const capabilities = conn.capabilities.sort();
+    account.upstreamCapabilities = new Set(capabilities);
     account.pool.adopt(conn);
     account.pool.noteReachable();
     account.watcher.start();
     account.prefetcher?.start();
-    if (!record?.passwordHash || !(await verifyPassword(credentials.pass, record.passwordHash))) {
+    const known = !!record?.passwordHash && (await verifyPassword(credentials.pass, record.passwordHash));
+    if (!known || record?.upstreamCapabilities?.join(' ') !== capabilities.join(' ')) {
       await store.putAccount(id, {
         ...(record ?? { v: RECORD_VERSION, upstream: endpoint.url, user: credentials.user, createdAt: Date.now() }),
-        passwordHash: await hashPassword(credentials.pass),
+        passwordHash: known && record?.passwordHash ? record.passwordHash : await hashPassword(credentials.pass),
+        upstreamCapabilities: capabilities,
       });
     }
     return account;

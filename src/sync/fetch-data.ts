@@ -15,6 +15,8 @@ export interface FetchNeeds {
   headerBlock: boolean;
   /** MIME part sections ("1", "2.MIME", ...). */
   parts: readonly PartRequest[];
+  /** BINARY sections (binarySection names): upstream decodes them; cached as they came. */
+  binaries: readonly string[];
 }
 
 /** The cached sections a message's literal items are cut from. */
@@ -24,7 +26,7 @@ export interface MessageSections {
   body?: SectionRecord;
   /** The header block fetched on its own (when the whole message is not cached). */
   header?: SectionRecord;
-  /** Part sections by their section name. */
+  /** Part sections and BINARY sections by their section name. */
   parts: Map<string, PartBytes>;
 }
 
@@ -43,12 +45,14 @@ export interface FetchData {
  */
 export async function gatherFetchData(generation: FolderGeneration, metas: MessageMeta[], needs: FetchNeeds): Promise<FetchData> {
   const priority = Priority.Client;
-  const [structures, bodies, headers, parts] = await Promise.all([
+  const [structures, bodies, headers, parts, binaries] = await Promise.all([
     needs.structures.length ? generation.items.structures(metas, needs.structures, priority) : new Map<Uid, MessageStructure>(),
     needs.fullBody ? generation.bodies.ensure(metas, priority) : undefined,
     needs.headerBlock && !needs.fullBody ? headerBlocks(generation, metas) : undefined,
     needs.parts.length ? partSections(generation, metas, needs.parts, priority) : new Map<string, Map<Uid, PartBytes>>(),
+    Promise.all(needs.binaries.map(async (section) => [section, await wholeSections(generation, metas, section)] as const)),
   ]);
+  for (const [section, bytes] of binaries) parts.set(section, bytes);
   const sections = new Map<Uid, MessageSections>();
   const partMaps = [...parts.values()];
   for (const meta of metas) {
@@ -63,6 +67,15 @@ export async function gatherFetchData(generation: FolderGeneration, metas: Messa
     sections.set(uid, { uid, ...(body ? { body } : {}), ...(header ? { header } : {}), parts: partRecords });
   }
   return { structures, sections };
+}
+
+/** One section of each message, as upstream gives it (cached as it came). */
+async function wholeSections(generation: FolderGeneration, metas: MessageMeta[], section: string): Promise<Map<Uid, PartBytes>> {
+  const bytes = new Map<Uid, PartBytes>();
+  for (const [uid, record] of await generation.items.sections(metas, section, Priority.Client)) {
+    bytes.set(uid, { record, start: 0, end: record.length, headerBlock: false });
+  }
+  return bytes;
 }
 
 /**

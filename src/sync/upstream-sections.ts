@@ -3,12 +3,13 @@ import { headerLengthFor } from '../cache/section-writer.js';
 import { UPSTREAM_PARTIAL_SIZE } from '../model/limits.js';
 import type { Uid } from '../model/types.js';
 import { toSequenceSet } from '../model/uid-set.js';
-import type { AtomToken, Token } from '../upstream/imap-tokens.js';
+import { sectionFetchItem, type AtomToken, type Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 
-/** The FETCH item for a section as upstream knows it: "" is BODY[], "HEADER", "1.2.TEXT", ... */
-function sectionItem(section: string, partial?: [number, number]): AtomToken {
-  const item: AtomToken = { type: 'ATOM', value: 'BODY.PEEK', section: section ? sectionTokens(section) : [] };
+/** The FETCH item for a section as upstream knows it: "" is BODY[], "HEADER", "1.2.TEXT", a binarySection is BINARY[part] ... */
+function sectionItem(cached: string, partial?: [number, number]): AtomToken {
+  const { name, section } = sectionFetchItem(cached);
+  const item: AtomToken = { type: 'ATOM', value: name, section: section ? sectionTokens(section) : [] };
   if (partial) item.partial = partial;
   return item;
 }

@@ -1,11 +1,11 @@
 import { FULL_BODY } from '../cache/keys.js';
-import { headerLengthOf } from '../cache/header-boundary.js';
 import type { FolderPath, Uid } from '../model/types.js';
 import { toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
 import { atom } from '../upstream/imap-tokens.js';
 import type { CopyUid } from '../upstream/response-codes.js';
-import type { UpstreamConnection } from '../upstream/upstream-connection.js';
+import type { OutgoingMessage } from '../upstream/streamed-append.js';
+import type { AppendUid, UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { Account } from './account.js';
 import type { Folder } from './folder.js';
 
@@ -88,33 +88,92 @@ async function resolveNewUids(destination: Folder, uidNext: number, sources: rea
   });
 }
 
+/** One message of a client's APPEND, complete (in memory or spooled), read when needed. */
+export type AppendingMessage = OutgoingMessage;
+
 /**
- * APPEND: the message goes upstream, and the bytes the client sent become the cached body of the
- * new UID (never parsed: only the header's end is looked for).
+ * APPEND of one message, or MULTIAPPEND (RFC 3502) of several: all or nothing. Where upstream has
+ * MULTIAPPEND it is one upstream command; elsewhere one APPEND per message, and when one fails
+ * the messages appended before it are expunged again. Bodies are streamed upstream; once upstream
+ * took them they become the cached bodies of their new UIDs (never parsed: only the header's end
+ * is looked for), except literal8 ones, which upstream may store otherwise than sent.
  */
-export async function appendMessage(
-  account: Account,
-  path: FolderPath,
-  message: Buffer,
-  flags: readonly string[],
-  internalDate?: string,
-): Promise<{ uidValidity: number; uid: Uid } | undefined> {
+export async function appendMessages(account: Account, path: FolderPath, messages: readonly AppendingMessage[]): Promise<AppendUid | undefined> {
   const folder = account.folder(path);
-  const result = await account.pool.run({ priority: Priority.Client }, async (conn) => {
+  const outcome = await account.pool.run({ priority: Priority.Client }, async (conn) => {
     const before = conn.hasCapability('UIDPLUS') ? undefined : await conn.status(folder.path);
-    return { appended: await conn.append(folder.path, message, flags, internalDate), before };
+    if (messages.length === 1 || conn.hasCapability('MULTIAPPEND')) return { appended: await conn.append(folder.path, messages), before, count: messages.length };
+    return { ...(await appendOneByOne(conn, folder.path, messages)), before };
   });
-  let appended = result.appended;
-  if (!appended && result.before) {
-    const resolved = await resolveNewUids(folder, result.before.uidNext, [0]);
-    const uid = resolved?.map.get(0);
-    if (resolved && uid) appended = { uidValidity: resolved.uidValidity, uid };
+  const appended = outcome.appended ?? (outcome.before ? await resolveAppended(folder, outcome.before.uidNext, outcome.count) : undefined);
+  if ('failure' in outcome) {
+    if (appended) await expungeAppended(folder, appended.uids);
+    throw outcome.failure;
   }
   await folder.load();
   const generation = folder.generation;
   if (appended && generation?.record.uidValidity === appended.uidValidity) {
-    await account.store.storeSection(generation.fid, appended.uid, FULL_BODY, message, headerLengthOf(message)).written;
+    for (const [i, uid] of appended.uids.entries()) {
+      const message = messages[i];
+      if (message && !message.literal8) await cacheBody(account, generation.fid, uid as Uid, message);
+    }
   }
   await folder.resync();
   return appended;
+}
+
+/**
+ * Without MULTIAPPEND upstream: one APPEND per message. Stops at the first that upstream refuses,
+ * and says which were appended before it.
+ */
+async function appendOneByOne(
+  conn: UpstreamConnection,
+  path: FolderPath,
+  messages: readonly AppendingMessage[],
+): Promise<{ appended?: AppendUid; count: number; failure?: unknown }> {
+  const uids: number[] = [];
+  let uidValidity: number | undefined;
+  let count = 0;
+  const appended = () => (uidValidity === undefined ? {} : { appended: { uidValidity, uids } });
+  try {
+    for (const message of messages) {
+      const one = await conn.append(path, [message]);
+      count++;
+      if (one) {
+        uidValidity = one.uidValidity;
+        uids.push(...one.uids);
+      }
+    }
+    return { ...appended(), count };
+  } catch (failure) {
+    return { ...appended(), count, failure };
+  }
+}
+
+/** An appended message's bytes, as the client sent them, become its cached body. */
+async function cacheBody(account: Account, fid: string, uid: Uid, message: AppendingMessage): Promise<void> {
+  const writer = account.store.sectionWriter(fid, uid, FULL_BODY, 'scan');
+  try {
+    for await (const chunk of message.open()) await writer.write(chunk as Buffer);
+    await writer.end();
+  } catch (err) {
+    await writer.abandon();
+    account.log.warn({ err, uid }, 'an appended message could not be cached: it is fetched when needed');
+  }
+}
+
+/** Without UIDPLUS: the appended messages are the first `count` at or above UIDNEXT of just before. */
+async function resolveAppended(folder: Folder, uidNext: number, count: number): Promise<AppendUid | undefined> {
+  if (count === 0) return undefined;
+  const resolved = await resolveNewUids(folder, uidNext, Array.from({ length: count }, (_, i) => i as Uid));
+  return resolved ? { uidValidity: resolved.uidValidity, uids: [...resolved.map.values()] } : undefined;
+}
+
+/** Takes back the messages of an APPEND that failed midway. */
+async function expungeAppended(folder: Folder, uids: readonly number[]): Promise<void> {
+  const set = toSequenceSet(uids as Uid[]);
+  await folder.account.pool.run(client(folder.path), async (conn) => {
+    await conn.uidStore(set, '+FLAGS', ['\\Deleted']);
+    await conn.expunge(set);
+  });
 }

@@ -1,5 +1,5 @@
 import { ProxyError } from '../model/errors.js';
-import { fetchItemName, serializeTokens, tokenBytes, tokenString, type AtomToken, type Token } from './imap-tokens.js';
+import { binarySection, fetchItemName, serializeTokens, tokenBytes, tokenString, type AtomToken, type Token } from './imap-tokens.js';
 
 /** One untagged FETCH response from upstream, reduced to what the cache keeps. */
 export interface UpstreamFetch {
@@ -63,7 +63,8 @@ export function parseUpstreamFetch(untagged: UntaggedFetch): UpstreamFetch {
       case 'BINARY':
         if (key.section) {
           const itemName = fetchItemName(key);
-          result.sections.set(itemName.slice(itemName.indexOf('[') + 1, itemName.lastIndexOf(']')), tokenBytes(value));
+          const section = itemName.slice(itemName.indexOf('[') + 1, itemName.lastIndexOf(']'));
+          result.sections.set(name === 'BINARY' ? binarySection(section) : section, tokenBytes(value));
         } else {
           result.body = serializeTokens(value);
         }

@@ -24,6 +24,18 @@ export interface OtherToken {
 export type Token = AtomToken | StringToken | LiteralToken | OtherToken | Token[] | null;
 
 export const atom = (value: string): AtomToken => ({ type: 'ATOM', value });
+
+/**
+ * BINARY[part] (RFC 3516) as a section name of its own, for the cache and for upstream: the
+ * decoded content, never cut from a cached body (that would need decoding).
+ */
+const BINARY_PREFIX = 'BINARY ';
+export const binarySection = (part: string): string => `${BINARY_PREFIX}${part}`;
+
+/** The FETCH item that asks upstream for a section: BINARY.PEEK[part] for a binarySection, else BODY.PEEK[section]. */
+export function sectionFetchItem(section: string): { name: 'BINARY.PEEK' | 'BODY.PEEK'; section: string } {
+  return section.startsWith(BINARY_PREFIX) ? { name: 'BINARY.PEEK', section: section.slice(BINARY_PREFIX.length) } : { name: 'BODY.PEEK', section };
+}
 export const sequence = (value: string): OtherToken => ({ type: 'SEQUENCE', value });
 
 /** Whether a token list holds an atom of this name (case-insensitive), at any depth. */

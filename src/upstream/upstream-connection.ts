@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Writable } from 'node:stream';
 import { ImapFlow, type MailboxObject } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
@@ -9,6 +10,7 @@ import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
 import { atom, sequence, tokenString, type Token } from './imap-tokens.js';
 import { expandUidSet, parseCopyUid, responseCode, type CopyUid } from './response-codes.js';
 import { toClientPath, toUpstreamPath } from './paths.js';
+import { streamedAppend, type OutgoingMessage, type RawChannel } from './streamed-append.js';
 
 let nextConnectionId = 1;
 
@@ -69,6 +71,12 @@ export interface FlagUpdate {
   uid: number;
   flags: string[];
   modseq: string;
+}
+
+/** APPENDUID (RFC 4315): the new messages' UIDs, in the order they were appended. */
+export interface AppendUid {
+  uidValidity: number;
+  uids: number[];
 }
 
 interface TaggedResponse {
@@ -155,6 +163,11 @@ export class UpstreamConnection extends EventEmitter {
 
   get selectedReadOnly(): boolean {
     return this.selected?.readOnly ?? true;
+  }
+
+  /** What upstream announced after login. */
+  get capabilities(): string[] {
+    return [...this.client.capabilities.keys()];
   }
 
   hasCapability(name: string): boolean {
@@ -365,14 +378,34 @@ export class UpstreamConnection extends EventEmitter {
     return this.qresyncEnabled ? vanished : undefined;
   }
 
-  /** APPEND; APPENDUID when upstream gives it. */
-  async append(path: FolderPath, message: Buffer, flags: readonly string[], internalDate?: string): Promise<{ uidValidity: number; uid: number } | undefined> {
-    const args: Token[] = [this.mailboxArg(path)];
-    if (flags.length) args.push(flags.map(atom));
-    if (internalDate) args.push({ type: 'STRING', value: internalDate });
-    args.push({ type: 'LITERAL', value: message });
-    const code = responseCode((await this.runRaw('APPEND', args)).attributes);
-    return code?.[0] === 'APPENDUID' ? { uidValidity: Number(code[1]), uid: Number(code[2]) } : undefined;
+  /**
+   * APPEND of `messages`, their literals streamed (streamed-append.ts): one command, a
+   * MULTIAPPEND when there are several (the caller checks that upstream has it). APPENDUID when
+   * upstream gives it.
+   */
+  async append(path: FolderPath, messages: readonly OutgoingMessage[]): Promise<AppendUid | undefined> {
+    const client = this.client as unknown as {
+      writeSocket: Writable;
+      exec(command: string, attributes: Token[], options: { onPlusTag(): void }): Promise<RawResponse>;
+    };
+    const channel: RawChannel = {
+      exec: async (command, attributes, onContinuation) => {
+        const response = await client.exec(command, attributes, { onPlusTag: onContinuation });
+        response.next();
+        return response.response;
+      },
+      socket: () => client.writeSocket,
+      abort: () => this.client.close(),
+      literal8: this.hasCapability('BINARY'),
+    };
+    let answer: TaggedResponse;
+    try {
+      answer = await streamedAppend(channel, this.mailboxArg(path), messages);
+    } catch (err) {
+      throw upstreamError(err, 'APPEND', { path });
+    }
+    const code = responseCode(answer.attributes);
+    return code?.[0] === 'APPENDUID' ? { uidValidity: Number(code[1]), uids: expandUidSet(code[2] ?? '', MAX_REPORTED_UIDS) } : undefined;
   }
 
   /** CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE of one folder; RENAME of one to another. */

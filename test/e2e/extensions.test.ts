@@ -7,7 +7,7 @@ import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { startTestProxy } from '../support/proxy.js';
-import { type RawImapClient, suiteClients } from '../support/raw-client.js';
+import { fetchItems, type RawImapClient, suiteClients } from '../support/raw-client.js';
 
 const dovecot = await withDovecot();
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 24, messages: 40, folders: 'INBOX:1' }));
@@ -110,3 +110,120 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
   });
 });
 
+
+/** What Outlook.com announces: no MULTIAPPEND, no BINARY (Dovecot's imap_capability). */
+const OUTLOOK_LIKE = 'IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+';
+
+const message = (n: number, extra = '') => `From: a@example.org\r\nSubject: multi ${n}\r\nMessage-ID: <multi-${n}-${extra}@example.org>\r\n\r\nbody ${n} ${extra}\r\n`;
+/** `APPEND box` of these messages, each a non-synchronizing literal, with its flags. */
+const multiAppend = (box: string, messages: { text: string; flags?: string }[]) =>
+  `APPEND ${box}${messages.map((m) => `${m.flags ? ` (${m.flags})` : ''} {${Buffer.byteLength(m.text)}+}\r\n${m.text}`).join('')}`;
+
+async function messagesIn(port: number, box: string): Promise<string[]> {
+  const client = await connect(port);
+  assert.match((await client.command(`EXAMINE ${box}`)).tagged, /OK/);
+  const answer = await client.command('FETCH 1:* (FLAGS BODY.PEEK[])');
+  client.close();
+  // \Recent belongs to a session, and the order of flags is free
+  const flagsSorted = (line: string) => line.replace(/FLAGS \(([^)]*)\)/, (_, f: string) => `FLAGS (${f.split(' ').filter((x) => x && x !== '\\Recent').sort().join(' ')})`);
+  return answer.untagged.map((l) => flagsSorted(l.toString('latin1').replace(/^\* \d+ /, '')));
+}
+
+describe('MULTIAPPEND (RFC 3502), literals streamed upstream', () => {
+  for (const [name, upstreamCapabilities] of [['upstream with MULTIAPPEND', undefined], ['upstream without it (one APPEND each, taken back on failure)', OUTLOOK_LIKE]] as const) {
+    test(`${name}: the messages land in order with their flags and APPENDUID; a refused one leaves none of them`, async () => {
+      const upstream = upstreamCapabilities ? await withDovecot({ capabilities: upstreamCapabilities }) : dovecot;
+      const front = upstreamCapabilities ? await startTestProxy(upstream) : proxy;
+      const box = `Multi${upstreamCapabilities ? 'One' : 'All'}`;
+      const client = await connect(front.port);
+      assert.match((await client.command(`CREATE ${box}`)).tagged, /OK/);
+      const messages = [{ text: message(1), flags: '\\Seen' }, { text: message(2) }, { text: message(3), flags: '\\Flagged $Work' }];
+      const appended = await client.command(multiAppend(box, messages));
+      assert.match(appended.tagged, /OK \[APPENDUID \d+ 1:3\]/);
+      const stored = await messagesIn(upstream.port, box);
+      assert.equal(stored.length, 3);
+      for (const [i, m] of messages.entries()) assert.ok(stored[i]?.endsWith(`BODY[] {${m.text.length}}\r\n${m.text})`), `message ${i + 1} as sent`);
+      assert.match(String(stored[2]), /FLAGS \([^)]*\$Work/);
+      // through the proxy, the same as upstream has
+      assert.deepEqual(await messagesIn(front.port, box), stored);
+
+      // the third message's literal is refused (a bad flag): the two before it do not stay
+      const refused = await client.command(multiAppend(box, [{ text: message(4) }, { text: message(5) }, { text: message(6), flags: '\\Bogus' }]));
+      assert.match(refused.tagged, /BAD Invalid system flag/);
+      // upstream refuses the third (Dovecot takes keywords of up to 50 characters): nothing of the command stays
+      const late = await client.command(multiAppend(box, [{ text: message(7) }, { text: message(8) }, { text: message(9), flags: 'k'.repeat(60) }]));
+      assert.match(late.tagged, /^T\d+ NO \[CANNOT\] Keyword length too long/);
+      assert.equal((await messagesIn(upstream.port, box)).length, 3, 'none of the refused commands left a message upstream');
+      assert.equal((await messagesIn(front.port, box)).length, 3);
+    });
+  }
+
+  test('a client that leaves in the middle of a MULTIAPPEND leaves nothing upstream', async () => {
+    const client = await connect(proxy.port);
+    assert.match((await client.command('CREATE MultiGone')).tagged, /OK/);
+    client.write(`X1 APPEND MultiGone {${message(1).length}+}\r\n${message(1)} {100000+}\r\n${'x'.repeat(50_000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    client.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal((await messagesIn(dovecot.port, 'MultiGone')).length, 0);
+    const again = await connect(proxy.port);
+    assert.match((await again.command(multiAppend('MultiGone', [{ text: message(9) }]))).tagged, /OK/, 'the proxy goes on');
+  });
+});
+
+describe('BINARY (RFC 3516), passed through to upstream', () => {
+  test('BINARY[], BINARY.PEEK and BINARY.SIZE of decoded parts, and a literal8 APPEND, answer as Dovecot does; announced only where upstream has it', async () => {
+    const binary = `From: b@example.org\r\nSubject: binary\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from('decoded \u00e9 text\r\n').toString('base64')}\r\n--x\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nnul\u0000byte\r\n--x--\r\n`;
+    const clients = [await connect(dovecot.port), await connect(proxy.port)];
+    assert.match((await clients[1]!.command('CAPABILITY')).untagged.map(String).join(' '), /\bBINARY\b/);
+    const appended = await clients[1]!.command(`APPEND INBOX ~{${Buffer.byteLength(binary, 'latin1')}+}\r\n${binary}`);
+    assert.match(appended.tagged, /OK \[APPENDUID \d+ (\d+)\]/);
+    const uid = /APPENDUID \d+ (\d+)/.exec(appended.tagged)?.[1];
+    for (const client of clients) assert.match((await client.command('SELECT INBOX')).tagged, /OK/);
+    for (const fetch of [`UID FETCH ${uid} (BINARY.PEEK[1] BINARY.SIZE[1])`, `UID FETCH ${uid} (BINARY.PEEK[2])`, `UID FETCH ${uid} (BINARY.SIZE[2] BINARY.PEEK[1]<2.5>)`, 'FETCH 1:3 (BINARY.PEEK[])']) {
+      const [direct, proxied] = await Promise.all(clients.map((c) => c.command(fetch)));
+      assert.match(String(proxied?.tagged), /OK/, fetch);
+      // the same items (UID comes where each server puts it; Dovecot sends whatever it decoded as a literal8)
+      const literal = (value: Buffer) => (value[0] === 0x7e ? value.subarray(1) : value);
+      const items = (lines: Buffer[] | undefined) => (lines ?? []).map((l) => [...fetchItems(l).items].map(([k, v]) => [k, literal(v)]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+      assert.deepEqual(items(proxied?.untagged), items(direct?.untagged), fetch);
+    }
+    // BINARY[] without PEEK sets \Seen (RFC 3516 4.2)
+    assert.match(String((await clients[1]!.command(`UID FETCH ${uid} (BINARY[1])`)).untagged[0]), /FLAGS \([^)]*\\Seen/);
+    // a NUL in the content: a literal8 (RFC 3516 4.3)
+    assert.match(String((await clients[1]!.command(`UID FETCH ${uid} (BINARY.PEEK[2])`)).untagged[0]), /BINARY\[2\] ~\{/);
+    const cutDown = await withDovecot({ capabilities: OUTLOOK_LIKE });
+    const front = await startTestProxy(cutDown);
+    assert.doesNotMatch((await (await connect(front.port)).command('CAPABILITY')).untagged.map(String).join(' '), /\bBINARY\b/);
+  });
+});
+
+describe('LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819)', () => {
+  test('selection and return options, several patterns, STATUS: the same entries as Dovecot gives', async () => {
+    const setup = await connect(dovecot.port);
+    for (const command of ['CREATE lx', 'CREATE lx/a', 'CREATE lx/b/c', 'CREATE lx/d', 'CREATE lx/e', 'SUBSCRIBE lx/a', 'SUBSCRIBE lx/b/c', 'SUBSCRIBE lx/e', 'DELETE lx/e']) {
+      assert.match((await setup.command(command)).tagged, /OK/, command);
+    }
+    const clients = [await connect(dovecot.port), await connect(proxy.port)];
+    // Dovecot marks folders \UnMarked (RFC 3348) and writes names as atoms: neither is the point here
+    const entries = (lines: Buffer[] | undefined) =>
+      (lines ?? []).map((l) => l.toString('utf8').replace(/ ?\\UnMarked/, '').replace(/\(\s/, '(').replace(/"(lx[^"]*|INBOX)"/g, '$1')).sort();
+    for (const list of [
+      'LIST "" lx*',
+      'LIST () "" lx*',
+      'LIST (SUBSCRIBED) "" lx*',
+      'LIST (SUBSCRIBED RECURSIVEMATCH) "" lx/% RETURN (CHILDREN)',
+      'LIST (SUBSCRIBED REMOTE) "" (lx/a lx/b*)',
+      'LIST "" lx/% RETURN (CHILDREN SUBSCRIBED)',
+      'LIST "" (lx lx/d) RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))',
+      'LIST "lx/" %',
+    ]) {
+      const [direct, proxied] = await Promise.all(clients.map((c) => c.command(list)));
+      assert.match(String(proxied?.tagged), /OK/, list);
+      assert.deepEqual(entries(proxied?.untagged), entries(direct?.untagged), list);
+    }
+    for (const bad of ['LIST (RECURSIVEMATCH) "" %', 'LIST "" % RETURN (BOGUS)', 'LIST (BOGUS) "" %']) {
+      assert.match((await clients[1]!.command(bad)).tagged, /BAD/, bad);
+    }
+  });
+});

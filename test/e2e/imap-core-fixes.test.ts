@@ -47,8 +47,9 @@ describe('imap-core inputs the proxy answers itself', () => {
     assert.match(await answerTo('ENABLE'), /BAD ENABLE needs at least one capability/);
   });
 
-  test('APPEND with NIL for the mailbox: BAD before the literal is read', async () => {
-    assert.match(await answerTo('APPEND NIL "x"'), /BAD APPEND needs a mailbox name first/);
+  test('APPEND with NIL for the mailbox and no message: BAD, no exception', async () => {
+    assert.match(await answerTo('APPEND NIL "x"'), /BAD Invalid date-time in APPEND/);
+    assert.match(await answerTo('APPEND'), /BAD APPEND needs a mailbox name/);
   });
 
   test('LITERAL+: literals the client sends without waiting, in LOGIN, APPEND and SEARCH, as Dovecot takes them; no continuation request', async () => {

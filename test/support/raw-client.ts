@@ -129,14 +129,14 @@ export class RawImapClient {
     this.socket.destroy();
   }
 
-  /** One response: a line, plus literals ({n}) and the continuation of the line after each. */
+  /** One response: a line, plus literals ({n}, literal8 ~{n}) and the continuation of the line after each. */
   async readResponse(): Promise<Buffer> {
     const parts: Buffer[] = [];
     for (;;) {
       const end = await this.until(() => this.buffer.indexOf('\r\n'));
       const line = this.take(end + 2);
       parts.push(line);
-      const literal = /\{(\d+)\}\r\n$/.exec(line.toString('latin1'));
+      const literal = /~?\{(\d+)\}\r\n$/.exec(line.toString('latin1'));
       if (!literal) return Buffer.concat(parts).subarray(0, -2);
       const size = Number(literal[1]);
       await this.until(() => (this.buffer.length >= size ? size : -1));
@@ -189,7 +189,7 @@ function itemNameEnd(data: Buffer, pos: number): number {
   throw new Error('unterminated FETCH item name');
 }
 
-/** End of one value: atom, quoted string, literal or parenthesised list. */
+/** End of one value: atom, quoted string, literal (or literal8) or parenthesised list. */
 function skipValue(data: Buffer, pos: number): number {
   const c = data[pos];
   if (c === 0x22 /* " */) {
@@ -199,6 +199,7 @@ function skipValue(data: Buffer, pos: number): number {
     }
     throw new Error('unterminated string');
   }
+  if (c === 0x7e /* ~ */ && data[pos + 1] === 0x7b) return skipValue(data, pos + 1) ; // literal8
   if (c === 0x7b /* { */) {
     const close = data.indexOf('}', pos);
     const size = Number(data.toString('latin1', pos + 1, close));

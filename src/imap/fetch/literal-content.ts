@@ -52,6 +52,37 @@ function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind
       return headerRange(message);
     case 'part':
       return message.parts.get(source.request.section);
+    case 'binary':
+      return message.parts.get(source.section);
+  }
+}
+
+/**
+ * Whether a BINARY section is sent as a literal8: when its content is not in the 8bit domain (a
+ * NUL, a lone CR or LF), as RFC 3516 4.3 asks. (Dovecot also sends a literal8 for any content it
+ * decoded; a client takes either.) A section not kept in its record is read once more for this.
+ */
+export async function wantsLiteral8(store: CacheStore, message: MessageSections, section: string): Promise<boolean> {
+  const record = message.parts.get(section)?.record;
+  if (!record) return false;
+  const check = new TextCheck();
+  if (record.inline) return !check.push(record.inline) || check.endsWithCr;
+  for await (const chunk of store.scanSection(record)) if (!check.push(chunk)) return true;
+  return check.endsWithCr;
+}
+
+/** Follows bytes across chunks: still 8bit-domain text (no NUL, CR and LF only as CRLF)? */
+class TextCheck {
+  endsWithCr = false;
+
+  push(chunk: Buffer): boolean {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      if (this.endsWithCr !== (byte === 0x0a)) return false;
+      if (byte === 0) return false;
+      this.endsWithCr = byte === 0x0d;
+    }
+    return true;
   }
 }
 

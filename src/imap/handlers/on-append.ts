@@ -1,17 +1,27 @@
 import type { Logger } from '../../log.js';
-import { appendMessage } from '../../sync/writes.js';
+import { toSequenceSet } from '../../model/uid-set.js';
+import type { Uid } from '../../model/types.js';
+import type { AppendUid } from '../../upstream/upstream-connection.js';
+import { appendMessages, type AppendingMessage } from '../../sync/writes.js';
+import type { AppendIntake } from '../append-intake.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer, Reply } from '../responses.js';
 import { accountOf } from '../session-state.js';
 
-/** APPEND: upstream first; the bytes the client sent become the cached body of the new UID. */
+/**
+ * APPEND and MULTIAPPEND, once the client sent the whole command (append-intake.ts): upstream
+ * first, all or nothing; the messages become the cached bodies of their new UIDs.
+ */
+export function appendFor(session: ImapSession, path: string, messages: AppendingMessage[]): Promise<AppendUid | undefined> {
+  return appendMessages(accountOf(session), path, messages);
+}
+
+/** The command's end: answered with APPENDUID (RFC 4315, a set for MULTIAPPEND) when upstream gave it. */
 export function makeOnAppend(deps: { log: Logger }) {
-  return handle(deps.log, 'APPEND', async (path: string, flags: string[], date: string | false, raw: Buffer, session: ImapSession) => {
-    const appended = await appendMessage(accountOf(session), path, raw, flags, date || undefined);
-    if (!appended) {
-      overrideAnswer(session, { response: 'OK', message: 'APPEND completed' });
-      return new Reply(true, {});
-    }
-    return new Reply(true, { uidValidity: appended.uidValidity, uid: appended.uid });
+  return handle(deps.log, 'APPEND', async (intake: AppendIntake, session: ImapSession) => {
+    const appended = (await intake.end()) as AppendUid | undefined;
+    const code = appended?.uids.length ? `APPENDUID ${appended.uidValidity} ${toSequenceSet(appended.uids as Uid[])}` : undefined;
+    overrideAnswer(session, { response: 'OK', ...(code ? { code } : {}), message: 'APPEND completed' });
+    return new Reply(true, {});
   });
 }

@@ -5,7 +5,7 @@ import { indexOfUid } from '../../model/uid-set.js';
 import type { FetchData, MessageSections } from '../../sync/fetch-data.js';
 import type { Folder } from '../../sync/folder.js';
 import { planFetch, type FetchPlan, type PlannedItem } from '../fetch/fetch-plan.js';
-import { openLiteral } from '../fetch/literal-content.js';
+import { openLiteral, wantsLiteral8 } from '../fetch/literal-content.js';
 import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer } from '../responses.js';
@@ -40,8 +40,8 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
   const plan = planFetch(options.query);
   const writer = new ResponseWriter(session);
   const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;
-  // imap-core does not count RFC822.TEXT among the items that set \Seen (RFC 3501 6.4.5 does)
-  const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text'));
+  // imap-core does not count RFC822.TEXT (RFC 3501 6.4.5) and BINARY[] (RFC 3516 4.2) among the items that set \Seen
+  const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text' || q.item === 'binary'));
   let vanished = false;
   // CHANGEDSINCE: the changed messages from the folder's journal, where it reaches back that far
   const changed = changedSince ? folder.changedSince(Number(changedSince)) : undefined;
@@ -84,7 +84,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
    * expunge by another session meanwhile leaves its bodies readable to the end) from before its
    * read until it is written.
    */
-  const readsAhead = !plan.fullBody && plan.parts.length === 0;
+  const readsAhead = !plan.fullBody && plan.parts.length === 0 && plan.binaries.length === 0;
   const start = (i: number) => {
     const endRead = folder.account.store.beginRead();
     const prepared = prepareBatch(messages.slice(i, i + FETCH_RESPONSE_BATCH));
@@ -153,6 +153,11 @@ async function render(
   let text = `* ${seq} FETCH (`;
   for (const [index, item] of plan.items.entries()) {
     if (index > 0) text += ' ';
+    if (item.kind === 'binarySize') {
+      const part = sections.parts.get(item.section);
+      text += `${item.name} ${part ? part.end - part.start : 0}`;
+      continue;
+    }
     if (item.kind !== 'literal' && item.kind !== 'structure') {
       text += scalar(item, meta);
       continue;
@@ -163,8 +168,10 @@ async function render(
       text = '';
       continue;
     }
-    const content = (await openLiteral(folder.account.store, sections, item.source, item.partial)) ?? Buffer.alloc(0);
-    segments.push(Buffer.from(`${text}${item.name} {${content.length}}\r\n`, 'utf8'), content);
+    const store = folder.account.store;
+    const content = (await openLiteral(store, sections, item.source, item.partial)) ?? Buffer.alloc(0);
+    const literal8 = item.source.kind === 'binary' && (await wantsLiteral8(store, sections, item.source.section));
+    segments.push(Buffer.from(`${text}${item.name} ${literal8 ? '~' : ''}{${content.length}}\r\n`, 'utf8'), content);
     text = '';
   }
   if (withFlags) text += `${plan.items.length > 0 ? ' ' : ''}FLAGS (${meta.flags.join(' ')})`;
@@ -172,7 +179,7 @@ async function render(
   return segments;
 }
 
-function scalar(item: Exclude<PlannedItem, { kind: 'literal' | 'structure' }>, meta: MessageMeta): string {
+function scalar(item: Exclude<PlannedItem, { kind: 'literal' | 'structure' | 'binarySize' }>, meta: MessageMeta): string {
   switch (item.kind) {
     case 'uid':
       return `UID ${meta.uid}`;

@@ -1,0 +1,211 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { ProxyError } from '../model/errors.js';
+import { APPEND_KEPT_BYTES, MAX_APPEND_MESSAGES, MAX_MAILBOX_LITERAL } from '../model/limits.js';
+import type { AppendingMessage } from '../sync/writes.js';
+import type { AppendSpool } from './append-spool.js';
+
+/*
+ * APPEND and MULTIAPPEND (RFC 3502) as the client sends them: the arguments of each message are
+ * parsed as its line arrives, and its literal goes to memory (a small one) or to the command's
+ * spool file as it comes (imap-core would buffer it whole). Only once the command is complete
+ * and valid do the messages go upstream: a client that stops midway, or a command wrong in its
+ * last line, leaves nothing there, and no upstream connection waits on a slow client.
+ *
+ *   append = "APPEND" SP mailbox 1*append-message       (RFC 3502, with RFC 3516's literal8
+ *   append-message = [SP flag-list] [SP date-time] SP (literal / literal8 / "UTF8" SP "(" literal8 ")")
+ */
+
+/** A literal the client announced at the end of a line: its size, and its bytes as they come. */
+export interface IncomingLiteral {
+  size: number;
+  literal8: boolean;
+  body: Readable;
+}
+
+/** What the intake needs of the session it runs in. */
+export interface AppendTarget {
+  /** The folder's path as the proxy names it, from the mailbox name as the client wrote it. */
+  normalize(mailbox: string): string;
+  /** Appends the messages, all or nothing, once the command is complete. */
+  append(path: string, messages: AppendingMessage[]): Promise<unknown>;
+  /** Where the literals too large to keep in memory wait. */
+  spool: AppendSpool;
+  largest: number;
+  /** Not logged in: no literal is taken (imap-core refuses the command at its end). */
+  refused?: ProxyError;
+}
+
+const SYSTEM_FLAGS = new Set(['\\SEEN', '\\ANSWERED', '\\FLAGGED', '\\DELETED', '\\DRAFT']);
+const FLAG = /^\\?[^\s(){%*"\\\]\p{Cc}]+$/u;
+const DATE_TIME = /^( \d|\d\d)-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{4} \d\d:\d\d:\d\d [+-]\d{4}$/;
+const QUOTED = /^"((?:[^"\\\r\n]|\\["\\])*)"/;
+const ATOM = /^[^\s(){%*"\\\p{Cc}]+/u;
+
+const bad = (text: string) => new ProxyError('CLIENT_BAD', text, { clientText: text });
+
+/** One APPEND command of one session, from its first line to its end. */
+export class AppendIntake {
+  private mailbox: string | undefined;
+  /** A message's arguments seen on a line, before its literal. */
+  private pending: { flags: string[]; internalDate?: string; utf8: boolean } | undefined;
+  /** The last message was sent as `UTF8 (literal8`: its `)` comes next. */
+  private closeUtf8 = false;
+  private readonly messages: AppendingMessage[] = [];
+  /** What is left of APPEND_KEPT_BYTES: messages kept in memory rather than spooled. */
+  private keepBudget = APPEND_KEPT_BYTES;
+  private failure: ProxyError | undefined;
+  /** The literal being taken now (ended if the connection goes). */
+  private current: Readable | undefined;
+  /** The command is complete: it goes on even if the client leaves. */
+  private ended = false;
+
+  constructor(private readonly target: AppendTarget) {}
+
+  /**
+   * A line of the command: its text (the first: after `APPEND`), and the literal it ends with.
+   * Either the literal is refused (answer at once: the client must not send it), or `taken`
+   * resolves once it was taken whole (the parser may then read on).
+   */
+  line(text: string, literal?: IncomingLiteral): { refused: ProxyError } | { taken: Promise<void> } {
+    if (!this.failure) {
+      try {
+        this.parse(text, literal !== undefined);
+      } catch (err) {
+        this.fail(err as ProxyError);
+        if (literal) return { refused: err as ProxyError };
+      }
+    }
+    if (!literal) return { taken: Promise.resolve() };
+    if (this.target.refused) return { refused: this.fail(this.target.refused) };
+    if (this.mailbox === undefined) {
+      if (literal.size <= MAX_MAILBOX_LITERAL) return { taken: this.takeMailbox(literal) };
+      return { refused: this.fail(bad('Mailbox name too long')) };
+    }
+    if (literal.size > this.target.largest) {
+      const text = `Message too large: ${literal.size} bytes, at most ${this.target.largest}`;
+      return { refused: this.fail(new ProxyError('CLIENT_REFUSED', text, { clientCode: 'TOOBIG', clientText: text })) };
+    }
+    if (this.messages.length >= MAX_APPEND_MESSAGES) {
+      return { refused: this.fail(new ProxyError('CLIENT_REFUSED', 'Too many messages in one APPEND', { clientCode: 'LIMIT', clientText: `At most ${MAX_APPEND_MESSAGES} messages in one APPEND` })) };
+    }
+    return { taken: this.takeMessage(literal) };
+  }
+
+  /** The command's end: the messages go upstream. Resolves with what that gave, or rejects with the answer to give. */
+  async end(): Promise<unknown> {
+    this.ended = true;
+    try {
+      if (!this.failure && this.messages.length === 0) this.fail(bad('APPEND needs a message'));
+      if (this.failure) throw this.failure;
+      return await this.target.append(this.target.normalize(this.mailbox as string), this.messages);
+    } finally {
+      await this.target.spool.discard();
+    }
+  }
+
+  /** The connection closed midway: nothing goes upstream. */
+  abort(): void {
+    if (this.ended) return;
+    this.fail(new ProxyError('CLIENT_GONE', 'the client left during APPEND'));
+    this.current?.destroy();
+    void this.target.spool.discard();
+  }
+
+  private fail(err: ProxyError): ProxyError {
+    this.failure ??= err;
+    return err;
+  }
+
+  private parse(text: string, literalFollows: boolean): void {
+    let rest = text;
+    if (this.closeUtf8) {
+      if (!rest.startsWith(')')) throw bad('UTF8 ( needs its )');
+      rest = rest.slice(1);
+      this.closeUtf8 = false;
+    }
+    if (this.mailbox === undefined) {
+      rest = rest.replace(/^ /, '');
+      if (rest === '' && literalFollows) return; // the mailbox name is the literal
+      const name = QUOTED.exec(rest) ?? ATOM.exec(rest);
+      if (!name) throw bad('APPEND needs a mailbox name');
+      // the parser hands bytes on as a binary string; a name may be UTF-8 (UTF8=ACCEPT)
+      this.mailbox = Buffer.from(name[1] !== undefined ? name[1].replace(/\\(["\\])/g, '$1') : name[0], 'binary').toString('utf8');
+      rest = rest.slice(name[0].length);
+    }
+    if (rest === '' && !literalFollows) return;
+    const message: { flags: string[]; internalDate?: string; utf8: boolean } = { flags: [], utf8: false };
+    const flags = /^ \(([^()]*)\)/.exec(rest);
+    if (flags) {
+      message.flags = [...new Set((flags[1] ?? '').split(' ').filter(Boolean).map(checkFlag))];
+      rest = rest.slice(flags[0].length);
+    }
+    const date = /^ "([^"]*)"/.exec(rest);
+    if (date) {
+      if (!DATE_TIME.test(date[1] ?? '')) throw bad('Invalid date-time in APPEND');
+      message.internalDate = date[1] as string;
+      rest = rest.slice(date[0].length);
+    }
+    if (/^ UTF8 \($/i.test(rest)) {
+      message.utf8 = true;
+      rest = '';
+    }
+    if (/^ CATENATE\b/i.test(rest)) throw bad('CATENATE is not supported');
+    if (rest !== (literalFollows ? ' ' : '') && !(message.utf8 && rest === '')) throw bad('Invalid APPEND arguments');
+    if (!literalFollows) throw bad('APPEND needs a message literal');
+    this.pending = message;
+  }
+
+  private async takeMailbox(literal: IncomingLiteral): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of literal.body) chunks.push(chunk as Buffer);
+    this.mailbox = Buffer.concat(chunks).toString('utf8');
+  }
+
+  private async takeMessage(literal: IncomingLiteral): Promise<void> {
+    const message = this.pending;
+    this.pending = undefined;
+    if (message?.utf8 && !literal.literal8) this.fail(bad('UTF8 ( needs a literal8'));
+    if (this.failure || !message) return drain(literal.body);
+    this.closeUtf8 = message.utf8;
+    this.current = literal.body;
+    try {
+      const open = await this.keep(literal);
+      if (!open) return;
+      const taken: AppendingMessage = { flags: message.flags, size: literal.size, literal8: literal.literal8, open };
+      if (message.internalDate) taken.internalDate = message.internalDate;
+      this.messages.push(taken);
+    } catch (err) {
+      this.fail(new ProxyError('INTERNAL', 'an APPEND literal could not be spooled', { cause: err }));
+      await drain(literal.body);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Takes a literal's bytes whole, in memory or in the spool; undefined when it was cut off. */
+  private async keep(literal: IncomingLiteral): Promise<(() => Readable) | undefined> {
+    if (literal.size <= this.keepBudget) {
+      this.keepBudget -= literal.size;
+      const chunks: Buffer[] = [];
+      for await (const chunk of literal.body.iterator({ destroyOnReturn: false })) chunks.push(chunk as Buffer);
+      const bytes = Buffer.concat(chunks);
+      return bytes.length === literal.size ? () => Readable.from([bytes]) : undefined;
+    }
+    const spool = this.target.spool;
+    const start = await spool.write(literal.body);
+    return this.failure ? undefined : () => spool.read(start, literal.size);
+  }
+}
+
+function checkFlag(flag: string): string {
+  if (!FLAG.test(flag)) throw bad(`Invalid flag in APPEND: ${flag}`);
+  if (!flag.startsWith('\\')) return flag;
+  if (!SYSTEM_FLAGS.has(flag.toUpperCase())) throw bad(`Invalid system flag in APPEND: ${flag}`);
+  return `\\${flag.charAt(1).toUpperCase()}${flag.slice(2).toLowerCase()}`;
+}
+
+async function drain(body: Readable): Promise<void> {
+  body.resume();
+  await finished(body).catch(() => undefined);
+}

@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+
+/**
+ * Where the messages of one APPEND wait, from the client's literal to upstream: one after the
+ * other in a file of the spool folder (in the data directory: the same protection as the
+ * cache), deleted once the command is over. Memory holds none of them, and no upstream
+ * connection waits on a slow client.
+ */
+export class AppendSpool {
+  private handle: Promise<FileHandle> | undefined;
+  private length = 0;
+  private readonly path: string;
+
+  constructor(dir: string) {
+    this.path = join(dir, `append-${randomUUID()}`);
+  }
+
+  /** Writes a literal's bytes as they come; returns where they start. The body is not destroyed on failure: the caller drains it. */
+  async write(body: Readable): Promise<number> {
+    this.handle ??= open(this.path, 'wx', 0o600);
+    const handle = await this.handle;
+    const start = this.length;
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+      await handle.write(chunk as Buffer);
+      this.length += (chunk as Buffer).length;
+    }
+    return start;
+  }
+
+  /** A message written before, read back. */
+  read(start: number, size: number): Readable {
+    return size === 0 ? Readable.from([]) : createReadStream(this.path, { start, end: start + size - 1 });
+  }
+
+  async discard(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (!handle) return;
+    await (await handle.catch(() => undefined))?.close().catch(() => undefined);
+    await rm(this.path, { force: true });
+  }
+}
