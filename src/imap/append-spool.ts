@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { bodyBytesRead, bodyBytesWritten } from '../cache/gc-pacer.js';
 
 /**
  * Where the messages of one APPEND wait, from the client's literal to upstream: one after the
@@ -10,6 +11,14 @@ import { Readable } from 'node:stream';
  * cache), deleted once the command is over. Memory holds none of them, and no upstream
  * connection waits on a slow client.
  */
+/** Spent Buffers are collected as they pass, not when 64 MB of them piled up (gc-pacer.ts). */
+async function* paced(file: Readable): AsyncGenerator<Buffer> {
+  for await (const chunk of file) {
+    bodyBytesRead((chunk as Buffer).length);
+    yield chunk as Buffer;
+  }
+}
+
 export class AppendSpool {
   private handle: Promise<FileHandle> | undefined;
   private length = 0;
@@ -27,13 +36,16 @@ export class AppendSpool {
     for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       await handle.write(chunk as Buffer);
       this.length += (chunk as Buffer).length;
+      bodyBytesWritten((chunk as Buffer).length);
     }
     return start;
   }
 
   /** A message written before, read back. */
   read(start: number, size: number): Readable {
-    return size === 0 ? Readable.from([]) : createReadStream(this.path, { start, end: start + size - 1 });
+    if (size === 0) return Readable.from([]);
+    const file = createReadStream(this.path, { start, end: start + size - 1 });
+    return Readable.from(paced(file), { objectMode: false });
   }
 
   async discard(): Promise<void> {
