@@ -12,8 +12,10 @@ import type { AppendSpool } from './append-spool.js';
  * and valid do the messages go upstream: a client that stops midway, or a command wrong in its
  * last line, leaves nothing there, and no upstream connection waits on a slow client.
  *
- *   append = "APPEND" SP mailbox 1*append-message       (RFC 3502, with RFC 3516's literal8
- *   append-message = [SP flag-list] [SP date-time] SP (literal / literal8 / "UTF8" SP "(" literal8 ")")
+ *   append = "APPEND" SP mailbox 1*append-message       (RFC 3502, with RFC 3516's literal8,
+ *   append-message = [SP flag-list] [SP date-time] SP   RFC 6855's UTF8 and RFC 4469's CATENATE)
+ *       (literal / literal8 / "UTF8" SP "(" literal8 ")" / "CATENATE" SP "(" part *(SP part) ")")
+ *   part = "TEXT" SP literal / "URL" SP astring
  */
 
 /** A literal the client announced at the end of a line: its size, and its bytes as they come. */
@@ -34,6 +36,26 @@ export interface AppendTarget {
   largest: number;
   /** Not logged in: no literal is taken (imap-core refuses the command at its end). */
   refused?: ProxyError;
+  /** A CATENATE URL's bytes (RFC 4469: a message or a section of one on this server); NO [BADURL] if none. */
+  openUrl(url: string): Promise<{ size: number; body: Readable }>;
+  /** Whether the folder exists (a CATENATE into a missing one is answered TRYCREATE before its URLs are read). */
+  exists(path: string): Promise<boolean>;
+}
+
+/** A piece of a CATENATE message: bytes taken (a TEXT literal), or a URL read at the command's end. */
+type CatenatePart = { bytes: KeptBytes } | { url: string };
+
+/** Bytes the intake holds: in memory, or a range of the spool. */
+interface KeptBytes {
+  size: number;
+  open(): Readable;
+}
+
+/** A message whose arguments are parsed, its content still to come. */
+interface MessageArguments {
+  flags: string[];
+  internalDate?: string;
+  utf8: boolean;
 }
 
 const SYSTEM_FLAGS = new Set(['\\SEEN', '\\ANSWERED', '\\FLAGGED', '\\DELETED', '\\DRAFT']);
@@ -48,10 +70,12 @@ const bad = (text: string) => new ProxyError('CLIENT_BAD', text, { clientText: t
 export class AppendIntake {
   private mailbox: string | undefined;
   /** A message's arguments seen on a line, before its literal. */
-  private pending: { flags: string[]; internalDate?: string; utf8: boolean } | undefined;
+  private pending: MessageArguments | undefined;
   /** The last message was sent as `UTF8 (literal8`: its `)` comes next. */
   private closeUtf8 = false;
-  private readonly messages: AppendingMessage[] = [];
+  private readonly messages: (AppendingMessage | { catenate: CatenatePart[]; args: MessageArguments })[] = [];
+  /** The CATENATE list being received; a TEXT literal is due next when `textDue`. */
+  private catenate: { args: MessageArguments; parts: CatenatePart[]; textDue: boolean } | undefined;
   /** What is left of APPEND_KEPT_BYTES: messages kept in memory rather than spooled. */
   private keepBudget = APPEND_KEPT_BYTES;
   private failure: ProxyError | undefined;
@@ -86,7 +110,7 @@ export class AppendIntake {
       const text = `Message too large: ${literal.size} bytes, at most ${this.target.largest}`;
       return { refused: this.fail(new ProxyError('CLIENT_REFUSED', text, { clientCode: 'TOOBIG', clientText: text })) };
     }
-    if (this.messages.length >= MAX_APPEND_MESSAGES) {
+    if (this.messages.length >= MAX_APPEND_MESSAGES && !this.catenate) {
       return { refused: this.fail(new ProxyError('CLIENT_REFUSED', 'Too many messages in one APPEND', { clientCode: 'LIMIT', clientText: `At most ${MAX_APPEND_MESSAGES} messages in one APPEND` })) };
     }
     return { taken: this.takeMessage(literal) };
@@ -96,9 +120,11 @@ export class AppendIntake {
   async end(): Promise<unknown> {
     this.ended = true;
     try {
+      if (!this.failure && this.catenate) this.fail(bad('CATENATE needs its )'));
       if (!this.failure && this.messages.length === 0) this.fail(bad('APPEND needs a message'));
       if (this.failure) throw this.failure;
-      return await this.target.append(this.target.normalize(this.mailbox as string), this.messages);
+      const path = this.target.normalize(this.mailbox as string);
+      return await this.target.append(path, await this.assemble(path));
     } finally {
       await this.target.spool.discard();
     }
@@ -133,27 +159,69 @@ export class AppendIntake {
       this.mailbox = Buffer.from(name[1] !== undefined ? name[1].replace(/\\(["\\])/g, '$1') : name[0], 'binary').toString('utf8');
       rest = rest.slice(name[0].length);
     }
-    if (rest === '' && !literalFollows) return;
-    const message: { flags: string[]; internalDate?: string; utf8: boolean } = { flags: [], utf8: false };
-    const flags = /^ \(([^()]*)\)/.exec(rest);
-    if (flags) {
-      message.flags = [...new Set((flags[1] ?? '').split(' ').filter(Boolean).map(checkFlag))];
-      rest = rest.slice(flags[0].length);
+    for (;;) {
+      if (this.catenate) {
+        rest = this.parseCatenate(rest, literalFollows);
+        if (this.catenate) return;
+        continue;
+      }
+      if (rest === '' && !literalFollows) return;
+      const message: MessageArguments = { flags: [], utf8: false };
+      const flags = /^ \(([^()]*)\)/.exec(rest);
+      if (flags) {
+        message.flags = [...new Set((flags[1] ?? '').split(' ').filter(Boolean).map(checkFlag))];
+        rest = rest.slice(flags[0].length);
+      }
+      const date = /^ "([^"]*)"/.exec(rest);
+      if (date) {
+        if (!DATE_TIME.test(date[1] ?? '')) throw bad('Invalid date-time in APPEND');
+        message.internalDate = date[1] as string;
+        rest = rest.slice(date[0].length);
+      }
+      const catenate = /^ CATENATE \(/i.exec(rest);
+      if (catenate) {
+        if (this.messages.length >= MAX_APPEND_MESSAGES) throw bad(`At most ${MAX_APPEND_MESSAGES} messages in one APPEND`);
+        this.catenate = { args: message, parts: [], textDue: false };
+        rest = rest.slice(catenate[0].length - 1);
+        continue;
+      }
+      if (/^ UTF8 \($/i.test(rest)) {
+        message.utf8 = true;
+        rest = '';
+      }
+      if (rest !== (literalFollows ? ' ' : '') && !(message.utf8 && rest === '')) throw bad('Invalid APPEND arguments');
+      if (!literalFollows) throw bad('APPEND needs a message literal');
+      this.pending = message;
+      return;
     }
-    const date = /^ "([^"]*)"/.exec(rest);
-    if (date) {
-      if (!DATE_TIME.test(date[1] ?? '')) throw bad('Invalid date-time in APPEND');
-      message.internalDate = date[1] as string;
-      rest = rest.slice(date[0].length);
+  }
+
+  /** The parts of a CATENATE list on this line; returns what follows its `)`. */
+  private parseCatenate(text: string, literalFollows: boolean): string {
+    const catenate = this.catenate as NonNullable<typeof this.catenate>;
+    let rest = text;
+    for (;;) {
+      // `(` opens the list, a space comes between parts
+      const separator = /^[( ]/.exec(rest);
+      if (rest.startsWith(')') && catenate.parts.length > 0) {
+        this.messages.push({ catenate: catenate.parts, args: catenate.args });
+        this.catenate = undefined;
+        return rest.slice(1);
+      }
+      if (!separator) throw bad('Invalid CATENATE list');
+      rest = rest.slice(1);
+      const url = /^URL ("((?:[^"\\]|\\.)*)"|[^\s()"]+)/i.exec(rest);
+      if (url) {
+        catenate.parts.push({ url: url[2] !== undefined ? url[2].replace(/\\(["\\])/g, '$1') : (url[1] as string) });
+        rest = rest.slice(url[0].length);
+        continue;
+      }
+      if (/^TEXT $/i.test(rest) && literalFollows) {
+        catenate.textDue = true;
+        return '';
+      }
+      throw bad('Invalid CATENATE part');
     }
-    if (/^ UTF8 \($/i.test(rest)) {
-      message.utf8 = true;
-      rest = '';
-    }
-    if (/^ CATENATE\b/i.test(rest)) throw bad('CATENATE is not supported');
-    if (rest !== (literalFollows ? ' ' : '') && !(message.utf8 && rest === '')) throw bad('Invalid APPEND arguments');
-    if (!literalFollows) throw bad('APPEND needs a message literal');
-    this.pending = message;
   }
 
   private async takeMailbox(literal: IncomingLiteral): Promise<void> {
@@ -163,6 +231,7 @@ export class AppendIntake {
   }
 
   private async takeMessage(literal: IncomingLiteral): Promise<void> {
+    if (this.catenate?.textDue) return this.takeText(this.catenate, literal);
     const message = this.pending;
     this.pending = undefined;
     if (message?.utf8 && !literal.literal8) this.fail(bad('UTF8 ( needs a literal8'));
@@ -183,6 +252,60 @@ export class AppendIntake {
     }
   }
 
+  /** A TEXT part of a CATENATE list. */
+  private async takeText(catenate: NonNullable<typeof this.catenate>, literal: IncomingLiteral): Promise<void> {
+    catenate.textDue = false;
+    if (this.failure) return drain(literal.body);
+    this.current = literal.body;
+    try {
+      const open = await this.keep(literal);
+      if (open) catenate.parts.push({ bytes: { size: literal.size, open } });
+    } catch (err) {
+      this.fail(new ProxyError('INTERNAL', 'an APPEND literal could not be spooled', { cause: err }));
+      await drain(literal.body);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /**
+   * The messages as they go upstream: a CATENATE message's URLs are read now (into the spool,
+   * as the client's literals were), its parts then sent one after the other.
+   */
+  private async assemble(path: string): Promise<AppendingMessage[]> {
+    const catenates = this.messages.some((m) => 'catenate' in m && m.catenate.some((part) => 'url' in part));
+    if (catenates && !(await this.target.exists(path))) {
+      throw new ProxyError('CLIENT_REFUSED', `no folder ${path}`, { clientCode: 'TRYCREATE', clientText: "Mailbox doesn't exist" });
+    }
+    const spool = this.target.spool;
+    const assembled: AppendingMessage[] = [];
+    for (const message of this.messages) {
+      if (!('catenate' in message)) {
+        assembled.push(message);
+        continue;
+      }
+      const parts: KeptBytes[] = [];
+      for (const part of message.catenate) {
+        if ('bytes' in part) {
+          parts.push(part.bytes);
+          continue;
+        }
+        const { size, body } = await this.target.openUrl(part.url);
+        const start = await spool.write(body);
+        parts.push({ size, open: () => spool.read(start, size) });
+      }
+      const joined: AppendingMessage = {
+        flags: message.args.flags,
+        size: parts.reduce((sum, part) => sum + part.size, 0),
+        literal8: false,
+        open: () => Readable.from(concatenated(parts)),
+      };
+      if (message.args.internalDate) joined.internalDate = message.args.internalDate;
+      assembled.push(joined);
+    }
+    return assembled;
+  }
+
   /** Takes a literal's bytes whole, in memory or in the spool; undefined when it was cut off. */
   private async keep(literal: IncomingLiteral): Promise<(() => Readable) | undefined> {
     if (literal.size <= this.keepBudget) {
@@ -196,6 +319,10 @@ export class AppendIntake {
     const start = await spool.write(literal.body);
     return this.failure ? undefined : () => spool.read(start, literal.size);
   }
+}
+
+async function* concatenated(parts: readonly KeptBytes[]): AsyncGenerator<Buffer> {
+  for (const part of parts) for await (const chunk of part.open()) yield chunk as Buffer;
 }
 
 function checkFlag(flag: string): string {

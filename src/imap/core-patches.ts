@@ -6,6 +6,7 @@
  * whole (select-command.ts), are the only ones that reach into imap-core's internals; the rest
  * of the proxy sees sessions, handlers and SessionState.
  */
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
@@ -41,6 +42,10 @@ export interface PatchedServerOptions {
   appendMessages(session: ImapSession, path: string, messages: AppendingMessage[]): Promise<unknown>;
   /** Where the messages of an APPEND wait for the command's end (append-spool.ts). */
   spoolDir: string;
+  /** The bytes a CATENATE URL names (RFC 4469). */
+  openCatenateUrl(session: ImapSession, url: string): Promise<{ size: number; body: Readable }>;
+  /** Whether a folder exists (CATENATE answers TRYCREATE before reading its URLs). */
+  folderExists(session: ImapSession, path: string): Promise<boolean>;
 }
 
 interface CommandContext {
@@ -124,12 +129,14 @@ const LITERAL_MARK = /(~?)\{\d+\}$/;
 function appendTarget(connection: CoreConnection): AppendTarget {
   const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
   const options = connection._server.options;
-  const { appendMessages, spoolDir } = options;
-  if (!appendMessages || !spoolDir) throw new Error('an imap-core server without the proxy\'s APPEND options');
+  const { appendMessages, spoolDir, openCatenateUrl, folderExists } = options;
+  if (!appendMessages || !spoolDir || !openCatenateUrl || !folderExists) throw new Error("an imap-core server without the proxy's APPEND options");
   return {
     normalize: (mailbox) => tools.normalizeMailbox(mailbox, !connection.acceptUTF8Enabled),
     // imap-core checks the state (logged in) before the command module runs this
     append: (path, messages) => appendMessages(connection.session, path, messages),
+    openUrl: (url) => openCatenateUrl(connection.session, url),
+    exists: (path) => folderExists(connection.session, path),
     spool: new AppendSpool(spoolDir),
     largest: Math.max(options.maxMessage ?? 0, MIN_MAX_MESSAGE_SIZE),
     // nothing is written to disk for a client that did not log in

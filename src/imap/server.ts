@@ -4,7 +4,8 @@ import { imapCoreErrorReport, imapCoreLogger, type Logger } from '../log.js';
 import { COMMAND_LITERALS_SLACK, SHUTDOWN_FLUSH_MS } from '../model/limits.js';
 import { isLoopback } from '../model/loopback.js';
 import type { Accounts } from '../sync/accounts.js';
-import { appendFor, makeOnAppend } from './handlers/on-append.js';
+import { openCatenateUrl } from './handlers/catenate-url.js';
+import { appendFor, folderExists, makeOnAppend } from './handlers/on-append.js';
 import { makeOnAuth } from './handlers/on-auth.js';
 import { makeOnCopy, makeOnMove } from './handlers/on-copy.js';
 import { makeOnExpunge } from './handlers/on-expunge.js';
@@ -128,6 +129,8 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
     claimArrivals: makeClaimArrivals(),
     appendMessages: appendFor,
     spoolDir: options.spoolDir,
+    openCatenateUrl,
+    folderExists,
   };
   return (secure, compress) => {
     const server = createCoreServer({

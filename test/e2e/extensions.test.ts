@@ -227,3 +227,32 @@ describe('LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819)', () => {
     }
   });
 });
+
+describe('CATENATE (RFC 4469), assembled by the proxy', () => {
+  test('TEXT parts and URLs of messages and sections build the message Dovecot builds, from any upstream; a bad URL leaves nothing', async () => {
+    const cutDown = await withDovecot({ capabilities: OUTLOOK_LIKE });
+    await deliver(cutDown.mailDir(), generateCorpus({ seed: 24, messages: 40, folders: 'INBOX:1' }));
+    const front = await startTestProxy(cutDown);
+    const text = (t: string) => `TEXT {${Buffer.byteLength(t)}+}\r\n${t}`;
+    const commands = (validity: string) => [
+      `APPEND Cat CATENATE (URL "/INBOX/;UID=2/;SECTION=HEADER" ${text('body one\r\n')})`,
+      `APPEND Cat (\\Seen) CATENATE (${text('Subject: built\r\n\r\n')} URL "/INBOX;UIDVALIDITY=${validity}/;UID=3/;SECTION=TEXT" ${text('-- \r\nsuffix\r\n')})`,
+      `APPEND Cat CATENATE (URL "/INBOX/;UID=4") CATENATE (URL "/INBOX/;UID=5/;SECTION=1/;PARTIAL=0.40" ${text('\r\n')})`,
+    ];
+    const built = async (upstream: typeof dovecot, port: number) => {
+      const client = await connect(port);
+      assert.match((await client.command('CREATE Cat')).tagged, /OK/);
+      const validity = /UIDVALIDITY (\d+)/.exec((await client.command('STATUS INBOX (UIDVALIDITY)')).untagged.map(String).join(' '))?.[1] ?? '';
+      for (const command of commands(validity)) assert.match((await client.command(command)).tagged, /OK \[APPENDUID/, command);
+      const bad = await client.command(`APPEND Cat CATENATE (${text('x: y\r\n\r\n')} URL "/INBOX;UIDVALIDITY=1/;UID=2") CATENATE (${text('z\r\n')})`);
+      assert.match(bad.tagged, /NO \[BADURL/);
+      assert.match((await client.command(`APPEND Nowhere CATENATE (URL "/INBOX/;UID=2")`)).tagged, /NO \[TRYCREATE\]/);
+      return messagesIn(upstream.port, 'Cat');
+    };
+    const direct = await built(dovecot, dovecot.port);
+    await connect(dovecot.port).then((c) => c.command('DELETE Cat'));
+    assert.equal(direct.length, 4);
+    assert.deepEqual(await built(dovecot, proxy.port), direct, 'through the proxy, Dovecot has CATENATE');
+    assert.deepEqual(await built(cutDown, front.port), direct, 'through the proxy, upstream without CATENATE');
+  });
+});

@@ -16,6 +16,11 @@ export function appendFor(session: ImapSession, path: string, messages: Appendin
   return appendMessages(accountOf(session), path, messages);
 }
 
+/** Whether the folder exists, as upstream last listed it. */
+export async function folderExists(session: ImapSession, path: string): Promise<boolean> {
+  return (await accountOf(session).list()).some((entry) => entry.path === path && !entry.flags.some((flag) => /^\\(Noselect|NonExistent)$/i.test(flag)));
+}
+
 /** The command's end: answered with APPENDUID (RFC 4315, a set for MULTIAPPEND) when upstream gave it. */
 export function makeOnAppend(deps: { log: Logger }) {
   return handle(deps.log, 'APPEND', async (intake: AppendIntake, session: ImapSession) => {
