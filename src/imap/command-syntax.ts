@@ -6,7 +6,8 @@
  * - LIST and LSUB patterns with a wildcard inside an atom (`INBOX/%`, `a%b`, `Inbox*`), also in a
  *   list of patterns (`(a/* b%)`): quoted;
  * - NIL as a SEARCH string (`SUBJECT NIL`) or a STORE keyword: quoted (imap-core's SEARCH throws
- *   on NIL, its STORE drops it).
+ *   on NIL, its STORE drops it);
+ * - the range of SEARCH RETURN (PARTIAL 1:10) (RFC 5267): quoted.
  * Quoted strings and literals are left as they are.
  */
 export function normalizeCommand(line: string): string {
@@ -23,10 +24,14 @@ export function normalizeCommand(line: string): string {
   let at = 0;
   for (const [index, word] of words.entries()) {
     if (word.quoted || index < 2) continue;
+    const previous = words[index - 1]?.text.toUpperCase();
     const replacement =
       patterns && /[%*]/.test(word.text)
         ? quotePattern(word.text)
-        : sets && SEQUENCE_SET.test(word.text)
+        : // RETURN (PARTIAL 1:100): its parser takes no range before `)`
+          verb === 'SEARCH' && previous === 'PARTIAL'
+          ? quote(word.text)
+          : sets && SEQUENCE_SET.test(word.text)
           ? sequenceSet(word.text)
           : nilIsString && word.text.toUpperCase() === 'NIL'
             ? quote(word.text)

@@ -16,7 +16,7 @@ import { indexOfUid } from '../model/uid-set.js';
 import { AppendIntake, type AppendTarget } from './append-intake.js';
 import { AppendSpool } from './append-spool.js';
 import { capabilityList } from './capabilities.js';
-import { esearchLine, takeSearchReturn } from './esearch.js';
+import { esearchLine, searchNumbers, takeSearchReturn } from './esearch.js';
 import { liftBinarySize, normalizeCommand } from './command-syntax.js';
 import { argumentText, CORE, plainValue, requireCore, type Callback, type CommandArgument, type ImapServerHandlers, type ImapSession, type ImapToken } from './imap-core.js';
 import { answerFor } from './responses.js';
@@ -27,6 +27,7 @@ import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
 import { attachState, contain, loggedInAccount, SessionState, stateOf } from './session-state.js';
 import { keywordAnnouncement } from './untagged.js';
+import { cancelUpdate, keepUpdated, refreshContextSearches, removedBeforeExpunge } from './search-context.js';
 
 /** Server options the patches read off imap-core's server (which keeps every option it is given). */
 export interface PatchedServerOptions {
@@ -46,6 +47,8 @@ export interface PatchedServerOptions {
   openCatenateUrl(session: ImapSession, url: string): Promise<{ size: number; body: Readable }>;
   /** Whether a folder exists (CATENATE answers TRYCREATE before reading its URLs). */
   folderExists(session: ImapSession, path: string): Promise<boolean>;
+  /** Runs a search kept UPDATEd again over the selected mailbox (search-context.ts). */
+  searchSelected(session: ImapSession, criteria: ImapToken[]): Promise<number[]>;
 }
 
 interface CommandContext {
@@ -95,9 +98,14 @@ interface CoreCommandClass {
     connection: CoreConnection & { _nextHandler?: unknown };
     first: boolean;
     tag?: string;
+    command?: string;
     append(line: CommandLine, callback: LineCallback): void;
+    sendNotifications(handler: { disableNotifications?: boolean }, callback: () => void): void;
   };
 }
+
+/** Commands after which the searches kept UPDATEd are not run again: they change nothing. */
+const NO_CONTEXT_REFRESH = new Set(['FETCH', 'UID FETCH', 'SEARCH', 'UID SEARCH']);
 interface CoreStreamClass {
   prototype: { _write(chunk: Buffer, encoding: BufferEncoding, done: () => void): void };
 }
@@ -267,14 +275,18 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPConnection.formatResponse: a FETCH update with a keyword the session was not told of is preceded by FLAGS',
-    why: 'imap-core sends the flag changes of other sessions as they are; a client learns the keywords of a mailbox from FLAGS (RFC 3501 7.2.6)',
+    what: 'IMAPConnection.formatResponse: a FETCH update with a keyword the session was not told of is preceded by FLAGS; an EXPUNGE by the ESEARCH REMOVEFROM of the searches kept updated',
+    why: 'imap-core sends the flag changes of other sessions as they are; a client learns the keywords of a mailbox from FLAGS (RFC 3501 7.2.6); REMOVEFROM must name the message while it has its sequence number (RFC 5267 4.3)',
     apply: () => {
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const format = IMAPConnection.prototype.formatResponse;
       IMAPConnection.prototype.formatResponse = function (this: CoreConnection, command, uid, data) {
         if (String(command).toUpperCase() === 'FETCH' && Array.isArray(data?.flags)) {
           for (const line of keywordAnnouncement(this.session, data.flags)) this.session.writeStream.write({ compiled: Buffer.from(line) });
+        }
+        // a message leaves the searches kept UPDATEd before its EXPUNGE (RFC 5267 4.3)
+        if (String(command).toUpperCase() === 'EXPUNGE') {
+          for (const line of removedBeforeExpunge(this.session, [uid])) this.session.writeStream.write({ compiled: Buffer.from(line) });
         }
         return format.call(this, command, uid, data);
       };
@@ -313,7 +325,10 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
       const send = IMAPConnection.prototype.send;
       IMAPConnection.prototype.send = function (this: CoreConnection, payload: string, callback?: () => void) {
         const esearch = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).searchReturn : undefined;
-        if (esearch) payload = esearchLine(payload, esearch);
+        if (esearch) {
+          keepUpdated(this.session, esearch, searchNumbers(payload));
+          payload = esearchLine(payload, esearch);
+        }
         const output = this.session?.writeStream;
         // a caller waiting for the write (STARTTLS), or a connection on its way out: as imap-core does
         if (callback || !output?.writable || this._closing || this._closed) return send.call(this, payload, callback);
@@ -399,7 +414,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         const limit = this._server.options.maxCommandLiterals;
         const parser = this._parser;
         if (limit !== undefined && parser) {
-          const guard = new InputGuard(this, parser, limit);
+          const guard = new InputGuard(this, parser, limit, (line) => cancelUpdate(this.session, line, this.state === 'Selected'));
           guards.set(parser, guard);
           const handle = parser.oncommand.bind(parser);
           parser.oncommand = (line, callback = () => undefined) => guard.command(handle, line, callback);
@@ -468,7 +483,15 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         }
         if (taken) command.attributes = taken.criteria as CommandArgument[];
         const { tag, command: name } = command as { tag?: string; command?: string };
-        state.searchReturn = taken ? { tag: tag ?? '*', uid: name?.toUpperCase() === 'UID SEARCH', options: taken.options } : undefined;
+        state.searchReturn = taken
+          ? {
+              tag: tag ?? '*',
+              uid: name?.toUpperCase() === 'UID SEARCH',
+              options: taken.options,
+              ...(taken.partial ? { partial: taken.partial } : {}),
+              ...(taken.options.has('UPDATE') ? { criteria: taken.criteria as ImapToken[] } : {}),
+            }
+          : undefined;
         state.searchArguments = (command.attributes ?? []) as ImapToken[];
         return false;
       }),
@@ -546,6 +569,38 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         state.appendIntake = undefined;
         if (!intake) return callback(null, { response: 'BAD', message: 'APPEND needs a mailbox name and a message' });
         (this._server as unknown as ImapServerHandlers).onAppend(intake, this.session, callback);
+      };
+    },
+  },
+  {
+    what: 'IMAPCommand.sendNotifications: after a command (not FETCH or SEARCH) in a session with searches kept UPDATEd, they run again and what changed is reported before the tagged answer',
+    why: 'CONTEXT=SEARCH (RFC 5267 4.3): ADDTO and REMOVEFROM for the messages a change brought into or out of a result; imap-core knows no such searches',
+    apply: () => {
+      const { IMAPCommand } = requireCore(`${CORE}/lib/imap-command.js`) as { IMAPCommand: CoreCommandClass };
+      const sendNotifications = IMAPCommand.prototype.sendNotifications;
+      IMAPCommand.prototype.sendNotifications = function (handler, callback) {
+        const { session, state } = this.connection;
+        const search = this.connection._server.options.searchSelected;
+        const searches = session ? stateOf(session).contextSearches : undefined;
+        if (!search || !searches?.size || NO_CONTEXT_REFRESH.has(this.command ?? '')) return sendNotifications.call(this, handler, callback);
+        if (state !== 'Selected') {
+          searches.clear();
+          return sendNotifications.call(this, handler, callback);
+        }
+        sendNotifications.call(this, handler, () => {
+          refreshContextSearches(session, (criteria) => search(session, criteria)).then(
+            (lines) =>
+              contain(session, () => {
+                for (const line of lines) session.writeStream.write({ compiled: Buffer.from(line) });
+                callback();
+              }),
+            (err: unknown) =>
+              contain(session, () => {
+                stateOf(session).log.info({ err, session: session.id }, 'a search kept updated could not be run again');
+                callback();
+              }),
+          );
+        });
       };
     },
   },

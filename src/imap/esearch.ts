@@ -1,36 +1,50 @@
 import { toSequenceSet } from '../model/uid-set.js';
 import type { ImapToken } from './imap-core.js';
 
-/** What a SEARCH RETURN (...) asks for (RFC 4731): the answer becomes one ESEARCH line. */
+/** What a SEARCH RETURN (...) asks for (RFC 4731, RFC 5267): the answer becomes one ESEARCH line. */
 export interface SearchReturn {
   tag: string;
   uid: boolean;
-  /** MIN, MAX, COUNT, ALL; an empty RETURN () means ALL. */
+  /** MIN, MAX, COUNT, ALL, PARTIAL, UPDATE, CONTEXT; an empty RETURN () means ALL. */
   options: Set<string>;
+  /** PARTIAL low:high: the results at these positions (1-based, in mailbox order). */
+  partial?: [number, number];
+  /** The criteria, for a search kept UPDATEd (search-context.ts). */
+  criteria?: ImapToken[];
   /** With a MODSEQ criterion: the highest mod-sequence of the messages the answer reports (RFC 7162 3.1.5). */
   modseq?: string;
 }
 
-const OPTIONS = new Set(['MIN', 'MAX', 'COUNT', 'ALL']);
+const OPTIONS = new Set(['MIN', 'MAX', 'COUNT', 'ALL', 'PARTIAL', 'UPDATE', 'CONTEXT']);
 
 /**
  * Takes `RETURN (options)` off the front of SEARCH's arguments. Returns the options and the
  * criteria that follow; undefined when there is no RETURN; a reason when it is malformed or asks
  * for what the proxy does not offer (SAVE: SEARCHRES is not announced).
  */
-export function takeSearchReturn(args: readonly (ImapToken | ImapToken[])[]): { options: Set<string>; criteria: (ImapToken | ImapToken[])[] } | string | undefined {
+export function takeSearchReturn(
+  args: readonly (ImapToken | ImapToken[])[],
+): { options: Set<string>; partial?: [number, number]; criteria: (ImapToken | ImapToken[])[] } | string | undefined {
   const first = args[0];
   if (!first || Array.isArray(first) || String(first.value).toUpperCase() !== 'RETURN') return undefined;
   const list = args[1];
   if (!Array.isArray(list)) return 'RETURN needs a list of options';
   const options = new Set<string>();
-  for (const item of list) {
+  let partial: [number, number] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i] as ImapToken | ImapToken[];
     const option = Array.isArray(item) ? '' : String(item.value).toUpperCase();
     if (!OPTIONS.has(option)) return `Unknown RETURN option ${option || '(a list)'}`;
     options.add(option);
+    if (option !== 'PARTIAL') continue;
+    // PARTIAL low:high (RFC 5267 4.4): positions from 1, either way round
+    const range = /^(\d+):(\d+)$/.exec(String((list[++i] as ImapToken | undefined)?.value ?? ''));
+    const [low, high] = [Number(range?.[1]), Number(range?.[2])];
+    if (!range || low < 1 || high < 1) return 'PARTIAL needs a range of positions, as 1:100';
+    partial = [Math.min(low, high), Math.max(low, high)];
   }
   if (options.size === 0) options.add('ALL');
-  return { options, criteria: args.slice(2) };
+  return { options, ...(partial ? { partial } : {}), criteria: args.slice(2) };
 }
 
 /**
@@ -38,14 +52,7 @@ export function takeSearchReturn(args: readonly (ImapToken | ImapToken[])[]): { 
  * it holds (sequence numbers, or UIDs for UID SEARCH), as the options ask.
  */
 export function esearchLine(searchLine: string, request: SearchReturn): string {
-  const numbers = searchLine
-    .replace(/^\* SEARCH/, '')
-    .replace(/\(MODSEQ \d+\)\s*$/, '')
-    .trim()
-    .split(' ')
-    .filter(Boolean)
-    .map(Number)
-    .sort((a, b) => a - b);
+  const numbers = searchNumbers(searchLine);
   const parts = [`* ESEARCH (TAG "${request.tag}")`];
   if (request.uid) parts.push('UID');
   const { options } = request;
@@ -55,13 +62,30 @@ export function esearchLine(searchLine: string, request: SearchReturn): string {
   }
   if (options.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
   if (options.has('ALL') && numbers.length > 0) parts.push(`ALL ${toSequenceSet(numbers)}`);
+  if (request.partial) {
+    const [low, high] = request.partial;
+    const range = numbers.slice(low - 1, high);
+    parts.push(`PARTIAL (${low}:${high} ${range.length ? toSequenceSet(range) : 'NIL'})`);
+  }
   if (request.modseq && numbers.length > 0) parts.push(`MODSEQ ${request.modseq}`);
   return parts.join(' ');
 }
 
+/** The numbers of a `* SEARCH` line imap-core composed, ascending. */
+export function searchNumbers(searchLine: string): number[] {
+  return searchLine
+    .replace(/^\* SEARCH/, '')
+    .replace(/\(MODSEQ \d+\)\s*$/, '')
+    .trim()
+    .split(' ')
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
 /** The messages an ESEARCH answer reports, of those found (ascending): what its MODSEQ is the highest of. */
 export function reportedMessages<T>(found: readonly T[], options: ReadonlySet<string>): T[] {
-  if (found.length === 0 || options.has('ALL') || options.has('COUNT')) return [...found];
+  if (found.length === 0 || options.has('ALL') || options.has('COUNT') || options.has('PARTIAL')) return [...found];
   const reported = new Set<T>();
   if (options.has('MIN')) reported.add(found[0] as T);
   if (options.has('MAX')) reported.add(found[found.length - 1] as T);

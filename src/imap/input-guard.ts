@@ -69,6 +69,8 @@ export class InputGuard {
     private readonly connection: GuardedConnection,
     private readonly parser: LineParser,
     private readonly maxCommandLiterals: number,
+    /** Commands the proxy answers itself, of one line, that imap-core does not know: their tagged answer, or undefined. */
+    private readonly ownCommand: (line: string) => string | undefined = () => undefined,
   ) {}
 
   /** imap-core is about to send a continuation request: false where the client sends without one (LITERAL+). */
@@ -92,6 +94,13 @@ export class InputGuard {
     const nonSync = !Buffer.isBuffer(line) && 'value' in line && line.final ? NON_SYNC_LITERAL.exec(line.value) : null;
     if (nonSync) return this.nonSyncLiteral(handle, line as { value: string }, Number(nonSync[1]), nonSync.index, callback);
     if (this.commandStart && !Buffer.isBuffer(line) && 'value' in line) this.streamed = APPEND_COMMAND.test(line.value);
+    if (this.commandStart && !Buffer.isBuffer(line) && 'value' in line && line.final) {
+      const answer = this.ownCommand(line.value);
+      if (answer !== undefined) {
+        this.run(() => this.connection.send(answer));
+        return callback();
+      }
+    }
     if (Buffer.isBuffer(line) || line.final) {
       this.literals = 0;
       this.commandStart = true;

@@ -15,7 +15,7 @@ import { makeOnFetch } from './handlers/on-fetch.js';
 import { makeOnList, makeOnLsub } from './handlers/on-list.js';
 import { makeClaimArrivals, makeRefreshSelected } from './handlers/selected-mailbox.js';
 import { makeOnOpen } from './handlers/on-open.js';
-import { makeOnSearch } from './handlers/on-search.js';
+import { makeOnSearch, searchSelected } from './handlers/on-search.js';
 import { makeOnStatus } from './handlers/on-status.js';
 import { connectCheck, ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import { applyCorePatches, type PatchedServerOptions } from './core-patches.js';
@@ -131,6 +131,7 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
     spoolDir: options.spoolDir,
     openCatenateUrl,
     folderExists,
+    searchSelected,
   };
   return (secure, compress) => {
     const server = createCoreServer({

@@ -4,6 +4,7 @@ import type { Account } from '../sync/account.js';
 import type { ImapSession, ImapToken } from './imap-core.js';
 import type { AppendIntake } from './append-intake.js';
 import type { SearchReturn } from './esearch.js';
+import type { ContextSearch } from './search-context.js';
 
 /** A tagged answer as imap-core composes it. */
 export interface TaggedAnswer {
@@ -31,6 +32,8 @@ export class SessionState {
   condstoreBefore = false;
   /** The SEARCH running now asked for an ESEARCH answer (RETURN options). */
   searchReturn: SearchReturn | undefined;
+  /** SEARCH RETURN (UPDATE) results kept up to date in the selected mailbox, by tag (search-context.ts). */
+  contextSearches = new Map<string, ContextSearch>();
   /** The messages that are \Recent in this session (RFC 3501 2.3.2), since its SELECT. */
   recent = new Set<number>();
   /** The keywords the session was told of in FLAGS since its SELECT. */

@@ -1,6 +1,7 @@
 import type { Uid } from '../model/types.js';
 import { indexOfUid } from '../model/uid-set.js';
 import type { ImapSession } from './imap-core.js';
+import { removedBeforeExpunge } from './search-context.js';
 import { stateOf } from './session-state.js';
 
 /**
@@ -15,6 +16,7 @@ export function writeExpunges(session: ImapSession, uids: readonly Uid[]): void 
   for (const uid of [...uids].sort((a, b) => a - b)) {
     const index = indexOfUid(selected.uidList, uid);
     if (index < 0) continue;
+    for (const line of removedBeforeExpunge(session, [uid])) session.writeStream.write({ compiled: Buffer.from(line) });
     selected.uidList.splice(index, 1);
     session.writeStream.write({ compiled: Buffer.from(`* ${index + 1} EXPUNGE`) });
   }

@@ -18,10 +18,14 @@ const connect = suiteClients();
 function esearchItems(lines: Buffer[]): Map<string, string> | undefined {
   const line = lines.map((l) => l.toString('latin1')).find((l) => l.startsWith('* ESEARCH'));
   if (!line) return undefined;
-  const words = line.replace(/^\* ESEARCH \(TAG "[^"]*"\)/, '').trim().split(' ').filter(Boolean);
+  let rest = line.replace(/^\* ESEARCH \(TAG "[^"]*"\)/, '').trim();
   const items = new Map<string, string>();
-  if (words[0] === 'UID') items.set(String(words.shift()), '');
-  for (let i = 0; i + 1 < words.length; i += 2) items.set(words[i] as string, words[i + 1] as string);
+  if (rest.startsWith('UID')) {
+    items.set('UID', '');
+    rest = rest.slice(3);
+  }
+  // a value is a word or a parenthesised list (PARTIAL (1:5 1:3))
+  for (const [, name, value] of rest.matchAll(/(\S+) (\([^)]*\)|\S+)/g)) items.set(name as string, value as string);
   return items;
 }
 
@@ -254,5 +258,38 @@ describe('CATENATE (RFC 4469), assembled by the proxy', () => {
     assert.equal(direct.length, 4);
     assert.deepEqual(await built(dovecot, proxy.port), direct, 'through the proxy, Dovecot has CATENATE');
     assert.deepEqual(await built(cutDown, front.port), direct, 'through the proxy, upstream without CATENATE');
+  });
+});
+
+describe('CONTEXT=SEARCH (RFC 5267)', () => {
+  test('PARTIAL answers as Dovecot; an UPDATE search reports what STORE, EXPUNGE, APPEND and other sessions change, until CANCELUPDATE', async () => {
+    const clients = [await connect(dovecot.port), await connect(proxy.port)];
+    for (const client of clients) assert.match((await client.command('EXAMINE INBOX')).tagged, /OK/);
+    for (const search of ['SEARCH RETURN (PARTIAL 1:5) ALL', 'UID SEARCH RETURN (PARTIAL 30:2 COUNT) ALL', 'SEARCH RETURN (PARTIAL 500:600) ALL', 'SEARCH RETURN (PARTIAL 2:3) NOT SEEN']) {
+      const [direct, proxied] = await Promise.all(clients.map((c) => c.command(search)));
+      assert.deepEqual(esearchItems(proxied?.untagged ?? []), esearchItems(direct?.untagged ?? []), search);
+    }
+    const box = 'Ctx';
+    const setup = await connect(proxy.port);
+    assert.match((await setup.command(`CREATE ${box}`)).tagged, /OK/);
+    assert.match((await setup.command(multiAppend(box, [1, 2, 3, 4].map((n) => ({ text: message(n, 'ctx') }))))).tagged, /OK/);
+    const watcher = await connect(proxy.port);
+    const other = await connect(proxy.port);
+    for (const client of [watcher, other]) assert.match((await client.command(`SELECT ${box}`)).tagged, /OK/);
+    const started = await watcher.command('SEARCH RETURN (UPDATE COUNT) FLAGGED');
+    assert.match(String(started.untagged[0]), /^\* ESEARCH \(TAG "T\d+"\) COUNT 0$/);
+    const tag = /TAG "(T\d+)"/.exec(String(started.untagged[0]))?.[1];
+    const updates = (answer: { untagged: Buffer[] }) => answer.untagged.map(String).filter((l) => l.startsWith('* ESEARCH'));
+    assert.deepEqual(updates(await watcher.command('STORE 1,3 +FLAGS (\\Flagged)')), [`* ESEARCH (TAG "${tag}") ADDTO (0 1,3)`]);
+    assert.match((await other.command('STORE 3 -FLAGS (\\Flagged)')).tagged, /OK/);
+    assert.deepEqual(updates(await watcher.command('NOOP')), [`* ESEARCH (TAG "${tag}") REMOVEFROM (0 3)`]);
+    assert.match((await other.command('STORE 1 +FLAGS (\\Deleted)')).tagged, /OK/);
+    assert.match((await other.command('EXPUNGE')).tagged, /OK/);
+    const expunged = (await watcher.command('NOOP')).untagged.map(String);
+    assert.deepEqual(expunged.slice(0, 2), [`* ESEARCH (TAG "${tag}") REMOVEFROM (0 1)`, '* 1 EXPUNGE'], 'REMOVEFROM before the EXPUNGE');
+    assert.match((await other.command(multiAppend(box, [{ text: message(5, 'ctx'), flags: '\\Flagged' }]))).tagged, /OK/);
+    assert.deepEqual(updates(await watcher.command('NOOP')), [`* ESEARCH (TAG "${tag}") ADDTO (0 4)`]);
+    assert.match((await watcher.command(`CANCELUPDATE "${tag}"`)).tagged, /OK/);
+    assert.deepEqual(updates(await watcher.command('STORE 1 +FLAGS (\\Flagged)')), [], 'no updates after CANCELUPDATE');
   });
 });

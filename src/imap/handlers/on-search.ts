@@ -1,6 +1,6 @@
 import type { Logger } from '../../log.js';
 import { indexOfUid } from '../../model/uid-set.js';
-import type { ImapSession, SearchOptions } from '../imap-core.js';
+import type { ImapSession, ImapToken, SearchOptions } from '../imap-core.js';
 import { getMessageRange } from '../message-range.js';
 import { handle } from '../responses.js';
 import { compileSearch, takeSearchArguments } from '../search-query.js';
@@ -9,7 +9,7 @@ import { reportedMessages } from '../esearch.js';
 import { stateOf } from '../session-state.js';
 import { announceCondstore } from '../untagged.js';
 import type { Folder } from '../../sync/folder.js';
-import { hasAtom } from '../../upstream/imap-tokens.js';
+import { hasAtom, type Token } from '../../upstream/imap-tokens.js';
 import { SEARCH_BATCH } from '../../model/limits.js';
 
 /**
@@ -23,7 +23,7 @@ export function makeOnSearch(deps: { log: Logger }) {
     const query = compileSearch(takeSearchArguments(session), (set) => getMessageRange(selected.uidList, set, false));
     const folder = folderOf(session, mailbox);
     announceCondstore(session, folder.modseqFloor());
-    const found = (await folder.search(query, selected.uidList)).filter((uid) => indexOfUid(selected.uidList, uid) >= 0).sort((a, b) => a - b);
+    const found = await searchFolder(folder, query, selected.uidList);
     if (!hasAtom(query, 'MODSEQ')) return { uidList: found };
     // a MODSEQ criterion: the answer carries the highest mod-sequence of what it reports (RFC 7162 3.1.5)
     const esearch = stateOf(session).searchReturn;
@@ -31,6 +31,19 @@ export function makeOnSearch(deps: { log: Logger }) {
     if (esearch && highest) esearch.modseq = highest;
     return { uidList: found, ...(highest ? { highestModseq: highest } : {}) };
   });
+}
+
+/** The UIDs of the messages the session knows that match, ascending. */
+async function searchFolder(folder: Folder, query: Token[], uidList: readonly number[]): Promise<number[]> {
+  return (await folder.search(query, uidList as number[])).filter((uid) => indexOfUid(uidList, uid) >= 0).sort((a, b) => a - b);
+}
+
+/** A search kept UPDATEd (RFC 5267), run again over the selected mailbox as it is now. */
+export async function searchSelected(session: ImapSession, criteria: ImapToken[]): Promise<number[]> {
+  const selected = session.selected;
+  if (!selected) return [];
+  const query = compileSearch(criteria, (set) => getMessageRange(selected.uidList, set, false));
+  return searchFolder(folderOf(session, selected.mailbox), query, selected.uidList);
 }
 
 /** The highest mod-sequence among these messages, from the cache, read in batches. */
