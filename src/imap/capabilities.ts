@@ -19,13 +19,13 @@ export interface CapabilityState {
  * 7.2.1). imap-core's own list also names XLIST (Gmail's retired LIST), AUTH=PLAIN-CLIENTTOKEN
  * (WildDuck's own) and QUOTA (no quota commands here, each answers NO): not announced.
  */
-const IMPLEMENTED = ['CATENATE', 'CHILDREN', 'CONDSTORE', 'CONTEXT=SEARCH', 'ENABLE', 'ESEARCH', 'ID', 'IDLE', 'LIST-EXTENDED', 'LIST-STATUS', 'LITERAL+', 'MOVE', 'MULTIAPPEND', 'NAMESPACE', 'SPECIAL-USE', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
+const IMPLEMENTED = ['CATENATE', 'CHILDREN', 'CONDSTORE', 'CONTEXT=SEARCH', 'ENABLE', 'ESEARCH', 'ID', 'IDLE', 'LIST-EXTENDED', 'LIST-STATUS', 'LITERAL+', 'MOVE', 'MULTIAPPEND', 'NAMESPACE', 'SEARCHRES', 'SPECIAL-USE', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
 
 /**
  * Extensions passed through to upstream, announced after login where upstream has them: BINARY
- * needs decoding, which the proxy leaves to upstream.
+ * needs decoding, which the proxy leaves to upstream; CREATE-SPECIAL-USE is upstream's to grant.
  */
-const FROM_UPSTREAM = ['BINARY'];
+const FROM_UPSTREAM = ['BINARY', 'CREATE-SPECIAL-USE'];
 
 /**
  * The capabilities announced in the greeting, after login and to CAPABILITY: the same list in

@@ -22,6 +22,7 @@ import { argumentText, CORE, plainValue, requireCore, type Callback, type Comman
 import { answerFor } from './responses.js';
 import { InputGuard, type CommandLine, type GuardedConnection, type LineCallback, type LineParser, type ParsedLine } from './input-guard.js';
 import { lsubListing } from './lsub-listing.js';
+import { saveResult, substituteSaved } from './saved-search.js';
 import { getMessageRange } from './message-range.js';
 import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
@@ -326,8 +327,11 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
       IMAPConnection.prototype.send = function (this: CoreConnection, payload: string, callback?: () => void) {
         const esearch = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).searchReturn : undefined;
         if (esearch) {
-          keepUpdated(this.session, esearch, searchNumbers(payload));
+          const numbers = searchNumbers(payload);
+          keepUpdated(this.session, esearch, numbers);
+          saveResult(this.session, esearch, numbers);
           payload = esearchLine(payload, esearch);
+          if (!payload) return;
         }
         const output = this.session?.writeStream;
         // a caller waiting for the write (STARTTLS), or a connection on its way out: as imap-core does
@@ -414,7 +418,13 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         const limit = this._server.options.maxCommandLiterals;
         const parser = this._parser;
         if (limit !== undefined && parser) {
-          const guard = new InputGuard(this, parser, limit, (line) => cancelUpdate(this.session, line, this.state === 'Selected'));
+          const guard = new InputGuard(
+            this,
+            parser,
+            limit,
+            (line) => cancelUpdate(this.session, line, this.state === 'Selected'),
+            (line) => substituteSaved(this.session, line),
+          );
           guards.set(parser, guard);
           const handle = parser.oncommand.bind(parser);
           parser.oncommand = (line, callback = () => undefined) => guard.command(handle, line, callback);
@@ -440,6 +450,28 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     apply: () => {
       commandModule('search').disableNotifications = true;
       commandModule('append').disableNotifications = false;
+    },
+  },
+  {
+    what: 'command create: `CREATE name (USE (\\Archive ...))` (RFC 6154 3)',
+    why: 'imap-core takes one argument; the special-use attributes go upstream with the CREATE (CREATE-SPECIAL-USE is announced where upstream has it)',
+    apply: () => {
+      const mod = commandModule('create') as CommandModule & { schema: unknown[] };
+      mod.schema = [...mod.schema, { name: 'use', type: 'array', optional: true }];
+      wrapCommand('create', (context, command, callback) => {
+        const [name, options] = command.attributes ?? [];
+        stateOf(context.session).createUse = [];
+        if (options === undefined) return false;
+        const list = Array.isArray(options) ? options : [];
+        const use = list[1];
+        if (list.length !== 2 || String((list[0] as ImapToken | undefined)?.value).toUpperCase() !== 'USE' || !Array.isArray(use)) {
+          callback(null, { response: 'BAD', message: 'CREATE takes (USE (attributes)) after the name' });
+          return true;
+        }
+        stateOf(context.session).createUse = use.map((flag) => String((flag as ImapToken).value));
+        command.attributes = [name];
+        return false;
+      });
     },
   },
   {

@@ -5,7 +5,7 @@ import type { ImapToken } from './imap-core.js';
 export interface SearchReturn {
   tag: string;
   uid: boolean;
-  /** MIN, MAX, COUNT, ALL, PARTIAL, UPDATE, CONTEXT; an empty RETURN () means ALL. */
+  /** MIN, MAX, COUNT, ALL, PARTIAL, UPDATE, CONTEXT, SAVE; an empty RETURN () means ALL. */
   options: Set<string>;
   /** PARTIAL low:high: the results at these positions (1-based, in mailbox order). */
   partial?: [number, number];
@@ -15,12 +15,12 @@ export interface SearchReturn {
   modseq?: string;
 }
 
-const OPTIONS = new Set(['MIN', 'MAX', 'COUNT', 'ALL', 'PARTIAL', 'UPDATE', 'CONTEXT']);
+const OPTIONS = new Set(['MIN', 'MAX', 'COUNT', 'ALL', 'PARTIAL', 'UPDATE', 'CONTEXT', 'SAVE']);
 
 /**
  * Takes `RETURN (options)` off the front of SEARCH's arguments. Returns the options and the
  * criteria that follow; undefined when there is no RETURN; a reason when it is malformed or asks
- * for what the proxy does not offer (SAVE: SEARCHRES is not announced).
+ * for what the proxy does not offer.
  */
 export function takeSearchReturn(
   args: readonly (ImapToken | ImapToken[])[],
@@ -53,9 +53,11 @@ export function takeSearchReturn(
  */
 export function esearchLine(searchLine: string, request: SearchReturn): string {
   const numbers = searchNumbers(searchLine);
+  const { options } = request;
+  // SAVE alone: the result is kept, and not sent (RFC 5182 2.4)
+  if (options.size === 1 && options.has('SAVE')) return '';
   const parts = [`* ESEARCH (TAG "${request.tag}")`];
   if (request.uid) parts.push('UID');
-  const { options } = request;
   if (numbers.length > 0) {
     if (options.has('MIN')) parts.push(`MIN ${numbers[0]}`);
     if (options.has('MAX')) parts.push(`MAX ${numbers[numbers.length - 1]}`);

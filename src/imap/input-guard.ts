@@ -71,6 +71,8 @@ export class InputGuard {
     private readonly maxCommandLiterals: number,
     /** Commands the proxy answers itself, of one line, that imap-core does not know: their tagged answer, or undefined. */
     private readonly ownCommand: (line: string) => string | undefined = () => undefined,
+    /** A command's first line as imap-core is to see it (`$` of SEARCHRES replaced). */
+    private readonly rewrite: (line: string) => string = (line) => line,
   ) {}
 
   /** imap-core is about to send a continuation request: false where the client sends without one (LITERAL+). */
@@ -93,7 +95,10 @@ export class InputGuard {
     if (this.tripped || this.connection._closing || this.connection._closed) return drop();
     const nonSync = !Buffer.isBuffer(line) && 'value' in line && line.final ? NON_SYNC_LITERAL.exec(line.value) : null;
     if (nonSync) return this.nonSyncLiteral(handle, line as { value: string }, Number(nonSync[1]), nonSync.index, callback);
-    if (this.commandStart && !Buffer.isBuffer(line) && 'value' in line) this.streamed = APPEND_COMMAND.test(line.value);
+    if (this.commandStart && !Buffer.isBuffer(line) && 'value' in line) {
+      this.streamed = APPEND_COMMAND.test(line.value);
+      line.value = this.rewrite(line.value);
+    }
     if (this.commandStart && !Buffer.isBuffer(line) && 'value' in line && line.final) {
       const answer = this.ownCommand(line.value);
       if (answer !== undefined) {

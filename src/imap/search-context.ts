@@ -39,7 +39,10 @@ export function keepUpdated(session: ImapSession, request: SearchReturn, numbers
 
 /** Lines to send before the EXPUNGE of `uids`: the searches that held them lose them. */
 export function removedBeforeExpunge(session: ImapSession, uids: readonly number[]): string[] {
-  const searches = stateOf(session).contextSearches;
+  const state = stateOf(session);
+  // the result SEARCH RETURN (SAVE) kept loses them too (RFC 5182 2.1)
+  if (state.savedResult.length) state.savedResult = state.savedResult.filter((uid) => !uids.includes(uid));
+  const searches = state.contextSearches;
   const uidList = (session.selected || undefined)?.uidList;
   if (searches.size === 0 || !uidList) return [];
   const lines: string[] = [];

@@ -63,6 +63,7 @@ export function makeSelectHandler(normalizeMailbox: (path: string, utf7: boolean
       this.state = 'Selected';
       const state = stateOf(this.session);
       state.contextSearches.clear();
+      state.savedResult = [];
       state.keywords = new Set(mailbox.flags);
       state.recent = new Set(mailbox.recent);
       const lines = [

@@ -32,6 +32,10 @@ export class SessionState {
   condstoreBefore = false;
   /** The SEARCH running now asked for an ESEARCH answer (RETURN options). */
   searchReturn: SearchReturn | undefined;
+  /** The special-use attributes of the CREATE running now (RFC 6154 3): `CREATE name (USE (\Archive))`. */
+  createUse: string[] = [];
+  /** The result SEARCH RETURN (SAVE) kept, as UIDs: what `$` names (saved-search.ts). */
+  savedResult: number[] = [];
   /** SEARCH RETURN (UPDATE) results kept up to date in the selected mailbox, by tag (search-context.ts). */
   contextSearches = new Map<string, ContextSearch>();
   /** The messages that are \Recent in this session (RFC 3501 2.3.2), since its SELECT. */

@@ -172,8 +172,10 @@ export class Account extends EventEmitter implements AccountContext {
     return this.pool.connectDedicated();
   }
 
-  async createFolder(path: FolderPath): Promise<void> {
-    await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand('CREATE', normalizePath(path)));
+  /** CREATE upstream; `use`: the special-use attributes the folder is to have (CREATE-SPECIAL-USE). */
+  async createFolder(path: FolderPath, use: readonly string[] = []): Promise<void> {
+    const normalized = normalizePath(path);
+    await this.pool.run({ priority: Priority.Client }, (conn) => (use.length ? conn.createSpecialUse(normalized, use) : conn.folderCommand('CREATE', normalized)));
     this.folder(path).markCreated();
     this.listing = undefined;
   }

@@ -414,6 +414,11 @@ export class UpstreamConnection extends EventEmitter {
     await this.runRaw(command, [this.mailboxArg(path)]);
   }
 
+  /** CREATE with special-use attributes (RFC 6154 3: CREATE-SPECIAL-USE, where upstream has it). */
+  async createSpecialUse(path: FolderPath, use: readonly string[]): Promise<void> {
+    await this.runRaw('CREATE', [this.mailboxArg(path), [atom('USE'), use.map(atom)]]);
+  }
+
   async rename(from: FolderPath, to: FolderPath): Promise<void> {
     if (this.selected?.path === from) this.selected = null;
     await this.runRaw('RENAME', [this.mailboxArg(from), this.mailboxArg(to)]);

@@ -293,3 +293,38 @@ describe('CONTEXT=SEARCH (RFC 5267)', () => {
     assert.deepEqual(updates(await watcher.command('STORE 1 +FLAGS (\\Flagged)')), [], 'no updates after CANCELUPDATE');
   });
 });
+
+describe('SEARCHRES (RFC 5182) and CREATE with USE (RFC 6154)', () => {
+  test('SEARCH RETURN (SAVE) keeps the result, and $ names it in FETCH, UID FETCH and SEARCH, as on Dovecot', async () => {
+    const clients = [await connect(dovecot.port), await connect(proxy.port)];
+    for (const client of clients) assert.match((await client.command('EXAMINE INBOX')).tagged, /OK/);
+    const script = [
+      'SEARCH RETURN (SAVE) 3:12 NOT SEEN',
+      'FETCH $ (FLAGS)',
+      'UID FETCH $ (UID FLAGS)',
+      'SEARCH $ SEEN',
+      'SEARCH OR $ 1',
+      'UID SEARCH RETURN (SAVE MAX) ALL',
+      'FETCH $ (UID)',
+      'SEARCH RETURN (SAVE) SUBJECT nothing-like-this',
+      'FETCH $ (FLAGS)',
+      'UID SEARCH $',
+    ];
+    for (const command of script) {
+      const [direct, proxied] = await Promise.all(clients.map((c) => c.command(command)));
+      assert.match(String(proxied?.tagged), /OK/, command);
+      // \Recent is the session's own
+      const lines = (answer: typeof proxied) => answer?.untagged.map((l) => String(l).replace(/\\Recent ?/, '').replace(' )', ')'));
+      assert.deepEqual(lines(proxied), lines(direct), command);
+    }
+  });
+
+  test('CREATE name (USE (attributes)) goes upstream with them; CREATE-SPECIAL-USE is announced where upstream has it', async () => {
+    const client = await connect(proxy.port);
+    assert.match((await client.command('CREATE Kept (USE (\\Archive))')).tagged, /OK/);
+    assert.ok((await client.command('LIST "" Kept')).untagged.some((l) => String(l).includes('Kept')));
+    assert.match((await client.command('CREATE Other (BOGUS)')).tagged, /BAD/);
+    // this Dovecot takes USE without announcing CREATE-SPECIAL-USE: neither does the proxy
+    assert.doesNotMatch((await client.command('CAPABILITY')).untagged.map(String).join(' '), /CREATE-SPECIAL-USE/);
+  });
+});

@@ -1,13 +1,16 @@
 import type { Logger } from '../../log.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
-import { accountOf } from '../session-state.js';
+import { accountOf, stateOf } from '../session-state.js';
 
 /** CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE: upstream first, then the cache follows. */
 export function makeFolderHandlers(deps: { log: Logger }) {
   return {
     onCreate: handle(deps.log, 'CREATE', async (path: string, session: ImapSession) => {
-      await accountOf(session).createFolder(path);
+      const state = stateOf(session);
+      const use = state.createUse;
+      state.createUse = [];
+      await accountOf(session).createFolder(path, use);
       return true;
     }),
     onDelete: handle(deps.log, 'DELETE', async (path: string, session: ImapSession) => {
