@@ -43,10 +43,14 @@ describe('upstream gone and back', () => {
   test('with Dovecot stopped mid-session, an mbsync pull of everything cached is byte-identical', async () => {
     a = (await session()).client;
     assert.match((await a.command('SELECT INBOX')).tagged, /OK/);
+    // a BINARY section (decoded by upstream) is cached as it came
+    const binary = (await a.command('FETCH 1 (BINARY.PEEK[1])')).untagged.map(String);
     await dovecot.stop();
     const offline = path.join(tmp, 'offline');
     await mbsyncPull(proxy.port, offline);
     assert.deepEqual(await maildirDigests(offline), await maildirDigests(expected));
+    assert.deepEqual((await a.command('FETCH 1 (BINARY.PEEK[1])')).untagged.map(String), binary, 'BINARY from the cache');
+    assert.match((await a.command('FETCH 2 (BINARY.PEEK[1])')).tagged, /^T\d+ NO \[UNAVAILABLE\]/, 'a BINARY section never fetched');
   });
 
   test('offline, the right password logs in and a wrong one is refused', async () => {
