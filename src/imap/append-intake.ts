@@ -237,29 +237,24 @@ export class AppendIntake {
     if (message?.utf8 && !literal.literal8) this.fail(bad('UTF8 ( needs a literal8'));
     if (this.failure || !message) return drain(literal.body);
     this.closeUtf8 = message.utf8;
-    this.current = literal.body;
-    try {
-      const open = await this.keep(literal);
-      if (!open) return;
-      const taken: AppendingMessage = { flags: message.flags, size: literal.size, literal8: literal.literal8, open };
-      if (message.internalDate) taken.internalDate = message.internalDate;
-      this.messages.push(taken);
-    } catch (err) {
-      this.fail(new ProxyError('INTERNAL', 'an APPEND literal could not be spooled', { cause: err }));
-      await drain(literal.body);
-    } finally {
-      this.current = undefined;
-    }
+    await this.takeBytes(literal, ({ size, open }) => {
+      this.messages.push({ flags: message.flags, size, literal8: literal.literal8, open, ...(message.internalDate ? { internalDate: message.internalDate } : {}) });
+    });
   }
 
   /** A TEXT part of a CATENATE list. */
   private async takeText(catenate: NonNullable<typeof this.catenate>, literal: IncomingLiteral): Promise<void> {
     catenate.textDue = false;
     if (this.failure) return drain(literal.body);
+    await this.takeBytes(literal, (bytes) => catenate.parts.push({ bytes }));
+  }
+
+  /** Takes a literal whole (keep) and hands it on; a literal cut off or that cannot be spooled fails the command. */
+  private async takeBytes(literal: IncomingLiteral, taken: (bytes: KeptBytes) => void): Promise<void> {
     this.current = literal.body;
     try {
       const open = await this.keep(literal);
-      if (open) catenate.parts.push({ bytes: { size: literal.size, open } });
+      if (open) taken({ size: literal.size, open });
     } catch (err) {
       this.fail(new ProxyError('INTERNAL', 'an APPEND literal could not be spooled', { cause: err }));
       await drain(literal.body);
