@@ -2,9 +2,9 @@
  * Every change the proxy makes to imap-core (from @zone-eu/wildduck 1.51.1), in one place and
  * applied once per process, however many servers start: each entry says what it changes and why.
  * imap-core looks its command modules, tools and prototypes up at call time, so replacing a
- * function there takes effect without a fork. This module, and the one command it replaces
- * whole (select-command.ts), are the only ones that reach into imap-core's internals; the rest
- * of the proxy sees sessions, handlers and SessionState.
+ * function there takes effect without a fork. This module, and the commands it replaces whole
+ * (select-command.ts, list-command.ts), are the only ones that reach into imap-core's internals;
+ * the rest of the proxy sees sessions, handlers and SessionState.
  */
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
