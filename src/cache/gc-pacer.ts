@@ -1,10 +1,11 @@
-import { GC_PACE_BYTES, MINOR_GC_PACE_BYTES } from '../model/limits.js';
+import { GC_PACE_BYTES, MINOR_GC_PACE_BYTES, STORED_GC_PACE_BYTES } from '../model/limits.js';
 
 type GcFunction = (options?: { type: 'major' | 'minor'; execution: 'async' | 'sync' }) => void;
 /** V8's collector, when the process was started with --expose-gc (the CLI is). */
 const gc = (globalThis as { gc?: GcFunction }).gc;
 let sinceMinor = 0;
 let sinceMajor = 0;
+let sinceStored = 0;
 
 /*
  * Bodies pass through the proxy as Buffers whose memory lies outside V8's heap and is freed only
@@ -36,6 +37,15 @@ export function bodyBytesWritten(bytes: number): void {
   if (sinceMajor < GC_PACE_BYTES) return;
   sinceMajor = 0;
   if (process.memoryUsage().arrayBuffers >= GC_PACE_BYTES) gc({ type: 'major', execution: 'async' });
+}
+
+/** A whole body was just stored from bytes the proxy held (an appended message): all its Buffers are spent. */
+export function bodyStored(bytes: number): void {
+  if (!gc) return;
+  sinceStored += bytes;
+  if (sinceStored < STORED_GC_PACE_BYTES) return;
+  sinceStored = 0;
+  gc({ type: 'major', execution: 'async' });
 }
 
 function paceMinor(collect: GcFunction, bytes: number): void {

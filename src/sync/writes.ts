@@ -1,3 +1,4 @@
+import { bodyStored } from '../cache/gc-pacer.js';
 import { FULL_BODY } from '../cache/keys.js';
 import type { FolderPath, Uid } from '../model/types.js';
 import { toSequenceSet } from '../model/uid-set.js';
@@ -156,6 +157,7 @@ async function cacheBody(account: Account, fid: string, uid: Uid, message: Appen
   try {
     for await (const chunk of message.open()) await writer.write(chunk as Buffer);
     await writer.end();
+    bodyStored(message.size);
   } catch (err) {
     await writer.abandon();
     account.log.warn({ err, uid }, 'an appended message could not be cached: it is fetched when needed');
