@@ -5,7 +5,7 @@
  * parses it, as UIDs for UID commands and for SEARCH (`UID set`), as sequence numbers for the
  * others. The result is kept as UIDs, so an EXPUNGE takes its messages out (search-context.ts).
  */
-import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
+import { sequenceNumbers, toSequenceSet, uidsAtSequence } from '../model/uid-set.js';
 import type { SearchReturn } from './esearch.js';
 import type { ImapSession } from './imap-core.js';
 import { stateOf } from './session-state.js';
@@ -28,7 +28,7 @@ export function saveResult(session: ImapSession, request: SearchReturn, numbers:
   if (kept.length > 0 && !options.has('ALL') && !options.has('COUNT') && (options.has('MIN') || options.has('MAX'))) {
     kept = [...new Set([...(options.has('MIN') ? [kept[0] as number] : []), ...(options.has('MAX') ? [kept[kept.length - 1] as number] : [])])];
   }
-  stateOf(session).savedResult = request.uid ? kept : kept.map((seq) => uidList[seq - 1]).filter((uid): uid is number => uid !== undefined);
+  stateOf(session).savedResult = request.uid ? kept : uidsAtSequence(uidList, kept);
 }
 
 /** The command line with `$` replaced by the saved result; the line as it is without one. */
@@ -42,7 +42,7 @@ export function substituteSaved(session: ImapSession | undefined, line: string):
   if (verb.toUpperCase() === 'SEARCH') set = `UID ${saved.length ? toSequenceSet(saved) : NOTHING}`;
   else if (uid) set = saved.length ? toSequenceSet(saved) : NOTHING;
   else {
-    const seqs = saved.map((u) => indexOfUid(uidList, u) + 1).filter((seq) => seq > 0);
+    const seqs = sequenceNumbers(uidList, saved);
     set = seqs.length ? toSequenceSet(seqs) : NOTHING;
   }
   return `${tag}${uid ?? ''}${verb}${rest.replace(DOLLARS, set)}`;

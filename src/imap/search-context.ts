@@ -6,7 +6,7 @@
  * while its sequence number still names it; other changes are found by searching again once a
  * command has made them, before its tagged answer.
  */
-import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
+import { sequenceNumbers, toSequenceSet, uidsAtSequence } from '../model/uid-set.js';
 import type { SearchReturn } from './esearch.js';
 import type { ImapSession, ImapToken } from './imap-core.js';
 import { stateOf } from './session-state.js';
@@ -22,7 +22,7 @@ export interface ContextSearch {
 function updateLine(tag: string, search: ContextSearch, uidList: readonly number[], removed: readonly number[], added: readonly number[]): string | undefined {
   if (removed.length === 0 && added.length === 0) return undefined;
   const numbers = (uids: readonly number[]) =>
-    toSequenceSet((search.uid ? [...uids] : uids.map((uid) => indexOfUid(uidList, uid) + 1).filter((seq) => seq > 0)).sort((a, b) => a - b));
+    toSequenceSet((search.uid ? [...uids] : sequenceNumbers(uidList, uids)).sort((a, b) => a - b));
   let line = `* ESEARCH (TAG "${tag}")${search.uid ? ' UID' : ''}`;
   if (removed.length) line += ` REMOVEFROM (0 ${numbers(removed)})`;
   if (added.length) line += ` ADDTO (0 ${numbers(added)})`;
@@ -33,7 +33,7 @@ function updateLine(tag: string, search: ContextSearch, uidList: readonly number
 export function keepUpdated(session: ImapSession, request: SearchReturn, numbers: readonly number[]): void {
   const uidList = (session.selected || undefined)?.uidList;
   if (!request.options.has('UPDATE') || !request.criteria || !uidList) return;
-  const uids = request.uid ? numbers : numbers.map((seq) => uidList[seq - 1]).filter((uid): uid is number => uid !== undefined);
+  const uids = request.uid ? numbers : uidsAtSequence(uidList, numbers);
   stateOf(session).contextSearches.set(request.tag, { uid: request.uid, criteria: request.criteria, result: new Set(uids) });
 }
 

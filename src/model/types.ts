@@ -84,3 +84,8 @@ export interface MessageStructure {
 }
 
 export type StructureItem = 'envelope' | 'bodystructure' | 'body';
+
+/** A folder that can be selected: not a \Noselect parent, nor a name upstream lists as \NonExistent. */
+export function isSelectable(entry: FolderListEntry): boolean {
+  return !entry.flags.some((flag) => /^\\(Noselect|NonExistent)$/i.test(flag));
+}

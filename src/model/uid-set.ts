@@ -68,3 +68,13 @@ export function lowerBound(sorted: readonly Uid[], uid: Uid): number {
   }
   return lo;
 }
+
+/** The UIDs at these sequence numbers of a session's ascending UID list; numbers beyond it left out. */
+export function uidsAtSequence(uidList: readonly Uid[], seqs: readonly number[]): Uid[] {
+  return seqs.map((seq) => uidList[seq - 1]).filter((uid): uid is Uid => uid !== undefined);
+}
+
+/** The sequence numbers of these UIDs in a session's ascending UID list; UIDs not in it left out. */
+export function sequenceNumbers(uidList: readonly Uid[], uids: readonly Uid[]): number[] {
+  return uids.map((uid) => indexOfUid(uidList, uid) + 1).filter((seq) => seq > 0);
+}

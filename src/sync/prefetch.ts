@@ -3,7 +3,7 @@ import type { CacheStore } from '../cache/cache-store.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
 import { METADATA_SCAN_BATCH, PREFETCH_BATCH_MESSAGES, PREFETCH_PROGRESS_MS, PREFETCH_RETRY_MS, PREFETCH_WORKERS } from '../model/limits.js';
-import type { FolderListEntry, FolderPath, MessageMeta, PrefetchMode, Uid } from '../model/types.js';
+import { isSelectable, type FolderListEntry, type FolderPath, type MessageMeta, type PrefetchMode, type Uid } from '../model/types.js';
 import { Priority } from '../upstream/connection-pool.js';
 import type { Folder } from './folder.js';
 import type { FolderGeneration } from './generation.js';
@@ -119,7 +119,7 @@ export class Prefetcher {
     const entries = await this.account.list();
     const generations: FolderGeneration[] = [];
     for (const entry of entries) {
-      if (entry.flags.some((flag) => /^\\(Noselect|NonExistent)$/i.test(flag))) continue;
+      if (!isSelectable(entry)) continue;
       const folder = this.account.folder(entry.path);
       await folder.sync(Priority.Background);
       if (folder.generation) generations.push(folder.generation);

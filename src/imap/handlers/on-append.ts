@@ -1,6 +1,6 @@
 import type { Logger } from '../../log.js';
 import { toSequenceSet } from '../../model/uid-set.js';
-import type { Uid } from '../../model/types.js';
+import { isSelectable, type Uid } from '../../model/types.js';
 import type { AppendUid } from '../../upstream/upstream-connection.js';
 import { appendMessages, type AppendingMessage } from '../../sync/writes.js';
 import type { AppendIntake } from '../append-intake.js';
@@ -18,7 +18,7 @@ export function appendFor(session: ImapSession, path: string, messages: Appendin
 
 /** Whether the folder exists, as upstream last listed it. */
 export async function folderExists(session: ImapSession, path: string): Promise<boolean> {
-  return (await accountOf(session).list()).some((entry) => entry.path === path && !entry.flags.some((flag) => /^\\(Noselect|NonExistent)$/i.test(flag)));
+  return (await accountOf(session).list()).some((entry) => entry.path === path && isSelectable(entry));
 }
 
 /** The command's end: answered with APPENDUID (RFC 4315, a set for MULTIAPPEND) when upstream gave it. */

@@ -1,3 +1,4 @@
+import { isSelectable } from '../../model/types.js';
 import type { Logger } from '../../log.js';
 import type { ImapSession } from '../imap-core.js';
 import { handle } from '../responses.js';
@@ -11,7 +12,7 @@ export function makeOnList(deps: { log: Logger }) {
   return handle(deps.log, 'LIST', async (_query: string, session: ImapSession) => {
     const entries = await accountOf(session).list();
     return entries
-      .filter((entry) => !entry.flags.some((flag) => /^\\(Noselect|NonExistent)$/i.test(flag)))
+      .filter(isSelectable)
       .map((entry) => ({ path: entry.path, ...(entry.specialUse ? { specialUse: entry.specialUse } : {}) }));
   });
 }
