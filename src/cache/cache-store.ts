@@ -7,10 +7,12 @@ import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import { META_READ_AHEAD, SECTION_READ_AHEAD, SECTION_READ_AHEAD_ASKED, SECTION_READ_AHEAD_RECORDS } from '../model/limits.js';
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
+import { parseUidRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
 import { BodyStore } from './body-store.js';
 import { sweepOrphans, verifyCache, type GenerationOwner, type Snapshot, type VerifyResult, type VerifyTarget } from './cache-verify.js';
 import { FULL_BODY, keys, parseSectionKey, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
 import {
+  clientModseq,
   decodeMeta,
   decodeSection,
   decodeStructure,
@@ -20,6 +22,7 @@ import {
   type ChunkRange,
   type FolderListRecord,
   type FolderRecord,
+  type ModseqMark,
   type SectionRecord,
 } from './records.js';
 import { readRange } from './range-read.js';
@@ -225,13 +228,22 @@ export class CacheStore {
    * write; their data is deleted in the background. Returns at once whatever the cache's size.
    */
   async clearFolders(acct: AccountId, folders: readonly { path: FolderPath; record: FolderRecord }[], wholeAccount: boolean): Promise<void> {
-    const ops: BatchOp[] = folders.flatMap(({ path, record }): BatchOp[] => [
-      { type: 'del', key: keys.folder(acct, path) },
-      { type: 'put', key: keys.garbage(record.fid), value: '' },
-    ]);
+    const ops: BatchOp[] = folders.flatMap(({ path, record }): BatchOp[] => {
+      const mark: ModseqMark = { uidValidity: record.uidValidity, modseq: clientModseq(record) };
+      return [
+        { type: 'del', key: keys.folder(acct, path) },
+        { type: 'put', key: keys.modseqMark(acct, path), value: JSON.stringify(mark) },
+        { type: 'put', key: keys.garbage(record.fid), value: '' },
+      ];
+    });
     if (wholeAccount) ops.push({ type: 'del', key: keys.folderList(acct) });
     await this.batch(ops);
     for (const { record } of folders) this.collectGarbage(record.fid);
+  }
+
+  /** The HIGHESTMODSEQ a cleared cache of the folder had told clients, if it was cleared. */
+  async getModseqMark(acct: AccountId, path: FolderPath): Promise<ModseqMark | undefined> {
+    return this.getJson<ModseqMark>(keys.modseqMark(acct, path));
   }
 
   /** Resolves when no dropped generation is left to delete (a stopped proxy's clear waits for it). */
@@ -267,10 +279,12 @@ export class CacheStore {
 
   /**
    * Messages gone upstream: their metadata, structures and sections go in one write with the
-   * folder's new record, then (once nothing refers to them) their chunks.
+   * folder's new record and the note that they went at `modseq` (QRESYNC's VANISHED), then (once
+   * nothing refers to them) their chunks. `uids` ascending.
    */
-  async expunge(fid: string, uids: readonly Uid[], folder: FolderChange): Promise<void> {
+  async expunge(fid: string, uids: readonly Uid[], modseq: number, folder: FolderChange): Promise<void> {
     const ops: BatchOp[] = [];
+    if (uids.length) ops.push({ type: 'put', key: keys.vanished(fid, modseq, uids[0] as Uid), value: toSequenceSet(uids) });
     const chunks: ChunkRange[] = [];
     for (const uid of uids) {
       ops.push({ type: 'del', key: keys.meta(fid, uid) }, { type: 'del', key: keys.structure(fid, uid) });
@@ -283,6 +297,14 @@ export class CacheStore {
     ops.push(this.folderPutOp(folder.acct, folder.path, folder.record));
     await this.batch(ops);
     await this.bodies.drop(chunks);
+  }
+
+  /** The UIDs expunged above a modseq, as ranges in the order they went (RFC 7162 VANISHED (EARLIER)). */
+  async vanishedSince(fid: string, modseq: number): Promise<UidRange[]> {
+    const ranges: UidRange[] = [];
+    const range = { gte: keys.vanishedAbove(fid, modseq), lt: prefixEnd(keys.vanishedPrefix(fid)), valueEncoding: 'utf8' };
+    for await (const [, value] of readRange(this.db.iterator(range as never))) ranges.push(...parseUidRanges(String(value)));
+    return ranges;
   }
 
   /**

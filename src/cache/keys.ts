@@ -14,6 +14,8 @@ import type { AccountId, FolderPath, Uid } from '../model/types.js';
  *   x!<fid>!m!<uid>                  message metadata (flags, modseq, size, internaldate)
  *   x!<fid>!s!<uid>                  raw ENVELOPE / BODYSTRUCTURE / BODY
  *   x!<fid>!h!<uid>!<section>        section record: length, header length, where its chunks are
+ *   x!<fid>!v!<modseq>!<uid>         UIDs expunged at that modseq (a UID set; <uid>: its first)
+ *   w!<acct>!<path>                  a cleared folder's last HIGHESTMODSEQ (records.ts ModseqMark)
  *   g!<fid>                          a dropped folder generation whose data is still being deleted
  */
 
@@ -23,6 +25,8 @@ export const FULL_BODY = '$';
 export const HEADER_BLOCK = 'HEADER';
 
 const uidHex = (uid: Uid) => uid.toString(16).padStart(8, '0');
+/** Modseqs are below 2^53 here (Number): 14 hex digits keep key order modseq order. */
+const modseqHex = (modseq: number) => modseq.toString(16).padStart(14, '0');
 
 /** Section names become key parts; anything beyond plain part paths is hashed to stay key-safe. */
 export function sectionKeyPart(section: string): string {
@@ -49,6 +53,11 @@ export const keys = {
   section: (fid: string, uid: Uid, section: string) => `x!${fid}!h!${uidHex(uid)}!${sectionKeyPart(section)}`,
   sectionsOf: (fid: string, uid: Uid) => `x!${fid}!h!${uidHex(uid)}!`,
   sectionPrefix: (fid: string) => `x!${fid}!h!`,
+  vanished: (fid: string, modseq: number, firstUid: Uid) => `x!${fid}!v!${modseqHex(modseq)}!${uidHex(firstUid)}`,
+  /** Where the expunges above `modseq` start. */
+  vanishedAbove: (fid: string, modseq: number) => `x!${fid}!v!${modseqHex(modseq + 1)}`,
+  vanishedPrefix: (fid: string) => `x!${fid}!v!`,
+  modseqMark: (acct: AccountId, path: FolderPath) => `w!${acct}!${path}`,
   garbage: (fid: string) => `g!${fid}`,
   garbagePrefix: () => 'g!',
 };

@@ -35,10 +35,25 @@ export interface FolderRecord {
   messages: number;
   /** Keywords (non-system flags) upstream lists for the folder. */
   keywords: string[];
-  /** Where upstream has no CONDSTORE: the proxy's own modseq counter for the folder. */
+  /**
+   * The folder's HIGHESTMODSEQ as clients see it (folder-modseq.ts): the proxy's own, which every
+   * change it takes on raises, at least to upstream's. Absent in records of older versions.
+   */
+  modseq?: number;
+  /** Older versions' counter where upstream had no CONDSTORE; read only to carry it over. */
   localModseq?: number;
   /** When the folder was last brought up to date with upstream (ms since epoch), 0 = never. */
   lastSync: number;
+}
+
+/**
+ * What a cleared folder cache leaves behind (keys.ts `w!`): the HIGHESTMODSEQ clients were last
+ * told, so the generation that replaces it starts above it (RFC 7162: it never goes back while
+ * UIDVALIDITY stays).
+ */
+export interface ModseqMark {
+  uidValidity: number;
+  modseq: number;
 }
 
 interface MetaJson {
@@ -156,4 +171,9 @@ export function decodeSection(value: Buffer): SectionRecord {
     record.inline = value.subarray(rangesEnd + 4);
   }
   return record;
+}
+
+/** A folder record's HIGHESTMODSEQ as clients see it (older records: what they announced then). */
+export function clientModseq(record: FolderRecord): number {
+  return record.modseq ?? Math.max(Number(record.highestModseq), record.localModseq ?? 0);
 }

@@ -7,7 +7,8 @@
  *   list of patterns (`(a/* b%)`): quoted;
  * - NIL as a SEARCH string (`SUBJECT NIL`) or a STORE keyword: quoted (imap-core's SEARCH throws
  *   on NIL, its STORE drops it);
- * - the range of SEARCH RETURN (PARTIAL 1:10) (RFC 5267): quoted.
+ * - the range of SEARCH RETURN (PARTIAL 1:10) (RFC 5267): quoted;
+ * - the UID and sequence sets of SELECT / EXAMINE's QRESYNC parameters (RFC 7162): quoted.
  * Quoted strings and literals are left as they are.
  */
 export function normalizeCommand(line: string): string {
@@ -30,6 +31,8 @@ export function normalizeCommand(line: string): string {
         ? quotePattern(word.text)
         : // RETURN (PARTIAL 1:100): its parser takes no range before `)`
           verb === 'SEARCH' && previous === 'PARTIAL'
+          ? quote(word.text)
+          : (verb === 'SELECT' || verb === 'EXAMINE') && /[:,]/.test(word.text) && SEQUENCE_SET.test(word.text)
           ? quote(word.text)
           : sets && SEQUENCE_SET.test(word.text)
           ? sequenceSet(word.text)

@@ -26,6 +26,7 @@ import { saveResult, substituteSaved } from './saved-search.js';
 import { getMessageRange } from './message-range.js';
 import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
+import { requestedUids, type ResyncRequest } from './qresync.js';
 import { attachState, contain, loggedInAccount, SessionState, stateOf } from './session-state.js';
 import { keywordAnnouncement } from './untagged.js';
 import { cancelUpdate, keepUpdated, refreshContextSearches, removedBeforeExpunge } from './search-context.js';
@@ -50,6 +51,8 @@ export interface PatchedServerOptions {
   folderExists(session: ImapSession, path: string): Promise<boolean>;
   /** Runs a search kept UPDATEd again over the selected mailbox (search-context.ts). */
   searchSelected(session: ImapSession, criteria: ImapToken[]): Promise<number[]>;
+  /** SELECT with QRESYNC: what changed since the client was last there (handlers/on-resync.ts). */
+  resyncSelected(session: ImapSession, request: ResyncRequest): Promise<void>;
 }
 
 interface CommandContext {
@@ -88,7 +91,7 @@ interface CoreConnectionClass {
   prototype: CoreConnection & {
     _startSession(): void;
     _setListeners(): void;
-    formatResponse(command: string, uid: number, data?: { flags?: unknown }): unknown;
+    formatResponse(command: string, uid: number, data?: { flags?: unknown; uid?: number }): unknown;
     emitNotifications(): void;
     init(): void;
     send(payload: string, callback?: () => void): void;
@@ -282,12 +285,18 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const format = IMAPConnection.prototype.formatResponse;
       IMAPConnection.prototype.formatResponse = function (this: CoreConnection, command, uid, data) {
+        const qresync = stateOf(this.session).qresync;
         if (String(command).toUpperCase() === 'FETCH' && Array.isArray(data?.flags)) {
           for (const line of keywordAnnouncement(this.session, data.flags)) this.session.writeStream.write({ compiled: Buffer.from(line) });
+          // with QRESYNC a FETCH of flags names its message's UID (RFC 7162 3.2.4)
+          if (qresync) return format.call(this, command, uid, { uid, ...data });
         }
         // a message leaves the searches kept UPDATEd before its EXPUNGE (RFC 5267 4.3)
         if (String(command).toUpperCase() === 'EXPUNGE') {
           for (const line of removedBeforeExpunge(this.session, [uid])) this.session.writeStream.write({ compiled: Buffer.from(line) });
+          // with QRESYNC an expunge is told by UID (RFC 7162 3.2.10); imap-core's own response keeps the session's sequence numbers in step
+          const expunge = format.call(this, command, uid, data);
+          return expunge && qresync ? { compiled: Buffer.from(`* VANISHED ${uid}`) } : expunge;
         }
         return format.call(this, command, uid, data);
       };
@@ -470,6 +479,62 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         }
         stateOf(context.session).createUse = use.map((flag) => String((flag as ImapToken).value));
         command.attributes = [name];
+        return false;
+      });
+    },
+  },
+  {
+    what: 'command enable: QRESYNC, which enables CONDSTORE too',
+    why: 'imap-core knows CONDSTORE and UTF8=ACCEPT only; QRESYNC is answered by the proxy (qresync.ts, RFC 7162 3.2.3)',
+    apply: () => {
+      commandModule('enable').handler = function (this: CommandContext & CoreConnection & { condstoreEnabled: boolean }, command, callback) {
+        const enabled = new Set<string>();
+        for (const name of (command.attributes ?? []).map((arg) => plainValue(arg)?.toUpperCase())) {
+          if (name === 'CONDSTORE' || name === 'QRESYNC') this.condstoreEnabled = true;
+          if (name === 'QRESYNC') stateOf(this.session).qresync = true;
+          if (name === 'UTF8=ACCEPT') this.acceptUTF8Enabled = true;
+          if (name === 'CONDSTORE' || name === 'QRESYNC' || name === 'UTF8=ACCEPT') enabled.add(name);
+        }
+        this.send(['* ENABLED', ...enabled].join(' '));
+        callback(null, { response: 'OK', message: 'Enabled.' });
+      };
+    },
+  },
+  {
+    what: 'command fetch: the VANISHED modifier of UID FETCH (RFC 7162 3.2.6) taken off and noted in the session state',
+    why: 'imap-core accepts CHANGEDSINCE alone; the proxy answers VANISHED (EARLIER) from its record of expunges (on-fetch.ts)',
+    apply: () => {
+      wrapCommand('fetch', (context, command, callback) => {
+        const state = stateOf(context.session);
+        state.fetchVanished = undefined;
+        const modifiers = command.attributes?.[2];
+        if (!Array.isArray(modifiers) || !modifiers.some((m) => plainValue(m)?.toUpperCase() === 'VANISHED')) return false;
+        const rest = modifiers.filter((m) => plainValue(m)?.toUpperCase() !== 'VANISHED');
+        const uid = (command as { command?: string }).command?.toUpperCase() === 'UID FETCH';
+        const refusal = !state.qresync
+          ? 'QRESYNC not enabled'
+          : !uid
+            ? 'VANISHED only with UID FETCH'
+            : plainValue(rest[0])?.toUpperCase() !== 'CHANGEDSINCE'
+              ? 'VANISHED only with CHANGEDSINCE'
+              : undefined;
+        if (refusal) {
+          callback(null, { response: 'BAD', message: refusal });
+          return true;
+        }
+        state.fetchVanished = requestedUids(plainValue(command.attributes?.[0]) ?? '');
+        (command.attributes as CommandArgument[])[2] = rest;
+        return false;
+      });
+    },
+  },
+  {
+    what: 'command status: the items asked for noted in the session state',
+    why: 'HIGHESTMODSEQ is the proxy\'s own, which a folder changed upstream has only after a sync: on-status.ts syncs only where it is asked for',
+    apply: () => {
+      wrapCommand('status', (context, command) => {
+        const items = command.attributes?.[1];
+        stateOf(context.session).statusItems = Array.isArray(items) ? items.map((item) => plainValue(item)?.toUpperCase() ?? '') : [];
         return false;
       });
     },

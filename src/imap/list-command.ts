@@ -69,6 +69,7 @@ export function makeListHandler(tools: ListTools) {
 
 /** `* STATUS name (...)` after a folder's LIST line (RFC 5819); a folder upstream cannot tell about gets none. */
 async function sendStatus(this: ListConnection, path: string, name: string | Buffer, items: readonly string[], tools: ListTools): Promise<void> {
+  stateOf(this.session).statusItems = [...items];
   const status = await ask<Record<string, unknown> | string>((cb) => this._server.onStatus(path, this.session, cb)).catch(() => undefined);
   // its failure is not LIST's: the answer it chose is dropped
   stateOf(this.session).answer = undefined;

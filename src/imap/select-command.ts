@@ -1,10 +1,12 @@
 /**
  * SELECT and EXAMINE, replacing imap-core's command module (core-patches.ts), which always
- * answers `* 0 RECENT`, never `[UNSEEN n]`, and announces only the keywords it is handed. The
- * untagged responses are those RFC 3501 6.3.1 requires, in Dovecot's order.
+ * answers `* 0 RECENT`, never `[UNSEEN n]`, announces only the keywords it is handed and knows no
+ * QRESYNC. The untagged responses are those RFC 3501 6.3.1 requires, in Dovecot's order, then
+ * with QRESYNC what changed since the client was last there (RFC 7162 3.2.5).
  */
 import { argumentText, type Callback, type CommandArgument, type ImapSession, type SelectedState } from './imap-core.js';
-import { stateOf } from './session-state.js';
+import { parseSelectOptions, type ResyncRequest } from './qresync.js';
+import { contain, stateOf } from './session-state.js';
 import { flagsResponses } from './untagged.js';
 
 /** What the proxy's onOpen handler gives for a folder it opened. */
@@ -29,7 +31,10 @@ interface SelectConnection {
   condstoreEnabled: boolean;
   acceptUTF8Enabled: boolean;
   send(line: string): void;
-  _server: { onOpen(path: string, session: ImapSession, readOnly: boolean, callback: (err: Error | null, mailbox?: OpenedMailbox | string) => void): void };
+  _server: {
+    onOpen(path: string, session: ImapSession, readOnly: boolean, callback: (err: Error | null, mailbox?: OpenedMailbox | string) => void): void;
+    options: { resyncSelected(session: ImapSession, request: ResyncRequest): Promise<void> };
+  };
 }
 
 export function makeSelectHandler(normalizeMailbox: (path: string, utf7: boolean) => string) {
@@ -38,15 +43,14 @@ export function makeSelectHandler(normalizeMailbox: (path: string, utf7: boolean
     const readOnly = verb === 'EXAMINE';
     const [name, extensions] = command.attributes ?? [];
     const path = normalizeMailbox(argumentText(name), !this.acceptUTF8Enabled);
-    if ((Array.isArray(extensions) ? extensions : []).some((option) => String(option?.value ?? '').toUpperCase() === 'CONDSTORE')) {
-      this.condstoreEnabled = true;
-    }
-    const deselect = () => {
-      this.session.selected = this.selected = false;
-      this.state = 'Authenticated';
-    };
-    // a failed SELECT leaves no mailbox selected (RFC 3501 6.3.1)
-    deselect();
+    const state = stateOf(this.session);
+    const options = parseSelectOptions(extensions, state.qresync);
+    // a failed SELECT leaves no mailbox selected (RFC 3501 6.3.1); the one before is closed first (RFC 7162 3.2.11)
+    if (this.selected) this.send('* OK [CLOSED] Previous mailbox closed.');
+    this.session.selected = this.selected = false;
+    this.state = 'Authenticated';
+    if (typeof options === 'string') return callback(null, { response: 'BAD', message: options });
+    if (options.condstore) this.condstoreEnabled = true;
     if (!path) return callback(null, { response: 'NO', code: 'NONEXISTENT', message: 'Mailbox name missing' });
     this._server.onOpen(path, this.session, readOnly, (err, mailbox) => {
       if (err) return callback(err);
@@ -61,7 +65,6 @@ export function makeSelectHandler(normalizeMailbox: (path: string, utf7: boolean
         path,
       };
       this.state = 'Selected';
-      const state = stateOf(this.session);
       state.contextSearches.clear();
       state.savedResult = [];
       state.keywords = new Set(mailbox.flags);
@@ -77,7 +80,14 @@ export function makeSelectHandler(normalizeMailbox: (path: string, utf7: boolean
       ];
       this.send(lines.join('\r\n'));
       const condstore = this.condstoreEnabled ? ', CONDSTORE is now enabled' : '';
-      callback(null, { response: 'OK', code: readOnly ? 'READ-ONLY' : 'READ-WRITE', message: `${verb} completed${condstore}` });
+      const done = () => callback(null, { response: 'OK', code: readOnly ? 'READ-ONLY' : 'READ-WRITE', message: `${verb} completed${condstore}` });
+      // a client that reconnects hears what changed since it was last here (same UIDVALIDITY only)
+      const resync = options.qresync?.uidValidity === mailbox.uidValidity ? options.qresync : undefined;
+      if (!resync) return done();
+      this._server.options.resyncSelected(this.session, resync).then(
+        () => contain(this.session, done),
+        (err: Error) => contain(this.session, () => callback(err)),
+      );
     });
   };
 }

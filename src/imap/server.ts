@@ -16,6 +16,7 @@ import { makeOnList, makeOnLsub } from './handlers/on-list.js';
 import { makeClaimArrivals, makeRefreshSelected } from './handlers/selected-mailbox.js';
 import { makeOnOpen } from './handlers/on-open.js';
 import { makeOnSearch, searchSelected } from './handlers/on-search.js';
+import { makeResyncSelected } from './handlers/on-resync.js';
 import { makeOnStatus } from './handlers/on-status.js';
 import { connectCheck, ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import { applyCorePatches, type PatchedServerOptions } from './core-patches.js';
@@ -132,6 +133,7 @@ function serverFactory(options: ImapServerOptions, log: Logger): (secure: boolea
     openCatenateUrl,
     folderExists,
     searchSelected,
+    resyncSelected: makeResyncSelected(deps),
   };
   return (secure, compress) => {
     const server = createCoreServer({

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
+import type { UidRange } from '../model/uid-set.js';
 import type { Account } from '../sync/account.js';
 import type { ImapSession, ImapToken } from './imap-core.js';
 import type { AppendIntake } from './append-intake.js';
@@ -28,6 +29,12 @@ export class SessionState {
   answer: TaggedAnswer | undefined;
   /** The SEARCH running now, as the client wrote it (imap-core flattens its parentheses). */
   searchArguments: ImapToken[] = [];
+  /** ENABLE QRESYNC was given (RFC 7162 3.2.3): VANISHED instead of EXPUNGE, UID in every FETCH of flags. */
+  qresync = false;
+  /** The UID FETCH running now has the VANISHED modifier: the UIDs it names (qresync.ts). */
+  fetchVanished: UidRange[] | undefined;
+  /** The items of the STATUS (or LIST-STATUS) being answered now, upper case. */
+  statusItems: string[] = [];
   /** CONDSTORE was enabled in the selected mailbox before the command running now (untagged.ts, announceCondstore). */
   condstoreBefore = false;
   /** The SEARCH running now asked for an ESEARCH answer (RETURN options). */

@@ -1,5 +1,5 @@
 import type { Uid } from '../model/types.js';
-import { indexOfUid } from '../model/uid-set.js';
+import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
 import type { ImapSession } from './imap-core.js';
 import { removedBeforeExpunge } from './search-context.js';
 import { stateOf } from './session-state.js';
@@ -9,17 +9,24 @@ import { stateOf } from './session-state.js';
  * through the notifier). Written before the command's tagged answer.
  */
 
-/** `* n EXPUNGE` for each UID the session knows, keeping its sequence numbers in step. */
+/**
+ * `* n EXPUNGE` for each UID the session knows, keeping its sequence numbers in step; with QRESYNC
+ * one `* VANISHED set` for them all (RFC 7162 3.2.10).
+ */
 export function writeExpunges(session: ImapSession, uids: readonly Uid[]): void {
   const selected = session.selected;
   if (!selected) return;
+  const qresync = stateOf(session).qresync;
+  const gone: Uid[] = [];
   for (const uid of [...uids].sort((a, b) => a - b)) {
     const index = indexOfUid(selected.uidList, uid);
     if (index < 0) continue;
     for (const line of removedBeforeExpunge(session, [uid])) session.writeStream.write({ compiled: Buffer.from(line) });
     selected.uidList.splice(index, 1);
-    session.writeStream.write({ compiled: Buffer.from(`* ${index + 1} EXPUNGE`) });
+    gone.push(uid);
+    if (!qresync) session.writeStream.write({ compiled: Buffer.from(`* ${index + 1} EXPUNGE`) });
   }
+  if (qresync && gone.length > 0) session.writeStream.write({ compiled: Buffer.from(`* VANISHED ${toSequenceSet(gone)}`) });
 }
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];

@@ -78,3 +78,51 @@ export function uidsAtSequence(uidList: readonly Uid[], seqs: readonly number[])
 export function sequenceNumbers(uidList: readonly Uid[], uids: readonly Uid[]): number[] {
   return uids.map((uid) => indexOfUid(uidList, uid) + 1).filter((seq) => seq > 0);
 }
+
+/** Ranges in ascending order, overlapping and adjacent ones merged. */
+export function normalizeRanges(ranges: readonly UidRange[]): UidRange[] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const merged: [Uid, Uid][] = [];
+  for (const [from, to] of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else merged.push([from, to]);
+  }
+  return merged;
+}
+
+/** The UIDs in both sets of ranges (each normalized), as normalized ranges. */
+export function intersectRanges(a: readonly UidRange[], b: readonly UidRange[]): UidRange[] {
+  const out: UidRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const [aFrom, aTo] = a[i] as UidRange;
+    const [bFrom, bTo] = b[j] as UidRange;
+    const from = Math.max(aFrom, bFrom);
+    const to = Math.min(aTo, bTo);
+    if (from <= to) out.push([from, to]);
+    if (aTo < bTo) i++;
+    else j++;
+  }
+  return out;
+}
+
+/** Ranges as an IMAP sequence set: [[1,3],[7,7]] -> "1:3,7". */
+export function rangesToSet(ranges: readonly UidRange[]): string {
+  return ranges.map(([from, to]) => (from === to ? `${from}` : `${from}:${to}`)).join(',');
+}
+
+/** Whether normalized ranges contain a UID (a binary search). */
+export function rangesContain(ranges: readonly UidRange[], uid: Uid): boolean {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const [from, to] = ranges[mid] as UidRange;
+    if (uid < from) hi = mid - 1;
+    else if (uid > to) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}

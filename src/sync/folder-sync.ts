@@ -1,4 +1,5 @@
 import type { FolderRecord } from '../cache/cache-store.js';
+import { clientModseq } from '../cache/records.js';
 import { META_WRITE_BATCH } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange } from '../model/uid-set.js';
@@ -6,6 +7,7 @@ import type { UpstreamFetch } from '../upstream/fetch-parse.js';
 import { atom, type Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
+import { ModseqAssigner } from './modseq-assigner.js';
 import type { FolderChanges } from './update-journal.js';
 
 const META_ITEMS = ['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'];
@@ -25,6 +27,8 @@ export interface SyncResult {
   record: FolderRecord;
   uids: Uid[];
   changes: FolderChanges;
+  /** The lowest modseq the sync gave its changes: taken again if the folder's counter reached it meanwhile (folder.ts). */
+  modseqBase: number;
 }
 
 /**
@@ -46,11 +50,11 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   const condstore = status.highestModseq !== '0';
   const unchanged = record.highestModseq === status.highestModseq && record.uidNext === status.uidNext && known.length === status.messages;
   if (condstore && !status.stale && unchanged) {
-    return { record, uids: known as Uid[], changes };
+    return { record, uids: known as Uid[], changes, modseqBase: clientModseq(record) + 1 };
   }
 
-  // without CONDSTORE upstream, new and changed messages get the proxy's own modseqs
-  let local = record.localModseq ?? 0;
+  // what changed gets the proxy's own modseqs, upstream's where they are higher
+  const modseqs = new ModseqAssigner(clientModseq(record));
   const incremental = condstore && record.highestModseq !== '0' && known.length > 0;
   // without anything cached, nothing can have gone: no set of every UID upstream has
   const seen = incremental || known.length === 0 ? undefined : new Set<Uid>();
@@ -71,12 +75,12 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     knownMetas.forEach((meta, i) => {
       const old = before[i];
       const flagsChanged = !old || !sameFlags(old.flags, meta.flags);
-      if (!condstore) meta.modseq = flagsChanged ? String(++local) : (old?.modseq ?? '0');
+      meta.modseq = flagsChanged || !old ? String(modseqs.next(meta.modseq)) : old.modseq;
       if (flagsChanged) changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
     });
     for (const meta of batch) {
       if (indexOfUid(known, meta.uid) >= 0) continue;
-      if (!condstore) meta.modseq = String(++local);
+      meta.modseq = String(modseqs.next(meta.modseq));
       addedUids.push(meta.uid);
       if (!options.quiet) changes.added.push({ uid: meta.uid, modseq: meta.modseq });
     }
@@ -135,6 +139,7 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   }
 
   changes.expunged = expunged.sort((a, b) => a - b);
+  if (expunged.length) changes.expungedAt = modseqs.expunged();
   changes.added.sort((a, b) => a.uid - b.uid);
   const next: FolderRecord = {
     ...record,
@@ -144,9 +149,9 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     highestModseq: status.stale && condstore ? String(maxModseq > BigInt(status.highestModseq) ? maxModseq : BigInt(status.highestModseq)) : status.highestModseq,
     messages: uids.length,
     lastSync: Date.now(),
-    ...(condstore ? {} : { localModseq: local + (expunged.length ? 1 : 0) }),
+    modseq: modseqs.counter(condstore ? Number(status.highestModseq) : 0),
   };
-  return { record: next, uids, changes };
+  return { record: next, uids, changes, modseqBase: modseqs.base };
 }
 
 function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { FolderRecord } from '../cache/cache-store.js';
-import { RECORD_VERSION } from '../cache/records.js';
+import { clientModseq, RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
-import { indexOfUid, lowerBound, toSequenceSet } from '../model/uid-set.js';
+import { indexOfUid, lowerBound, normalizeRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
 import { hasAtom, type Token } from '../upstream/imap-tokens.js';
 import type { CopyUid } from '../upstream/response-codes.js';
@@ -14,6 +14,7 @@ import { searchCache } from './cached-search.js';
 import { gatherFetchData, type FetchData, type FetchNeeds } from './fetch-data.js';
 import { syncFolder, type SyncResult } from './folder-sync.js';
 import { FolderGeneration } from './generation.js';
+import { ModseqAssigner } from './modseq-assigner.js';
 import { UpdateJournal, type FolderChanges } from './update-journal.js';
 
 /** A folder's state as a SELECT presents it. */
@@ -41,6 +42,8 @@ export class Folder extends EventEmitter {
   private loading: Promise<void> | undefined;
   private syncing: Promise<void> | undefined;
   private lastStatus: { status: FolderStatus; at: number } | undefined;
+  /** The last of the steps that give changes modseqs (changingModseqs). */
+  private modseqStep: Promise<void> = Promise.resolve();
   /** UIDs from here up have not been taken as \Recent by a session (claimRecent). */
   private unclaimedFrom: Uid | undefined;
 
@@ -79,7 +82,7 @@ export class Folder extends EventEmitter {
         if (meta && !meta.flags.includes('\\Seen')) unseen++;
       }
     }
-    return { uidValidity: record.uidValidity, uidNext: record.uidNext, messages: uids.length, highestModseq: String(this.modseqFloor()), unseen };
+    return { uidValidity: record.uidValidity, uidNext: record.uidNext, messages: uids.length, highestModseq: String(this.highestModseq()), unseen };
   }
 
   /** The cache was cleared (admin): forget what was loaded; the next use starts from upstream. */
@@ -157,29 +160,70 @@ export class Folder extends EventEmitter {
       const status = refreshed ?? (await conn.open(this.path, conn.selectedReadOnly));
       const known = this.current?.record.uidValidity === status.uidValidity ? this.current : undefined;
       const generation = known ?? (await this.startGeneration(status.uidValidity));
-      // journal entries of this sync rank above everything sessions saw before it
-      const floor = this.modseqFloor();
+      const before = this.highestModseq();
       const result = await syncFolder(generation, conn, status, { quiet: !known });
       // a new generation has no session yet: its first fill is nobody's news
-      await this.apply(generation, result, known ? floor : undefined);
+      await this.apply(generation, result, !!known);
       // from here on every change reaches the journal: CHANGEDSINCE above this needs no scan
-      if (this.current === generation) this.journal.completeFrom(known ? floor : this.modseqFloor());
+      if (this.current === generation) this.journal.completeFrom(known ? before : this.highestModseq());
       return true;
     });
   }
 
-  /** Takes on what a sync found: the record and expunges in the cache first, then in memory; `floor`: tell the sessions. */
-  private async apply(generation: FolderGeneration, result: SyncResult, floor: number | undefined): Promise<void> {
-    // the cache was cleared meanwhile: what the sync wrote goes with the dropped generation
-    if (this.current !== generation) return;
-    const { store, id } = this.account;
-    const { expunged } = result.changes;
-    if (expunged.length) await store.expunge(generation.fid, expunged, { acct: id, path: this.path, record: result.record });
-    else if (result.record !== generation.record) await store.putFolder(id, this.path, result.record);
-    generation.record = result.record;
-    generation.uids = result.uids;
-    if (expunged.length) generation.bodies.forget(expunged);
-    if (floor !== undefined) this.publish(result.changes, floor);
+  /**
+   * Takes on what a sync found: the record and expunges in the cache first, then in memory; `tell`:
+   * the sessions too. The sync gave its changes modseqs above the counter as it was when it began:
+   * where a write through the proxy took modseqs meanwhile, they get new ones above it.
+   */
+  private apply(generation: FolderGeneration, result: SyncResult, tell: boolean): Promise<void> {
+    return this.changingModseqs(async () => {
+      // the cache was cleared meanwhile: what the sync wrote goes with the dropped generation
+      if (this.current !== generation) return;
+      const { store, id } = this.account;
+      const counter = this.highestModseq();
+      let { record, changes } = result;
+      if (counter >= result.modseqBase) ({ record, changes } = await this.renumber(generation, result, counter));
+      const { expunged } = changes;
+      if (expunged.length) await store.expunge(generation.fid, expunged, changes.expungedAt ?? 0, { acct: id, path: this.path, record });
+      else if (record !== generation.record) await store.putFolder(id, this.path, record);
+      generation.record = record;
+      generation.uids = result.uids;
+      if (expunged.length) generation.bodies.forget(expunged);
+      if (tell) this.publish(changes);
+    });
+  }
+
+  /** A sync's changes with modseqs above `counter`: their metadata rewritten, the record's counter raised. */
+  private async renumber(generation: FolderGeneration, result: SyncResult, counter: number): Promise<Pick<SyncResult, 'record' | 'changes'>> {
+    const modseqs = new ModseqAssigner(counter);
+    const modseq = String(modseqs.next());
+    const changes: FolderChanges = {
+      added: result.changes.added.map((m) => ({ ...m, modseq })),
+      flagged: result.changes.flagged.map((m) => ({ ...m, modseq })),
+      expunged: result.changes.expunged,
+      ...(result.changes.expunged.length ? { expungedAt: modseqs.expunged() } : {}),
+    };
+    const uids = [...changes.added, ...changes.flagged].map((m) => m.uid);
+    const { store } = this.account;
+    for (let i = 0; i < uids.length; i += METADATA_SCAN_BATCH) {
+      const metas = await store.getMetas(generation.fid, uids.slice(i, i + METADATA_SCAN_BATCH));
+      await store.putMetas(generation.fid, metas.filter((m): m is MessageMeta => !!m).map((m) => ({ ...m, modseq })));
+    }
+    const upstream = result.record.highestModseq !== '0' ? Number(result.record.highestModseq) : 0;
+    return { changes, record: { ...result.record, modseq: Math.max(modseqs.counter(upstream), clientModseq(result.record)) } };
+  }
+
+  /**
+   * Runs the steps that give changes modseqs, write them and tell the sessions one at a time, so
+   * that every change a session hears of later has a higher modseq than all it heard before.
+   */
+  private changingModseqs<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.modseqStep.then(step);
+    this.modseqStep = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   view(generation: FolderGeneration): FolderView {
@@ -188,8 +232,8 @@ export class Folder extends EventEmitter {
       fid: record.fid,
       uidValidity: record.uidValidity,
       uidNext: record.uidNext,
-      highestModseq: String(this.modseqFloor()),
-      modifyIndex: this.journal.head(this.modseqFloor()),
+      highestModseq: String(this.highestModseq()),
+      modifyIndex: this.highestModseq(),
       keywords: record.keywords ?? [],
       uids,
     };
@@ -264,10 +308,10 @@ export class Folder extends EventEmitter {
 
   /**
    * SEARCH among `uids`: upstream answers while it is reachable, the cache while it is not. A
-   * MODSEQ criterion where upstream has no CONDSTORE is the proxy's own counter's: the cache answers.
+   * MODSEQ criterion speaks of the proxy's own modseqs: the cache answers.
    */
   async search(query: readonly Token[], uids: readonly Uid[]): Promise<Uid[]> {
-    if (hasAtom(query, 'MODSEQ') && (await this.ready()).record.highestModseq === '0') return searchCache(await this.ready(), query, uids);
+    if (hasAtom(query, 'MODSEQ')) return searchCache(await this.ready(), query, uids);
     try {
       return await this.account.pool.run({ folder: this.path, priority: Priority.Client }, (conn) => conn.uidSearch(query));
     } catch (err) {
@@ -279,12 +323,15 @@ export class Folder extends EventEmitter {
   /** Starts a new cache generation (first sync, or UIDVALIDITY changed upstream). */
   private async startGeneration(uidValidity: number): Promise<FolderGeneration> {
     const previous = this.current;
+    // a cleared cache of the same UIDVALIDITY told clients a HIGHESTMODSEQ: the new one goes on from there
+    const mark = previous ? undefined : await this.account.store.getModseqMark(this.account.id, this.path);
     const record: FolderRecord = {
       v: RECORD_VERSION,
       fid: this.account.store.newFolderId(),
       uidValidity,
       uidNext: 1,
       highestModseq: '0',
+      modseq: mark?.uidValidity === uidValidity ? mark.modseq : 0,
       messages: 0,
       keywords: [],
       lastSync: 0,
@@ -315,17 +362,42 @@ export class Folder extends EventEmitter {
     return this.journal.changedSince(modseq);
   }
 
+  /**
+   * The HIGHESTMODSEQ a STATUS reports, given upstream's status: the proxy's own, after a sync
+   * where upstream's status says the folder changed since the cache was brought up to date.
+   */
+  async statusModseq(status: FolderStatus): Promise<string> {
+    await this.load();
+    const generation = this.current;
+    const record = generation?.record;
+    const unchanged =
+      record?.uidValidity === status.uidValidity &&
+      record.uidNext === status.uidNext &&
+      generation?.uids.length === status.messages &&
+      (status.highestModseq === '0' || status.highestModseq === record.highestModseq);
+    if (!unchanged) await this.sync();
+    return String(this.highestModseq());
+  }
+
+  /** The UIDs expunged above a modseq, normalized (QRESYNC's VANISHED (EARLIER)). */
+  async vanishedSince(modseq: number): Promise<UidRange[]> {
+    return normalizeRanges(await this.account.store.vanishedSince((await this.ready()).fid, modseq));
+  }
+
   /** Records changes in the journal and tells the sessions; `origin` is a session already told. */
-  publish(changes: FolderChanges, floor: number, origin?: string): void {
+  private publish(changes: FolderChanges, origin?: string): void {
     if (!changes.added.length && !changes.expunged.length && !changes.flagged.length) return;
     this.current?.flagsMayHaveChanged([...changes.expunged, ...changes.flagged.map((m) => m.uid)]);
-    this.journal.append(changes, floor, origin);
+    this.journal.append(changes, origin);
     this.emit('updated', changes);
   }
 
   /**
    * Changes flags upstream first, then in the cache. Returns what upstream reported per message
-   * and, with UNCHANGEDSINCE, the UIDs it left alone because they changed since.
+   * (with the proxy's modseqs) and, with UNCHANGEDSINCE, the UIDs left alone because they changed
+   * since: the client's modseq is the proxy's, so the cache, brought up to date first, decides,
+   * and upstream (where it has CONDSTORE) refuses what changed after that (its own UNCHANGEDSINCE
+   * at the HIGHESTMODSEQ of that update).
    */
   async storeFlags(
     uids: readonly Uid[],
@@ -333,28 +405,48 @@ export class Folder extends EventEmitter {
     flags: readonly string[],
     options: { unchangedSince?: string; origin?: string } = {},
   ): Promise<{ updates: FlagUpdate[]; modified: Uid[] }> {
+    let targets = uids;
+    const modified: Uid[] = [];
+    let upstreamSince: string | undefined;
+    if (options.unchangedSince !== undefined && uids.length > 0) {
+      const condstore = (await this.ready()).record.highestModseq !== '0';
+      // without CONDSTORE upstream a refresh is a whole flag fetch: the cache as it is decides
+      if (condstore) await this.refresh();
+      const generation = await this.ready();
+      const limit = BigInt(options.unchangedSince);
+      const metas = await this.account.store.getMetas(generation.fid, uids);
+      targets = uids.filter((uid, i) => {
+        const changed = BigInt(metas[i]?.modseq ?? 0) > limit;
+        if (changed) modified.push(uid);
+        return !changed;
+      });
+      upstreamSince = condstore ? generation.record.highestModseq : undefined;
+    }
     // a sequence set of messages the session no longer has (RFC 3501: not an error)
-    if (uids.length === 0) return { updates: [], modified: [] };
+    if (targets.length === 0) return { updates: [], modified };
     const result = await this.account.pool.run({ folder: this.path, readWrite: true, priority: Priority.Client }, (conn) =>
-      conn.uidStore(toSequenceSet(uids), action, flags, options.unchangedSince),
+      conn.uidStore(toSequenceSet(targets), action, flags, upstreamSince),
     );
-    // the updates as applied: where upstream has no CONDSTORE, with the proxy's own modseqs
-    return { updates: await this.applyFlagUpdates(result.updates, options.origin), modified: result.modified };
+    return { updates: await this.applyFlagUpdates(result.updates, options.origin), modified: [...modified, ...result.modified].sort((a, b) => a - b) };
   }
 
   /** Removes messages upstream reported gone from the cache and tells the sessions. */
-  async applyExpunged(expunged: readonly Uid[], origin?: string): Promise<void> {
-    const generation = this.current;
-    if (!generation) return;
-    const gone = expunged.filter((uid) => indexOfUid(generation.uids, uid) >= 0).sort((a, b) => a - b);
-    if (gone.length === 0) return;
-    const drop = new Set(gone);
-    const record = { ...generation.record, messages: generation.uids.length - gone.length };
-    await this.account.store.expunge(generation.fid, gone, { acct: this.account.id, path: this.path, record });
-    generation.record = record;
-    generation.uids = generation.uids.filter((uid) => !drop.has(uid));
-    generation.bodies.forget(gone);
-    this.publish({ added: [], expunged: gone, flagged: [] }, this.modseqFloor(), origin);
+  applyExpunged(expunged: readonly Uid[], origin?: string): Promise<void> {
+    return this.changingModseqs(async () => {
+      const generation = this.current;
+      if (!generation) return;
+      const gone = expunged.filter((uid) => indexOfUid(generation.uids, uid) >= 0).sort((a, b) => a - b);
+      if (gone.length === 0) return;
+      const drop = new Set(gone);
+      const modseqs = new ModseqAssigner(this.highestModseq());
+      const expungedAt = modseqs.expunged();
+      const record = { ...generation.record, messages: generation.uids.length - gone.length, modseq: modseqs.counter() };
+      await this.account.store.expunge(generation.fid, gone, expungedAt, { acct: this.account.id, path: this.path, record });
+      generation.record = record;
+      generation.uids = generation.uids.filter((uid) => !drop.has(uid));
+      generation.bodies.forget(gone);
+      this.publish({ added: [], expunged: gone, expungedAt, flagged: [] }, origin);
+    });
   }
 
   /**
@@ -395,36 +487,31 @@ export class Folder extends EventEmitter {
     await this.syncNow(Priority.Client).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'resync after a write failed'));
   }
 
-  private async applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<FlagUpdate[]> {
-    const generation = this.current;
-    if (!generation || updates.length === 0) return [...updates];
-    const { store } = this.account;
-    const floor = this.modseqFloor();
-    const record = generation.record;
-    const metas = await store.getMetas(generation.fid, updates.map((u) => u.uid));
-    let local = record.localModseq ?? 0;
-    // without CONDSTORE upstream, every change gets the next value of the proxy's own counter
-    const changed = updates.map((u) => (u.modseq === '0' ? { ...u, modseq: String(++local) } : { ...u }));
-    const updated: MessageMeta[] = [];
-    for (const [i, meta] of metas.entries()) {
-      const update = changed[i] as FlagUpdate;
-      if (meta) updated.push({ ...meta, flags: update.flags, modseq: update.modseq });
-    }
-    const counted = local !== (record.localModseq ?? 0) ? { ...record, localModseq: local } : undefined;
-    await store.updateMetas(generation.fid, updated, counted && { acct: this.account.id, path: this.path, record: counted });
-    if (counted) generation.record = counted;
-    this.publish({ added: [], expunged: [], flagged: changed }, floor, origin);
-    return changed;
+  private applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<FlagUpdate[]> {
+    return this.changingModseqs(async () => {
+      const generation = this.current;
+      if (!generation || updates.length === 0) return [...updates];
+      const { store } = this.account;
+      const metas = await store.getMetas(generation.fid, updates.map((u) => u.uid));
+      const modseqs = new ModseqAssigner(this.highestModseq());
+      const changed = updates.map((u) => ({ ...u, modseq: String(modseqs.next(u.modseq)) }));
+      const updated: MessageMeta[] = [];
+      for (const [i, meta] of metas.entries()) {
+        const update = changed[i] as FlagUpdate;
+        if (meta) updated.push({ ...meta, flags: update.flags, modseq: update.modseq });
+      }
+      const record = { ...generation.record, modseq: modseqs.counter() };
+      await store.updateMetas(generation.fid, updated, { acct: this.account.id, path: this.path, record });
+      generation.record = record;
+      this.publish({ added: [], expunged: [], flagged: changed }, origin);
+      return changed;
+    });
   }
 
-  /**
-   * The folder's HIGHESTMODSEQ as clients see it: upstream's, or the proxy's own counter where
-   * upstream has no CONDSTORE.
-   */
-  modseqFloor(): number {
+  /** The folder's HIGHESTMODSEQ as clients see it: the proxy's own (modseq-assigner.ts). */
+  highestModseq(): number {
     const record = this.current?.record;
-    if (!record) return 0;
-    return record.highestModseq !== '0' ? Number(record.highestModseq) : (record.localModseq ?? 0);
+    return record ? clientModseq(record) : 0;
   }
 
   /** The cached state matches a status upstream gave within the last few seconds. */

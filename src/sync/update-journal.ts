@@ -1,11 +1,14 @@
 import type { Uid } from '../model/types.js';
 import { JOURNAL_CAPACITY } from '../model/limits.js';
 
-/** What changed in a folder, as one sync or one write through the proxy saw it. */
+/** What changed in a folder, as one sync or one write through the proxy saw it, with the modseqs the folder gave it. */
 export interface FolderChanges {
   /** New messages, ascending. */
   added: { uid: Uid; modseq: string }[];
+  /** Ascending. */
   expunged: Uid[];
+  /** The modseq of the expunges (modseq-assigner.ts). */
+  expungedAt?: number;
   /** Messages whose flags changed (only real changes). */
   flagged: { uid: Uid; flags: string[]; modseq: string }[];
 }
@@ -17,8 +20,9 @@ export interface FolderUpdate {
   command: 'EXISTS' | 'EXPUNGE' | 'FETCH';
   uid: Uid;
   /**
-   * Entries of one append may share a modseq; every entry of a later append is above all of
-   * them. A session asks for everything above what it has seen, so it misses nothing.
+   * The modseq the folder gave the change (entries of one append may share one; every entry of a
+   * later append is above all of them). A session asks for everything above what it has seen, so
+   * it misses nothing.
    */
   modseq: number;
   flags?: string[];
@@ -28,38 +32,27 @@ export interface FolderUpdate {
 
 
 /**
- * The recent changes of one folder, for sessions that have it selected. Entries carry upstream's
- * MODSEQ, raised where needed above every earlier append, so a session that has seen up to m
- * asks for everything above m and misses nothing. Appends are synchronous: a session sees all of
- * one append or none of it.
+ * The recent changes of one folder, for sessions that have it selected, with their modseqs, so a
+ * session that has seen up to m asks for everything above m and misses nothing. Appends are
+ * synchronous: a session sees all of one append or none of it.
  */
 export class UpdateJournal {
   private entries: FolderUpdate[] = [];
-  private last = 0;
   private nextId = 0;
   /** Every change above this modseq is in the journal (Infinity: not known yet). */
   private completeAbove = Number.POSITIVE_INFINITY;
-
-  /** The highest modseq handed out; `floor` is upstream's HIGHESTMODSEQ, which it never goes below. */
-  head(floor: number): number {
-    return Math.max(this.last, floor);
-  }
 
   /**
    * Records changes: expunges first, then new messages, then flag changes, which is the order in
    * which a session's view must apply them.
    */
-  append(changes: FolderChanges, floor: number, origin?: string): FolderUpdate[] {
-    const base = this.head(floor) + 1;
-    const at = (upstream?: string) => Math.max(base, Number(upstream ?? 0));
+  append(changes: FolderChanges, origin?: string): FolderUpdate[] {
     const common = () => ({ _id: String(this.nextId++), ...(origin ? { ignore: origin } : {}) });
     const added: FolderUpdate[] = [
-      // expunges carry no modseq upstream; the lowest of the append keeps them first
-      ...changes.expunged.map((uid): FolderUpdate => ({ ...common(), command: 'EXPUNGE', uid, modseq: base })),
-      ...changes.added.map((m): FolderUpdate => ({ ...common(), command: 'EXISTS', uid: m.uid, modseq: at(m.modseq) })),
-      ...changes.flagged.map((m): FolderUpdate => ({ ...common(), command: 'FETCH', uid: m.uid, flags: m.flags, modseq: at(m.modseq) })),
+      ...changes.expunged.map((uid): FolderUpdate => ({ ...common(), command: 'EXPUNGE', uid, modseq: changes.expungedAt ?? 0 })),
+      ...changes.added.map((m): FolderUpdate => ({ ...common(), command: 'EXISTS', uid: m.uid, modseq: Number(m.modseq) })),
+      ...changes.flagged.map((m): FolderUpdate => ({ ...common(), command: 'FETCH', uid: m.uid, flags: m.flags, modseq: Number(m.modseq) })),
     ];
-    for (const entry of added) this.last = Math.max(this.last, entry.modseq);
     this.entries.push(...added);
     if (this.entries.length > JOURNAL_CAPACITY) {
       const dropped = this.entries.splice(0, this.entries.length - JOURNAL_CAPACITY);

@@ -1,5 +1,5 @@
-// CONDSTORE for clients: MODSEQ, HIGHESTMODSEQ and CHANGEDSINCE work through the proxy, with
-// upstream's values where it has CONDSTORE and the proxy's own counter where it has not.
+// CONDSTORE for clients: MODSEQ, HIGHESTMODSEQ and CHANGEDSINCE work through the proxy, with the
+// proxy's own modseqs: level with upstream's where it has CONDSTORE, its own counter where not.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generateCorpus } from '../support/corpus.js';

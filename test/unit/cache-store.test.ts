@@ -234,7 +234,7 @@ describe('removing data', () => {
       const body = await stored(store, fid, 1);
       const header = await stored(store, fid, 1, HEADER_BLOCK);
 
-      await store.expunge(fid, [1], { acct: 'acct', path: 'INBOX', record: { ...folderRecord(fid), messages: 1 } });
+      await store.expunge(fid, [1], 5, { acct: 'acct', path: 'INBOX', record: { ...folderRecord(fid), messages: 1 } });
 
       assert.deepEqual(await store.loadUids(fid), [2]);
       assert.equal((await store.getFolder('acct', 'INBOX'))?.messages, 1);
@@ -248,6 +248,31 @@ describe('removing data', () => {
       // the other message is untouched
       assert.deepEqual(await store.getMetas(fid, [2]), [meta(2)]);
       assert.ok((await readAll(await store.openSection(await stored(store, fid, 2), 0, 3.5 * C))).equals(pattern(3.5 * C, 2)));
+    });
+  });
+
+  test('expunges are noted with their modseq: vanishedSince lists those above a modseq, in the order they went', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      await store.putMetas(fid, [1, 2, 3, 4, 5, 9].map(meta));
+      const record = folderRecord(fid);
+      await store.expunge(fid, [2, 3], 7, { acct: 'acct', path: 'INBOX', record });
+      await store.expunge(fid, [9], 12, { acct: 'acct', path: 'INBOX', record });
+      await store.expunge(fid, [1], 300, { acct: 'acct', path: 'INBOX', record });
+      assert.deepEqual(await store.vanishedSince(fid, 0), [[2, 3], [9, 9], [1, 1]]);
+      assert.deepEqual(await store.vanishedSince(fid, 7), [[9, 9], [1, 1]]);
+      assert.deepEqual(await store.vanishedSince(fid, 299), [[1, 1]]);
+      assert.deepEqual(await store.vanishedSince(fid, 300), []);
+    });
+  });
+
+  test('a cleared folder leaves the HIGHESTMODSEQ it announced, for the generation after it', async () => {
+    await withStore(async (store) => {
+      const record = { ...folderRecord(store.newFolderId()), uidValidity: 77, modseq: 4321 };
+      await store.putFolder('acct', 'INBOX', record);
+      await store.clearFolders('acct', [{ path: 'INBOX', record }], false);
+      assert.equal(await store.getFolder('acct', 'INBOX'), undefined);
+      assert.deepEqual(await store.getModseqMark('acct', 'INBOX'), { uidValidity: 77, modseq: 4321 });
     });
   });
 
@@ -339,7 +364,7 @@ describe('metadata read ahead', () => {
       await written;
       assert.deepEqual(await store.getMetas(fid, [5], readAhead), [flagged]);
 
-      await store.expunge(fid, [6], { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
+      await store.expunge(fid, [6], 5, { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
       assert.deepEqual(await store.getMetas(fid, [6, 7], readAhead), [undefined, meta(7)]);
     });
   });
@@ -372,7 +397,7 @@ describe('section read ahead', () => {
 
       await store.storeSection(fid, 7, HEADER_BLOCK, header(700), header(700).length).written;
       assert.equal(await kept(7), header(700).toString(), 'written after the window was read');
-      await store.expunge(fid, [8], { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
+      await store.expunge(fid, [8], 5, { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
       assert.equal(await kept(8), undefined, 'expunged after the window was read');
       assert.equal(await kept(100), header(100).toString(), 'beyond the window');
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { indexOfUid, lowerBound, parseUidRanges, toSequenceSet, uidsInRanges } from '../../src/model/uid-set.js';
+import { indexOfUid, intersectRanges, lowerBound, normalizeRanges, parseUidRanges, rangesContain, rangesToSet, toSequenceSet, uidsInRanges } from '../../src/model/uid-set.js';
 
 const MAX_UID = 4294967295;
 
@@ -122,5 +122,25 @@ describe('round trips', () => {
     for (const set of ['1:3,7', '5', '1,3,5', '10:20,22,24:30']) {
       assert.equal(toSequenceSet(expand(parseUidRanges(set))), set);
     }
+  });
+});
+
+describe('UID ranges', () => {
+  test('normalizeRanges sorts and merges overlapping and adjacent ranges', () => {
+    assert.deepEqual(normalizeRanges([[9, 9], [1, 3], [4, 5], [2, 2], [12, 15]]), [[1, 5], [9, 9], [12, 15]]);
+  });
+
+  test('intersectRanges keeps what both name', () => {
+    assert.deepEqual(intersectRanges([[1, 5], [9, 9], [12, 15]], [[3, 10], [14, 4294967295]]), [[3, 5], [9, 9], [14, 15]]);
+    assert.deepEqual(intersectRanges([[1, 2]], [[3, 4]]), []);
+  });
+
+  test('rangesContain finds a UID in normalized ranges', () => {
+    const ranges = normalizeRanges([[1, 3], [7, 7], [10, 20]]);
+    assert.deepEqual([0, 1, 3, 4, 7, 8, 15, 21].map((uid) => rangesContain(ranges, uid)), [false, true, true, false, true, false, true, false]);
+  });
+
+  test('rangesToSet writes a sequence set', () => {
+    assert.equal(rangesToSet([[1, 3], [7, 7]]), '1:3,7');
   });
 });

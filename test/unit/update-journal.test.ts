@@ -6,30 +6,16 @@ import { UpdateJournal } from '../../src/sync/update-journal.js';
 const none = { added: [], expunged: [], flagged: [] };
 
 describe('UpdateJournal', () => {
-  test('entries keep upstream modseqs when they are above everything before', () => {
+  test('entries carry the modseqs the folder gave the changes; expunges come first', () => {
     const journal = new UpdateJournal();
-    const entries = journal.append({ ...none, added: [{ uid: 5, modseq: '12' }], flagged: [{ uid: 2, flags: ['\\Seen'], modseq: '13' }] }, 10);
-    assert.deepEqual(entries.map((e) => [e.command, e.uid, e.modseq]), [['EXISTS', 5, 12], ['FETCH', 2, 13]]);
-    assert.equal(journal.head(0), 13);
-  });
-
-  test('expunges come first, at the lowest modseq of their append', () => {
-    const journal = new UpdateJournal();
-    const entries = journal.append({ added: [{ uid: 9, modseq: '30' }], expunged: [3, 4], flagged: [] }, 20);
-    assert.deepEqual(entries.map((e) => [e.command, e.modseq]), [['EXPUNGE', 21], ['EXPUNGE', 21], ['EXISTS', 30]]);
-  });
-
-  test('a later append is always above every earlier entry, even with lower upstream values', () => {
-    const journal = new UpdateJournal();
-    journal.append({ ...none, flagged: [{ uid: 1, flags: [], modseq: '50' }] }, 40);
-    const later = journal.append({ ...none, flagged: [{ uid: 2, flags: [], modseq: '45' }] }, 40);
-    assert.equal(later[0]?.modseq, 51);
+    const entries = journal.append({ added: [{ uid: 9, modseq: '30' }], expunged: [3, 4], expungedAt: 21, flagged: [{ uid: 2, flags: ['\\Seen'], modseq: '31' }] });
+    assert.deepEqual(entries.map((e) => [e.command, e.uid, e.modseq]), [['EXPUNGE', 3, 21], ['EXPUNGE', 4, 21], ['EXISTS', 9, 30], ['FETCH', 2, 31]]);
   });
 
   test('since() returns everything above a modseq, whole appends at a time', () => {
     const journal = new UpdateJournal();
-    journal.append({ ...none, added: [{ uid: 1, modseq: '5' }, { uid: 2, modseq: '5' }] }, 4);
-    journal.append({ ...none, expunged: [1] }, 4);
+    journal.append({ ...none, added: [{ uid: 1, modseq: '5' }, { uid: 2, modseq: '5' }] });
+    journal.append({ ...none, expunged: [1], expungedAt: 6 });
     assert.deepEqual(journal.since(4).map((e) => e.uid), [1, 2, 1]);
     assert.deepEqual(journal.since(5).map((e) => [e.command, e.uid]), [['EXPUNGE', 1]]);
     assert.deepEqual(journal.since(6), []);
@@ -37,13 +23,13 @@ describe('UpdateJournal', () => {
 
   test('the origin session is marked to be skipped', () => {
     const journal = new UpdateJournal();
-    const [entry] = journal.append({ ...none, expunged: [7] }, 1, 'session-a');
+    const [entry] = journal.append({ ...none, expunged: [7], expungedAt: 2 }, 'session-a');
     assert.equal(entry?.ignore, 'session-a');
   });
 
   test('clear() empties it for a new generation', () => {
     const journal = new UpdateJournal();
-    journal.append({ ...none, expunged: [7] }, 1);
+    journal.append({ ...none, expunged: [7], expungedAt: 2 });
     journal.clear();
     assert.deepEqual(journal.since(0), []);
   });
@@ -53,7 +39,7 @@ describe('UpdateJournal', () => {
     assert.equal(journal.changedSince(10), undefined, 'not tracking yet');
     journal.completeFrom(10);
     journal.completeFrom(3); // the first call counts
-    journal.append({ ...none, flagged: [{ uid: 4, flags: ['\\Seen'], modseq: '11' }], added: [{ uid: 9, modseq: '12' }] }, 10);
+    journal.append({ ...none, flagged: [{ uid: 4, flags: ['\\Seen'], modseq: '11' }], added: [{ uid: 9, modseq: '12' }] });
     assert.deepEqual(journal.changedSince(10), new Set([9, 4]));
     assert.deepEqual(journal.changedSince(11), new Set([9]));
     assert.equal(journal.changedSince(9), undefined, 'older changes are only in the cache');
@@ -65,7 +51,7 @@ describe('UpdateJournal', () => {
     const journal = new UpdateJournal();
     journal.completeFrom(0);
     const flagged = Array.from({ length: JOURNAL_CAPACITY + 1 }, (_, i) => ({ uid: i + 1, flags: [], modseq: String(i + 1) }));
-    journal.append({ ...none, flagged }, 0);
+    journal.append({ ...none, flagged });
     assert.equal(journal.changedSince(0), undefined);
     assert.equal(journal.changedSince(1)?.size, JOURNAL_CAPACITY);
   });

@@ -10,7 +10,9 @@ import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer } from '../responses.js';
 import { folderOf } from '../mailbox-id.js';
+import { stateOf } from '../session-state.js';
 import { announceCondstore, keywordAnnouncement, sessionFlags } from '../untagged.js';
+import { vanishedEarlier } from './on-resync.js';
 
 const SEEN = '\\Seen';
 
@@ -36,7 +38,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
   await folder.ready();
   const selected = session.selected;
   if (!selected) return 'NONEXISTENT';
-  announceCondstore(session, folder.modseqFloor());
+  announceCondstore(session, folder.highestModseq());
   const plan = planFetch(options.query);
   const writer = new ResponseWriter(session);
   const changedSince = options.changedSince ? BigInt(options.changedSince) : 0n;
@@ -46,6 +48,12 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
   // CHANGEDSINCE: the changed messages from the folder's journal, where it reaches back that far
   const changed = changedSince ? folder.changedSince(Number(changedSince)) : undefined;
   const messages = changed ? options.messages.filter((uid) => changed.has(uid)) : options.messages;
+  // UID FETCH ... (CHANGEDSINCE m VANISHED): what of the UIDs it names went since m, first (RFC 7162 3.2.6)
+  const state = stateOf(session);
+  const vanishedWithin = state.fetchVanished;
+  state.fetchVanished = undefined;
+  const earlier = vanishedWithin && (await vanishedEarlier(folder, Number(changedSince), vanishedWithin));
+  if (earlier) await writer.write([Buffer.from(earlier)]);
 
   /** One batch's metadata and cached sections, read while the batch before it is written. */
   const prepareBatch = async (uids: number[]): Promise<PreparedBatch> => {

@@ -22,7 +22,7 @@ export function makeOnSearch(deps: { log: Logger }) {
     if (!selected) return { uidList: [] };
     const query = compileSearch(takeSearchArguments(session), (set) => getMessageRange(selected.uidList, set, false));
     const folder = folderOf(session, mailbox);
-    announceCondstore(session, folder.modseqFloor());
+    announceCondstore(session, folder.highestModseq());
     const found = await searchFolder(folder, query, selected.uidList);
     if (!hasAtom(query, 'MODSEQ')) return { uidList: found };
     // a MODSEQ criterion: the answer carries the highest mod-sequence of what it reports (RFC 7162 3.1.5)

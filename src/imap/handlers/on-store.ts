@@ -19,7 +19,7 @@ const ACTIONS = { add: '+FLAGS', remove: '-FLAGS', set: 'FLAGS' } as const;
 export function makeOnStore(deps: { log: Logger }) {
   return handle(deps.log, 'STORE', async (mailbox: string, update: StoreUpdate, session: ImapSession) => {
     const folder = folderOf(session, mailbox);
-    announceCondstore(session, folder.modseqFloor());
+    announceCondstore(session, folder.highestModseq());
     const { updates, modified } = await folder.storeFlags(update.messages, ACTIONS[update.action], update.value, {
       ...(update.unchangedSince ? { unchangedSince: String(update.unchangedSince) } : {}),
       origin: session.id,
