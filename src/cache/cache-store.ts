@@ -277,6 +277,16 @@ export class CacheStore {
     await this.batch(structures.map(({ uid, structure }) => ({ type: 'put', key: keys.structure(fid, uid), value: encodeStructure(structure) })));
   }
 
+  /** Sort and thread keys of messages (sync/sort/message-keys.ts), encoded there. */
+  async putMessageKeys(fid: string, entries: readonly { uid: Uid; value: string }[]): Promise<void> {
+    await this.batch(entries.map(({ uid, value }) => ({ type: 'put', key: keys.messageKeys(fid, uid), value: Buffer.from(value) })));
+  }
+
+  async getMessageKeys(fid: string, uids: readonly Uid[]): Promise<(string | undefined)[]> {
+    const values = await this.db.getMany(uids.map((uid) => keys.messageKeys(fid, uid)));
+    return values.map((value) => value?.toString());
+  }
+
   /**
    * Messages gone upstream: their metadata, structures and sections go in one write with the
    * folder's new record and the note that they went at `modseq` (QRESYNC's VANISHED), then (once
@@ -287,7 +297,7 @@ export class CacheStore {
     if (uids.length) ops.push({ type: 'put', key: keys.vanished(fid, modseq, uids[0] as Uid), value: toSequenceSet(uids) });
     const chunks: ChunkRange[] = [];
     for (const uid of uids) {
-      ops.push({ type: 'del', key: keys.meta(fid, uid) }, { type: 'del', key: keys.structure(fid, uid) });
+      ops.push({ type: 'del', key: keys.meta(fid, uid) }, { type: 'del', key: keys.structure(fid, uid) }, { type: 'del', key: keys.messageKeys(fid, uid) });
       const prefix = keys.sectionsOf(fid, uid);
       for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
         ops.push({ type: 'del', key });

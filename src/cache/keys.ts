@@ -16,6 +16,7 @@ import type { AccountId, FolderPath, Uid } from '../model/types.js';
  *   x!<fid>!h!<uid>!<section>        section record: length, header length, where its chunks are
  *   x!<fid>!v!<modseq>!<uid>         UIDs expunged at that modseq (a UID set; <uid>: its first)
  *   w!<acct>!<path>                  a cleared folder's last HIGHESTMODSEQ (records.ts ModseqMark)
+ *   x!<fid>!k!<uid>                  sort and thread keys derived from ENVELOPE and References
  *   g!<fid>                          a dropped folder generation whose data is still being deleted
  */
 
@@ -50,6 +51,7 @@ export const keys = {
   metaPrefix: (fid: string) => `x!${fid}!m!`,
   structure: (fid: string, uid: Uid) => `x!${fid}!s!${uidHex(uid)}`,
   structurePrefix: (fid: string) => `x!${fid}!s!`,
+  messageKeys: (fid: string, uid: Uid) => `x!${fid}!k!${uidHex(uid)}`,
   section: (fid: string, uid: Uid, section: string) => `x!${fid}!h!${uidHex(uid)}!${sectionKeyPart(section)}`,
   sectionsOf: (fid: string, uid: Uid) => `x!${fid}!h!${uidHex(uid)}!`,
   sectionPrefix: (fid: string) => `x!${fid}!h!`,

@@ -23,6 +23,7 @@ import { answerFor } from './responses.js';
 import { InputGuard, type CommandLine, type GuardedConnection, type LineCallback, type LineParser, type ParsedLine } from './input-guard.js';
 import { lsubListing } from './lsub-listing.js';
 import { saveResult, substituteSaved } from './saved-search.js';
+import { rewriteSortCommand } from './sort-command.js';
 import { getMessageRange } from './message-range.js';
 import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
@@ -106,6 +107,18 @@ interface CoreCommandClass {
     append(line: CommandLine, callback: LineCallback): void;
     sendNotifications(handler: { disableNotifications?: boolean }, callback: () => void): void;
   };
+}
+
+/**
+ * A command's first line, as imap-core is to see it: a SORT or THREAD becomes a SEARCH, and what
+ * it asks is kept for the search handler; any other command clears what an earlier one left.
+ */
+function takeSortCommand(session: ImapSession, line: string): string {
+  const state = stateOf(session);
+  const rewritten = rewriteSortCommand(line);
+  state.sortRequest = rewritten.request;
+  state.sortAnswer = undefined;
+  return rewritten.line;
 }
 
 /** Commands after which the searches kept UPDATEd are not run again: they change nothing. */
@@ -328,13 +341,18 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPConnection.send: a line goes out through the output stream, after what is queued there',
+    what: 'IMAPConnection.send: a line goes out through the output stream, after what is queued there; a `* SEARCH` line becomes the ESEARCH, SORT or THREAD line its command asked for',
     why: "imap-core writes some responses (SELECT's, LIST's, STATUS, SEARCH, a failed command's) straight to the socket, past the end of a large FETCH literal still queued in its output stream: the line landed inside the literal (imaptest stress with large messages)",
     apply: () => {
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const send = IMAPConnection.prototype.send;
       IMAPConnection.prototype.send = function (this: CoreConnection, payload: string, callback?: () => void) {
-        const esearch = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).searchReturn : undefined;
+        const sortAnswer = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).sortAnswer : undefined;
+        if (sortAnswer !== undefined) {
+          stateOf(this.session).sortAnswer = undefined;
+          payload = sortAnswer;
+        }
+        const esearch = sortAnswer === undefined && this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).searchReturn : undefined;
         if (esearch) {
           const numbers = searchNumbers(payload);
           keepUpdated(this.session, esearch, numbers);
@@ -415,8 +433,8 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPConnection._setListeners and IMAPStream._write: an input guard per connection',
-    why: 'imap-core bounds a line (maxLineLength) but not the literals of one command; and it catches no exception of its own or of a handler (see input-guard.ts)',
+    what: 'IMAPConnection._setListeners and IMAPStream._write: an input guard per connection; it turns SORT and THREAD into SEARCH (sort-command.ts)',
+    why: 'imap-core bounds a line (maxLineLength) but not the literals of one command; and it catches no exception of its own or of a handler (see input-guard.ts). imap-core has no SORT or THREAD and its command table is private: their criteria run as a SEARCH, the search handler orders or threads what it found, and the `* SEARCH` line is replaced (IMAPConnection.send)',
     apply: () => {
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const { IMAPStream } = requireCore(`${CORE}/lib/imap-stream.js`) as { IMAPStream: CoreStreamClass };
@@ -432,7 +450,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
             parser,
             limit,
             (line) => cancelUpdate(this.session, line, this.state === 'Selected'),
-            (line) => substituteSaved(this.session, line),
+            (line) => substituteSaved(this.session, takeSortCommand(this.session, line)),
           );
           guards.set(parser, guard);
           const handle = parser.oncommand.bind(parser);
@@ -568,11 +586,17 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'command search: its arguments kept as the client wrote them; SEARCH RETURN (...) answered with ESEARCH',
-    why: 'imap-core flattens the parsed query, losing parenthesised groups; the proxy sends the criteria upstream as they were (search-query.ts). imap-core knows no ESEARCH (RFC 4731): RETURN is taken off before it parses, and its SEARCH line becomes the ESEARCH line (IMAPConnection.send)',
+    what: 'command search: its arguments kept as the client wrote them; SEARCH RETURN (...) answered with ESEARCH; a malformed SORT or THREAD refused',
+    why: 'imap-core flattens the parsed query, losing parenthesised groups; the proxy sends the criteria upstream as they were (search-query.ts). imap-core knows no ESEARCH (RFC 4731): RETURN is taken off before it parses, and its SEARCH line becomes the ESEARCH line (IMAPConnection.send). SORT and THREAD (RFC 5256) reach it as a SEARCH (see the input guard): their BAD / NO [BADCHARSET] is given here',
     apply: () =>
       wrapCommand('search', (context, command, callback) => {
         const state = stateOf(context.session);
+        const sort = state.sortRequest;
+        if (sort?.kind === 'refused') {
+          state.sortRequest = undefined;
+          callback(null, { response: sort.response, ...(sort.code ? { code: sort.code } : {}), message: sort.message });
+          return true;
+        }
         const taken = takeSearchReturn((command.attributes ?? []) as ImapToken[]);
         if (typeof taken === 'string') {
           callback(null, { response: 'BAD', message: taken });

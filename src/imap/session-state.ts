@@ -5,6 +5,7 @@ import type { Account } from '../sync/account.js';
 import type { ImapSession, ImapToken } from './imap-core.js';
 import type { AppendIntake } from './append-intake.js';
 import type { SearchReturn } from './esearch.js';
+import type { SortRequest } from './sort-command.js';
 import type { ContextSearch } from './search-context.js';
 
 /** A tagged answer as imap-core composes it. */
@@ -37,6 +38,10 @@ export class SessionState {
   statusItems: string[] = [];
   /** CONDSTORE was enabled in the selected mailbox before the command running now (untagged.ts, announceCondstore). */
   condstoreBefore = false;
+  /** The command running now is a SORT or THREAD, run by imap-core as a SEARCH (sort-command.ts). */
+  sortRequest: SortRequest | undefined;
+  /** The `* SORT` or `* THREAD` line that replaces the `* SEARCH` line imap-core composes for it. */
+  sortAnswer: string | undefined;
   /** The SEARCH running now asked for an ESEARCH answer (RETURN options). */
   searchReturn: SearchReturn | undefined;
   /** The special-use attributes of the CREATE running now (RFC 6154 3): `CREATE name (USE (\Archive))`. */

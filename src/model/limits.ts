@@ -269,3 +269,6 @@ export const JOURNAL_CAPACITY = 20_000;
 
 /** A generated certificate is long-lived: users trust it by hand, once (a Thunderbird exception, a keychain entry). */
 export const CERTIFICATE_VALIDITY_YEARS = 5;
+
+/** Messages whose sort and thread keys are read from the cache, or fetched from upstream, at a time. */
+export const SORT_KEY_BATCH = 500;

@@ -1,3 +1,4 @@
+import type { SectionRecord } from '../cache/cache-store.js';
 import { FULL_BODY, HEADER_BLOCK } from '../cache/keys.js';
 import { SEARCH_BATCH, SEARCH_HEADER_MAX } from '../model/limits.js';
 import type { MessageMeta, Uid } from '../model/types.js';
@@ -28,7 +29,7 @@ export async function searchCache(generation: FolderGeneration, query: readonly 
 }
 
 /** A message's raw header block from the cache (whole body or header section), as latin1. */
-async function cachedHeader(generation: GenerationContext, uid: Uid): Promise<string | undefined> {
+export async function cachedHeader(generation: GenerationContext, uid: Uid): Promise<string | undefined> {
   const { store } = generation.account;
   const [header, body] = await store.getSections(generation.fid, [
     { uid, section: HEADER_BLOCK },
@@ -36,8 +37,12 @@ async function cachedHeader(generation: GenerationContext, uid: Uid): Promise<st
   ]);
   const record = header ?? body;
   if (!record) return undefined;
-  const end = header ? header.length : record.headerLength;
-  const content = await store.openSection(record, 0, Math.min(end, SEARCH_HEADER_MAX));
+  return headerText(generation, record, header ? header.length : record.headerLength);
+}
+
+/** The first `end` bytes of a section (its header block), at most SEARCH_HEADER_MAX, as latin1. */
+export async function headerText(generation: GenerationContext, record: SectionRecord, end: number): Promise<string> {
+  const content = await generation.account.store.openSection(record, 0, Math.min(end, SEARCH_HEADER_MAX));
   if ('buffer' in content) return content.buffer.toString('latin1');
   const pieces: Buffer[] = [];
   for await (const piece of content.stream) pieces.push(piece as Buffer);

@@ -11,6 +11,9 @@ import type { CopyUid } from '../upstream/response-codes.js';
 import type { FlagUpdate } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { searchCache } from './cached-search.js';
+import { sortMessages } from './sort/sort-index.js';
+import type { SortStep } from './sort/sort-program.js';
+import { threadMessages, type ThreadAlgorithm } from './sort/threads.js';
 import { gatherFetchData, type FetchData, type FetchNeeds } from './fetch-data.js';
 import { syncFolder, type SyncResult } from './folder-sync.js';
 import { FolderGeneration } from './generation.js';
@@ -318,6 +321,16 @@ export class Folder extends EventEmitter {
       if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE')) throw err;
       return searchCache(await this.ready(), query, uids);
     }
+  }
+
+  /** SORT (RFC 5256) of these messages (ascending UIDs), from the cache's sort keys (sort/). */
+  async sort(uids: readonly Uid[], steps: readonly SortStep[]): Promise<Uid[]> {
+    return sortMessages(await this.ready(), uids, steps);
+  }
+
+  /** THREAD (RFC 5256) of these messages: the thread list; `name` gives the number a message is named by. */
+  async thread(uids: readonly Uid[], algorithm: ThreadAlgorithm, name: (uid: Uid) => number): Promise<string> {
+    return threadMessages(await this.ready(), uids, algorithm, name);
   }
 
   /** Starts a new cache generation (first sync, or UIDVALIDITY changed upstream). */

@@ -33,7 +33,7 @@ const unavailable = (what: string) => {
 };
 
 /** Finds the value of a header field in a raw header block (with its folded lines unfolded). */
-function headerValues(header: string, name: string): string[] {
+export function headerValues(header: string, name: string): string[] {
   const values: string[] = [];
   const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*:(.*(?:\\r?\\n[ \\t].*)*)`, 'gim');
   for (const match of header.matchAll(pattern)) values.push((match[1] as string).replace(/\r?\n[ \t]/g, ' '));

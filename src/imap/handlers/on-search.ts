@@ -11,6 +11,8 @@ import { announceCondstore } from '../untagged.js';
 import type { Folder } from '../../sync/folder.js';
 import { hasAtom, type Token } from '../../upstream/imap-tokens.js';
 import { SEARCH_BATCH } from '../../model/limits.js';
+import { sortLine } from './on-sort.js';
+import { threadLine } from './on-thread.js';
 
 /**
  * SEARCH / UID SEARCH: answered by upstream, limited to the messages the client knows; while
@@ -23,7 +25,13 @@ export function makeOnSearch(deps: { log: Logger }) {
     const query = compileSearch(takeSearchArguments(session), (set) => getMessageRange(selected.uidList, set, false));
     const folder = folderOf(session, mailbox);
     announceCondstore(session, folder.highestModseq());
-    const found = await searchFolder(folder, query, selected.uidList);
+    const state = stateOf(session);
+    const sort = state.sortRequest;
+    state.sortRequest = undefined;
+    // SORT and THREAD over every message need no search (their usual form)
+    const found = sort && matchesAll(query) ? [...selected.uidList] : await searchFolder(folder, query, selected.uidList);
+    if (sort?.kind === 'sort') state.sortAnswer = await sortLine(folder, selected.uidList, found, sort);
+    if (sort?.kind === 'thread') state.sortAnswer = await threadLine(folder, selected.uidList, found, sort);
     if (!hasAtom(query, 'MODSEQ')) return { uidList: found };
     // a MODSEQ criterion: the answer carries the highest mod-sequence of what it reports (RFC 7162 3.1.5)
     const esearch = stateOf(session).searchReturn;
@@ -31,6 +39,12 @@ export function makeOnSearch(deps: { log: Logger }) {
     if (esearch && highest) esearch.modseq = highest;
     return { uidList: found, ...(highest ? { highestModseq: highest } : {}) };
   });
+}
+
+/** The criteria are ALL alone (after a CHARSET). */
+function matchesAll(query: readonly Token[]): boolean {
+  const criteria = hasAtom(query.slice(0, 1), 'CHARSET') ? query.slice(2) : query;
+  return criteria.length === 1 && hasAtom(criteria, 'ALL');
 }
 
 /** The UIDs of the messages the session knows that match, ascending. */
