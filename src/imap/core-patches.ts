@@ -24,6 +24,9 @@ import { InputGuard, type CommandLine, type GuardedConnection, type LineCallback
 import { lsubListing } from './lsub-listing.js';
 import { saveResult, substituteSaved } from './saved-search.js';
 import { rewriteSortCommand } from './sort-command.js';
+import { parseNotify } from './notify-command.js';
+import { runNotify, type NotifyOutput } from './notify-session.js';
+import { parseMailboxId } from './mailbox-id.js';
 import { getMessageRange } from './message-range.js';
 import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
@@ -119,6 +122,63 @@ function takeSortCommand(session: ImapSession, line: string): string {
   state.sortRequest = rewritten.request;
   state.sortAnswer = undefined;
   return rewritten.line;
+}
+
+/** `tag NOTIFY ...`: imap-core knows no NOTIFY (RFC 5465). */
+const NOTIFY_LINE = /^(\S+) NOTIFY(?= |$)/i;
+
+/**
+ * A command's first line, as imap-core is to see it: a NOTIFY becomes a NOOP, its arguments
+ * parsed here (imap-core's parser, as for any command) and kept for the NOOP handler.
+ */
+function takeNotifyCommand(session: ImapSession, line: string): string {
+  const state = stateOf(session);
+  const notify = NOTIFY_LINE.exec(line);
+  if (!notify) {
+    state.notifyRequest = undefined;
+    return line;
+  }
+  const { parser } = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { parser(input: string): { attributes?: CommandArgument[] } };
+  try {
+    state.notifyRequest = parseNotify(parser(line).attributes ?? []);
+  } catch {
+    // a literal in it (the line ends before the command does), or what does not parse
+    state.notifyRequest = { kind: 'refused', response: 'BAD', message: 'Invalid NOTIFY arguments' };
+  }
+  return `${notify[1]} NOOP`;
+}
+
+/** What a NOTIFY session needs of its connection: when it may write, its selected mailbox, how names are written. */
+function notifyOutput(connection: CoreConnection & { condstoreEnabled?: boolean; emitNotifications(): void }): NotifyOutput {
+  const tools = requireCore(`${CORE}/lib/imap-tools.js`) as CoreTools;
+  const { compiler } = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { compiler(response: unknown): string };
+  const session = connection.session;
+  const state = stateOf(session);
+  const name = (path: string) => (connection.acceptUTF8Enabled ? Buffer.from(path) : tools.utf7encode(path));
+  const atom = (value: string | number) => ({ type: 'atom', value: String(value) });
+  return {
+    write: (line) => connection.send(line),
+    quiet: () => !state.commandRunning && !connection._closing && !connection._closed,
+    backedUp: (resume) => {
+      if (!session.writeStream.writableNeedDrain) return false;
+      session.writeStream.once('drain', () => contain(session, resume));
+      return true;
+    },
+    selected: () => (session.selected ? parseMailboxId(session.selected.mailbox).path : undefined),
+    flushSelected: (withExpunges) => {
+      const queue = (session.selected ? session.selected.notifications : []) as { command?: string }[];
+      if (queue.length && (withExpunges || !queue.some((update) => update.command === 'EXPUNGE'))) connection.emitNotifications();
+    },
+    condstore: () => !!connection.condstoreEnabled || state.qresync,
+    folderPath: (mailbox) => tools.normalizeMailbox(mailbox, !connection.acceptUTF8Enabled),
+    statusLine: (path, items) => compiler({ tag: '*', command: 'STATUS', attributes: [name(path), items.flatMap(([item, value]) => [atom(item), atom(value)])] }),
+    listLine: (flags, path, oldPath) =>
+      compiler({
+        tag: '*',
+        command: 'LIST',
+        attributes: [flags.map(atom), '/', name(path), ...(oldPath === undefined ? [] : [[{ type: 'string', value: 'OLDNAME' }, [name(oldPath)]]])],
+      }),
+  };
 }
 
 /** Commands after which the searches kept UPDATEd are not run again: they change nothing. */
@@ -433,8 +493,8 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPConnection._setListeners and IMAPStream._write: an input guard per connection; it turns SORT and THREAD into SEARCH (sort-command.ts)',
-    why: 'imap-core bounds a line (maxLineLength) but not the literals of one command; and it catches no exception of its own or of a handler (see input-guard.ts). imap-core has no SORT or THREAD and its command table is private: their criteria run as a SEARCH, the search handler orders or threads what it found, and the `* SEARCH` line is replaced (IMAPConnection.send)',
+    what: 'IMAPConnection._setListeners and IMAPStream._write: an input guard per connection; it turns SORT and THREAD into SEARCH (sort-command.ts), NOTIFY into NOOP, and tells NOTIFY when commands end',
+    why: 'imap-core bounds a line (maxLineLength) but not the literals of one command; and it catches no exception of its own or of a handler (see input-guard.ts). imap-core has no SORT or THREAD and its command table is private: their criteria run as a SEARCH, the search handler orders or threads what it found, and the `* SEARCH` line is replaced (IMAPConnection.send); NOTIFY is answered in the NOOP command module; NOTIFY\'s responses go out between commands only',
     apply: () => {
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const { IMAPStream } = requireCore(`${CORE}/lib/imap-stream.js`) as { IMAPStream: CoreStreamClass };
@@ -450,7 +510,17 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
             parser,
             limit,
             (line) => cancelUpdate(this.session, line, this.state === 'Selected'),
-            (line) => substituteSaved(this.session, takeSortCommand(this.session, line)),
+            (line) => substituteSaved(this.session, takeSortCommand(this.session, takeNotifyCommand(this.session, line))),
+            {
+              started: () => {
+                stateOf(this.session).commandRunning = true;
+              },
+              ended: () => {
+                const state = stateOf(this.session);
+                state.commandRunning = false;
+                state.notify?.commandEnded();
+              },
+            },
           );
           guards.set(parser, guard);
           const handle = parser.oncommand.bind(parser);
@@ -570,6 +640,24 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
           refresh(this.session).then(() => contain(this.session, () => original.call(this, command, callback, next)));
         };
       }
+    },
+  },
+  {
+    what: 'command noop: a NOTIFY (RFC 5465), which reaches it as a NOOP (the input guard), is answered by notify-session.ts',
+    why: 'imap-core has no NOTIFY and its command table is private; NOOP runs in every state and changes nothing of its own',
+    apply: () => {
+      wrapCommand('noop', (context, _command, callback) => {
+        const state = stateOf(context.session);
+        const request = state.notifyRequest;
+        if (!request) return false;
+        state.notifyRequest = undefined;
+        const connection = context as CommandContext & CoreConnection & { emitNotifications(): void };
+        runNotify(state, request, notifyOutput(connection)).then(
+          (answer) => contain(context.session, () => callback(null, answer)),
+          (err: unknown) => contain(context.session, () => callback(null, answerFor(err))),
+        );
+        return true;
+      });
     },
   },
   {

@@ -38,6 +38,14 @@ const APPEND_COMMAND = /^\S+ APPEND /i;
 /** A line that ends with a non-synchronizing literal (RFC 7888): `{n+}`. */
 const NON_SYNC_LITERAL = /\{(\d+)\+\}$/;
 
+/** Told when a command starts to arrive and when it was answered (NOTIFY writes between commands). */
+export interface CommandActivity {
+  started(): void;
+  ended(): void;
+}
+
+const UNWATCHED: CommandActivity = { started: () => undefined, ended: () => undefined };
+
 /** The connection as the guard needs it. */
 export interface GuardedConnection {
   session: ImapSession;
@@ -73,6 +81,7 @@ export class InputGuard {
     private readonly ownCommand: (line: string) => string | undefined = () => undefined,
     /** A command's first line as imap-core is to see it (`$` of SEARCHRES replaced). */
     private readonly rewrite: (line: string) => string = (line) => line,
+    private readonly activity: CommandActivity = UNWATCHED,
   ) {}
 
   /** imap-core is about to send a continuation request: false where the client sends without one (LITERAL+). */
@@ -95,6 +104,7 @@ export class InputGuard {
     if (this.tripped || this.connection._closing || this.connection._closed) return drop();
     const nonSync = !Buffer.isBuffer(line) && 'value' in line && line.final ? NON_SYNC_LITERAL.exec(line.value) : null;
     if (nonSync) return this.nonSyncLiteral(handle, line as { value: string }, Number(nonSync[1]), nonSync.index, callback);
+    if (!Buffer.isBuffer(line) && 'value' in line) this.activity.started();
     if (this.commandStart && !Buffer.isBuffer(line) && 'value' in line) {
       this.streamed = APPEND_COMMAND.test(line.value);
       line.value = this.rewrite(line.value);
@@ -103,13 +113,19 @@ export class InputGuard {
       const answer = this.ownCommand(line.value);
       if (answer !== undefined) {
         this.run(() => this.connection.send(answer));
+        this.activity.ended();
         return callback();
       }
     }
     if (Buffer.isBuffer(line) || line.final) {
       this.literals = 0;
       this.commandStart = true;
-      return this.run(() => handle(line, callback));
+      return this.run(() =>
+        handle(line, (err) => {
+          callback(err);
+          this.run(() => this.activity.ended());
+        }),
+      );
     }
     this.commandStart = false;
     const size = this.streamed ? 0 : (line.expecting ?? 0);
@@ -121,6 +137,7 @@ export class InputGuard {
       handle(line, (err) => {
         this.literals = err ? 0 : this.literals + size;
         callback(err);
+        if (err) this.activity.ended();
       }),
     );
   }

@@ -6,6 +6,8 @@ import type { ImapSession, ImapToken } from './imap-core.js';
 import type { AppendIntake } from './append-intake.js';
 import type { SearchReturn } from './esearch.js';
 import type { SortRequest } from './sort-command.js';
+import type { NotifyRequest } from './notify-command.js';
+import type { NotifySession } from './notify-session.js';
 import type { ContextSearch } from './search-context.js';
 
 /** A tagged answer as imap-core composes it. */
@@ -56,6 +58,12 @@ export class SessionState {
   keywords = new Set<string>();
   /** The APPEND being received now (append-intake.ts): answered at its end, stopped if the client goes. */
   appendIntake: AppendIntake | undefined;
+  /** The command running now is a NOTIFY, run by imap-core as a NOOP (core-patches.ts): what it asks. */
+  notifyRequest: NotifyRequest | undefined;
+  /** What the session's NOTIFY SET asked for, being delivered; none before one or after NOTIFY NONE. */
+  notify: NotifySession | undefined;
+  /** A command is being received or answered: untagged responses of NOTIFY wait for its end. */
+  commandRunning = false;
   /** Ends the notifier's listening to the account on this session's behalf. */
   stopListening: (() => void) | undefined;
 
@@ -69,6 +77,8 @@ export class SessionState {
   /** The connection ended: its account stops watching on its behalf. */
   closed(sessionId: string): void {
     this.appendIntake?.abort();
+    this.notify?.stop();
+    this.notify = undefined;
     this.account?.watcher.sessionLeft(sessionId);
     this.account = undefined;
   }

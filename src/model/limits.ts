@@ -179,6 +179,14 @@ export const COMMAND_LITERALS_SLACK = 1024 * 1024;
  * characters by throwing, which ended the process. Folder names are far shorter. */
 export const MAX_LIST_PATTERN = 1024;
 
+/** Mailbox names in one NOTIFY (SUBTREE and MAILBOXES together): each change of a folder is
+ * matched against them; more is answered NO [NOTIFICATIONOVERFLOW] (Dovecot's limit too). */
+export const MAX_NOTIFY_MAILBOXES = 100;
+
+/** Mailboxes with a NOTIFY response owed to one session at once (one STATUS and one LIST each at
+ * most): past it the session gets NOTIFICATIONOVERFLOW and no more (RFC 5465 5.8). */
+export const MAX_NOTIFY_PENDING = 1000;
+
 /** Client connections at once, in total and from one address (configurable; the defaults).
  * Clients on this machine all come from 127.0.0.1, so the per-address limit must leave room for
  * many of them: Thunderbird alone opens up to 5 per account. */

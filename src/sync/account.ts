@@ -18,6 +18,9 @@ import type { FolderChanges } from './update-journal.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import { LIST_FRESH_MS } from '../model/limits.js';
 
+/** A change of the folder list (NOTIFY's MailboxName): made through the proxy, or found by a LIST upstream. */
+export type FolderListChange = { kind: 'created' | 'deleted'; path: FolderPath } | { kind: 'renamed'; from: FolderPath; path: FolderPath };
+
 /** Per-process key: the password check kept in memory is useless outside this process. */
 const PROCESS_KEY = randomBytes(32);
 const passwordDigest = (pass: string) => createHmac('sha256', PROCESS_KEY).update(pass, 'utf8').digest();
@@ -40,7 +43,11 @@ export interface AccountOptions {
  * One user on the upstream server, shared by all of that user's client sessions: the upstream
  * connection pool, the folder list and the folders. Emits 'updated' (path) when a folder's
  * journal grew and 'dropped' (path) when a folder's cache generation ended (UIDVALIDITY
- * changed, folder deleted or renamed): sessions that have it selected must leave it.
+ * changed, folder deleted or renamed): sessions that have it selected must leave it. For NOTIFY
+ * (RFC 5465): 'changed' (path) whenever the proxy learns that a folder's messages may have
+ * changed (its journal grew, a write through the proxy, a report of the watcher; one change may
+ * be told more than once), 'listChanged' (FolderListChange) and 'subscriptionChanged' (path,
+ * subscribed).
  */
 export class Account extends EventEmitter implements AccountContext {
   readonly id: AccountId;
@@ -59,6 +66,8 @@ export class Account extends EventEmitter implements AccountContext {
   private readonly folders = new Map<FolderPath, Folder>();
   private listing: { entries: FolderListEntry[]; at: number } | undefined;
   private listRefresh: Promise<FolderListEntry[]> | undefined;
+  /** The folders upstream listed last, with the proxy's own changes since: what a new listing is compared with. */
+  private knownPaths: Set<FolderPath> | undefined;
   /** Keyed digest of the password upstream last accepted; none once upstream refused it. */
   private digest: Buffer | undefined;
   /** The credentials of the last login upstream accepted: every new upstream connection uses them. */
@@ -112,8 +121,10 @@ export class Account extends EventEmitter implements AccountContext {
       const created = new Folder(this, normalized);
       created.on('updated', (changes: FolderChanges) => {
         this.emit('updated', created.path);
+        this.emit('changed', created.path);
         if (changes.added.length) this.prefetcher?.folderGrew(created.path);
       });
+      created.on('changed', () => this.emit('changed', created.path));
       created.on('reset', () => this.emit('dropped', created.path));
       created.on('gone', () => this.emit('dropped', created.path));
       this.folders.set(normalized, created);
@@ -139,6 +150,7 @@ export class Account extends EventEmitter implements AccountContext {
       const { entries, statuses } = await this.pool.run({ priority: Priority.Client }, (conn) => conn.list());
       for (const [path, status] of statuses) this.folder(path).noteStatus(status);
       this.listing = { entries, at: Date.now() };
+      this.compareListing(entries);
       await this.store.putFolderList(this.id, { v: RECORD_VERSION, fetchedAt: Date.now(), folders: entries });
       return entries;
     } catch (err) {
@@ -147,6 +159,24 @@ export class Account extends EventEmitter implements AccountContext {
       this.log.warn({ err }, 'upstream unreachable; LIST answered from the cache');
       return cached.folders;
     }
+  }
+
+  /** Tells of the folders that appeared or went upstream since the last listing (not on the first). */
+  private compareListing(entries: readonly FolderListEntry[]): void {
+    const previous = this.knownPaths;
+    this.knownPaths = new Set(entries.map((entry) => entry.path));
+    if (!previous) return;
+    for (const path of this.knownPaths) if (!previous.has(path)) this.emit('listChanged', { kind: 'created', path } satisfies FolderListChange);
+    for (const path of previous) if (!this.knownPaths.has(path)) this.emit('listChanged', { kind: 'deleted', path } satisfies FolderListChange);
+  }
+
+  /** A change of the folder list made through the proxy: told now, and not again by the next listing. */
+  private listChanged(change: FolderListChange): void {
+    this.listing = undefined;
+    if (change.kind === 'renamed') this.knownPaths?.delete(change.from);
+    if (change.kind === 'deleted') this.knownPaths?.delete(change.path);
+    else this.knownPaths?.add(change.path);
+    this.emit('listChanged', change);
   }
 
   /** The admin cleared the cache of these folders (or of the whole account). */
@@ -177,7 +207,7 @@ export class Account extends EventEmitter implements AccountContext {
     const normalized = normalizePath(path);
     await this.pool.run({ priority: Priority.Client }, (conn) => (use.length ? conn.createSpecialUse(normalized, use) : conn.folderCommand('CREATE', normalized)));
     this.folder(path).markCreated();
-    this.listing = undefined;
+    this.listChanged({ kind: 'created', path: normalized });
   }
 
   /** DELETE upstream; the folder's cache goes, and sessions that have it selected are told. */
@@ -187,20 +217,23 @@ export class Account extends EventEmitter implements AccountContext {
     await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand('DELETE', folder.path));
     await folder.drop();
     this.forgetFolder(folder);
-    this.listing = undefined;
+    this.listChanged({ kind: 'deleted', path: folder.path });
   }
 
   /** RENAME upstream; the cache of the folder and its subfolders follows under the new names. */
   async renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
     const source = normalizePath(from);
     const target = normalizePath(to);
+    // the subfolders move too: known from a listing, which NOTIFY's MailboxName needs before
+    if (!this.knownPaths && this.listenerCount('listChanged') > 0) await this.list();
     this.pool.leaveFolder(source);
     await this.pool.run({ priority: Priority.Client }, (conn) => conn.rename(source, target));
     await this.store.renameFolders(this.id, source, target);
-    for (const folder of [...this.folders.values()]) {
-      if (folder.path === source || folder.path.startsWith(`${source}/`)) this.forgetFolder(folder);
-    }
-    this.listing = undefined;
+    const moved = (path: FolderPath) => path === source || path.startsWith(`${source}/`);
+    for (const folder of [...this.folders.values()]) if (moved(folder.path)) this.forgetFolder(folder);
+    // the subfolders are renamed too (RFC 3501 6.3.5): each is told
+    const renamed = new Set([source, ...[...(this.knownPaths ?? [])].filter(moved)]);
+    for (const from of renamed) this.listChanged({ kind: 'renamed', from, path: target + from.slice(source.length) });
   }
 
   /** The folders subscribed upstream; from the cached listing while upstream is out of reach. */
@@ -214,8 +247,10 @@ export class Account extends EventEmitter implements AccountContext {
   }
 
   async subscribe(path: FolderPath, subscribed: boolean): Promise<void> {
-    await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand(subscribed ? 'SUBSCRIBE' : 'UNSUBSCRIBE', normalizePath(path)));
+    const normalized = normalizePath(path);
+    await this.pool.run({ priority: Priority.Client }, (conn) => conn.folderCommand(subscribed ? 'SUBSCRIBE' : 'UNSUBSCRIBE', normalized));
     this.listing = undefined;
+    this.emit('subscriptionChanged', normalized, subscribed);
   }
 
   /** A folder object that no longer stands for an upstream folder: sessions on it are dropped. */

@@ -36,8 +36,9 @@ export interface FolderView {
  * One folder of one account: its current cache generation (record, UIDs, fetchers; replaced
  * whole when UIDVALIDITY changes), the sync that keeps it up to date with upstream, and the
  * journal of recent changes for the sessions that have it selected. Only this class changes its
- * state. Emits 'updated' when the journal grew and 'reset' when a new UIDVALIDITY dropped the
- * cached generation.
+ * state. Emits 'updated' when the journal grew, 'reset' when a new UIDVALIDITY dropped the
+ * cached generation, and 'changed' when upstream's folder changed by a write through the proxy or
+ * as the watcher reports (NOTIFY's STATUS for folders not cached too).
  */
 export class Folder extends EventEmitter {
   readonly journal = new UpdateJournal();
@@ -402,6 +403,8 @@ export class Folder extends EventEmitter {
     if (!changes.added.length && !changes.expunged.length && !changes.flagged.length) return;
     this.current?.flagsMayHaveChanged([...changes.expunged, ...changes.flagged.map((m) => m.uid)]);
     this.journal.append(changes, origin);
+    // a status upstream gave before this change no longer holds (STATUS, NOTIFY)
+    this.lastStatus = undefined;
     this.emit('updated', changes);
   }
 
@@ -483,6 +486,7 @@ export class Folder extends EventEmitter {
   invalidate(status?: FolderStatus): void {
     if (status) this.noteStatus(status);
     else this.lastStatus = undefined;
+    this.emit('changed');
     if (this.current) {
       this.sync(Priority.ReadAhead).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'background resync failed'));
     }
@@ -496,8 +500,8 @@ export class Folder extends EventEmitter {
   async resync(): Promise<void> {
     this.lastStatus = undefined;
     await this.load();
-    if (!this.current) return;
-    await this.syncNow(Priority.Client).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'resync after a write failed'));
+    if (this.current) await this.syncNow(Priority.Client).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'resync after a write failed'));
+    this.emit('changed');
   }
 
   private applyFlagUpdates(updates: readonly FlagUpdate[], origin?: string): Promise<FlagUpdate[]> {
