@@ -652,7 +652,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         if (!request) return false;
         state.notifyRequest = undefined;
         const connection = context as CommandContext & CoreConnection & { emitNotifications(): void };
-        runNotify(state, request, notifyOutput(connection)).then(
+        runNotify(context.session.id, state, request, notifyOutput(connection)).then(
           (answer) => contain(context.session, () => callback(null, answer)),
           (err: unknown) => contain(context.session, () => callback(null, answerFor(err))),
         );

@@ -42,14 +42,14 @@ type SetRequest = Extract<NotifyRequest, { kind: 'set' }>;
  * Runs a NOTIFY for a logged-in session: its tagged answer. A NOTIFY SET that is accepted replaces
  * the session's earlier one (RFC 5465 3); NOTIFY NONE ends it.
  */
-export async function runNotify(state: SessionState, request: NotifyRequest, output: NotifyOutput): Promise<TaggedAnswer> {
+export async function runNotify(sessionId: string, state: SessionState, request: NotifyRequest, output: NotifyOutput): Promise<TaggedAnswer> {
   if (request.kind === 'refused') return { response: request.response, ...(request.code ? { code: request.code } : {}), message: request.message };
   const account = state.account;
   if (!account) return { response: 'BAD', message: 'NOTIFY not allowed now' };
   state.notify?.stop();
   state.notify = undefined;
   if (request.kind === 'set') {
-    const session = new NotifySession(account, request, output, state.log);
+    const session = new NotifySession(sessionId, account, request, output, state.log);
     await session.start();
     state.notify = session;
   }
@@ -74,6 +74,8 @@ export class NotifySession {
   private readonly pendingLists = new Map<string, string>();
   /** What each mailbox's last STATUS said: a change that leaves it as it was is not told. */
   private readonly told = new Map<FolderPath, StatusValues>();
+  /** The folders watched for message changes: polled upstream where upstream has no NOTIFY. */
+  private readonly watched = new Set<FolderPath>();
   private flushing = false;
   private waiting = false;
   private stopped = false;
@@ -82,6 +84,7 @@ export class NotifySession {
   private readonly onSubscriptionChanged = (path: FolderPath, subscribed: boolean) => this.subscriptionChanged(path, subscribed);
 
   constructor(
+    private readonly sessionId: string,
     private readonly account: Account,
     private readonly request: SetRequest,
     private readonly output: NotifyOutput,
@@ -93,7 +96,12 @@ export class NotifySession {
   /** Starts listening; with STATUS, sends the status of every mailbox it watches for message events first. */
   async start(): Promise<void> {
     if (this.groups.some((group) => group.filter.kind === 'subscribed')) this.subscribed = new Set(await this.account.subscriptions());
+    if (this.groups.some((group) => hasMessageEvents(group.events))) {
+      // a fresh listing: the folders to report on are those there are now
+      for (const entry of await this.account.list(0)) if (isSelectable(entry) && this.watches(entry.path)) this.watched.add(entry.path);
+    }
     if (this.request.status) await this.sendInitialStatus();
+    this.account.watcher.sessionNotified(this.sessionId, [...this.watched]);
     this.account.on('changed', this.onChanged).on('listChanged', this.onListChanged).on('subscriptionChanged', this.onSubscriptionChanged);
   }
 
@@ -101,6 +109,7 @@ export class NotifySession {
     this.stopped = true;
     this.pendingStatus.clear();
     this.pendingLists.clear();
+    this.account.watcher.sessionNotified(this.sessionId, []);
     this.account.off('changed', this.onChanged).off('listChanged', this.onListChanged).off('subscriptionChanged', this.onSubscriptionChanged);
   }
 
@@ -135,15 +144,19 @@ export class NotifySession {
     return this.groupOf(path)?.events.has(event) ?? false;
   }
 
+  /** The mailbox's message changes are to be told. */
+  private watches(path: FolderPath): boolean {
+    const group = this.groupOf(path);
+    return !!group && hasMessageEvents(group.events);
+  }
+
   /** Dovecot's initial STATUS: UIDVALIDITY UIDNEXT MESSAGES UNSEEN, and HIGHESTMODSEQ where FlagChange is asked for. */
   private async sendInitialStatus(): Promise<void> {
     const modseq = this.groups.some((group) => group.events.has('FlagChange'));
-    for (const entry of await this.account.list()) {
-      const group = this.groupOf(entry.path);
-      if (!group || !hasMessageEvents(group.events) || !isSelectable(entry)) continue;
-      const status = await this.statusOf(entry.path, modseq);
+    for (const path of this.watched) {
+      const status = await this.statusOf(path, modseq);
       if (!status) continue;
-      this.told.set(entry.path, status);
+      this.told.set(path, status);
       const items: [string, string | number][] = [
         ['MESSAGES', status.messages],
         ['UIDNEXT', status.uidNext],
@@ -151,7 +164,7 @@ export class NotifySession {
         ['UNSEEN', status.unseen],
       ];
       if (status.highestModseq !== undefined) items.push(['HIGHESTMODSEQ', status.highestModseq]);
-      this.output.write(this.output.statusLine(entry.path, items));
+      this.output.write(this.output.statusLine(path, items));
     }
   }
 
@@ -168,8 +181,7 @@ export class NotifySession {
 
   private folderChanged(path: FolderPath): void {
     if (path === this.output.selected()) return this.pushSelected();
-    const group = this.groupOf(path);
-    if (!group || !hasMessageEvents(group.events)) return;
+    if (!this.watches(path)) return;
     this.pendingStatus.add(path);
     this.queued();
   }
@@ -182,15 +194,25 @@ export class NotifySession {
       this.pendingLists.delete(`name:${from}`);
     }
     if (change.kind === 'deleted') this.told.delete(change.path);
+    if (from) this.rewatch(from, true);
+    this.rewatch(change.path, change.kind === 'deleted');
     if (!this.wants(change.path, 'MailboxName') && !(from && this.wants(from, 'MailboxName'))) return;
     const flags = change.kind === 'deleted' ? ['\\NonExistent'] : [];
     this.pendingLists.set(`name:${change.path}`, this.output.listLine(flags, change.path, from));
     this.queued();
   }
 
+  /** A folder created, renamed, deleted or (un)subscribed: the folders polled for this session follow. */
+  private rewatch(path: FolderPath, gone = false): void {
+    if (!gone && this.watches(path)) this.watched.add(path);
+    else this.watched.delete(path);
+    this.account.watcher.sessionNotified(this.sessionId, [...this.watched]);
+  }
+
   private subscriptionChanged(path: FolderPath, subscribed: boolean): void {
     if (subscribed) this.subscribed.add(path);
     else this.subscribed.delete(path);
+    this.rewatch(path);
     if (!this.wants(path, 'SubscriptionChange')) return;
     this.pendingLists.set(`subscription:${path}`, this.output.listLine(subscribed ? ['\\Subscribed'] : [], path));
     this.queued();

@@ -76,6 +76,8 @@ export const RESELECT_MAX_MESSAGES = 10_000;
 /** Without NOTIFY upstream, folders that clients have selected (other than INBOX, which IDLE
  * watches) are asked for their STATUS this often, so changes reach clients within 2 s. */
 export const WATCH_POLL_MS = 1_500;
+/** ... and of the folders NOTIFY sessions watch, this many per poll, in turn. */
+export const WATCH_POLL_NOTIFIED = 10;
 
 /** A watcher that lost its upstream connection retries after this, doubling up to the maximum. */
 export const WATCH_RETRY_MIN_MS = 1_000;

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
-import { WATCH_DEBOUNCE_MS, WATCH_POLL_MS, WATCH_RETRY_MAX_MS, WATCH_RETRY_MIN_MS } from '../model/limits.js';
+import { WATCH_DEBOUNCE_MS, WATCH_POLL_MS, WATCH_POLL_NOTIFIED, WATCH_RETRY_MAX_MS, WATCH_RETRY_MIN_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus } from '../model/types.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 
@@ -14,7 +14,8 @@ export interface WatchTarget {
 /**
  * Keeps one upstream connection per account watching for changes made elsewhere (other devices,
  * the server itself), so that sessions hear of them at once: IDLE on INBOX, NOTIFY for every
- * folder where upstream has it, else STATUS polls of the folders clients have selected.
+ * folder where upstream has it, else STATUS polls of the folders clients have selected and, a few
+ * at a time in turn, of those NOTIFY sessions watch.
  * Reconnects with exponential backoff and jitter.
  */
 export class AccountWatcher {
@@ -23,6 +24,10 @@ export class AccountWatcher {
   private stopped = false;
   /** Which folder each client session has selected. */
   private readonly selected = new Map<string, FolderPath>();
+  /** The folders each NOTIFY session watches for message changes. */
+  private readonly notified = new Map<string, readonly FolderPath[]>();
+  /** Where the next poll of the NOTIFY sessions' folders starts. */
+  private notifiedTurn = 0;
   private readonly pending = new Map<FolderPath, { timer: NodeJS.Timeout; status?: FolderStatus }>();
   private pollTimer: NodeJS.Timeout | undefined;
   /** Ends the pause before the next reconnect attempt. */
@@ -52,6 +57,13 @@ export class AccountWatcher {
 
   sessionLeft(sessionId: string): void {
     this.selected.delete(sessionId);
+    this.notified.delete(sessionId);
+  }
+
+  /** A NOTIFY session watches these folders (none: it stopped). */
+  sessionNotified(sessionId: string, paths: readonly FolderPath[]): void {
+    if (paths.length) this.notified.set(sessionId, paths);
+    else this.notified.delete(sessionId);
   }
 
   async stop(): Promise<void> {
@@ -104,13 +116,22 @@ export class AccountWatcher {
   private poll(): void {
     const conn = this.conn;
     if (!conn) return;
-    for (const path of new Set(this.selected.values())) {
+    for (const path of new Set([...this.selected.values(), ...this.notifiedInTurn()])) {
       if (path === 'INBOX') continue;
       conn.status(path).then(
         (status) => this.changed(path, status),
         (err: unknown) => this.target.log.debug({ err, folder: path }, 'STATUS poll failed'),
       );
     }
+  }
+
+  /** The next few of the folders NOTIFY sessions watch: each is polled in turn, the load stays bounded. */
+  private notifiedInTurn(): FolderPath[] {
+    const all = [...new Set([...this.notified.values()].flat())];
+    if (all.length <= WATCH_POLL_NOTIFIED) return all;
+    const start = this.notifiedTurn % all.length;
+    this.notifiedTurn = start + WATCH_POLL_NOTIFIED;
+    return [...all, ...all].slice(start, start + WATCH_POLL_NOTIFIED);
   }
 
   /** Several reports for one folder in quick succession become one resync. */

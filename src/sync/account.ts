@@ -135,10 +135,11 @@ export class Account extends EventEmitter implements AccountContext {
 
   /**
    * The folder list, from upstream when reachable (one LIST that also brings every folder's
-   * status where upstream has LIST-STATUS), else from the cache.
+   * status where upstream has LIST-STATUS), else from the cache; a listing younger than
+   * `maxAgeMs` is reused.
    */
-  async list(): Promise<FolderListEntry[]> {
-    if (this.listing && Date.now() - this.listing.at < LIST_FRESH_MS) return this.listing.entries;
+  async list(maxAgeMs = LIST_FRESH_MS): Promise<FolderListEntry[]> {
+    if (this.listing && Date.now() - this.listing.at < maxAgeMs) return this.listing.entries;
     this.listRefresh ??= this.refreshList().finally(() => {
       this.listRefresh = undefined;
     });

@@ -129,3 +129,21 @@ describe('NOTIFY through the proxy', async () => {
     assert.match((await anonymous.command('NOTIFY NONE')).tagged, /^T\d+ BAD /);
   });
 });
+
+describe('NOTIFY through the proxy, upstream without NOTIFY (changes found by STATUS polls)', async () => {
+  const dovecot = await withDovecot({ capabilities: 'IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE NAMESPACE CONDSTORE' });
+  const proxy = await startTestProxy(dovecot);
+
+  test('a folder changed directly upstream is reported, also one created after NOTIFY', async () => {
+    const watcher = await connect(proxy.port);
+    const direct = await connect(dovecot.port);
+    await direct.command('CREATE polled');
+    assert.match((await watcher.command('NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))')).tagged, /OK/);
+    await append(direct, 'polled');
+    await watcher.waitFor(/^\* STATUS "polled" \(MESSAGES 1 UIDNEXT 2 UNSEEN 1\)$/, WAIT_MS);
+    await watcher.command('CREATE later');
+    await watcher.waitFor(/^\* LIST \(\) "\/" "later"$/, WAIT_MS);
+    await append(direct, 'later');
+    await watcher.waitFor(/^\* STATUS "later" \(MESSAGES 1 UIDNEXT 2 UNSEEN 1\)$/, WAIT_MS);
+  });
+});
