@@ -123,9 +123,8 @@ export class NotifySession {
     return 'names' in filter ? { ...filter, names: filter.names.map((name) => this.output.folderPath(name)) } : filter;
   }
 
-  /** The first group whose filter takes the mailbox (RFC 5465 6); never the selected one, which has its own. */
+  /** The first group whose filter takes the mailbox (RFC 5465 6); the selected one's message events are SELECTED's. */
   private groupOf(path: FolderPath): EventGroup | undefined {
-    if (path === this.output.selected()) return undefined;
     return this.groups.find(({ filter }) => {
       switch (filter.kind) {
         case 'personal':
@@ -154,6 +153,7 @@ export class NotifySession {
   private async sendInitialStatus(): Promise<void> {
     const modseq = this.groups.some((group) => group.events.has('FlagChange'));
     for (const path of this.watched) {
+      if (path === this.output.selected()) continue;
       const status = await this.statusOf(path, modseq);
       if (!status) continue;
       this.told.set(path, status);
@@ -276,7 +276,7 @@ export class NotifySession {
   /** `* STATUS` of a changed mailbox, when what its group asks about differs from what was told. */
   private async statusUpdate(path: FolderPath): Promise<string | undefined> {
     const group = this.groupOf(path);
-    if (!group) return undefined;
+    if (!group || path === this.output.selected()) return undefined;
     const modseq = group.events.has('FlagChange') && this.output.condstore();
     const status = await this.statusOf(path, modseq);
     if (!status) return undefined;
