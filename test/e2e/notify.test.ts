@@ -68,6 +68,23 @@ describe('NOTIFY through the proxy', async () => {
     await watcher.done();
   });
 
+  test('SELECTED-DELAYED: EXISTS at once, EXPUNGE held for the next command', async () => {
+    const watcher = await connect(proxy.port);
+    const writer = await connect(proxy.port);
+    await writer.command('CREATE delayed');
+    await append(writer, 'delayed');
+    await watcher.command('SELECT delayed');
+    assert.match((await watcher.command('NOTIFY SET (selected-delayed (MessageNew MessageExpunge))')).tagged, /OK/);
+    await append(writer, 'delayed');
+    await watcher.waitFor(/^\* 2 EXISTS$/, WAIT_MS);
+    await writer.command('SELECT delayed');
+    await writer.command('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await writer.command('EXPUNGE');
+    await sleep(700);
+    assert.doesNotMatch(watcher.unread, /EXPUNGE/);
+    assert.match(lines(await watcher.command('NOOP')).join('\n'), /^\* 1 EXPUNGE$/m);
+  });
+
   test('changes made directly upstream reach the NOTIFY session (the account watcher)', async () => {
     const watcher = await connect(proxy.port);
     const direct = await connect(dovecot.port);

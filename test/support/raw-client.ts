@@ -108,6 +108,11 @@ export class RawImapClient {
     this.socket.write(data);
   }
 
+  /** What the server sent that no call has read yet (to see that something was not sent). */
+  get unread(): string {
+    return this.buffer.toString('latin1');
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
