@@ -7,6 +7,8 @@ import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 export interface WatchTarget {
   /** Upstream says a folder changed (and maybe how it stands now). */
   folderChanged(path: FolderPath, status?: FolderStatus): void;
+  /** A folder's STATUS for a poll, on a connection of the pool: the watcher's own is in IDLE. */
+  pollStatus(path: FolderPath): Promise<FolderStatus>;
   connectDedicated(): Promise<UpstreamConnection>;
   readonly log: Logger;
 }
@@ -114,11 +116,10 @@ export class AccountWatcher {
   }
 
   private poll(): void {
-    const conn = this.conn;
-    if (!conn) return;
+    if (!this.conn) return;
     for (const path of new Set([...this.selected.values(), ...this.notifiedInTurn()])) {
       if (path === 'INBOX') continue;
-      conn.status(path).then(
+      this.target.pollStatus(path).then(
         (status) => this.changed(path, status),
         (err: unknown) => this.target.log.debug({ err, folder: path }, 'STATUS poll failed'),
       );

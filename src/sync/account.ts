@@ -199,6 +199,10 @@ export class Account extends EventEmitter implements AccountContext {
     this.folder(path).invalidate(status);
   }
 
+  pollStatus(path: FolderPath): Promise<FolderStatus> {
+    return this.pool.run({ priority: Priority.ReadAhead }, (conn) => conn.status(path));
+  }
+
   connectDedicated(): Promise<UpstreamConnection> {
     return this.pool.connectDedicated();
   }

@@ -543,19 +543,12 @@ export class UpstreamConnection extends EventEmitter {
     }
   }
 
-  /**
-   * imapflow's exec is internal API: it is the only way to send raw FETCH items. It skips the
-   * IDLE handshake of imapflow's own commands: an IDLE in progress (the watcher's, which polls
-   * STATUS on the same connection) is ended first, or the command waited behind it for good.
-   */
+  /** imapflow's exec is internal API: it is the only way to send raw FETCH items. */
   private exec(command: string, attributes: Token[], untagged: Record<string, unknown>): Promise<unknown> {
     const client = this.client as unknown as {
-      idling: boolean;
-      preCheck?: (() => Promise<void>) | false;
       exec(command: string, attributes: Token[], options: { untagged: Record<string, unknown> }): Promise<unknown>;
     };
-    const run = () => client.exec(command, attributes, { untagged });
-    return client.idling && typeof client.preCheck === 'function' ? client.preCheck().then(run) : run();
+    return client.exec(command, attributes, { untagged });
   }
 }
 
