@@ -32,6 +32,8 @@ export class AccountWatcher {
   private notifiedTurn = 0;
   private readonly pending = new Map<FolderPath, { timer: NodeJS.Timeout; status?: FolderStatus }>();
   private pollTimer: NodeJS.Timeout | undefined;
+  /** Folders whose STATUS poll has not been answered yet: not asked again meanwhile (a slow upstream). */
+  private readonly polling = new Set<FolderPath>();
   /** Ends the pause before the next reconnect attempt. */
   private wake: (() => void) | undefined;
 
@@ -118,11 +120,15 @@ export class AccountWatcher {
   private poll(): void {
     if (!this.conn) return;
     for (const path of new Set([...this.selected.values(), ...this.notifiedInTurn()])) {
-      if (path === 'INBOX') continue;
-      this.target.pollStatus(path).then(
-        (status) => this.changed(path, status),
-        (err: unknown) => this.target.log.debug({ err, folder: path }, 'STATUS poll failed'),
-      );
+      if (path === 'INBOX' || this.polling.has(path)) continue;
+      this.polling.add(path);
+      this.target
+        .pollStatus(path)
+        .then(
+          (status) => this.changed(path, status),
+          (err: unknown) => this.target.log.debug({ err, folder: path }, 'STATUS poll failed'),
+        )
+        .finally(() => this.polling.delete(path));
     }
   }
 
