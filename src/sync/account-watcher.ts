@@ -34,6 +34,8 @@ export class AccountWatcher {
   private pollTimer: NodeJS.Timeout | undefined;
   /** Folders whose STATUS poll has not been answered yet: not asked again meanwhile (a slow upstream). */
   private readonly polling = new Set<FolderPath>();
+  /** What each folder's last poll said: a poll that finds the same reports nothing. */
+  private readonly polled = new Map<FolderPath, string>();
   /** Ends the pause before the next reconnect attempt. */
   private wake: (() => void) | undefined;
 
@@ -119,13 +121,21 @@ export class AccountWatcher {
 
   private poll(): void {
     if (!this.conn) return;
+    // folders no session watches any more are forgotten
+    const watched = new Set([...this.selected.values(), ...[...this.notified.values()].flat()]);
+    for (const path of this.polled.keys()) if (!watched.has(path)) this.polled.delete(path);
     for (const path of new Set([...this.selected.values(), ...this.notifiedInTurn()])) {
       if (path === 'INBOX' || this.polling.has(path)) continue;
       this.polling.add(path);
       this.target
         .pollStatus(path)
         .then(
-          (status) => this.changed(path, status),
+          (status) => {
+            const seen = JSON.stringify(status);
+            if (this.polled.get(path) === seen) return;
+            this.polled.set(path, seen);
+            this.changed(path, status);
+          },
           (err: unknown) => this.target.log.debug({ err, folder: path }, 'STATUS poll failed'),
         )
         .finally(() => this.polling.delete(path));
