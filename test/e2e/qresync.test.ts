@@ -107,6 +107,18 @@ for (const [name, capabilities] of [
       assert.deepEqual(known.vanished, range(151, 10));
     });
 
+    test('imapflow with qresync: true, reopening the mailbox from its last state, hears of exactly those', async () => {
+      const client = await connectClient(proxy.port, 'test', 'pass', { qresync: true });
+      const vanished: number[] = [];
+      const flagged: number[] = [];
+      client.on('expunge', (event: { uid?: number; vanished: boolean }) => event.vanished && event.uid && vanished.push(event.uid));
+      client.on('flags', (event: { uid?: number }) => event.uid && flagged.push(event.uid));
+      await client.mailboxOpen('INBOX', { uidValidity: first.uidValidity, changedSince: first.highest });
+      await client.logout();
+      assert.deepEqual(vanished.sort((a, b) => a - b), range(151, 50));
+      assert.deepEqual(flagged.sort((a, b) => a - b), range(1, 100));
+    });
+
     test('UID FETCH ... (CHANGEDSINCE m VANISHED) reports the same', async () => {
       const client = await qresyncClient(proxy.port);
       await client.command('SELECT INBOX');
