@@ -2,7 +2,7 @@
 //
 //   node dist/bench/run.js [--only startup,local,wan,memory,parts,append,stress,scale,sort] [--runs 3] [--messages 2000] [--wan-messages 300]
 //                          [--memory-messages 1000,10000] [--big-message-mb 200] [--small-messages 20]
-//                          [--stall-timeout 300] [--stress-secs 60] [--scale-messages 100000] [--sort-messages 10000]
+//                          [--stall-timeout 300] [--stress-secs 60] [--scale-messages 100000] [--sort-messages 10000] [--sort-large-messages 200000]
 //                          [--part-message-mb 37] [--results DIR]
 //
 // The stress scenario runs Dovecot's imaptest where it is installed (../shared/eval/build-imaptest.sh).
@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     'stress-secs': { type: 'string', default: '60' },
     'scale-messages': { type: 'string', default: '100000' },
     'sort-messages': { type: 'string', default: '10000' },
+    'sort-large-messages': { type: 'string', default: '200000' },
     // a 37 MB attachment makes a message of about 50 MB
     'part-message-mb': { type: 'string', default: '37' },
     'append-messages': { type: 'string', default: '20' },
@@ -392,7 +393,7 @@ try {
     else log('\n== stress: skipped, imaptest is not installed (../shared/eval/build-imaptest.sh builds it)');
   }
   if (only.has('scale')) results['scale'] = await timed('scale', () => scaleScenario({ messages: Number(args['scale-messages']), runs: RUNS, freshDir }));
-  if (only.has('sort')) results['sort'] = await timed('sort', () => sortScenario({ messages: Number(args['sort-messages']), runs: RUNS, freshDir }));
+  if (only.has('sort')) results['sort'] = await timed('sort', () => sortScenario({ messages: Number(args['sort-messages']), largeFolderMessages: Number(args['sort-large-messages']), runs: RUNS, freshDir }));
   await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(path.join(RESULTS_DIR, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(path.join(RESULTS_DIR, 'bench.md'), markdown());

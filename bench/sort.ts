@@ -3,12 +3,14 @@
 // ORDEREDSUBJECT, each timed straight from Dovecot and through a warm proxy in the same run
 // (interleaved), the answers compared; the proxy's first SORT before any key is derived
 // (cold, information only) and its peak RssAnon.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { startDovecot } from '../test/support/dovecot.js';
 import { generateCorpus } from '../test/support/corpus.js';
 import { deliver } from '../test/support/maildir.js';
 import { RawImapClient } from '../test/support/raw-client.js';
 import { waitForSync } from './memory.js';
-import { startProxyProcess } from './proxy-process.js';
+import { rssAnonMb, startProxyProcess } from './proxy-process.js';
 import { log, median, round } from './util.js';
 
 /** What a client asks, each as `UID SORT`/`UID THREAD` over the whole folder. */
@@ -29,6 +31,46 @@ export interface SortResults {
   /** The proxy's first `UID SORT (ARRIVAL)` after its background sync, before any sort key was derived. */
   coldFirstSortMs: number;
   peakRssAnonMb: number;
+  /** A synthetic folder's keys written straight into a cache, then every SORT key and both THREADs over it. */
+  largeFolder: LargeFolderResult;
+}
+
+export interface LargeFolderResult {
+  messages: number;
+  seconds: number;
+  /** RssAnon before the first SORT (store open, nothing read) and the highest while sorting and threading. */
+  baselineMb: number;
+  peakMb: number;
+  /** (peak - baseline) per message. */
+  bytesPerMessage: number;
+}
+
+const LARGE_FOLDER_CHILD = path.resolve(import.meta.dirname, 'sort-memory-child.js');
+/** How often the child's RssAnon is sampled. */
+const SAMPLE_MS = 20;
+
+/** Runs sort-memory-child.js over `messages` synthetic messages and samples its RssAnon. */
+async function largeFolderMemory(messages: number, dir: string): Promise<LargeFolderResult> {
+  const child = spawn(process.execPath, ['--expose-gc', LARGE_FOLDER_CHILD, dir, String(messages)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let baseline = 0;
+  let peak = 0;
+  let ms = NaN;
+  const timer = setInterval(() => {
+    try {
+      if (baseline > 0) peak = Math.max(peak, rssAnonMb(child.pid as number));
+    } catch {
+      // exited
+    }
+  }, SAMPLE_MS);
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    if (text.includes('ready')) baseline = rssAnonMb(child.pid as number);
+    const done = /done (\d+)/.exec(text);
+    if (done) ms = Number(done[1]);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearInterval(timer);
+  if (code !== 0 || Number.isNaN(ms)) throw new Error(`sort-memory-child exited with ${code}`);
+  return { messages, seconds: round(ms / 1000, 1), baselineMb: round(baseline, 1), peakMb: round(peak, 1), bytesPerMessage: Math.round(((peak - baseline) * 2 ** 20) / messages) };
 }
 
 /** Milliseconds for one command, and its untagged answer. */
@@ -47,9 +89,10 @@ async function selected(port: number): Promise<RawImapClient> {
   return client;
 }
 
-export async function sortScenario(options: { messages: number; runs: number; freshDir: () => string }): Promise<SortResults> {
+export async function sortScenario(options: { messages: number; largeFolderMessages: number; runs: number; freshDir: () => string }): Promise<SortResults> {
   const { messages, runs, freshDir } = options;
   log(`\n== sort: SORT and THREAD over one folder of ${messages} corpus messages, straight from Dovecot and through the proxy`);
+  let proxyResults: Pick<SortResults, 'commands' | 'coldFirstSortMs' | 'peakRssAnonMb'>;
   const dovecot = await startDovecot();
   try {
     await deliver(dovecot.mailDir(), generateCorpus({ seed: 42, messages, folders: 'INBOX', bigFraction: 0 }));
@@ -89,13 +132,16 @@ export async function sortScenario(options: { messages: number; runs: number; fr
         const proxyMs = median(proxied);
         return { command, directMs: round(directMs, 1), proxyMs: round(proxyMs, 1), ratio: round(proxyMs / directMs), sameAnswer };
       });
-      return { messages, commands, coldFirstSortMs: round(cold.ms, 0), peakRssAnonMb: round(proxy.peakRssAnonMb(), 1) };
+      proxyResults = { commands, coldFirstSortMs: round(cold.ms, 0), peakRssAnonMb: round(proxy.peakRssAnonMb(), 1) };
     } finally {
       await proxy.stop();
     }
   } finally {
     await dovecot.destroy();
   }
+  const largeFolder = await largeFolderMemory(options.largeFolderMessages, freshDir());
+  log(`  ${largeFolder.messages} synthetic messages: every SORT key and both THREADs in ${largeFolder.seconds} s, RssAnon ${largeFolder.baselineMb} -> peak ${largeFolder.peakMb} MB`);
+  return { messages, ...proxyResults, largeFolder };
 }
 
 export function sortMarkdown(r: SortResults): string[] {
@@ -109,5 +155,7 @@ export function sortMarkdown(r: SortResults): string[] {
     ...r.commands.map((c) => `| \`${c.command}\` | ${c.directMs} | ${c.proxyMs} | ${c.ratio}x | ${c.sameAnswer ? 'yes' : '**no**'} |`),
     '',
     `The proxy's first \`UID SORT (ARRIVAL)\` after its background sync, before any sort key was derived: ${r.coldFirstSortMs} ms. Peak RssAnon of the proxy: ${r.peakRssAnonMb} MB.`,
+    '',
+    `A synthetic folder of ${r.largeFolder.messages} messages, its sort keys written straight into a cache: every SORT key and both THREAD algorithms (each building its columns in one pass over the cache) took ${r.largeFolder.seconds} s; RssAnon ${r.largeFolder.baselineMb} MB before, peak ${r.largeFolder.peakMb} MB: ${r.largeFolder.bytesPerMessage} bytes per message.`,
   ];
 }
