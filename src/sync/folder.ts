@@ -11,7 +11,7 @@ import type { CopyUid } from '../upstream/response-codes.js';
 import type { FlagUpdate } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { searchCache } from './cached-search.js';
-import { sortMessages } from './sort/sort-index.js';
+import { sortMessages } from './sort/sort-messages.js';
 import type { SortStep } from './sort/sort-program.js';
 import { threadMessages, type ThreadAlgorithm } from './sort/threads.js';
 import { gatherFetchData, type FetchData, type FetchNeeds } from './fetch-data.js';
