@@ -341,23 +341,22 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPConnection.send: a line goes out through the output stream, after what is queued there; a `* SEARCH` line becomes the ESEARCH, SORT or THREAD line its command asked for',
+    what: 'IMAPConnection.send: a line goes out through the output stream, after what is queued there; a `* SEARCH` line becomes the ESEARCH, SORT or THREAD line its command asked for (ESEARCH also for SORT RETURN)',
     why: "imap-core writes some responses (SELECT's, LIST's, STATUS, SEARCH, a failed command's) straight to the socket, past the end of a large FETCH literal still queued in its output stream: the line landed inside the literal (imaptest stress with large messages)",
     apply: () => {
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const send = IMAPConnection.prototype.send;
       IMAPConnection.prototype.send = function (this: CoreConnection, payload: string, callback?: () => void) {
-        const sortAnswer = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).sortAnswer : undefined;
-        if (sortAnswer !== undefined) {
-          stateOf(this.session).sortAnswer = undefined;
-          payload = sortAnswer;
-        }
-        const esearch = sortAnswer === undefined && this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).searchReturn : undefined;
-        if (esearch) {
-          const numbers = searchNumbers(payload);
-          keepUpdated(this.session, esearch, numbers);
-          saveResult(this.session, esearch, numbers);
-          payload = esearchLine(payload, esearch);
+        const state = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session) : undefined;
+        const sortAnswer = state?.sortAnswer;
+        if (state) state.sortAnswer = undefined;
+        if (typeof sortAnswer === 'string') payload = sortAnswer;
+        else if (state?.searchReturn) {
+          // a SEARCH's numbers ascending, a SORT's in sort order
+          const numbers = sortAnswer ?? searchNumbers(payload);
+          keepUpdated(this.session, state.searchReturn, numbers);
+          saveResult(this.session, state.searchReturn, numbers);
+          payload = esearchLine(numbers, state.searchReturn);
           if (!payload) return;
         }
         const output = this.session?.writeStream;

@@ -1,8 +1,8 @@
 import type { Logger } from '../../log.js';
-import { indexOfUid } from '../../model/uid-set.js';
+import { indexOfUid, uidsAtSequence } from '../../model/uid-set.js';
 import type { ImapSession, ImapToken, SearchOptions } from '../imap-core.js';
 import { getMessageRange } from '../message-range.js';
-import { handle } from '../responses.js';
+import { handle, overrideAnswer } from '../responses.js';
 import { compileSearch, takeSearchArguments } from '../search-query.js';
 import { folderOf } from '../mailbox-id.js';
 import { reportedMessages } from '../esearch.js';
@@ -11,7 +11,7 @@ import { announceCondstore } from '../untagged.js';
 import type { Folder } from '../../sync/folder.js';
 import { hasAtom, type Token } from '../../upstream/imap-tokens.js';
 import { SEARCH_BATCH } from '../../model/limits.js';
-import { sortLine } from './on-sort.js';
+import { sortedNumbers, sortLine } from './on-sort.js';
 import { threadLine } from './on-thread.js';
 
 /**
@@ -30,12 +30,20 @@ export function makeOnSearch(deps: { log: Logger }) {
     state.sortRequest = undefined;
     // SORT and THREAD over every message need no search (their usual form)
     const found = sort && matchesAll(query) ? [...selected.uidList] : await searchFolder(folder, query, selected.uidList);
-    if (sort?.kind === 'sort') state.sortAnswer = await sortLine(folder, selected.uidList, found, sort);
+    const esearch = state.searchReturn;
+    let reported = found;
+    if (sort?.kind === 'sort') {
+      const numbers = await sortedNumbers(folder, selected.uidList, found, sort);
+      // with RETURN (ESORT) the ESEARCH line is composed from them as a SEARCH's is (core-patches.ts, IMAPConnection.send)
+      state.sortAnswer = esearch ? numbers : sortLine(numbers);
+      if (esearch) reported = sort.uid ? numbers : uidsAtSequence(selected.uidList, numbers);
+    }
     if (sort?.kind === 'thread') state.sortAnswer = await threadLine(folder, selected.uidList, found, sort);
+    // as Dovecot words it, UID or not
+    if (sort) overrideAnswer(session, { response: 'OK', message: sort.kind === 'sort' ? 'Sort completed' : 'Thread completed' });
     if (!hasAtom(query, 'MODSEQ')) return { uidList: found };
     // a MODSEQ criterion: the answer carries the highest mod-sequence of what it reports (RFC 7162 3.1.5)
-    const esearch = stateOf(session).searchReturn;
-    const highest = await highestModseq(folder, esearch ? reportedMessages(found, esearch.options) : found);
+    const highest = await highestModseq(folder, esearch ? reportedMessages(reported, esearch.options) : found);
     if (esearch && highest) esearch.modseq = highest;
     return { uidList: found, ...(highest ? { highestModseq: highest } : {}) };
   });
