@@ -53,7 +53,7 @@ export function takeSearchReturn(
  * The ESEARCH line of a SEARCH or SORT RETURN: `numbers` are what it found (sequence numbers, or
  * UIDs for UID SEARCH / UID SORT) in the order of its answer, ascending for a SEARCH, in sort order
  * for a SORT (ESORT, RFC 5267 3: MIN and MAX are then the first and last in that order, ALL and
- * PARTIAL list them in that order). Items in Dovecot's order; '' when nothing is to be sent.
+ * PARTIAL list them in that order). Items in Dovecot's order (MIN MAX ALL PARTIAL COUNT MODSEQ); '' when nothing is to be sent.
  */
 export function esearchLine(numbers: readonly number[], request: SearchReturn): string {
   const { options } = request;
@@ -66,12 +66,12 @@ export function esearchLine(numbers: readonly number[], request: SearchReturn): 
     if (options.has('MAX')) parts.push(`MAX ${numbers[numbers.length - 1]}`);
     if (options.has('ALL')) parts.push(`ALL ${toSequenceSet(numbers)}`);
   }
-  if (options.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
   if (request.partial) {
     const [low, high] = request.partial;
     const range = numbers.slice(low - 1, high);
     parts.push(`PARTIAL (${low}:${high} ${range.length ? toSequenceSet(range) : 'NIL'})`);
   }
+  if (options.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
   if (request.modseq && numbers.length > 0) parts.push(`MODSEQ ${request.modseq}`);
   return parts.join(' ');
 }
