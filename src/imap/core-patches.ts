@@ -30,7 +30,7 @@ import { makeSelectHandler } from './select-command.js';
 import { requestedUids, type ResyncRequest } from './qresync.js';
 import { attachState, contain, loggedInAccount, SessionState, stateOf } from './session-state.js';
 import { keywordAnnouncement } from './untagged.js';
-import { cancelUpdate, keepUpdated, refreshContextSearches, removedBeforeExpunge } from './search-context.js';
+import { cancelUpdate, type ContextSearch, keepUpdated, refreshContextSearches, removedBeforeExpunge } from './search-context.js';
 
 /** Server options the patches read off imap-core's server (which keeps every option it is given). */
 export interface PatchedServerOptions {
@@ -50,8 +50,8 @@ export interface PatchedServerOptions {
   openCatenateUrl(session: ImapSession, url: string): Promise<{ size: number; body: Readable }>;
   /** Whether a folder exists (CATENATE answers TRYCREATE before reading its URLs). */
   folderExists(session: ImapSession, path: string): Promise<boolean>;
-  /** Runs a search kept UPDATEd again over the selected mailbox (search-context.ts). */
-  searchSelected(session: ImapSession, criteria: ImapToken[]): Promise<number[]>;
+  /** Finds a result kept UPDATEd again over the selected mailbox (search-context.ts): UIDs ascending, or in its sort order. */
+  searchSelected(session: ImapSession, search: ContextSearch): Promise<number[]>;
   /** SELECT with QRESYNC: what changed since the client was last there (handlers/on-resync.ts). */
   resyncSelected(session: ImapSession, request: ResyncRequest): Promise<void>;
 }
@@ -708,7 +708,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
           return sendNotifications.call(this, handler, callback);
         }
         sendNotifications.call(this, handler, () => {
-          refreshContextSearches(session, (criteria) => search(session, criteria)).then(
+          refreshContextSearches(session, (kept) => search(session, kept)).then(
             (lines) =>
               contain(session, () => {
                 for (const line of lines) session.writeStream.write({ compiled: Buffer.from(line) });

@@ -1,4 +1,5 @@
 import { toSequenceSet } from '../model/uid-set.js';
+import type { SortStep } from '../sync/sort/sort-program.js';
 import type { ImapToken } from './imap-core.js';
 
 /** What a SEARCH RETURN (...) asks for (RFC 4731, RFC 5267): the answer becomes one ESEARCH line. */
@@ -11,6 +12,8 @@ export interface SearchReturn {
   partial?: [number, number];
   /** The criteria, for a search kept UPDATEd (search-context.ts). */
   criteria?: ImapToken[];
+  /** A SORT RETURN: its sort program (a result kept UPDATEd stays in that order). */
+  steps?: SortStep[];
   /** With a MODSEQ criterion: the highest mod-sequence of the messages the answer reports (RFC 7162 3.1.5). */
   modseq?: string;
 }

@@ -118,6 +118,22 @@ describe('SORT, THREAD and ESORT through the proxy, as Dovecot answers them', ()
     assert.match((await client.command('SEARCH ALL')).tagged, /^T\d+ OK SEARCH completed$/);
   });
 
+  test('SORT RETURN (UPDATE) (CONTEXT=SORT, which Dovecot lacks): messages leave and rejoin the result at their positions in sort order', async () => {
+    const client = await connect(proxy.port);
+    await client.command('SELECT INBOX');
+    const all = String((await client.command('SORT RETURN (ALL UPDATE) (SUBJECT) UTF-8 UNSEEN')).untagged[0]);
+    const sorted = (/ ALL (\S+)/.exec(all)?.[1] ?? '').split(',').flatMap((part) => {
+      const [from, to = from] = part.split(':').map(Number) as [number, number?];
+      return Array.from({ length: (to as number) - from + 1 }, (_, i) => from + i);
+    });
+    const [second, fourth] = [sorted[1] as number, sorted[3] as number];
+    const tag = /\(TAG "[^"]+"\)/.exec(all)?.[0];
+    const updates = async (command: string) => (await client.command(command)).untagged.map(String).filter((line) => line.startsWith('* ESEARCH'));
+    // the second goes first, then what was fourth is third
+    assert.deepEqual(await updates(`STORE ${second},${fourth} +FLAGS.SILENT (\\Seen)`), [`* ESEARCH ${tag} REMOVEFROM (2 ${second} 3 ${fourth})`]);
+    assert.deepEqual(await updates(`STORE ${second},${fourth} -FLAGS.SILENT (\\Seen)`), [`* ESEARCH ${tag} ADDTO (2 ${second} 4 ${fourth})`]);
+  });
+
   test('with SORT, THREAD and ESORT hidden upstream', async () => {
     const hidden = await dovecotWithMail('IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE NAMESPACE CONDSTORE ESEARCH SEARCHRES');
     const cutDown = await startTestProxy(hidden);

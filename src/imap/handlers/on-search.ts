@@ -9,6 +9,7 @@ import { reportedMessages } from '../esearch.js';
 import { stateOf } from '../session-state.js';
 import { announceCondstore } from '../untagged.js';
 import type { Folder } from '../../sync/folder.js';
+import type { SortStep } from '../../sync/sort/sort-program.js';
 import { hasAtom, type Token } from '../../upstream/imap-tokens.js';
 import { SEARCH_BATCH } from '../../model/limits.js';
 import { sortedNumbers, sortLine } from './on-sort.js';
@@ -36,7 +37,10 @@ export function makeOnSearch(deps: { log: Logger }) {
       const numbers = await sortedNumbers(folder, selected.uidList, found, sort);
       // with RETURN (ESORT) the ESEARCH line is composed from them as a SEARCH's is (core-patches.ts, IMAPConnection.send)
       state.sortAnswer = esearch ? numbers : sortLine(numbers);
-      if (esearch) reported = sort.uid ? numbers : uidsAtSequence(selected.uidList, numbers);
+      if (esearch) {
+        reported = sort.uid ? numbers : uidsAtSequence(selected.uidList, numbers);
+        esearch.steps = sort.steps;
+      }
     }
     if (sort?.kind === 'thread') state.sortAnswer = await threadLine(folder, selected.uidList, found, sort);
     // as Dovecot words it, UID or not
@@ -60,12 +64,14 @@ async function searchFolder(folder: Folder, query: Token[], uidList: readonly nu
   return (await folder.search(query, uidList as number[])).filter((uid) => indexOfUid(uidList, uid) >= 0).sort((a, b) => a - b);
 }
 
-/** A search kept UPDATEd (RFC 5267), run again over the selected mailbox as it is now. */
-export async function searchSelected(session: ImapSession, criteria: ImapToken[]): Promise<number[]> {
+/** A result kept UPDATEd (RFC 5267), found again over the selected mailbox as it is now: UIDs ascending, or in its sort order. */
+export async function searchSelected(session: ImapSession, search: { criteria: ImapToken[]; steps?: SortStep[] }): Promise<number[]> {
   const selected = session.selected;
   if (!selected) return [];
-  const query = compileSearch(criteria, (set) => getMessageRange(selected.uidList, set, false));
-  return searchFolder(folderOf(session, selected.mailbox), query, selected.uidList);
+  const query = compileSearch(search.criteria, (set) => getMessageRange(selected.uidList, set, false));
+  const folder = folderOf(session, selected.mailbox);
+  const found = await searchFolder(folder, query, selected.uidList);
+  return search.steps ? folder.sort(found, search.steps) : found;
 }
 
 /** The highest mod-sequence among these messages, from the cache, read in batches. */
