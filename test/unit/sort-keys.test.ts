@@ -82,6 +82,16 @@ test('REFERENCES: duplicate Message-IDs, grouping by base subject', () => {
   assert.equal(referencesThreads(threadSet([message(1, {}), message(2, {})])), '((1)(2))');
 });
 
+test('REFERENCES: a reply chain 100,000 deep, in mailbox order and reversed, without overflowing the stack', () => {
+  const depth = 100_000;
+  const chain = Array.from({ length: depth }, (_v, i) => message(i + 1, { messageId: `<${i + 1}@x>`, parents: i > 0 ? [`<${i}@x>`] : [] }));
+  const names = chain.map((m) => m.id);
+  assert.equal(referencesThreads(threadSet(chain)), `(${names.join(' ')})`);
+  // the deepest reply first in the mailbox: the root is the last message
+  const reversed = chain.map((m, i) => ({ ...m, id: depth - i, date: depth - i })).reverse();
+  assert.equal(referencesThreads(threadSet(reversed)), `(${names.reverse().join(' ')})`);
+});
+
 test('ORDEREDSUBJECT: by subject, then date; threads by their first date', () => {
   assert.equal(orderedSubjectThreads(threadSet([message(1, { subject: 'B' }), message(2, { subject: 'A' }), message(3, { subject: 'B' }), message(4, { subject: 'B' })])), '(1 (3)(4))(2)');
 });
