@@ -1,11 +1,12 @@
 // The sort scenario's large-folder memory check: sort-memory-child.js over N synthetic messages
-// while this process samples the child's RssAnon. Run alone with
+// (run with the proxy's process settings) while this process samples the child's RssAnon. Run alone with
 //   node dist/bench/sort-memory.js [--messages 1000000]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { PROCESS_ENV, V8_FLAGS } from '../src/cli/process-settings.js';
 import { rssAnonMb } from './proxy-process.js';
 import { round } from './util.js';
 
@@ -25,7 +26,8 @@ const SAMPLE_MS = 20;
 
 /** Runs sort-memory-child.js over `messages` synthetic messages in `dir` and samples its RssAnon. */
 export async function largeFolderMemory(messages: number, dir: string): Promise<LargeFolderResult> {
-  const child = spawn(process.execPath, ['--expose-gc', LARGE_FOLDER_CHILD, dir, String(messages)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // with the proxy's allocator and V8 settings, as the CLI runs it
+  const child = spawn(process.execPath, [...V8_FLAGS, LARGE_FOLDER_CHILD, dir, String(messages)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...PROCESS_ENV } });
   let baseline = 0;
   let peak = 0;
   let ms = NaN;

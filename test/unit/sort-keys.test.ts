@@ -4,7 +4,7 @@ import { baseSubject } from '../../src/sync/sort/base-subject.js';
 import { parseEnvelope } from '../../src/sync/sort/envelope.js';
 import { messageIds, messageKeys } from '../../src/sync/sort/message-keys.js';
 import { sentDate } from '../../src/sync/sort/sent-date.js';
-import { MessageIdTable } from '../../src/sync/sort/message-id-table.js';
+import { InternedStrings } from '../../src/sync/sort/interned-strings.js';
 import { orderedSubjectThreads, referencesThreads, type ThreadSet } from '../../src/sync/sort/thread.js';
 
 test('base subject: leaders, blobs, trailers and [fwd: ...] go (RFC 5256 2.1)', () => {
@@ -48,7 +48,7 @@ const message = (id: number, fields: Partial<ThreadMessage>): ThreadMessage => (
 
 /** Messages as the columns THREAD takes: subjects ranked, Message-IDs interned. */
 function threadSet(messages: readonly ThreadMessage[]): ThreadSet {
-  const ids = new MessageIdTable();
+  const ids = new InternedStrings();
   const subjects = [...new Set(['', ...messages.map((m) => m.subject)])].sort();
   const parents = messages.map((m) => m.parents.map((id) => ids.intern(id)));
   const parentStart = [0];
