@@ -8,8 +8,13 @@ const ZERO = 0x30;
  * buffer, not an array of small strings (a million messages would be millions of them).
  */
 export class AsciiWriter {
-  private bytes = Buffer.allocUnsafe(4096);
+  private bytes: Buffer;
   private length = 0;
+
+  /** `expected`: about how many bytes the answer takes (it grows beyond if need be). */
+  constructor(expected: number) {
+    this.bytes = Buffer.allocUnsafe(Math.max(64, expected));
+  }
 
   open(): void {
     this.byte(OPEN);

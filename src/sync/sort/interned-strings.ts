@@ -5,12 +5,21 @@
  * about 1 in 10^7.
  */
 export class InternedStrings {
-  private high = new Uint32Array(1024);
-  private low = new Uint32Array(1024);
+  private high: Uint32Array;
+  private low: Uint32Array;
   /** The number given to the string in each slot, -1 for an empty slot. */
-  private numbers = new Int32Array(1024).fill(-1);
+  private numbers: Int32Array;
   /** Strings interned so far: the next one gets this number. */
   size = 0;
+
+  /** Sized for `expected` strings from the start (no table grown and copied on the way). */
+  constructor(expected = 512) {
+    let slots = 1024;
+    while (slots < expected * 2) slots *= 2;
+    this.high = new Uint32Array(slots);
+    this.low = new Uint32Array(slots);
+    this.numbers = new Int32Array(slots).fill(-1);
+  }
 
   /** The number of `value`, given now if it has none yet. */
   intern(value: string): number {

@@ -5,10 +5,12 @@ import { InternedStrings } from './interned-strings.js';
 import { STRING_KEYS, type MessageKeys, type StringKey } from './message-keys.js';
 import { type Column, NUMBER_KEYS, type NumberKey } from './sort-program.js';
 import { StringRanks } from './string-ranks.js';
+import { valuesAt } from './typed-columns.js';
 
 /** A string key as ranks: equal strings share one, ranks ordered as the strings (code unit by code unit, as Dovecot compares). */
 export interface RankColumn {
-  ranks: Uint32Array;
+  /** 16-bit where there are at most 65,536 ranks. */
+  ranks: Uint16Array | Uint32Array;
   /** The rank of the empty string ('' is always ranked: a message without keys has it). */
   empty: number;
   /** Ranks are below this. */
@@ -87,7 +89,7 @@ export class KeyColumns {
     if (numbers.length === 0 && strings.length === 0 && !thread) return;
     for (const column of numbers) this.numbers.set(column, new Float64Array(this.uids.length));
     const ranks = strings.map(() => new StringRanks(this.uids.length));
-    const parents = thread ? new ThreadBuilder(this.uids.length, new InternedStrings()) : undefined;
+    const parents = thread ? new ThreadBuilder(this.uids.length, new InternedStrings(this.uids.length)) : undefined;
     await this.readKeys(generation, this.uids, (position, keys) => {
       this.known[position] = 1;
       for (const column of numbers) (this.numbers.get(column) as Float64Array)[position] = keys[column];
@@ -123,7 +125,7 @@ export class KeyColumns {
     });
     for (const [column, values] of this.numbers) next.numbers.set(column, Float64Array.from(from, (old) => (old >= 0 ? (values[old] as number) : 0)));
     if (added.length === 0) {
-      for (const [column, rank] of this.strings) next.strings.set(column, { ...rank, ranks: Uint32Array.from(from, (old) => rank.ranks[old] as number) });
+      for (const [column, rank] of this.strings) next.strings.set(column, { ...rank, ranks: valuesAt(rank.ranks, from) });
     }
     const thread = this.threadColumns;
     const builder = thread ? new ThreadBuilder(next.uids.length, thread.ids) : undefined;
@@ -157,14 +159,18 @@ export class KeyColumns {
   }
 }
 
+const CHUNK_BITS = 16;
+const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
+
 /** Thread columns while they are built, in position order. */
 class ThreadBuilder {
   private readonly replyOrForward: Uint8Array;
   private readonly messageId: Int32Array;
-  /** Each position's parents while positions may come in any order: start and count into `parents`. */
+  /** Each position's parents while positions may come in any order: start and count into the chunks. */
   private readonly start: Uint32Array;
   private readonly count: Uint32Array;
-  private parents: Int32Array;
+  /** All parents so far, in chunks: no big array doubled and copied as it fills. */
+  private readonly chunks: Int32Array[] = [];
   private used = 0;
 
   constructor(
@@ -175,7 +181,6 @@ class ThreadBuilder {
     this.messageId = new Int32Array(length).fill(-1);
     this.start = new Uint32Array(length);
     this.count = new Uint32Array(length);
-    this.parents = new Int32Array(Math.max(16, length * 2));
   }
 
   set(position: number, keys: MessageKeys): void {
@@ -191,14 +196,13 @@ class ThreadBuilder {
   }
 
   private addParents(position: number, parents: ArrayLike<number>): void {
-    if (this.used + parents.length > this.parents.length) {
-      const grown = new Int32Array(Math.max(this.parents.length * 2, this.used + parents.length));
-      grown.set(this.parents);
-      this.parents = grown;
-    }
     this.start[position] = this.used;
     this.count[position] = parents.length;
-    for (let i = 0; i < parents.length; i++) this.parents[this.used++] = parents[i] as number;
+    for (let i = 0; i < parents.length; i++) {
+      if ((this.used & CHUNK_MASK) === 0) this.chunks.push(new Int32Array(CHUNK_MASK + 1));
+      (this.chunks[this.used >>> CHUNK_BITS] as Int32Array)[this.used & CHUNK_MASK] = parents[i] as number;
+      this.used++;
+    }
   }
 
   /** The columns, parents laid out in position order. */
@@ -206,7 +210,11 @@ class ThreadBuilder {
     const parentStart = new Uint32Array(length + 1);
     for (let p = 0; p < length; p++) parentStart[p + 1] = (parentStart[p] as number) + (this.count[p] as number);
     const parents = new Int32Array(parentStart[length] as number);
-    for (let p = 0; p < length; p++) parents.set(this.parents.subarray(this.start[p], (this.start[p] as number) + (this.count[p] as number)), parentStart[p]);
+    let at = 0;
+    for (let p = 0; p < length; p++) {
+      const end = (this.start[p] as number) + (this.count[p] as number);
+      for (let i = this.start[p] as number; i < end; i++) parents[at++] = (this.chunks[i >>> CHUNK_BITS] as Int32Array)[i & CHUNK_MASK] as number;
+    }
     return { replyOrForward: this.replyOrForward, messageId: this.messageId, parentStart, parents, ids: this.ids };
   }
 }

@@ -34,7 +34,7 @@ export class StringRanks {
     if (this.interned.size > before) this.added(number, position, value);
   }
 
-  /** The column as ranks (the numbers given turned into ranks in place). */
+  /** The column as ranks (16-bit where few enough, else the numbers given turned into ranks in place). */
   async ranks(stringsAt: StringsAt): Promise<RankColumn> {
     const count = this.interned.size;
     const order = Uint32Array.from({ length: count }, (_v, i) => i).sort((a, b) => this.comparePrefixes(a, b) || a - b);
@@ -57,8 +57,9 @@ export class StringRanks {
       }
       start = end;
     }
-    for (let p = 0; p < this.numbers.length; p++) this.numbers[p] = rankOf[this.numbers[p] as number] as number;
-    return { ranks: this.numbers, empty: rankOf[0] as number, count };
+    const ranks = count <= 0x10000 ? new Uint16Array(this.numbers.length) : this.numbers;
+    for (let p = 0; p < ranks.length; p++) ranks[p] = rankOf[this.numbers[p] as number] as number;
+    return { ranks, empty: rankOf[0] as number, count };
   }
 
   /** Ranks the members of groups sharing a prefix by their whole strings. */

@@ -153,7 +153,7 @@ class Containers {
 
   /** The roots' threads: a child goes in parentheses unless it is the only child of a message. */
   render(roots: readonly number[]): string {
-    const out = new AsciiWriter();
+    const out = new AsciiWriter(answerBytes(this.set));
     const inParentheses = (node: number) => {
       const parent = this.parent[node] as number;
       return parent === NONE || this.message[parent] === NONE || this.first[parent] !== this.last[parent];
@@ -187,6 +187,13 @@ class Containers {
 
 const messageCount = (set: ThreadSet) => set.names.length;
 
+/** Bytes enough for an answer naming every message once: its digits, a space and parentheses. */
+function answerBytes(set: ThreadSet): number {
+  let largest = 0;
+  for (let i = 0; i < messageCount(set); i++) largest = Math.max(largest, set.names[i] as number);
+  return messageCount(set) * (String(largest).length + 3);
+}
+
 /** ORDEREDSUBJECT: by base subject, then sent date; each subject a thread of its first message and the rest as its children. */
 export function orderedSubjectThreads(set: ThreadSet): string {
   const n = messageCount(set);
@@ -207,7 +214,7 @@ export function orderedSubjectThreads(set: ThreadSet): string {
     const y = sorted[b] as number;
     return (date[x] as number) - (date[y] as number) || x - y;
   });
-  const out = new AsciiWriter();
+  const out = new AsciiWriter(answerBytes(set));
   for (const start of starts) {
     const end = ends[start] as number;
     out.open();

@@ -1,21 +1,15 @@
 import type { Uid } from '../../model/types.js';
 import type { FolderGeneration } from '../generation.js';
 import { keyColumns, type ThreadColumns } from './key-columns.js';
+import { type TypedColumn, valuesAt } from './typed-columns.js';
 import { orderedSubjectThreads, referencesThreads, type ThreadSet } from './thread.js';
 
 export const THREAD_ALGORITHMS = { ORDEREDSUBJECT: orderedSubjectThreads, REFERENCES: referencesThreads } as const;
 export type ThreadAlgorithm = keyof typeof THREAD_ALGORITHMS;
 
-type Column = Float64Array | Uint32Array | Int32Array | Uint8Array;
-
 /** The column's values at the positions: the column itself where they are all its positions (THREAD over the whole folder copies nothing). */
-function at<T extends Column>(column: T, positions: Uint32Array): T {
-  if (positions.length === column.length) return column;
-  const values = new (column.constructor as new (length: number) => T)(positions.length);
-  positions.forEach((position, i) => {
-    values[i] = column[position] as number;
-  });
-  return values;
+function at<T extends TypedColumn>(column: T, positions: Uint32Array): T {
+  return positions.length === column.length ? column : valuesAt(column, positions);
 }
 
 /** The parents of the messages at the positions, laid out as a ThreadSet has them. */
