@@ -159,7 +159,8 @@ export class KeyColumns {
   }
 }
 
-const CHUNK_BITS = 16;
+// 1 MB chunks: at and above glibc's mmap threshold (process-settings.ts), given back once spent
+const CHUNK_BITS = 18;
 const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
 
 /** Thread columns while they are built, in position order. */
