@@ -3,14 +3,13 @@
 // ORDEREDSUBJECT, each timed straight from Dovecot and through a warm proxy in the same run
 // (interleaved), the answers compared; the proxy's first SORT before any key is derived
 // (cold, information only) and its peak RssAnon.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { startDovecot } from '../test/support/dovecot.js';
 import { generateCorpus } from '../test/support/corpus.js';
 import { deliver } from '../test/support/maildir.js';
 import { RawImapClient } from '../test/support/raw-client.js';
 import { waitForSync } from './memory.js';
-import { rssAnonMb, startProxyProcess } from './proxy-process.js';
+import { startProxyProcess } from './proxy-process.js';
+import { largeFolderMemory, type LargeFolderResult } from './sort-memory.js';
 import { log, median, round } from './util.js';
 
 /** What a client asks, each as `UID SORT`/`UID THREAD` over the whole folder. */
@@ -33,44 +32,6 @@ export interface SortResults {
   peakRssAnonMb: number;
   /** A synthetic folder's keys written straight into a cache, then every SORT key and both THREADs over it. */
   largeFolder: LargeFolderResult;
-}
-
-export interface LargeFolderResult {
-  messages: number;
-  seconds: number;
-  /** RssAnon before the first SORT (store open, nothing read) and the highest while sorting and threading. */
-  baselineMb: number;
-  peakMb: number;
-  /** (peak - baseline) per message. */
-  bytesPerMessage: number;
-}
-
-const LARGE_FOLDER_CHILD = path.resolve(import.meta.dirname, 'sort-memory-child.js');
-/** How often the child's RssAnon is sampled. */
-const SAMPLE_MS = 20;
-
-/** Runs sort-memory-child.js over `messages` synthetic messages and samples its RssAnon. */
-async function largeFolderMemory(messages: number, dir: string): Promise<LargeFolderResult> {
-  const child = spawn(process.execPath, ['--expose-gc', LARGE_FOLDER_CHILD, dir, String(messages)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let baseline = 0;
-  let peak = 0;
-  let ms = NaN;
-  const timer = setInterval(() => {
-    try {
-      if (baseline > 0) peak = Math.max(peak, rssAnonMb(child.pid as number));
-    } catch {
-      // exited
-    }
-  }, SAMPLE_MS);
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    if (text.includes('ready')) baseline = rssAnonMb(child.pid as number);
-    const done = /done (\d+)/.exec(text);
-    if (done) ms = Number(done[1]);
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearInterval(timer);
-  if (code !== 0 || Number.isNaN(ms)) throw new Error(`sort-memory-child exited with ${code}`);
-  return { messages, seconds: round(ms / 1000, 1), baselineMb: round(baseline, 1), peakMb: round(peak, 1), bytesPerMessage: Math.round(((peak - baseline) * 2 ** 20) / messages) };
 }
 
 /** Milliseconds for one command, and its untagged answer. */

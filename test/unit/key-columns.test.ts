@@ -39,3 +39,17 @@ test('the key columns follow the folder: after new mail and expunges SORT and TH
     }
   });
 });
+
+test('two SORTs arriving together on a new generation share one pass over the keys', async () => {
+  await withStore(async (store) => {
+    await store.putMessageKeys('f', [1, 2, 3].map((uid) => ({ uid: uid as Uid, value: encodeMessageKeys(keys(uid)) })));
+    let reads = 0;
+    const counting = new Proxy(store, {
+      get: (target, name) => (name === 'getMessageKeys' ? (...args: Parameters<typeof store.getMessageKeys>) => (reads++, target.getMessageKeys(...args)) : Reflect.get(target, name)),
+    });
+    const generation = { account: { store: counting }, fid: 'f', uids: [1, 2, 3] } as unknown as FolderGeneration;
+    const answers = await Promise.all([sortMessages(generation, generation.uids, [{ column: 'date', reverse: false }]), sortMessages(generation, generation.uids, [{ column: 'from', reverse: false }])]);
+    assert.deepEqual(answers[0], [3, 2, 1]);
+    assert.equal(reads, 1);
+  });
+});

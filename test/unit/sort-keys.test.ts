@@ -4,7 +4,7 @@ import { baseSubject } from '../../src/sync/sort/base-subject.js';
 import { parseEnvelope } from '../../src/sync/sort/envelope.js';
 import { messageIds, messageKeys } from '../../src/sync/sort/message-keys.js';
 import { sentDate } from '../../src/sync/sort/sent-date.js';
-import { MessageIdTable } from '../../src/sync/sort/message-id-table.js';
+import { InternedStrings } from '../../src/sync/sort/interned-strings.js';
 import { orderedSubjectThreads, referencesThreads, type ThreadSet } from '../../src/sync/sort/thread.js';
 
 test('base subject: leaders, blobs, trailers and [fwd: ...] go (RFC 5256 2.1)', () => {
@@ -48,7 +48,7 @@ const message = (id: number, fields: Partial<ThreadMessage>): ThreadMessage => (
 
 /** Messages as the columns THREAD takes: subjects ranked, Message-IDs interned. */
 function threadSet(messages: readonly ThreadMessage[]): ThreadSet {
-  const ids = new MessageIdTable();
+  const ids = new InternedStrings();
   const subjects = [...new Set(['', ...messages.map((m) => m.subject)])].sort();
   const parents = messages.map((m) => m.parents.map((id) => ids.intern(id)));
   const parentStart = [0];
@@ -80,6 +80,16 @@ test('REFERENCES: a message breaks the link an earlier References guessed, missi
 test('REFERENCES: duplicate Message-IDs, grouping by base subject', () => {
   assert.equal(referencesThreads(threadSet([message(1, { messageId: '<a@b>' }), message(2, { messageId: '<a@b>', replyOrForward: true })])), '(1 2)');
   assert.equal(referencesThreads(threadSet([message(1, {}), message(2, {})])), '((1)(2))');
+});
+
+test('REFERENCES: a reply chain 100,000 deep, in mailbox order and reversed, without overflowing the stack', () => {
+  const depth = 100_000;
+  const chain = Array.from({ length: depth }, (_v, i) => message(i + 1, { messageId: `<${i + 1}@x>`, parents: i > 0 ? [`<${i}@x>`] : [] }));
+  const names = chain.map((m) => m.id);
+  assert.equal(referencesThreads(threadSet(chain)), `(${names.join(' ')})`);
+  // the deepest reply first in the mailbox: the root is the last message
+  const reversed = chain.map((m, i) => ({ ...m, id: depth - i, date: depth - i })).reverse();
+  assert.equal(referencesThreads(threadSet(reversed)), `(${names.reverse().join(' ')})`);
 });
 
 test('ORDEREDSUBJECT: by subject, then date; threads by their first date', () => {

@@ -1,13 +1,16 @@
 import type { Uid } from '../../model/types.js';
 import type { FolderGeneration } from '../generation.js';
 import { messageKeyBatches } from './key-source.js';
-import { MessageIdTable } from './message-id-table.js';
-import type { MessageKeys, StringKey } from './message-keys.js';
-import { isNumberKey, type Column, type NumberKey } from './sort-program.js';
+import { InternedStrings } from './interned-strings.js';
+import { STRING_KEYS, type MessageKeys, type StringKey } from './message-keys.js';
+import { type Column, NUMBER_KEYS, type NumberKey } from './sort-program.js';
+import { StringRanks } from './string-ranks.js';
+import { valuesAt } from './typed-columns.js';
 
 /** A string key as ranks: equal strings share one, ranks ordered as the strings (code unit by code unit, as Dovecot compares). */
 export interface RankColumn {
-  ranks: Uint32Array;
+  /** 16-bit where there are at most 65,536 ranks. */
+  ranks: Uint16Array | Uint32Array;
   /** The rank of the empty string ('' is always ranked: a message without keys has it). */
   empty: number;
   /** Ranks are below this. */
@@ -22,7 +25,7 @@ export interface ThreadColumns {
   /** Position p's parents are parents[parentStart[p] .. parentStart[p+1]). */
   parentStart: Uint32Array;
   parents: Int32Array;
-  ids: MessageIdTable;
+  ids: InternedStrings;
 }
 
 export type ColumnName = Column | 'thread';
@@ -30,8 +33,8 @@ export type ColumnName = Column | 'thread';
 /**
  * The sort and thread keys of one folder generation as columns in memory, by position among its
  * UIDs: typed arrays only (a million messages are a few MB per column), built on first use by one
- * streaming pass over the cached keys. A string column holds each distinct string only while it
- * is built. When the folder changes, the columns follow: values of the UIDs kept are carried
+ * streaming pass over the cached keys. A string column never holds its strings (string-ranks.ts).
+ * When the folder changes, the columns follow: values of the UIDs kept are carried
  * over, only new UIDs are read; string ranks are rebuilt after new mail (their order needs the strings).
  */
 export class KeyColumns {
@@ -75,23 +78,35 @@ export class KeyColumns {
     return true;
   }
 
-  /** Builds the columns not built yet, in one pass over the cached keys. */
+  /**
+   * Builds every sort column not built yet, and the thread columns if wanted, in one pass over
+   * the cached keys (a client that sorts by one key tends to sort by others next).
+   */
   async load(generation: FolderGeneration, wanted: readonly ColumnName[]): Promise<void> {
-    const numbers = wanted.filter((name): name is NumberKey => name !== 'thread' && isNumberKey(name) && !this.numbers.has(name));
-    const strings = [...new Set(wanted.filter((name): name is StringKey => name !== 'thread' && !isNumberKey(name) && !this.strings.has(name)))];
+    const numbers = NUMBER_KEYS.filter((name) => !this.numbers.has(name));
+    const strings = STRING_KEYS.filter((name) => !this.strings.has(name));
     const thread = wanted.includes('thread') && !this.threadColumns;
     if (numbers.length === 0 && strings.length === 0 && !thread) return;
     for (const column of numbers) this.numbers.set(column, new Float64Array(this.uids.length));
-    const distinct = strings.map(() => new DistinctStrings(this.uids.length));
-    const parents = thread ? new ThreadBuilder(this.uids.length, new MessageIdTable()) : undefined;
+    const ranks = strings.map(() => new StringRanks(this.uids.length));
+    const parents = thread ? new ThreadBuilder(this.uids.length, new InternedStrings(this.uids.length)) : undefined;
     await this.readKeys(generation, this.uids, (position, keys) => {
       this.known[position] = 1;
       for (const column of numbers) (this.numbers.get(column) as Float64Array)[position] = keys[column];
-      strings.forEach((column, i) => distinct[i]?.set(position, keys[column]));
+      strings.forEach((column, i) => ranks[i]?.set(position, keys[column]));
       parents?.set(position, keys);
     });
-    strings.forEach((column, i) => this.strings.set(column, (distinct[i] as DistinctStrings).ranks()));
+    for (const [i, column] of strings.entries()) this.strings.set(column, await (ranks[i] as StringRanks).ranks((positions) => this.stringsAt(generation, column, positions)));
     if (parents) this.threadColumns = parents.columns(this.uids.length);
+  }
+
+  /** A string key of the messages at the positions (ascending), read again ('' where gone). */
+  private async stringsAt(generation: FolderGeneration, column: StringKey, positions: Uint32Array): Promise<string[]> {
+    const values = Array.from(positions, () => '');
+    await this.readKeys(generation, Uint32Array.from(positions, (position) => this.uids[position] as number), (index, keys) => {
+      values[index] = keys[column];
+    });
+    return values;
   }
 
   /** The columns for the generation's UIDs now: what is kept carried over, new messages read. */
@@ -110,7 +125,7 @@ export class KeyColumns {
     });
     for (const [column, values] of this.numbers) next.numbers.set(column, Float64Array.from(from, (old) => (old >= 0 ? (values[old] as number) : 0)));
     if (added.length === 0) {
-      for (const [column, rank] of this.strings) next.strings.set(column, { ...rank, ranks: Uint32Array.from(from, (old) => rank.ranks[old] as number) });
+      for (const [column, rank] of this.strings) next.strings.set(column, { ...rank, ranks: valuesAt(rank.ranks, from) });
     }
     const thread = this.threadColumns;
     const builder = thread ? new ThreadBuilder(next.uids.length, thread.ids) : undefined;
@@ -144,58 +159,29 @@ export class KeyColumns {
   }
 }
 
-/** A string column while it is built: each distinct string once, a number per position. */
-class DistinctStrings {
-  private readonly numbers = new Map<string, number>([['', 0]]);
-  private readonly of: Uint32Array;
-
-  constructor(length: number) {
-    this.of = new Uint32Array(length);
-  }
-
-  set(position: number, value: string): void {
-    let number = this.numbers.get(value);
-    if (number === undefined) {
-      number = this.numbers.size;
-      this.numbers.set(value, number);
-    }
-    this.of[position] = number;
-  }
-
-  ranks(): RankColumn {
-    const values = [...this.numbers.keys()];
-    const order = Uint32Array.from(values.keys()).sort((a, b) => {
-      const x = values[a] as string;
-      const y = values[b] as string;
-      return x < y ? -1 : x > y ? 1 : 0;
-    });
-    const rankOf = new Uint32Array(values.length);
-    order.forEach((number, rank) => {
-      rankOf[number] = rank;
-    });
-    return { ranks: this.of.map((number) => rankOf[number] as number), empty: rankOf[0] as number, count: values.length };
-  }
-}
+// 1 MB chunks: at and above glibc's mmap threshold (process-settings.ts), given back once spent
+const CHUNK_BITS = 18;
+const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
 
 /** Thread columns while they are built, in position order. */
 class ThreadBuilder {
   private readonly replyOrForward: Uint8Array;
   private readonly messageId: Int32Array;
-  /** Each position's parents while positions may come in any order: start and count into `parents`. */
+  /** Each position's parents while positions may come in any order: start and count into the chunks. */
   private readonly start: Uint32Array;
   private readonly count: Uint32Array;
-  private parents: Int32Array;
+  /** All parents so far, in chunks: no big array doubled and copied as it fills. */
+  private readonly chunks: Int32Array[] = [];
   private used = 0;
 
   constructor(
     length: number,
-    private readonly ids: MessageIdTable,
+    private readonly ids: InternedStrings,
   ) {
     this.replyOrForward = new Uint8Array(length);
     this.messageId = new Int32Array(length).fill(-1);
     this.start = new Uint32Array(length);
     this.count = new Uint32Array(length);
-    this.parents = new Int32Array(Math.max(16, length * 2));
   }
 
   set(position: number, keys: MessageKeys): void {
@@ -211,14 +197,13 @@ class ThreadBuilder {
   }
 
   private addParents(position: number, parents: ArrayLike<number>): void {
-    if (this.used + parents.length > this.parents.length) {
-      const grown = new Int32Array(Math.max(this.parents.length * 2, this.used + parents.length));
-      grown.set(this.parents);
-      this.parents = grown;
-    }
     this.start[position] = this.used;
     this.count[position] = parents.length;
-    for (let i = 0; i < parents.length; i++) this.parents[this.used++] = parents[i] as number;
+    for (let i = 0; i < parents.length; i++) {
+      if ((this.used & CHUNK_MASK) === 0) this.chunks.push(new Int32Array(CHUNK_MASK + 1));
+      (this.chunks[this.used >>> CHUNK_BITS] as Int32Array)[this.used & CHUNK_MASK] = parents[i] as number;
+      this.used++;
+    }
   }
 
   /** The columns, parents laid out in position order. */
@@ -226,15 +211,31 @@ class ThreadBuilder {
     const parentStart = new Uint32Array(length + 1);
     for (let p = 0; p < length; p++) parentStart[p + 1] = (parentStart[p] as number) + (this.count[p] as number);
     const parents = new Int32Array(parentStart[length] as number);
-    for (let p = 0; p < length; p++) parents.set(this.parents.subarray(this.start[p], (this.start[p] as number) + (this.count[p] as number)), parentStart[p]);
+    let at = 0;
+    for (let p = 0; p < length; p++) {
+      const end = (this.start[p] as number) + (this.count[p] as number);
+      for (let i = this.start[p] as number; i < end; i++) parents[at++] = (this.chunks[i >>> CHUNK_BITS] as Int32Array)[i & CHUNK_MASK] as number;
+    }
     return { replyOrForward: this.replyOrForward, messageId: this.messageId, parentStart, parents, ids: this.ids };
   }
 }
 
 const generations = new WeakMap<FolderGeneration, KeyColumns>();
+const building = new WeakMap<FolderGeneration, Promise<unknown>>();
 
 /** The generation's key columns, with the ones named built. */
-export async function keyColumns(generation: FolderGeneration, wanted: readonly ColumnName[]): Promise<KeyColumns> {
+export function keyColumns(generation: FolderGeneration, wanted: readonly ColumnName[]): Promise<KeyColumns> {
+  // one build at a time per generation: a SORT or THREAD arriving while columns are built waits
+  // for them instead of building the same ones again
+  const next = (building.get(generation) ?? Promise.resolve()).then(() => built(generation, wanted));
+  building.set(
+    generation,
+    next.catch(() => undefined),
+  );
+  return next;
+}
+
+async function built(generation: FolderGeneration, wanted: readonly ColumnName[]): Promise<KeyColumns> {
   let columns = generations.get(generation);
   if (!columns) columns = new KeyColumns(Uint32Array.from(generation.uids));
   else if (!columns.sameUids(generation.uids)) columns = await columns.following(generation);

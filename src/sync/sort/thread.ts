@@ -1,3 +1,5 @@
+import { AsciiWriter } from './ascii-writer.js';
+
 /**
  * THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 3), pure: messages in, the thread
  * list of a `* THREAD` response out, in Dovecot's format (`(1 2 (3)(4))`). Messages and thread
@@ -28,7 +30,11 @@ export interface ThreadSet {
 
 const NONE = -1;
 
-/** The thread containers: ids first (container k is Message-ID k), then one per message without its own. */
+/**
+ * The thread containers: ids first (container k is Message-ID k), then one per message without
+ * its own, then the dummies subject grouping makes. Every walk over the trees follows the links
+ * (parent, first child, next sibling) instead of recursing: a reply chain may be 100,000 deep.
+ */
 class Containers {
   readonly message: Int32Array;
   readonly parent: Int32Array;
@@ -39,10 +45,8 @@ class Containers {
   /** The message a container sorts and groups by: its own, or (a dummy) its first child's. */
   readonly representative: Int32Array;
   readonly exists: Uint8Array;
-  /** Containers in the order they were made. */
-  readonly made: Int32Array;
-  madeCount = 0;
-  private spare: number;
+  /** Containers below this have been made or are ids. */
+  spare: number;
 
   constructor(
     readonly set: ThreadSet,
@@ -57,24 +61,28 @@ class Containers {
     this.previous = new Int32Array(capacity).fill(NONE);
     this.representative = new Int32Array(capacity).fill(NONE);
     this.exists = new Uint8Array(capacity);
-    this.made = new Int32Array(capacity);
   }
 
   make(container = this.spare++): number {
     this.exists[container] = 1;
-    this.made[this.madeCount++] = container;
     return container;
   }
 
   link(parent: number, child: number): void {
+    this.insertBefore(parent, child, NONE);
+  }
+
+  /** Makes `child` a child of `parent` just before its child `before` (NONE: last). */
+  insertBefore(parent: number, child: number, before: number): void {
     this.unlink(child);
     this.parent[child] = parent;
-    const last = this.last[parent] as number;
-    this.previous[child] = last;
-    this.next[child] = NONE;
-    if (last === NONE) this.first[parent] = child;
-    else this.next[last] = child;
-    this.last[parent] = child;
+    const previous = before === NONE ? (this.last[parent] as number) : (this.previous[before] as number);
+    this.previous[child] = previous;
+    this.next[child] = before;
+    if (previous === NONE) this.first[parent] = child;
+    else this.next[previous] = child;
+    if (before === NONE) this.last[parent] = child;
+    else this.previous[before] = child;
   }
 
   unlink(child: number): void {
@@ -95,20 +103,30 @@ class Containers {
     return list;
   }
 
-  /** Makes `children` (in this order) the node's children. */
-  setChildren(node: number, children: readonly number[]): void {
-    this.first[node] = NONE;
-    this.last[node] = NONE;
-    for (const child of children) {
-      this.parent[child] = NONE;
-      this.link(node, child);
+  /** `ancestor` is `node` or above it. */
+  isAncestor(ancestor: number, node: number): boolean {
+    // a container without children is above nothing: no walk up a long chain for it
+    if (this.first[ancestor] === NONE) return ancestor === node;
+    for (let at = node; at !== NONE; at = this.parent[at] as number) if (at === ancestor) return true;
+    return false;
+  }
+
+  /** Calls `visit` with each container of the tree under `root`, children before their parent, `root` last. `visit` may unlink the container it is given. */
+  postOrder(root: number, visit: (node: number) => void): void {
+    let node = this.deepestFirst(root);
+    for (;;) {
+      const next = this.next[node] as number;
+      const parent = this.parent[node] as number;
+      visit(node);
+      if (node === root) return;
+      node = next !== NONE ? this.deepestFirst(next) : parent;
     }
   }
 
-  /** `ancestor` is `node` or above it. */
-  isAncestor(ancestor: number, node: number): boolean {
-    for (let at = node; at !== NONE; at = this.parent[at] as number) if (at === ancestor) return true;
-    return false;
+  private deepestFirst(node: number): number {
+    let at = node;
+    while (this.first[at] !== NONE) at = this.first[at] as number;
+    return at;
   }
 
   compare = (a: number, b: number): number => {
@@ -119,46 +137,62 @@ class Containers {
   };
 
   /** Sorts each set of siblings by sent date, children first (a dummy sorts by its first child). */
-  sortTree(nodes: number[]): number[] {
-    for (const node of nodes) {
-      const children = this.children(node);
-      if (children.length > 0) this.setChildren(node, this.sortTree(children));
-      const own = this.message[node] as number;
-      this.representative[node] = own !== NONE ? own : children.length > 0 ? (this.representative[this.first[node] as number] as number) : NONE;
-    }
-    return nodes.sort(this.compare);
+  sortTree(roots: number[]): number[] {
+    for (const root of roots) this.postOrder(root, (node) => this.sortChildren(node));
+    return roots.sort(this.compare);
   }
 
-  render(node: number, out: string[]): void {
-    const own = this.message[node] as number;
+  private sortChildren(node: number): void {
     const first = this.first[node] as number;
-    if (own !== NONE) out.push(String(this.set.names[own]));
-    if (first === NONE) return;
-    if (own !== NONE && this.next[first] === NONE) {
-      out.push(' ');
-      this.render(first, out);
-      return;
+    if (first !== NONE && this.next[first] !== NONE) {
+      for (const child of this.children(node).sort(this.compare)) this.link(node, child);
     }
-    if (own !== NONE) out.push(' ');
-    for (let child = first; child !== NONE; child = this.next[child] as number) {
-      out.push('(');
-      this.render(child, out);
-      out.push(')');
-    }
+    const own = this.message[node] as number;
+    this.representative[node] = own !== NONE ? own : this.first[node] !== NONE ? (this.representative[this.first[node] as number] as number) : NONE;
   }
 
-  renderRoots(roots: readonly number[]): string {
-    const out: string[] = [];
+  /** The roots' threads: a child goes in parentheses unless it is the only child of a message. */
+  render(roots: readonly number[]): string {
+    const out = new AsciiWriter(answerBytes(this.set));
+    const inParentheses = (node: number) => {
+      const parent = this.parent[node] as number;
+      return parent === NONE || this.message[parent] === NONE || this.first[parent] !== this.last[parent];
+    };
     for (const root of roots) {
-      out.push('(');
-      this.render(root, out);
-      out.push(')');
+      let node = root;
+      let entering = true;
+      for (;;) {
+        if (entering) {
+          if (inParentheses(node)) out.open();
+          const own = this.message[node] as number;
+          if (own !== NONE) out.number(this.set.names[own] as number);
+          const first = this.first[node] as number;
+          if (first !== NONE) {
+            if (own !== NONE) out.space();
+            node = first;
+            continue;
+          }
+        }
+        // leaving node: on to its next sibling, or leaving its parent
+        if (inParentheses(node)) out.close();
+        if (node === root) break;
+        const next = this.next[node] as number;
+        entering = next !== NONE;
+        node = entering ? next : (this.parent[node] as number);
+      }
     }
-    return out.join('');
+    return out.toString();
   }
 }
 
 const messageCount = (set: ThreadSet) => set.names.length;
+
+/** Bytes enough for an answer naming every message once: its digits, a space and parentheses. */
+function answerBytes(set: ThreadSet): number {
+  let largest = 0;
+  for (let i = 0; i < messageCount(set); i++) largest = Math.max(largest, set.names[i] as number);
+  return messageCount(set) * (String(largest).length + 3);
+}
 
 /** ORDEREDSUBJECT: by base subject, then sent date; each subject a thread of its first message and the rest as its children. */
 export function orderedSubjectThreads(set: ThreadSet): string {
@@ -180,25 +214,31 @@ export function orderedSubjectThreads(set: ThreadSet): string {
     const y = sorted[b] as number;
     return (date[x] as number) - (date[y] as number) || x - y;
   });
-  const out: string[] = [];
+  const out = new AsciiWriter(answerBytes(set));
   for (const start of starts) {
     const end = ends[start] as number;
-    out.push('(', String(set.names[sorted[start] as number]));
-    if (end - start === 2) out.push(' ', String(set.names[sorted[start + 1] as number]));
-    else if (end - start > 2) {
-      out.push(' ');
-      for (let i = start + 1; i < end; i++) out.push('(', String(set.names[sorted[i] as number]), ')');
+    out.open();
+    out.number(set.names[sorted[start] as number] as number);
+    if (end - start === 2) {
+      out.space();
+      out.number(set.names[sorted[start + 1] as number] as number);
+    } else if (end - start > 2) {
+      out.space();
+      for (let i = start + 1; i < end; i++) {
+        out.open();
+        out.number(set.names[sorted[i] as number] as number);
+        out.close();
+      }
     }
-    out.push(')');
+    out.close();
   }
-  return out.join('');
+  return out.toString();
 }
 
 /** REFERENCES (RFC 5256 3, steps 1-6). */
 export function referencesThreads(set: ThreadSet): string {
   const n = messageCount(set);
-  // ids, one per message at most without its own, one dummy per subject merge at most
-  const c = new Containers(set, set.ids + 2 * n);
+  const c = new Containers(set, containersNeeded(set));
   for (let i = 0; i < n; i++) {
     // (1A) the message's container; a duplicate or missing Message-ID gets a unique one
     const id = set.messageId[i] as number;
@@ -222,25 +262,44 @@ export function referencesThreads(set: ThreadSet): string {
     if (previous !== NONE && !c.isAncestor(node, previous)) c.link(previous, node);
   }
   // (2) the root set; (3) dummies pruned
+  // (the order of roots and siblings before step 4 does not matter: it sorts them all, no ties)
   const roots: number[] = [];
-  for (let k = 0; k < c.madeCount; k++) if (c.parent[c.made[k] as number] === NONE) roots.push(c.made[k] as number);
-  const pruned = prune(c, roots, true);
+  for (let k = 0; k < c.spare; k++) if (c.exists[k] && c.parent[k] === NONE) roots.push(k);
+  const pruned = prune(c, roots);
   // (4) sorted by sent date; (5) grouped by base subject; (6) siblings sorted again
   const grouped = groupBySubject(c, c.sortTree(pruned));
-  return c.renderRoots(c.sortTree(grouped));
+  return c.render(c.sortTree(grouped));
+}
+
+/** The ids, one container per message without a Message-ID of its own, one dummy per subject at most (step 5 makes one only where a subject has none). */
+function containersNeeded(set: ThreadSet): number {
+  const owned = new Uint8Array(set.ids);
+  let without = 0;
+  for (let i = 0; i < messageCount(set); i++) {
+    const id = set.messageId[i] as number;
+    if (id === NONE || owned[id]) without++;
+    else owned[id] = 1;
+  }
+  return set.ids + without + set.subjectRanks;
 }
 
 /** RFC 5256 3 step (3): dummies without children go, others give way to their children (at the root, only to one). */
-function prune(c: Containers, nodes: readonly number[], root: boolean): number[] {
+function prune(c: Containers, roots: readonly number[]): number[] {
   const kept: number[] = [];
-  for (const node of nodes) {
-    const children = prune(c, c.children(node), false);
-    c.setChildren(node, children);
-    if (c.message[node] !== NONE) kept.push(node);
-    else if (children.length > 0 && (!root || children.length === 1)) kept.push(...children);
-    else if (children.length > 0) kept.push(node);
+  for (const root of roots) {
+    c.postOrder(root, (node) => {
+      if (node === root || c.message[node] !== NONE) return;
+      const parent = c.parent[node] as number;
+      for (let child = c.first[node] as number; child !== NONE; child = c.first[node] as number) c.insertBefore(parent, child, node);
+      c.unlink(node);
+    });
+    const first = c.first[root] as number;
+    if (c.message[root] !== NONE) kept.push(root);
+    else if (first !== NONE && first === c.last[root]) {
+      c.unlink(first);
+      kept.push(first);
+    } else if (first !== NONE) kept.push(root);
   }
-  if (root) for (const node of kept) c.unlink(node);
   return kept;
 }
 

@@ -1,22 +1,32 @@
 /**
- * Message-IDs interned as dense numbers (0, 1, 2, ...) without keeping the strings: each id is
- * known by a 64-bit hash (two 32-bit halves) in an open-addressing table of typed arrays. At a
- * million distinct ids that is about 32 MB, and two ids share a hash with odds of about 1 in 10^7.
+ * Strings (Message-IDs, string sort keys) interned as dense numbers (0, 1, 2, ...) without keeping
+ * them: each is known by a 64-bit hash (two 32-bit halves) in an open-addressing table of typed
+ * arrays. At a million distinct strings that is about 32 MB, and two share a hash with odds of
+ * about 1 in 10^7.
  */
-export class MessageIdTable {
-  private high = new Uint32Array(1024);
-  private low = new Uint32Array(1024);
-  /** The number given to the id in each slot, -1 for an empty slot. */
-  private numbers = new Int32Array(1024).fill(-1);
-  /** Ids interned so far: the next one gets this number. */
+export class InternedStrings {
+  private high: Uint32Array;
+  private low: Uint32Array;
+  /** The number given to the string in each slot, -1 for an empty slot. */
+  private numbers: Int32Array;
+  /** Strings interned so far: the next one gets this number. */
   size = 0;
 
-  /** The number of `id`, given now if it has none yet. */
-  intern(id: string): number {
+  /** Sized for `expected` strings from the start (no table grown and copied on the way). */
+  constructor(expected = 512) {
+    let slots = 1024;
+    while (slots < expected * 2) slots *= 2;
+    this.high = new Uint32Array(slots);
+    this.low = new Uint32Array(slots);
+    this.numbers = new Int32Array(slots).fill(-1);
+  }
+
+  /** The number of `value`, given now if it has none yet. */
+  intern(value: string): number {
     let high = 0x811c9dc5;
     let low = 0x9747b28c;
-    for (let i = 0; i < id.length; i++) {
-      const unit = id.charCodeAt(i);
+    for (let i = 0; i < value.length; i++) {
+      const unit = value.charCodeAt(i);
       high = Math.imul(high ^ unit, 0x01000193);
       low = Math.imul(low ^ unit, 0x5bd1e995);
       low ^= low >>> 15;
