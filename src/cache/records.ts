@@ -40,6 +40,11 @@ export interface FolderRecord {
    * change it takes on raises, at least to upstream's. Absent in records of older versions.
    */
   modseq?: number;
+  /**
+   * The record of expunges (keys.ts `v`) holds every expunge above this modseq: the counter when
+   * the generation was first filled (what went before that is not known one by one).
+   */
+  vanishedFrom?: number;
   /** Older versions' counter where upstream had no CONDSTORE; read only to carry it over. */
   localModseq?: number;
   /** When the folder was last brought up to date with upstream (ms since epoch), 0 = never. */

@@ -19,7 +19,7 @@ export interface CapabilityState {
  * 7.2.1). imap-core's own list also names XLIST (Gmail's retired LIST), AUTH=PLAIN-CLIENTTOKEN
  * (WildDuck's own) and QUOTA (no quota commands here, each answers NO): not announced.
  */
-const IMPLEMENTED = ['CATENATE', 'CHILDREN', 'CONDSTORE', 'CONTEXT=SEARCH', 'ENABLE', 'ESEARCH', 'ID', 'IDLE', 'LIST-EXTENDED', 'LIST-STATUS', 'LITERAL+', 'MOVE', 'MULTIAPPEND', 'NAMESPACE', 'NOTIFY', 'QRESYNC', 'SEARCHRES', 'SORT', 'SORT=DISPLAY', 'SPECIAL-USE', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
+const IMPLEMENTED = ['CATENATE', 'CHILDREN', 'CONDSTORE', 'CONTEXT=SEARCH', 'CONTEXT=SORT', 'ENABLE', 'ESEARCH', 'ESORT', 'ID', 'IDLE', 'LIST-EXTENDED', 'LIST-STATUS', 'LITERAL+', 'MOVE', 'MULTIAPPEND', 'NAMESPACE', 'NOTIFY', 'QRESYNC', 'SEARCHRES', 'SORT', 'SORT=DISPLAY', 'SPECIAL-USE', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'UIDPLUS', 'UNSELECT', 'UTF8=ACCEPT', 'WITHIN'];
 
 /**
  * Extensions passed through to upstream, announced after login where upstream has them: BINARY

@@ -33,7 +33,7 @@ import { makeSelectHandler } from './select-command.js';
 import { requestedUids, type ResyncRequest } from './qresync.js';
 import { attachState, contain, loggedInAccount, SessionState, stateOf } from './session-state.js';
 import { keywordAnnouncement } from './untagged.js';
-import { cancelUpdate, keepUpdated, refreshContextSearches, removedBeforeExpunge } from './search-context.js';
+import { cancelUpdate, type ContextSearch, keepUpdated, refreshContextSearches, removedBeforeExpunge } from './search-context.js';
 
 /** Server options the patches read off imap-core's server (which keeps every option it is given). */
 export interface PatchedServerOptions {
@@ -53,8 +53,8 @@ export interface PatchedServerOptions {
   openCatenateUrl(session: ImapSession, url: string): Promise<{ size: number; body: Readable }>;
   /** Whether a folder exists (CATENATE answers TRYCREATE before reading its URLs). */
   folderExists(session: ImapSession, path: string): Promise<boolean>;
-  /** Runs a search kept UPDATEd again over the selected mailbox (search-context.ts). */
-  searchSelected(session: ImapSession, criteria: ImapToken[]): Promise<number[]>;
+  /** Finds a result kept UPDATEd again over the selected mailbox (search-context.ts): UIDs ascending, or in its sort order. */
+  searchSelected(session: ImapSession, search: ContextSearch): Promise<number[]>;
   /** SELECT with QRESYNC: what changed since the client was last there (handlers/on-resync.ts). */
   resyncSelected(session: ImapSession, request: ResyncRequest): Promise<void>;
 }
@@ -401,23 +401,22 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPConnection.send: a line goes out through the output stream, after what is queued there; a `* SEARCH` line becomes the ESEARCH, SORT or THREAD line its command asked for',
+    what: 'IMAPConnection.send: a line goes out through the output stream, after what is queued there; a `* SEARCH` line becomes the ESEARCH, SORT or THREAD line its command asked for (ESEARCH also for SORT RETURN)',
     why: "imap-core writes some responses (SELECT's, LIST's, STATUS, SEARCH, a failed command's) straight to the socket, past the end of a large FETCH literal still queued in its output stream: the line landed inside the literal (imaptest stress with large messages)",
     apply: () => {
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const send = IMAPConnection.prototype.send;
       IMAPConnection.prototype.send = function (this: CoreConnection, payload: string, callback?: () => void) {
-        const sortAnswer = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).sortAnswer : undefined;
-        if (sortAnswer !== undefined) {
-          stateOf(this.session).sortAnswer = undefined;
-          payload = sortAnswer;
-        }
-        const esearch = sortAnswer === undefined && this.session && payload.startsWith('* SEARCH') ? stateOf(this.session).searchReturn : undefined;
-        if (esearch) {
-          const numbers = searchNumbers(payload);
-          keepUpdated(this.session, esearch, numbers);
-          saveResult(this.session, esearch, numbers);
-          payload = esearchLine(payload, esearch);
+        const state = this.session && payload.startsWith('* SEARCH') ? stateOf(this.session) : undefined;
+        const sortAnswer = state?.sortAnswer;
+        if (state) state.sortAnswer = undefined;
+        if (typeof sortAnswer === 'string') payload = sortAnswer;
+        else if (state?.searchReturn) {
+          // a SEARCH's numbers ascending, a SORT's in sort order
+          const numbers = sortAnswer ?? searchNumbers(payload);
+          keepUpdated(this.session, state.searchReturn, numbers);
+          saveResult(this.session, state.searchReturn, numbers);
+          payload = esearchLine(numbers, state.searchReturn);
           if (!payload) return;
         }
         const output = this.session?.writeStream;
@@ -797,7 +796,7 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
           return sendNotifications.call(this, handler, callback);
         }
         sendNotifications.call(this, handler, () => {
-          refreshContextSearches(session, (criteria) => search(session, criteria)).then(
+          refreshContextSearches(session, (kept) => search(session, kept)).then(
             (lines) =>
               contain(session, () => {
                 for (const line of lines) session.writeStream.write({ compiled: Buffer.from(line) });

@@ -1,4 +1,5 @@
 import { toSequenceSet } from '../model/uid-set.js';
+import type { SortStep } from '../sync/sort/sort-program.js';
 import type { ImapToken } from './imap-core.js';
 
 /** What a SEARCH RETURN (...) asks for (RFC 4731, RFC 5267): the answer becomes one ESEARCH line. */
@@ -7,10 +8,12 @@ export interface SearchReturn {
   uid: boolean;
   /** MIN, MAX, COUNT, ALL, PARTIAL, UPDATE, CONTEXT, SAVE; an empty RETURN () means ALL. */
   options: Set<string>;
-  /** PARTIAL low:high: the results at these positions (1-based, in mailbox order). */
+  /** PARTIAL low:high: the results at these positions (1-based, in the order of the answer). */
   partial?: [number, number];
   /** The criteria, for a search kept UPDATEd (search-context.ts). */
   criteria?: ImapToken[];
+  /** A SORT RETURN: its sort program (a result kept UPDATEd stays in that order). */
+  steps?: SortStep[];
   /** With a MODSEQ criterion: the highest mod-sequence of the messages the answer reports (RFC 7162 3.1.5). */
   modseq?: string;
 }
@@ -43,16 +46,19 @@ export function takeSearchReturn(
     if (!range || low < 1 || high < 1) return 'PARTIAL needs a range of positions, as 1:100';
     partial = [Math.min(low, high), Math.max(low, high)];
   }
+  // as Dovecot: both name the same messages (RFC 5267 4.4 leaves it open)
+  if (options.has('PARTIAL') && options.has('ALL')) return 'PARTIAL conflicts with ALL';
   if (options.size === 0) options.add('ALL');
   return { options, ...(partial ? { partial } : {}), criteria: args.slice(2) };
 }
 
 /**
- * The ESEARCH line for the `* SEARCH n n n [(MODSEQ m)]` line imap-core composed: the numbers
- * it holds (sequence numbers, or UIDs for UID SEARCH), as the options ask.
+ * The ESEARCH line of a SEARCH or SORT RETURN: `numbers` are what it found (sequence numbers, or
+ * UIDs for UID SEARCH / UID SORT) in the order of its answer, ascending for a SEARCH, in sort order
+ * for a SORT (ESORT, RFC 5267 3: MIN and MAX are then the first and last in that order, ALL and
+ * PARTIAL list them in that order). Items in Dovecot's order (MIN MAX ALL PARTIAL COUNT MODSEQ); '' when nothing is to be sent.
  */
-export function esearchLine(searchLine: string, request: SearchReturn): string {
-  const numbers = searchNumbers(searchLine);
+export function esearchLine(numbers: readonly number[], request: SearchReturn): string {
   const { options } = request;
   // SAVE alone: the result is kept, and not sent (RFC 5182 2.4)
   if (options.size === 1 && options.has('SAVE')) return '';
@@ -61,14 +67,14 @@ export function esearchLine(searchLine: string, request: SearchReturn): string {
   if (numbers.length > 0) {
     if (options.has('MIN')) parts.push(`MIN ${numbers[0]}`);
     if (options.has('MAX')) parts.push(`MAX ${numbers[numbers.length - 1]}`);
+    if (options.has('ALL')) parts.push(`ALL ${toSequenceSet(numbers)}`);
   }
-  if (options.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
-  if (options.has('ALL') && numbers.length > 0) parts.push(`ALL ${toSequenceSet(numbers)}`);
   if (request.partial) {
     const [low, high] = request.partial;
     const range = numbers.slice(low - 1, high);
     parts.push(`PARTIAL (${low}:${high} ${range.length ? toSequenceSet(range) : 'NIL'})`);
   }
+  if (options.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
   if (request.modseq && numbers.length > 0) parts.push(`MODSEQ ${request.modseq}`);
   return parts.join(' ');
 }
@@ -85,7 +91,7 @@ export function searchNumbers(searchLine: string): number[] {
     .sort((a, b) => a - b);
 }
 
-/** The messages an ESEARCH answer reports, of those found (ascending): what its MODSEQ is the highest of. */
+/** The messages an ESEARCH answer reports, of those found (in its order): what its MODSEQ is the highest of. */
 export function reportedMessages<T>(found: readonly T[], options: ReadonlySet<string>): T[] {
   if (found.length === 0 || options.has('ALL') || options.has('COUNT') || options.has('PARTIAL')) return [...found];
   const reported = new Set<T>();

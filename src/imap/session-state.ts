@@ -42,8 +42,11 @@ export class SessionState {
   condstoreBefore = false;
   /** The command running now is a SORT or THREAD, run by imap-core as a SEARCH (sort-command.ts). */
   sortRequest: SortRequest | undefined;
-  /** The `* SORT` or `* THREAD` line that replaces the `* SEARCH` line imap-core composes for it. */
-  sortAnswer: string | undefined;
+  /**
+   * The `* SORT` or `* THREAD` line that replaces the `* SEARCH` line imap-core composes for it;
+   * for a SORT RETURN (ESORT) the numbers it found in sort order, of which the ESEARCH line is made.
+   */
+  sortAnswer: string | number[] | undefined;
   /** The SEARCH running now asked for an ESEARCH answer (RETURN options). */
   searchReturn: SearchReturn | undefined;
   /** The special-use attributes of the CREATE running now (RFC 6154 3): `CREATE name (USE (\Archive))`. */

@@ -35,16 +35,21 @@ function sortSteps(list: string): SortStep[] | string {
   return steps.length ? steps : 'Empty sort program';
 }
 
+/** `RETURN (options)` before a SORT's keys (ESORT, RFC 5267 3): it goes on to the SEARCH, whose RETURN it is. */
+const SORT_RETURN = /^(RETURN \([^()]*\)) (.*)$/i;
+
 /**
  * The first line of a command: a SORT or THREAD becomes the SEARCH imap-core knows
- * (`tag [UID ]SEARCH CHARSET cs criteria`), with what else it asks; any other line is left as it is.
+ * (`tag [UID ]SEARCH [RETURN (...) ]CHARSET cs criteria`), with what else it asks; any other line
+ * is left as it is.
  */
 export function rewriteSortCommand(line: string): { line: string; request?: SortRequest } {
   const match = COMMAND.exec(line);
   if (!match) return { line };
   const [, tag, uidPrefix, name, rest = ''] = match as unknown as [string, string, string | undefined, string, string | undefined];
   const uid = !!uidPrefix;
-  const search = (charset: string, criteria: string) => `${tag} ${uid ? 'UID ' : ''}SEARCH CHARSET ${charset} ${criteria}`;
+  let returns = '';
+  const search = (charset: string, criteria: string) => `${tag} ${uid ? 'UID ' : ''}SEARCH ${returns}CHARSET ${charset} ${criteria}`;
   const refuse = (message: string, response: 'BAD' | 'NO' = 'BAD', code?: string) => ({
     line: search('UTF-8', 'ALL'),
     request: { kind: 'refused' as const, response, message, ...(code ? { code } : {}) },
@@ -52,12 +57,14 @@ export function rewriteSortCommand(line: string): { line: string; request?: Sort
   let request: SortRequest;
   let tail: string;
   if (name.toUpperCase() === 'SORT') {
-    const list = /^\(([^()]*)\) (.*)$/.exec(rest);
-    if (!list) return refuse(/^RETURN\b/i.test(rest) ? 'SORT RETURN is not supported' : 'SORT needs a list of sort keys');
+    const esort = SORT_RETURN.exec(rest);
+    const list = /^\(([^()]*)\) (.*)$/.exec(esort ? (esort[2] as string) : rest);
+    if (!list) return refuse(esort || /^RETURN\b/i.test(rest) ? 'SORT RETURN needs (options), then the sort keys' : 'SORT needs a list of sort keys');
     const steps = sortSteps(list[1] as string);
     if (typeof steps === 'string') return refuse(steps);
     request = { kind: 'sort', uid, steps };
     tail = list[2] as string;
+    if (esort) returns = `${esort[1]} `;
   } else {
     const [algorithm = '', after = ''] = rest.split(/ (.*)/s);
     const known = algorithm.toUpperCase();

@@ -126,3 +126,16 @@ export function rangesContain(ranges: readonly UidRange[], uid: Uid): boolean {
   }
   return false;
 }
+
+/** The UIDs from 1 below `limit` that an ascending array lacks, as ranges. */
+export function missingBelow(sorted: readonly Uid[], limit: Uid): UidRange[] {
+  const gaps: UidRange[] = [];
+  let next = 1;
+  for (const uid of sorted) {
+    if (uid >= limit) break;
+    if (uid > next) gaps.push([next, uid - 1]);
+    next = uid + 1;
+  }
+  if (next < limit) gaps.push([next, limit - 1]);
+  return gaps;
+}

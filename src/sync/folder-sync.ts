@@ -150,6 +150,8 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     messages: uids.length,
     lastSync: Date.now(),
     modseq: modseqs.counter(condstore ? Number(status.highestModseq) : 0),
+    // expunges are recorded from a generation's first fill on
+    ...(options.quiet ? { vanishedFrom: modseqs.counter(condstore ? Number(status.highestModseq) : 0) } : {}),
   };
   return { record: next, uids, changes, modseqBase: modseqs.base };
 }

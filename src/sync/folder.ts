@@ -4,14 +4,14 @@ import { clientModseq, RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
-import { indexOfUid, lowerBound, normalizeRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
+import { indexOfUid, lowerBound, missingBelow, normalizeRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
 import { hasAtom, type Token } from '../upstream/imap-tokens.js';
 import type { CopyUid } from '../upstream/response-codes.js';
 import type { FlagUpdate } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { searchCache } from './cached-search.js';
-import { sortMessages } from './sort/sort-index.js';
+import { sortMessages } from './sort/sort-messages.js';
 import type { SortStep } from './sort/sort-program.js';
 import { threadMessages, type ThreadAlgorithm } from './sort/threads.js';
 import { gatherFetchData, type FetchData, type FetchNeeds } from './fetch-data.js';
@@ -109,7 +109,9 @@ export class Folder extends EventEmitter {
   load(): Promise<void> {
     this.loading ??= (async () => {
       const { store, id } = this.account;
-      const record = await store.getFolder(id, this.path);
+      const stored = await store.getFolder(id, this.path);
+      // a record of an older version has no record of expunges: it starts now
+      const record = stored && { ...stored, vanishedFrom: stored.vanishedFrom ?? clientModseq(stored) };
       if (record) this.current = new FolderGeneration(this.account, this.path, record, await store.loadUids(record.fid));
     })();
     return this.loading;
@@ -346,6 +348,8 @@ export class Folder extends EventEmitter {
       uidNext: 1,
       highestModseq: '0',
       modseq: mark?.uidValidity === uidValidity ? mark.modseq : 0,
+      // nothing recorded until the first fill is done (folder-sync.ts)
+      vanishedFrom: Number.MAX_SAFE_INTEGER,
       messages: 0,
       keywords: [],
       lastSync: 0,
@@ -393,9 +397,14 @@ export class Folder extends EventEmitter {
     return String(this.highestModseq());
   }
 
-  /** The UIDs expunged above a modseq, normalized (QRESYNC's VANISHED (EARLIER)). */
+  /**
+   * The UIDs expunged above a modseq, normalized (QRESYNC's VANISHED (EARLIER)); from before the
+   * record of expunges begins, every UID below UIDNEXT that is not here (RFC 7162 allows more).
+   */
   async vanishedSince(modseq: number): Promise<UidRange[]> {
-    return normalizeRanges(await this.account.store.vanishedSince((await this.ready()).fid, modseq));
+    const { fid, record, uids } = await this.ready();
+    if (modseq < (record.vanishedFrom ?? 0)) return missingBelow(uids, record.uidNext);
+    return normalizeRanges(await this.account.store.vanishedSince(fid, modseq));
   }
 
   /** Records changes in the journal and tells the sessions; `origin` is a session already told. */

@@ -2,11 +2,12 @@ import { ProxyError } from '../model/errors.js';
 import type { MessageMeta, Uid } from '../model/types.js';
 import { parseUidRanges, uidsInRanges } from '../model/uid-set.js';
 import { tokenString, type Token } from '../upstream/imap-tokens.js';
+import { decodeEncodedWords } from './sort/encoded-words.js';
 
 /**
  * SEARCH over the cache while upstream is unreachable: flags, sizes, dates, UIDs and header
  * fields of cached header blocks, combined with NOT, OR and groups. Header fields are matched on
- * their raw bytes, case-insensitively (encoded words are not decoded: the proxy decodes nothing).
+ * their raw bytes with RFC 2047 encoded words decoded (as upstream matches them), case-insensitively.
  * BODY and TEXT as far as a raw search can tell them (text-search.ts); where it cannot, the
  * search needs upstream.
  */
@@ -43,7 +44,7 @@ export function headerValues(header: string, name: string): string[] {
 async function headerContains(message: SearchableMessage, field: string, needle: string): Promise<boolean> {
   const header = await message.header();
   if (header === undefined) throw unavailable('a header that is not cached');
-  const values = headerValues(header, field);
+  const values = headerValues(header, field).map(decodeEncodedWords);
   return needle === '' ? values.length > 0 : values.some((v) => v.toLowerCase().includes(needle.toLowerCase()));
 }
 

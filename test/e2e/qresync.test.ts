@@ -12,7 +12,7 @@ import { parseUidRanges } from '../../src/model/uid-set.js';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot, type Dovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
-import { connectClient, startTestProxy } from '../support/proxy.js';
+import { connectClient, runCli, startTestProxy } from '../support/proxy.js';
 import { fetchItems, type RawImapClient, suiteClients } from '../support/raw-client.js';
 
 const connect = suiteClients();
@@ -107,6 +107,18 @@ for (const [name, capabilities] of [
       assert.deepEqual(known.vanished, range(151, 10));
     });
 
+    test('imapflow with qresync: true, reopening the mailbox from its last state, hears of exactly those', async () => {
+      const client = await connectClient(proxy.port, 'test', 'pass', { qresync: true });
+      const vanished: number[] = [];
+      const flagged: number[] = [];
+      client.on('expunge', (event: { uid?: number; vanished: boolean }) => event.vanished && event.uid && vanished.push(event.uid));
+      client.on('flags', (event: { uid?: number }) => event.uid && flagged.push(event.uid));
+      await client.mailboxOpen('INBOX', { uidValidity: first.uidValidity, changedSince: first.highest });
+      await client.logout();
+      assert.deepEqual(vanished.sort((a, b) => a - b), range(151, 50));
+      assert.deepEqual(flagged.sort((a, b) => a - b), range(1, 100));
+    });
+
     test('UID FETCH ... (CHANGEDSINCE m VANISHED) reports the same', async () => {
       const client = await qresyncClient(proxy.port);
       await client.command('SELECT INBOX');
@@ -151,6 +163,18 @@ for (const [name, capabilities] of [
       assert.deepEqual([other.vanished, other.changed.size], [[], 0]);
     });
 
+    test('a cache clear takes HIGHESTMODSEQ nowhere back, and what went before it is still reported', async () => {
+      const before = await selectQresync(proxy.port);
+      await changeUpstream(dovecot, [], [10]);
+      await selectQresync(proxy.port); // the proxy has seen the expunge
+      assert.equal((await runCli(['cache', 'clear', '--data', dataDir])).code, 0);
+      const after = await selectQresync(proxy.port, before);
+      assert.ok(after.highest > before.highest, `${after.highest} after the clear, ${before.highest} before`);
+      // the record of expunges went with the cache: every UID that is not there any more
+      assert.ok(after.vanished.includes(10));
+      assert.ok(!after.vanished.some((uid) => uid === 11 || uid > 200));
+    });
+
     // last: the proxy started in a test is stopped after it
     test('changes made while the proxy was stopped, after a restart', async () => {
       const before = await selectQresync(proxy.port);
@@ -162,7 +186,8 @@ for (const [name, capabilities] of [
       assert.deepEqual([...resync.changed.keys()].sort((a, b) => a - b), range(101, 10));
       assert.ok(resync.highest > before.highest, 'HIGHESTMODSEQ went on from where it was');
       // what went before stays recorded
-      assert.deepEqual((await selectQresync(proxy.port, first)).vanished, [3, ...range(141, 5), ...range(151, 50)]);
+      const everything = await selectQresync(proxy.port, first);
+      assert.deepEqual(everything.vanished, [3, 10, ...range(141, 5), ...range(151, 50)]);
     });
   });
 }

@@ -165,8 +165,8 @@ export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): P
  * up with "connection security: none": imapflow would otherwise take the proxy's STARTTLS and
  * refuse its self-signed certificate (TLS is tested in tls.test).
  */
-export async function connectClient(port: number, user = 'test', pass = 'pass'): Promise<ImapFlow> {
-  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user, pass }, logger: false, disableAutoIdle: true });
+export async function connectClient(port: number, user = 'test', pass = 'pass', options: { qresync?: boolean } = {}): Promise<ImapFlow> {
+  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user, pass }, logger: false, disableAutoIdle: true, ...options });
   await client.connect();
   return client;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { indexOfUid, intersectRanges, lowerBound, normalizeRanges, parseUidRanges, rangesContain, rangesToSet, toSequenceSet, uidsInRanges } from '../../src/model/uid-set.js';
+import { indexOfUid, intersectRanges, lowerBound, missingBelow, normalizeRanges, parseUidRanges, rangesContain, rangesToSet, toSequenceSet, uidsInRanges } from '../../src/model/uid-set.js';
 
 const MAX_UID = 4294967295;
 
@@ -138,6 +138,13 @@ describe('UID ranges', () => {
   test('rangesContain finds a UID in normalized ranges', () => {
     const ranges = normalizeRanges([[1, 3], [7, 7], [10, 20]]);
     assert.deepEqual([0, 1, 3, 4, 7, 8, 15, 21].map((uid) => rangesContain(ranges, uid)), [false, true, true, false, true, false, true, false]);
+  });
+
+  test('missingBelow lists the gaps below a limit', () => {
+    assert.deepEqual(missingBelow([2, 3, 7], 10), [[1, 1], [4, 6], [8, 9]]);
+    assert.deepEqual(missingBelow([1, 2, 3], 4), []);
+    assert.deepEqual(missingBelow([], 3), [[1, 2]]);
+    assert.deepEqual(missingBelow([5, 20], 6), [[1, 4]]);
   });
 
   test('rangesToSet writes a sequence set', () => {

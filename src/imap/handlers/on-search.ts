@@ -1,17 +1,18 @@
 import type { Logger } from '../../log.js';
-import { indexOfUid } from '../../model/uid-set.js';
+import { indexOfUid, uidsAtSequence } from '../../model/uid-set.js';
 import type { ImapSession, ImapToken, SearchOptions } from '../imap-core.js';
 import { getMessageRange } from '../message-range.js';
-import { handle } from '../responses.js';
+import { handle, overrideAnswer } from '../responses.js';
 import { compileSearch, takeSearchArguments } from '../search-query.js';
 import { folderOf } from '../mailbox-id.js';
 import { reportedMessages } from '../esearch.js';
 import { stateOf } from '../session-state.js';
 import { announceCondstore } from '../untagged.js';
 import type { Folder } from '../../sync/folder.js';
+import type { SortStep } from '../../sync/sort/sort-program.js';
 import { hasAtom, type Token } from '../../upstream/imap-tokens.js';
 import { SEARCH_BATCH } from '../../model/limits.js';
-import { sortLine } from './on-sort.js';
+import { sortedNumbers, sortLine } from './on-sort.js';
 import { threadLine } from './on-thread.js';
 
 /**
@@ -30,12 +31,23 @@ export function makeOnSearch(deps: { log: Logger }) {
     state.sortRequest = undefined;
     // SORT and THREAD over every message need no search (their usual form)
     const found = sort && matchesAll(query) ? [...selected.uidList] : await searchFolder(folder, query, selected.uidList);
-    if (sort?.kind === 'sort') state.sortAnswer = await sortLine(folder, selected.uidList, found, sort);
+    const esearch = state.searchReturn;
+    let reported = found;
+    if (sort?.kind === 'sort') {
+      const numbers = await sortedNumbers(folder, selected.uidList, found, sort);
+      // with RETURN (ESORT) the ESEARCH line is composed from them as a SEARCH's is (core-patches.ts, IMAPConnection.send)
+      state.sortAnswer = esearch ? numbers : sortLine(numbers);
+      if (esearch) {
+        reported = sort.uid ? numbers : uidsAtSequence(selected.uidList, numbers);
+        esearch.steps = sort.steps;
+      }
+    }
     if (sort?.kind === 'thread') state.sortAnswer = await threadLine(folder, selected.uidList, found, sort);
+    // as Dovecot words it, UID or not
+    if (sort) overrideAnswer(session, { response: 'OK', message: sort.kind === 'sort' ? 'Sort completed' : 'Thread completed' });
     if (!hasAtom(query, 'MODSEQ')) return { uidList: found };
     // a MODSEQ criterion: the answer carries the highest mod-sequence of what it reports (RFC 7162 3.1.5)
-    const esearch = stateOf(session).searchReturn;
-    const highest = await highestModseq(folder, esearch ? reportedMessages(found, esearch.options) : found);
+    const highest = await highestModseq(folder, esearch ? reportedMessages(reported, esearch.options) : found);
     if (esearch && highest) esearch.modseq = highest;
     return { uidList: found, ...(highest ? { highestModseq: highest } : {}) };
   });
@@ -52,12 +64,14 @@ async function searchFolder(folder: Folder, query: Token[], uidList: readonly nu
   return (await folder.search(query, uidList as number[])).filter((uid) => indexOfUid(uidList, uid) >= 0).sort((a, b) => a - b);
 }
 
-/** A search kept UPDATEd (RFC 5267), run again over the selected mailbox as it is now. */
-export async function searchSelected(session: ImapSession, criteria: ImapToken[]): Promise<number[]> {
+/** A result kept UPDATEd (RFC 5267), found again over the selected mailbox as it is now: UIDs ascending, or in its sort order. */
+export async function searchSelected(session: ImapSession, search: { criteria: ImapToken[]; steps?: SortStep[] }): Promise<number[]> {
   const selected = session.selected;
   if (!selected) return [];
-  const query = compileSearch(criteria, (set) => getMessageRange(selected.uidList, set, false));
-  return searchFolder(folderOf(session, selected.mailbox), query, selected.uidList);
+  const query = compileSearch(search.criteria, (set) => getMessageRange(selected.uidList, set, false));
+  const folder = folderOf(session, selected.mailbox);
+  const found = await searchFolder(folder, query, selected.uidList);
+  return search.steps ? folder.sort(found, search.steps) : found;
 }
 
 /** The highest mod-sequence among these messages, from the cache, read in batches. */

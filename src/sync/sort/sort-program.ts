@@ -13,7 +13,8 @@ export const SORT_KEYS: Record<string, Column> = {
   DISPLAYTO: 'displayTo',
 };
 
-export type NumberKey = 'arrival' | 'date' | 'size';
+export const NUMBER_KEYS = ['arrival', 'date', 'size'] as const;
+export type NumberKey = (typeof NUMBER_KEYS)[number];
 export type Column = NumberKey | StringKey;
 
 /** One step of a sort program: a column, and whether it is REVERSEd. */
@@ -22,7 +23,7 @@ export interface SortStep {
   reverse: boolean;
 }
 
-export const isNumberKey = (column: Column): column is NumberKey => column === 'arrival' || column === 'date' || column === 'size';
+export const isNumberKey = (column: Column): column is NumberKey => (NUMBER_KEYS as readonly Column[]).includes(column);
 
 /**
  * The positions sorted by the steps, each step's values read from its column (a number, or a
