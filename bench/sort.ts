@@ -5,12 +5,12 @@
 // (cold, information only) and its peak RssAnon. Then the same answers checked with the server
 // stopped (offline, from the cache alone) and through a proxy in front of a second Dovecot that
 // announces no SORT or THREAD (as Outlook.com), against that Dovecot's own answers.
-import { startDovecot } from '../test/support/dovecot.js';
+import { startDovecot, type Dovecot, type DovecotOptions } from '../test/support/dovecot.js';
 import { generateCorpus } from '../test/support/corpus.js';
 import { deliver } from '../test/support/maildir.js';
 import { RawImapClient } from '../test/support/raw-client.js';
 import { waitForSync } from './memory.js';
-import { startProxyProcess } from './proxy-process.js';
+import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 import { largeFolderMemory, type LargeFolderResult } from './sort-memory.js';
 import { log, median, round } from './util.js';
 
@@ -58,11 +58,16 @@ async function answers(client: RawImapClient): Promise<Map<string, string>> {
 }
 
 /**
- * The proxy's answers in front of a Dovecot that announces no SORT or THREAD, compared per command
- * with that Dovecot's own (it still answers them when asked), on the same corpus.
+ * A Dovecot holding one folder of the corpus and a proxy in front of it, the folder's headers
+ * synced; `work` gets them and a client of the proxy with the folder selected.
  */
-async function withoutSortUpstream(messages: number, freshDir: () => string): Promise<Map<string, boolean>> {
-  const dovecot = await startDovecot({ capabilities: WITHOUT_SORT });
+async function withSyncedProxy<T>(
+  messages: number,
+  freshDir: () => string,
+  dovecotOptions: DovecotOptions,
+  work: (dovecot: Dovecot, proxy: ProxyProcess, proxyClient: RawImapClient) => Promise<T>,
+): Promise<T> {
+  const dovecot = await startDovecot(dovecotOptions);
   try {
     await deliver(dovecot.mailDir(), generateCorpus({ seed: 42, messages, folders: 'INBOX', bigFraction: 0 }));
     const data = freshDir();
@@ -71,16 +76,26 @@ async function withoutSortUpstream(messages: number, freshDir: () => string): Pr
       const synced = waitForSync(proxy, data, STALL_SECONDS);
       const proxyClient = await selected(proxy.port);
       await synced;
-      const direct = await answers(await selected(dovecot.port));
-      const proxied = await answers(proxyClient);
-      proxyClient.close();
-      return new Map(COMMANDS.map((command) => [command, direct.get(command) === proxied.get(command)]));
+      return await work(dovecot, proxy, proxyClient);
     } finally {
       await proxy.stop();
     }
   } finally {
     await dovecot.destroy();
   }
+}
+
+/**
+ * The proxy's answers in front of a Dovecot that announces no SORT or THREAD, compared per command
+ * with that Dovecot's own (it still answers them when asked), on the same corpus.
+ */
+function withoutSortUpstream(messages: number, freshDir: () => string): Promise<Map<string, boolean>> {
+  return withSyncedProxy(messages, freshDir, { capabilities: WITHOUT_SORT }, async (dovecot, _proxy, proxyClient) => {
+    const direct = await answers(await selected(dovecot.port));
+    const proxied = await answers(proxyClient);
+    proxyClient.close();
+    return new Map(COMMANDS.map((command) => [command, direct.get(command) === proxied.get(command)]));
+  });
 }
 
 async function selected(port: number): Promise<RawImapClient> {
@@ -93,62 +108,48 @@ async function selected(port: number): Promise<RawImapClient> {
 export async function sortScenario(options: { messages: number; largeFolderMessages: number; runs: number; freshDir: () => string }): Promise<SortResults> {
   const { messages, runs, freshDir } = options;
   log(`\n== sort: SORT and THREAD over one folder of ${messages} corpus messages, straight from Dovecot and through the proxy`);
-  let proxyResults: Pick<SortResults, 'commands' | 'coldFirstSortMs' | 'peakRssAnonMb'>;
-  const dovecot = await startDovecot();
-  try {
-    await deliver(dovecot.mailDir(), generateCorpus({ seed: 42, messages, folders: 'INBOX', bigFraction: 0 }));
-    const data = freshDir();
-    const proxy = await startProxyProcess(['--upstream', `imap://127.0.0.1:${dovecot.port}`, '--data', data, '--prefetch', 'headers']);
-    try {
-      const synced = waitForSync(proxy, data, STALL_SECONDS);
-      const proxyClient = await selected(proxy.port);
-      await synced;
-      const cold = await timed(proxyClient, COMMANDS[0] as string);
-      log(`  proxy's first SORT, keys not yet derived: ${cold.ms.toFixed(0)} ms`);
-      const directClient = await selected(dovecot.port);
-      // warm: every command once on each side (Dovecot fills its cache file here, the proxy its columns)
-      for (const command of COMMANDS) {
-        await timed(directClient, command);
-        await timed(proxyClient, command);
-      }
-      const samples = new Map(COMMANDS.map((command) => [command, { direct: [] as number[], proxy: [] as number[], sameAnswer: true }]));
-      for (let run = 1; run <= runs; run++) {
-        for (const command of COMMANDS) {
-          const sample = samples.get(command) as { direct: number[]; proxy: number[]; sameAnswer: boolean };
-          for (let i = 0; i < REPEATS; i++) {
-            const direct = await timed(directClient, command);
-            const proxied = await timed(proxyClient, command);
-            sample.direct.push(direct.ms);
-            sample.proxy.push(proxied.ms);
-            if (direct.answer !== proxied.answer) sample.sameAnswer = false;
-          }
-        }
-        log(`  run #${run}: ${COMMANDS.map((command) => `${command.replace(/ UTF-8 ALL$/, '')} ${round(median(samples.get(command)?.proxy.slice(-REPEATS) ?? []), 1)} ms`).join(', ')}`);
-      }
-      // offline: the server stopped, the proxy answers from its cache alone
-      const online = await answers(directClient);
-      directClient.close();
-      await dovecot.stop();
-      const offline = await answers(proxyClient);
-      proxyClient.close();
-      const withoutSort = await withoutSortUpstream(messages, freshDir);
-      const commands = COMMANDS.map((command) => {
-        const { direct, proxy: proxied, sameAnswer } = samples.get(command) as { direct: number[]; proxy: number[]; sameAnswer: boolean };
-        const directMs = median(direct);
-        const proxyMs = median(proxied);
-        const sameOffline = offline.get(command) === online.get(command);
-        return { command, directMs: round(directMs, 1), proxyMs: round(proxyMs, 1), ratio: round(proxyMs / directMs), sameAnswer, sameOffline, sameWithoutSort: withoutSort.get(command) === true };
-      });
-      proxyResults = { commands, coldFirstSortMs: round(cold.ms, 0), peakRssAnonMb: round(proxy.peakRssAnonMb(), 1) };
-    } finally {
-      await proxy.stop();
+  const measured = await withSyncedProxy(messages, freshDir, {}, async (dovecot, proxy, proxyClient) => {
+    const cold = await timed(proxyClient, COMMANDS[0] as string);
+    log(`  proxy's first SORT, keys not yet derived: ${cold.ms.toFixed(0)} ms`);
+    const directClient = await selected(dovecot.port);
+    // warm: every command once on each side (Dovecot fills its cache file here, the proxy its columns)
+    for (const command of COMMANDS) {
+      await timed(directClient, command);
+      await timed(proxyClient, command);
     }
-  } finally {
-    await dovecot.destroy();
-  }
+    const samples = new Map(COMMANDS.map((command) => [command, { direct: [] as number[], proxy: [] as number[], sameAnswer: true }]));
+    for (let run = 1; run <= runs; run++) {
+      for (const command of COMMANDS) {
+        const sample = samples.get(command) as { direct: number[]; proxy: number[]; sameAnswer: boolean };
+        for (let i = 0; i < REPEATS; i++) {
+          const direct = await timed(directClient, command);
+          const proxied = await timed(proxyClient, command);
+          sample.direct.push(direct.ms);
+          sample.proxy.push(proxied.ms);
+          if (direct.answer !== proxied.answer) sample.sameAnswer = false;
+        }
+      }
+      log(`  run #${run}: ${COMMANDS.map((command) => `${command.replace(/ UTF-8 ALL$/, '')} ${round(median(samples.get(command)?.proxy.slice(-REPEATS) ?? []), 1)} ms`).join(', ')}`);
+    }
+    // offline: the server stopped, the proxy answers from its cache alone
+    const online = await answers(directClient);
+    directClient.close();
+    await dovecot.stop();
+    const offline = await answers(proxyClient);
+    proxyClient.close();
+    return { samples, online, offline, coldFirstSortMs: round(cold.ms, 0), peakRssAnonMb: round(proxy.peakRssAnonMb(), 1) };
+  });
+  const withoutSort = await withoutSortUpstream(messages, freshDir);
+  const commands = COMMANDS.map((command) => {
+    const { direct, proxy: proxied, sameAnswer } = measured.samples.get(command) as { direct: number[]; proxy: number[]; sameAnswer: boolean };
+    const directMs = median(direct);
+    const proxyMs = median(proxied);
+    const sameOffline = measured.offline.get(command) === measured.online.get(command);
+    return { command, directMs: round(directMs, 1), proxyMs: round(proxyMs, 1), ratio: round(proxyMs / directMs), sameAnswer, sameOffline, sameWithoutSort: withoutSort.get(command) === true };
+  });
   const largeFolder = await largeFolderMemory(options.largeFolderMessages, freshDir());
   log(`  ${largeFolder.messages} synthetic messages: every SORT key and both THREADs in ${largeFolder.seconds} s, RssAnon ${largeFolder.baselineMb} -> peak ${largeFolder.peakMb} MB`);
-  return { messages, ...proxyResults, largeFolder };
+  return { messages, commands, coldFirstSortMs: measured.coldFirstSortMs, peakRssAnonMb: measured.peakRssAnonMb, largeFolder };
 }
 
 const yesNo = (same: boolean) => (same ? 'yes' : '**no**');
