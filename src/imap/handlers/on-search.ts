@@ -45,6 +45,8 @@ export function makeOnSearch(deps: { log: Logger }) {
     if (sort?.kind === 'thread') state.sortAnswer = await threadLine(folder, selected.uidList, found, sort);
     // as Dovecot words it, UID or not
     if (sort) overrideAnswer(session, { response: 'OK', message: sort.kind === 'sort' ? 'Sort completed' : 'Thread completed' });
+    // the SORT or THREAD line replaces imap-core's `* SEARCH` whole: it need not compose one of every message
+    if (typeof state.sortAnswer === 'string') return { uidList: [] };
     if (!hasAtom(query, 'MODSEQ')) return { uidList: found };
     // a MODSEQ criterion: the answer carries the highest mod-sequence of what it reports (RFC 7162 3.1.5)
     const highest = await highestModseq(folder, esearch ? reportedMessages(reported, esearch.options) : found);
