@@ -55,6 +55,18 @@ export function sessionFlags(session: ImapSession, uid: Uid, flags: string[]): s
   return stateOf(session).recent.has(uid) ? ['\\Recent', ...flags] : flags;
 }
 
+/**
+ * The lines that tell a session of one message's flags: FLAGS first where a keyword is new to it,
+ * then `* n FETCH (UID u [FLAGS (...)] [MODSEQ (m)])`.
+ */
+export function flagFetchLines(session: ImapSession, seq: number, update: { uid: Uid; flags: string[]; modseq?: string }, withFlags = true): string[] {
+  const items = [`UID ${update.uid}`];
+  const lines = withFlags ? keywordAnnouncement(session, update.flags) : [];
+  if (withFlags) items.push(`FLAGS (${sessionFlags(session, update.uid, update.flags).join(' ')})`);
+  if (update.modseq !== undefined && update.modseq !== '0') items.push(`MODSEQ (${update.modseq})`);
+  return [...lines, `* ${seq} FETCH (${items.join(' ')})`];
+}
+
 /** `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for messages whose flags changed. */
 export function writeFlagFetches(session: ImapSession, updates: readonly { uid: Uid; flags: string[]; modseq: string }[], withFlags: boolean): void {
   const selected = session.selected;
@@ -64,13 +76,8 @@ export function writeFlagFetches(session: ImapSession, updates: readonly { uid: 
   for (const update of updates) {
     const index = indexOfUid(selected.uidList, update.uid);
     if (index < 0) continue;
-    const items = [`UID ${update.uid}`];
-    if (withFlags) {
-      items.push(`FLAGS (${sessionFlags(session, update.uid, update.flags).join(' ')})`);
-      for (const line of keywordAnnouncement(session, update.flags)) session.writeStream.write({ compiled: Buffer.from(line) });
-    }
-    if (modseq && update.modseq !== '0') items.push(`MODSEQ (${update.modseq})`);
-    session.writeStream.write({ compiled: Buffer.from(`* ${index + 1} FETCH (${items.join(' ')})`) });
+    const shown = modseq ? update : { uid: update.uid, flags: update.flags };
+    for (const line of flagFetchLines(session, index + 1, shown, withFlags)) session.writeStream.write({ compiled: Buffer.from(line) });
   }
 }
 

@@ -6,7 +6,7 @@ import { ResponseWriter } from '../fetch/response-writer.js';
 import type { ImapSession } from '../imap-core.js';
 import { folderOf } from '../mailbox-id.js';
 import type { ResyncRequest } from '../qresync.js';
-import { keywordAnnouncement, sessionFlags } from '../untagged.js';
+import { flagFetchLines } from '../untagged.js';
 
 /** `* VANISHED (EARLIER) set` for the UIDs `within` that were expunged above a modseq; undefined when none were. */
 export async function vanishedEarlier(folder: Folder, modseq: number, within: readonly UidRange[]): Promise<string | undefined> {
@@ -39,9 +39,7 @@ export function makeResyncSelected(deps: { log: Logger }) {
         if (!meta || BigInt(meta.modseq) <= since) continue;
         const seq = indexOfUid(selected.uidList, meta.uid) + 1;
         if (seq === 0) continue;
-        for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([Buffer.from(line)]);
-        const flags = sessionFlags(session, meta.uid, meta.flags).join(' ');
-        await writer.write([Buffer.from(`* ${seq} FETCH (UID ${meta.uid} FLAGS (${flags}) MODSEQ (${meta.modseq}))`)]);
+        for (const line of flagFetchLines(session, seq, meta)) await writer.write([Buffer.from(line)]);
       }
     }
     await writer.end();
