@@ -1,4 +1,5 @@
 import type { HeaderRule, SectionRecord } from '../cache/cache-store.js';
+import { HEADER_BLOCK } from '../cache/keys.js';
 import type { MessageMeta, MessageStructure, StructureItem, Uid } from '../model/types.js';
 import { toSequenceSet } from '../model/uid-set.js';
 import type { Priority } from '../upstream/connection-pool.js';
@@ -24,6 +25,12 @@ export class ItemFetcher {
   /** UIDs of this folder whose ENVELOPE and BODYSTRUCTURE are not cached yet. */
   async uncachedStructures(): Promise<Uid[]> {
     const cached = await this.generation.account.store.loadStructureUids(this.generation.fid);
+    return this.generation.uids.filter((uid) => !cached.has(uid));
+  }
+
+  /** UIDs of this folder whose header block (BODY[HEADER]) is not cached yet: keys only, no record read. */
+  async uncachedHeaders(): Promise<Uid[]> {
+    const cached = await this.generation.account.store.loadSectionUids(this.generation.fid, HEADER_BLOCK);
     return this.generation.uids.filter((uid) => !cached.has(uid));
   }
 

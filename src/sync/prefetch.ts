@@ -1,5 +1,6 @@
 import type { ClientActivity } from './client-activity.js';
 import type { CacheStore } from '../cache/cache-store.js';
+import { HEADER_BLOCK } from '../cache/keys.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
 import { METADATA_SCAN_BATCH, PREFETCH_BATCH_MESSAGES, PREFETCH_PROGRESS_MS, PREFETCH_RETRY_MS, PREFETCH_WORKERS } from '../model/limits.js';
@@ -154,14 +155,15 @@ export class Prefetcher {
   }
 
   /**
-   * What a folder still needs, newest first: in "all" mode the messages without a cached body or
-   * ENVELOPE/BODYSTRUCTURE (what a client offline asks for), of which `bodies` lack the body; in
-   * "headers" mode every message.
+   * What a folder still needs, newest first: the messages without ENVELOPE/BODYSTRUCTURE, or
+   * without a body ("all" mode; those are `bodies`) or a header block ("headers" mode). Found
+   * from the cache's keys alone: after a restart, a big folder that is complete costs a scan of
+   * its keys, not a read of every record.
    */
   private async wanted(generation: FolderGeneration): Promise<{ uids: Uid[]; bodies: Uid[] }> {
-    if (this.options.mode === 'headers') return { uids: generation.uids.slice().reverse(), bodies: [] };
-    const bodies = await generation.bodies.uncached();
-    const uids = new Set([...bodies, ...(await generation.items.uncachedStructures())]);
+    const bodies = this.options.mode === 'all' ? await generation.bodies.uncached() : [];
+    const content = this.options.mode === 'all' ? bodies : await generation.items.uncachedHeaders();
+    const uids = new Set([...content, ...(await generation.items.uncachedStructures())]);
     return { uids: [...uids].sort((a, b) => b - a), bodies };
   }
 
@@ -217,7 +219,7 @@ export class Prefetcher {
         const bytes = await generation.bodies.prefetch(metas); // not `+= await`: workers run side by side
         this.progress.bytesDone += bytes;
       } else {
-        await generation.items.sections(metas, 'HEADER', Priority.Background);
+        await generation.items.sections(metas, HEADER_BLOCK, Priority.Background);
       }
     } catch (err) {
       // a folder deleted meanwhile is skipped; anything else interrupts the walk

@@ -263,4 +263,27 @@ describe('crash safety', () => {
     assert.equal(await bodiesCached(data), MESSAGES);
     assert.equal((await verify(data)).code, 0);
   });
+
+  // (last: it delivers new mail)
+  test('a restart of the background sync of headers finds what is missing from the cache keys: only new mail is fetched', async () => {
+    const data = path.join(tmp, 'headers');
+    const prefetchDone = async () => (await status(data)).accounts[0]?.prefetch?.state === 'done';
+    const first = await spawnProxy(['--upstream', upstream, '--data', data, '--prefetch', 'headers']);
+    await login(first);
+    await waitUntil('the background sync is done', prefetchDone);
+    assert.equal(await first.stop(), 0);
+    await dovecot.waitSessionsClosed();
+    const headersFetched = async () => (await dovecot.sessionStats()).reduce((n, s) => n + s.hdrCount, 0);
+    const before = await headersFetched();
+
+    await deliver(dovecot.mailDir(), generateCorpus({ seed: 34, messages: 4, folders: 'INBOX:1' }));
+    const second = await spawnProxy(['--upstream', upstream, '--data', data, '--prefetch', 'headers']);
+    await login(second);
+    await waitUntil('the background sync is done', prefetchDone);
+    assert.equal(await second.stop(), 0);
+    const complete = second.output().split('\n').find((line) => line.includes('"background sync complete"'));
+    assert.match(complete ?? '', /"fetchedMessages":"4\/4"/, 'only the new messages were missing');
+    await dovecot.waitSessionsClosed();
+    assert.equal((await headersFetched()) - before, 4, 'their header blocks were fetched, no other');
+  });
 });
