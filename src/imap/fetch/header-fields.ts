@@ -4,6 +4,9 @@ const SP = 0x20;
 const HT = 0x09;
 const COLON = 0x3a;
 
+/** The header's closing empty line (shared: never written to). */
+const EMPTY_LINE = Buffer.from('\r\n');
+
 /** A field name longer than this cannot match anything a client asks for; it is not buffered. */
 const MAX_NAME = 998;
 
@@ -23,24 +26,31 @@ export class HeaderFieldFilter {
   private pendingLine: Buffer[] = [];
   private pendingLength = 0;
 
-  /** The lengths of the names asked for: most field lines are told apart by length alone, without making a string. */
-  private readonly nameLengths: ReadonlySet<number>;
+  private readonly names: FieldNames;
 
   constructor(
-    private readonly names: ReadonlySet<string>,
+    names: ReadonlySet<string>,
     private readonly exclude: boolean,
   ) {
-    this.nameLengths = new Set([...names].map((name) => name.length));
+    this.names = FieldNames.of(names);
   }
 
   /** The selected fields of a header block held in memory, in one Buffer. */
   static select(block: Buffer, names: ReadonlySet<string>, exclude: boolean): Buffer {
     const filter = new HeaderFieldFilter(names, exclude);
-    return Buffer.concat([...filter.push(block), ...filter.end()]);
+    const out = filter.push(block);
+    for (const piece of filter.end()) out.push(piece);
+    return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
   }
 
   push(piece: Buffer): Buffer[] {
     const out: Buffer[] = [];
+    /** Start of the selected lines being passed over in this piece (sent as one slice), -1 if none. */
+    let run = -1;
+    const closeRun = (at: number) => {
+      if (run >= 0 && at > run) out.push(piece.subarray(run, at));
+      run = -1;
+    };
     let pos = 0;
     while (pos < piece.length && !this.ended) {
       if (this.pendingLength > 0) {
@@ -70,12 +80,16 @@ export class HeaderFieldFilter {
           break;
         }
         if (first !== SP && first !== HT) {
-          pos = this.startField(piece, pos);
+          const next = this.startField(piece, pos);
+          if (!this.include || next !== pos) closeRun(pos);
+          pos = next;
           continue;
         }
       }
-      pos = this.copyRestOfLine(piece, pos, out);
+      if (this.include && run < 0) run = pos;
+      pos = this.restOfLine(piece, pos);
     }
+    closeRun(pos);
     return out;
   }
 
@@ -92,11 +106,11 @@ export class HeaderFieldFilter {
     if (this.pendingLength > 0 && !this.ended) {
       // a last line without a colon or a line end: the whole line is its name
       const line = Buffer.concat(this.pendingLine);
-      if (this.matches(line)) out.push(line);
+      if (this.matches(line, 0, line.length)) out.push(line);
       this.pendingLine = [];
       this.pendingLength = 0;
     }
-    if (this.ended || !this.exclude) out.push(Buffer.from('\r\n'));
+    if (this.ended || !this.exclude) out.push(EMPTY_LINE);
     return out;
   }
 
@@ -107,7 +121,7 @@ export class HeaderFieldFilter {
       this.pendingLength = piece.length - pos;
       return piece.length;
     }
-    this.include = this.matches(piece.subarray(pos, colon));
+    this.include = this.matches(piece, pos, colon);
     this.atLineStart = false;
     return pos;
   }
@@ -120,7 +134,8 @@ export class HeaderFieldFilter {
       return piece.length;
     }
     const nameEnd = colon < 0 ? pos : colon;
-    this.include = this.matches(Buffer.concat([...this.pendingLine, piece.subarray(pos, nameEnd)]));
+    const name = Buffer.concat([...this.pendingLine, piece.subarray(pos, nameEnd)]);
+    this.include = this.matches(name, 0, name.length);
     this.atLineStart = false;
     if (this.include) out.push(...this.pendingLine);
     this.pendingLine = [];
@@ -128,27 +143,64 @@ export class HeaderFieldFilter {
     return pos;
   }
 
-  private copyRestOfLine(piece: Buffer, pos: number, out: Buffer[]): number {
+  /** Passes over the rest of a line (the caller sends it if selected); where the next line starts. */
+  private restOfLine(piece: Buffer, pos: number): number {
     const lf = piece.indexOf(LF, pos);
-    const end = lf < 0 ? piece.length : lf + 1;
-    if (this.include) {
-      // the line right after the last one sent, in the same piece: one slice for both
-      const last = out[out.length - 1];
-      if (last && last.buffer === piece.buffer && last.byteOffset >= piece.byteOffset && last.byteOffset + last.length === piece.byteOffset + pos) out[out.length - 1] = piece.subarray(last.byteOffset - piece.byteOffset, end);
-      else out.push(piece.subarray(pos, end));
-    }
     this.atLineStart = lf >= 0;
-    return end;
+    return lf < 0 ? piece.length : lf + 1;
   }
 
   /** Whether a field is selected; a line without a colon is a field whose name is the whole line. */
-  private matches(rawName: Buffer): boolean {
-    let length = rawName.length;
-    while (length > 0 && (rawName[length - 1] === SP || rawName[length - 1] === HT || rawName[length - 1] === CR)) length--;
-    if (!this.nameLengths.has(length)) return this.exclude;
-    const name = rawName.toString('latin1', 0, length).toUpperCase();
-    return this.names.has(name) !== this.exclude;
+  private matches(bytes: Buffer, start: number, end: number): boolean {
+    let last = end;
+    while (last > start && (bytes[last - 1] === SP || bytes[last - 1] === HT || bytes[last - 1] === CR)) last--;
+    return this.names.has(bytes, start, last - start) !== this.exclude;
   }
+}
+
+/**
+ * The field names a command asks for, compiled once per command (its item's set of names): a
+ * name is matched byte by byte, ASCII case folded, without making a string per header line.
+ */
+class FieldNames {
+  private static readonly compiled = new WeakMap<ReadonlySet<string>, FieldNames>();
+  /** The names in capitals as bytes, by length. */
+  private readonly byLength = new Map<number, Buffer[]>();
+
+  private constructor(names: ReadonlySet<string>) {
+    for (const name of names) {
+      const bytes = Buffer.from(name.toUpperCase(), 'latin1');
+      const sameLength = this.byLength.get(bytes.length);
+      if (sameLength) sameLength.push(bytes);
+      else this.byLength.set(bytes.length, [bytes]);
+    }
+  }
+
+  static of(names: ReadonlySet<string>): FieldNames {
+    let compiled = FieldNames.compiled.get(names);
+    if (!compiled) {
+      compiled = new FieldNames(names);
+      FieldNames.compiled.set(names, compiled);
+    }
+    return compiled;
+  }
+
+  /** Whether bytes[start, start + length) are one of the names. */
+  has(bytes: Buffer, start: number, length: number): boolean {
+    const candidates = this.byLength.get(length);
+    if (!candidates) return false;
+    for (const name of candidates) if (equalsUpper(bytes, start, name)) return true;
+    return false;
+  }
+}
+
+/** bytes[start, start + upper.length) equal `upper` (capitals) with their ASCII letters folded to capitals. */
+function equalsUpper(bytes: Buffer, start: number, upper: Buffer): boolean {
+  for (let i = 0; i < upper.length; i++) {
+    const byte = bytes[start + i] as number;
+    if ((byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte) !== upper[i]) return false;
+  }
+  return true;
 }
 
 /** Position of the colon ending a field name, or of the line end when there is no colon; -1 if neither is in this piece. */
