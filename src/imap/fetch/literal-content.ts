@@ -3,7 +3,7 @@ import type { CacheStore, SectionContent, SectionRecord } from '../../cache/cach
 import type { MessageSections } from '../../sync/fetch-data.js';
 import type { LiteralSource } from './fetch-plan.js';
 import { HeaderFieldFilter } from './header-fields.js';
-import type { Segment } from './response-writer.js';
+import type { LiteralBytes } from './response-writer.js';
 import { FIELDS_IN_MEMORY } from '../../model/limits.js';
 
 
@@ -21,7 +21,7 @@ export async function openLiteral(
   message: MessageSections,
   source: LiteralSource,
   partial?: { start: number; length: number },
-): Promise<Segment | undefined> {
+): Promise<LiteralBytes | undefined> {
   if (source.kind === 'fields') {
     const block = headerRange(message);
     return block && filterFields(store, block, source.names, source.exclude, partial);
@@ -38,7 +38,7 @@ export async function openLiteral(
     start = Math.min(end, start + partial.start);
     end = Math.min(end, start + partial.length);
   }
-  return asSegment(await store.openSection(range.record, start, end));
+  return asLiteralBytes(await store.openSection(range.record, start, end));
 }
 
 function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind: 'fields' }>): ByteRange | undefined {
@@ -92,7 +92,7 @@ function headerRange(message: MessageSections): ByteRange | undefined {
   return undefined;
 }
 
-function asSegment(content: SectionContent): Segment {
+function asLiteralBytes(content: SectionContent): LiteralBytes {
   return 'buffer' in content ? content.buffer : content;
 }
 
@@ -102,7 +102,7 @@ async function filterFields(
   names: ReadonlySet<string>,
   exclude: boolean,
   partial?: { start: number; length: number },
-): Promise<Segment> {
+): Promise<LiteralBytes> {
   const open = async () => store.openSection(block.record, block.start, block.end);
   const filtered = async function* (): AsyncGenerator<Buffer> {
     const filter = new HeaderFieldFilter(names, exclude);

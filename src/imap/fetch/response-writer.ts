@@ -6,36 +6,50 @@ import type { ImapSession } from '../imap-core.js';
 
 const CRLF = Buffer.from('\r\n');
 
-/** A piece of one response: bytes, or a stream of exactly `length` bytes (a literal's content). */
-export type Segment = Buffer | { length: number; stream: Readable };
+/** A literal's content: bytes in memory, or a stream of exactly `length` bytes. */
+export type LiteralBytes = Buffer | { length: number; stream: Readable };
+
+/** A piece of one response: text (UTF-8) or bytes. */
+export type Segment = string | LiteralBytes;
 
 /**
  * Writes untagged responses to a client through imap-core's output stream (which appends CRLF
- * to everything written to it). Small responses are joined into one write; responses with a
- * streamed literal are written as one Readable. Waits for the client to drain, so memory stays
- * bounded however much is fetched.
+ * to everything written to it). Small responses are copied straight into one buffer and sent as
+ * one write (a FETCH of 100,000 messages makes no Buffer per line); responses with a streamed
+ * literal are written as one Readable. Waits for the client to drain, so memory stays bounded
+ * however much is fetched.
  */
 export class ResponseWriter {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** Where small responses are joined; handed on whole when it is sent (never written to again). */
+  private joined: Buffer | undefined;
+  private used = 0;
 
   constructor(private readonly session: ImapSession) {}
 
   /** Queues one response (without its CRLF). */
   async write(segments: Segment[]): Promise<void> {
     let size = 0;
-    for (const segment of segments) size += segment.length;
-    if (size < RESPONSE_COALESCE_BYTES && segments.every(Buffer.isBuffer)) {
-      // the pieces are kept as they are and copied once, when the joined write is made
-      if (this.pending.length) this.pending.push(CRLF);
-      this.pending.push(...(segments as Buffer[]));
-      this.pendingBytes += size + 2;
-      if (this.pendingBytes >= RESPONSE_COALESCE_BYTES) await this.flush();
+    let streamed = false;
+    for (const segment of segments) {
+      if (typeof segment === 'string') size += Buffer.byteLength(segment);
+      else {
+        size += segment.length;
+        streamed ||= !Buffer.isBuffer(segment);
+      }
+    }
+    if (streamed || size >= RESPONSE_COALESCE_BYTES) {
+      // a large response is not copied into one buffer: its pieces go out one after the other
+      await this.flush();
+      await this.push(Readable.from(concatSegments(segments, this.session), { objectMode: false }));
       return;
     }
-    // a large response is not copied into one buffer: its pieces go out one after the other
-    await this.flush();
-    await this.push(Readable.from(concatSegments(segments, this.session), { objectMode: false }));
+    if (this.joined && this.used + 2 + size > this.joined.length) await this.flush();
+    this.joined ??= Buffer.allocUnsafe(RESPONSE_COALESCE_BYTES + 2);
+    const joined = this.joined;
+    if (this.used > 0) this.used += CRLF.copy(joined, this.used);
+    for (const segment of segments) {
+      this.used += typeof segment === 'string' ? joined.write(segment, this.used, 'utf8') : (segment as Buffer).copy(joined, this.used);
+    }
   }
 
   /**
@@ -51,10 +65,10 @@ export class ResponseWriter {
   }
 
   async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const compiled = Buffer.concat(this.pending, this.pendingBytes - 2);
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (!this.joined || this.used === 0) return;
+    const compiled = this.joined.subarray(0, this.used);
+    this.joined = undefined;
+    this.used = 0;
     await this.push({ compiled });
   }
 
@@ -76,6 +90,10 @@ export class ResponseWriter {
 async function* concatSegments(segments: Segment[], session: ImapSession): AsyncGenerator<Buffer> {
   try {
     for (const segment of segments) {
+      if (typeof segment === 'string') {
+        yield Buffer.from(segment, 'utf8');
+        continue;
+      }
       if (Buffer.isBuffer(segment)) {
         yield segment;
         continue;
@@ -93,6 +111,6 @@ async function* concatSegments(segments: Segment[], session: ImapSession): Async
     session.socket.destroy();
     throw err;
   } finally {
-    for (const segment of segments) if (!Buffer.isBuffer(segment)) segment.stream.destroy();
+    for (const segment of segments) if (typeof segment !== 'string' && !Buffer.isBuffer(segment)) segment.stream.destroy();
   }
 }

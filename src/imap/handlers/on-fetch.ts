@@ -53,7 +53,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
   const vanishedWithin = state.fetchVanished;
   state.fetchVanished = undefined;
   const earlier = vanishedWithin && (await vanishedEarlier(folder, Number(changedSince), vanishedWithin));
-  if (earlier) await writer.write([Buffer.from(earlier)]);
+  if (earlier) await writer.write([earlier]);
 
   /** One batch's metadata and cached sections, read while the batch before it is written. */
   const prepareBatch = async (uids: number[]): Promise<PreparedBatch> => {
@@ -77,7 +77,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
       }
       // a FETCH that set \Seen shows the new flags, asked for or not (RFC 3501 6.4.5)
       const flags = plan.hasFlags || !!seen?.changed.has(meta.uid);
-      if (flags) for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([Buffer.from(line)]);
+      if (flags) for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([line]);
       const shownFlags = sessionFlags(session, meta.uid, meta.flags);
       const shown = shownFlags === meta.flags ? meta : { ...meta, flags: shownFlags };
       await writer.write(await render(folder, plan, shown, seq, data.structures.get(meta.uid), sections, flags && !plan.hasFlags));
@@ -172,18 +172,18 @@ async function render(
     }
     if (item.kind === 'structure') {
       const raw = structure?.[item.item];
-      segments.push(Buffer.from(`${text}${item.name} `, 'utf8'), raw ?? Buffer.from('NIL'));
+      segments.push(`${text}${item.name} `, raw ?? 'NIL');
       text = '';
       continue;
     }
     const store = folder.account.store;
     const content = (await openLiteral(store, sections, item.source, item.partial)) ?? Buffer.alloc(0);
     const literal8 = item.source.kind === 'binary' && (await wantsLiteral8(store, sections, item.source.section));
-    segments.push(Buffer.from(`${text}${item.name} ${literal8 ? '~' : ''}{${content.length}}\r\n`, 'utf8'), content);
+    segments.push(`${text}${item.name} ${literal8 ? '~' : ''}{${content.length}}\r\n`, content);
     text = '';
   }
   if (withFlags) text += `${plan.items.length > 0 ? ' ' : ''}FLAGS (${meta.flags.join(' ')})`;
-  segments.push(Buffer.from(`${text})`, 'utf8'));
+  segments.push(`${text})`);
   return segments;
 }
 

@@ -28,7 +28,7 @@ export function makeResyncSelected(deps: { log: Logger }) {
     const folder = folderOf(session, selected.mailbox);
     const writer = new ResponseWriter(session);
     const vanished = await vanishedEarlier(folder, request.modseq, request.knownUids);
-    if (vanished) await writer.write([Buffer.from(vanished)]);
+    if (vanished) await writer.write([vanished]);
     const uids = selected.uidList.slice();
     const journal = folder.changedSince(request.modseq);
     const candidates = journal ? uids.filter((uid) => journal.has(uid)) : uids;
@@ -39,7 +39,7 @@ export function makeResyncSelected(deps: { log: Logger }) {
         if (!meta || BigInt(meta.modseq) <= since) continue;
         const seq = indexOfUid(selected.uidList, meta.uid) + 1;
         if (seq === 0) continue;
-        for (const line of flagFetchLines(session, seq, meta)) await writer.write([Buffer.from(line)]);
+        for (const line of flagFetchLines(session, seq, meta)) await writer.write([line]);
       }
     }
     await writer.end();
