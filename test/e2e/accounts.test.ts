@@ -81,6 +81,24 @@ describe('accounts in the config', () => {
     for (const server of [serverA, serverB]) assert.deepEqual(await upstreamLines(server, 'mallory'), []);
   });
 
+  test('failed logins are throttled per login name: past 5, a wrong password of bob is refused late and not sent upstream', async () => {
+    const failedUpstream = async () => (await upstreamLines(serverB, 'robert')).filter((line) => /auth failed/.test(line)).length;
+    const before = await failedUpstream();
+    const clients = await Promise.all([1, 2, 3, 4, 5].map(() => session()));
+    for (const answer of await Promise.all(clients.map((c) => c.command('LOGIN bob wrong-password')))) assert.match(answer.tagged, /NO \[AUTHENTICATIONFAILED\]/);
+    const client = clients[0] as RawImapClient;
+    const started = Date.now();
+    assert.match((await client.command('LOGIN bob wrong-again')).tagged, /NO \[AUTHENTICATIONFAILED\]/);
+    assert.ok(Date.now() - started >= 900, `answered after ${Date.now() - started} ms`);
+    assert.equal(await failedUpstream(), before + 5, 'robert\'s server saw no attempt while bob was throttled');
+    // another name is not held up, and bob's right password logs in after the delay
+    const alice = await session();
+    const quick = Date.now();
+    assert.match((await alice.command('LOGIN alice alice-pw')).tagged, /OK/);
+    assert.ok(Date.now() - quick < 900, 'alice is not throttled');
+    assert.match((await client.command('LOGIN bob robert-pw')).tagged, /OK/);
+  });
+
   test('status lists every configured account; clearing one account\'s cache leaves the other\'s', async () => {
     const status = await json<StatusResult>(['status']);
     assert.deepEqual(
