@@ -4,7 +4,8 @@ import type { FolderUsage } from '../cache/cache-store.js';
  * The admin protocol between `imap-cache-proxy cache|status` and a running proxy: one JSON object
  * per line over a Unix socket in the data directory (mode 0600), a request and its response.
  */
-export const ADMIN_PROTOCOL_VERSION = 1;
+// 2: accounts have a login name (`name`), `status` a `loggedIn`, `stats` an `account`
+export const ADMIN_PROTOCOL_VERSION = 2;
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
 /** Which cached data a clear drops: everything, one account's, or one folder's. */
