@@ -5,11 +5,12 @@ import { ADMIN_SOCKET_NAME } from './admin/protocol.js';
 import { proxyStatus } from './admin/status.js';
 import { CacheStore } from './cache/cache-store.js';
 import { RESTART_SETTINGS } from './config/options.js';
-import type { StartConfig } from './config/schema.js';
+import type { AccountConfig, StartConfig } from './config/schema.js';
 import { startImapServer, type RunningImapServer } from './imap/server.js';
 import type { Logger } from './log.js';
 import { FRESH_BODIES_BYTES, MAX_SOCKET_PATH } from './model/limits.js';
 import { isLoopback } from './model/loopback.js';
+import type { AccountDirectory } from './sync/account-directory.js';
 import { Accounts } from './sync/accounts.js';
 import { FreshBodies } from './sync/fresh-bodies.js';
 import { loadClientCertificate, loadLocalCertificate, type LocalCertificate } from './tls/local-certificate.js';
@@ -36,7 +37,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
   const certificate = await (loading.certificate ?? loadClientCertificate(config, log));
   // what `status` shows; a reload (SIGHUP) may change it
   let tls = { cert: config.tlsCert, fingerprint: certificate.fingerprint };
-  const endpoint = { ...config.upstream, tls: await loadUpstreamTls(config, log) };
+  const directory = await accountDirectory(config, log);
   // created for this user only: the cache is everyone's mail
   await mkdir(config.data, { recursive: true, mode: 0o700 });
   const store = await CacheStore.open(join(config.data, 'cache'), log, { sweep: true });
@@ -45,7 +46,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
   await rm(spoolDir, { recursive: true, force: true });
   await mkdir(spoolDir, { mode: 0o700 });
   const accounts = new Accounts({
-    endpoint,
+    directory,
     store,
     freshBodies: new FreshBodies(FRESH_BODIES_BYTES),
     ...(config.prefetch !== 'off'
@@ -106,7 +107,8 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
       tlsListen: server.tlsAddress,
       tlsCert: config.tlsCert,
       tlsFingerprint: certificate.fingerprint,
-      upstream: config.upstream.url,
+      upstream: config.upstream?.url,
+      accounts: config.accounts.map((account) => account.name),
       data: config.data,
       version: VERSION,
     },
@@ -134,6 +136,17 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
         log.info('imap-cache-proxy stopped');
       })()),
   };
+}
+
+/** The single upstream any login name goes to, or the configured accounts, each with its TLS settings read. */
+async function accountDirectory(config: StartConfig, log: Logger): Promise<AccountDirectory> {
+  if (config.upstream) return { kind: 'passthrough', endpoint: { ...config.upstream, tls: await loadUpstreamTls(config, log) } };
+  const route = async (account: AccountConfig) => ({
+    name: account.name,
+    upstreamUser: account.upstreamUser,
+    endpoint: { ...account.upstream, tls: await loadUpstreamTls({ ...account, account: account.name }, log) },
+  });
+  return { kind: 'configured', accounts: await Promise.all(config.accounts.map(route)) };
 }
 
 /** The admin socket; a data directory whose path is too long for a socket runs without one. */

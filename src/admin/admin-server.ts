@@ -78,7 +78,7 @@ async function answer(line: string, context: AdminContext): Promise<AdminRespons
   try {
     switch (request.command) {
       case 'stats':
-        return { v: ADMIN_PROTOCOL_VERSION, ok: true, result: await cacheStats(context.store) };
+        return { v: ADMIN_PROTOCOL_VERSION, ok: true, result: await cacheStats(context.store, request.account) };
       case 'clear': {
         const { result, cleared } = await clearCache(context.store, request.scope ?? {});
         for (const { account, folders } of cleared) context.accounts.get(account)?.cacheCleared(folders, request.scope?.folder === undefined);

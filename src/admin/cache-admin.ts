@@ -1,5 +1,6 @@
 import type { AccountRecord, CacheStore } from '../cache/cache-store.js';
 import type { AccountId, FolderPath } from '../model/types.js';
+import { ProxyError } from '../model/errors.js';
 import { normalizePath } from '../model/folder-path.js';
 import type { AccountStats, ClearResult, ClearScope, StatsResult, Usage } from './protocol.js';
 
@@ -17,9 +18,24 @@ const add = (a: Usage, b: Usage): Usage => ({
   otherBytes: a.otherBytes + b.otherBytes,
 });
 
-export async function cacheStats(store: CacheStore): Promise<StatsResult> {
+/** The name clients log in with; records written before accounts existed have the user name. */
+const nameOf = (record: AccountRecord) => record.name ?? record.user;
+
+/** The cached accounts, or the one of this name: a name none has is an error that lists those there are. */
+async function cachedAccounts(store: CacheStore, name: string | undefined): Promise<{ id: AccountId; record: AccountRecord }[]> {
+  const all = await store.listAccounts();
+  if (name === undefined) return all;
+  const selected = all.filter(({ record }) => nameOf(record) === name);
+  if (selected.length === 0) {
+    const names = all.map(({ record }) => `"${nameOf(record)}"`).join(', ') || 'none';
+    throw new ProxyError('NONEXISTENT', `no account named "${name}" in the cache (cached accounts: ${names})`);
+  }
+  return selected;
+}
+
+export async function cacheStats(store: CacheStore, account?: string): Promise<StatsResult> {
   const accounts: AccountStats[] = [];
-  for (const { id, record } of await store.listAccounts()) accounts.push(await accountStats(store, id, record));
+  for (const { id, record } of await cachedAccounts(store, account)) accounts.push(await accountStats(store, id, record));
   return { accounts, totals: accounts.map((a) => a.totals).reduce(add, ZERO) };
 }
 
@@ -30,7 +46,7 @@ export async function accountStats(store: CacheStore, id: AccountId, record: Acc
     const usage = await store.folderUsage(folder.fid);
     folders.push({ folder: path, ...usage, lastSync: folder.lastSync ? new Date(folder.lastSync).toISOString() : null });
   }
-  return { user: record.user, upstream: record.upstream, folders, totals: folders.reduce(add, ZERO) };
+  return { name: nameOf(record), user: record.user, upstream: record.upstream, folders, totals: folders.reduce(add, ZERO) };
 }
 
 /** What a scope selects: per account, the folders to drop and whether it is the whole account. */
@@ -39,8 +55,7 @@ export async function clearCache(
   scope: ClearScope,
 ): Promise<{ result: ClearResult; cleared: { account: AccountId; folders: FolderPath[] }[] }> {
   const cleared: { account: AccountId; folders: FolderPath[] }[] = [];
-  for (const { id, record } of await store.listAccounts()) {
-    if (scope.account !== undefined && record.user !== scope.account) continue;
+  for (const { id } of await cachedAccounts(store, scope.account)) {
     const wanted = scope.folder === undefined ? undefined : normalizePath(scope.folder);
     const folders = (await store.listFolders(id)).filter((f) => wanted === undefined || f.path === wanted);
     await store.clearFolders(id, folders, scope.folder === undefined);

@@ -4,19 +4,21 @@ import type { FolderUsage } from '../cache/cache-store.js';
  * The admin protocol between `imap-cache-proxy cache|status` and a running proxy: one JSON object
  * per line over a Unix socket in the data directory (mode 0600), a request and its response.
  */
-export const ADMIN_PROTOCOL_VERSION = 1;
+// 2: accounts have a login name (`name`), `status` a `loggedIn`, `stats` an `account`
+export const ADMIN_PROTOCOL_VERSION = 2;
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
 /** Which cached data a clear drops: everything, one account's, or one folder's. */
 export interface ClearScope {
-  /** The user name of the account; all accounts when absent. */
+  /** The account's name (the one clients log in with); all accounts when absent. */
   account?: string;
   /** The folder; all folders of the selected accounts when absent. */
   folder?: string;
 }
 
 export type AdminRequest =
-  | { v: number; command: 'stats' }
+  /** `account`: only the account of this name; all when absent. */
+  | { v: number; command: 'stats'; account?: string }
   | { v: number; command: 'clear'; scope: ClearScope }
   | { v: number; command: 'status' }
   | { v: number; command: 'verify'; repair: boolean };
@@ -41,6 +43,9 @@ export interface FolderStats extends Usage {
 }
 
 export interface AccountStats {
+  /** The name clients log in with. */
+  name: string;
+  /** The user name upstream. */
   user: string;
   upstream: string;
   folders: FolderStats[];
@@ -58,8 +63,13 @@ export interface ClearResult {
 }
 
 export interface AccountStatus {
+  /** The name clients log in with. */
+  name: string;
+  /** The user name upstream. */
   user: string;
   upstream: string;
+  /** A client logged in since the proxy started (a configured account is listed before that too). */
+  loggedIn: boolean;
   /** Upstream connections open now, the watcher's included. */
   connections: number;
   /** The account watcher is connected and watching upstream for changes (on one of those connections). */

@@ -27,17 +27,19 @@ export async function proxyStatus(options: {
   tls: { cert: string; fingerprint: string };
 }): Promise<StatusResult> {
   const accounts: AccountStatus[] = [];
-  for (const account of options.accounts.list()) {
-    const record = await options.store.getAccount(account.id);
-    const cached = record ? (await accountStats(options.store, account.id, record)).totals : EMPTY;
+  for (const { id, name, user, upstream, live } of options.accounts.known()) {
+    const record = await options.store.getAccount(id);
+    const cached = record ? (await accountStats(options.store, id, record)).totals : EMPTY;
     accounts.push({
-      user: account.user,
-      upstream: account.upstream,
-      connections: account.pool.connectionCount + (account.watcher.watching ? 1 : 0),
-      watching: account.watcher.watching,
+      name,
+      user,
+      upstream,
+      loggedIn: live !== undefined,
+      connections: live ? live.pool.connectionCount + (live.watcher.watching ? 1 : 0) : 0,
+      watching: live?.watcher.watching ?? false,
       cached,
-      served: { cache: { ...account.served.cache }, upstream: { ...account.served.upstream }, parts: { ...account.served.parts } },
-      prefetch: account.prefetcher ? prefetchStatus(account.prefetcher.status(), cached) : null,
+      served: live ? { cache: { ...live.served.cache }, upstream: { ...live.served.upstream }, parts: { ...live.served.parts } } : NOTHING_SERVED,
+      prefetch: live?.prefetcher ? prefetchStatus(live.prefetcher.status(), cached) : null,
     });
   }
   return {
@@ -54,6 +56,7 @@ export async function proxyStatus(options: {
 }
 
 const EMPTY: Usage = { messages: 0, bodies: 0, bodyBytes: 0, totalBytes: 0, otherBytes: 0 };
+const NOTHING_SERVED: AccountStatus['served'] = { cache: { bodies: 0, bytes: 0 }, upstream: { bodies: 0, bytes: 0 }, parts: { cache: 0, upstream: 0 } };
 
 /** The background sync's state, with the time it needs for the bodies still missing at its rate. */
 function prefetchStatus(progress: PrefetchProgress, cached: Usage): AccountStatus['prefetch'] {

@@ -11,6 +11,8 @@ export interface AccountRecord {
   v: number;
   upstream: string;
   user: string;
+  /** The name clients log in with; absent in records of versions before accounts: the same as `user`. */
+  name?: string;
   createdAt: number;
   /** Salted scrypt hash of the last password upstream accepted (for logins while it is unreachable). */
   passwordHash?: string;

@@ -11,8 +11,9 @@ const EXIT_PROBLEMS_FOUND = 2;
 /** `status`: no proxy answers at the data directory. */
 const EXIT_NOT_RUNNING = 3;
 
-export async function stats(flags: TargetFlags & { json?: boolean }): Promise<number> {
-  const stats = await runAdmin<StatsResult>(await adminTarget(flags), { command: 'stats' }, cacheStats);
+export async function stats(flags: TargetFlags & { account?: string; json?: boolean }): Promise<number> {
+  const account = flags.account ? { account: flags.account } : {};
+  const stats = await runAdmin<StatsResult>(await adminTarget(flags), { command: 'stats', ...account }, (store) => cacheStats(store, flags.account));
   process.stdout.write(flags.json ? `${JSON.stringify(stats, null, 2)}\n` : formatStats(stats));
   return 0;
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 type Actions = typeof import('./admin-actions.js');
 
 const dataOption = ['--data <DIR>', 'data directory of the proxy (default: IMAP_CACHE_PROXY_DATA, else "data" in the config file, else the per-user data directory)'] as const;
+const accountOption = ['--account <NAME>', 'only this account (the name clients log in with)'] as const;
 const configOption = ['--config <FILE>', 'the config file the proxy runs with: its "data" setting says where to look (default: IMAP_CACHE_PROXY_CONFIG)'] as const;
 
 /**
@@ -21,6 +22,7 @@ export function addAdminCommands(program: Command, run: (action: () => Promise<n
     .description('bodies and bytes cached against all there are, per account and folder, and when each folder was last synced')
     .option(...dataOption)
     .option(...configOption)
+    .option(...accountOption)
     .option('--json', 'print JSON')
     .action(act('stats'));
   cache
@@ -28,7 +30,7 @@ export function addAdminCommands(program: Command, run: (action: () => Promise<n
     .description('drop cached data (all, one account, or one folder); clients stay connected and are served from upstream again')
     .option(...dataOption)
     .option(...configOption)
-    .option('--account <USER>', 'only this account (user name)')
+    .option(...accountOption)
     .option('--folder <NAME>', 'only this folder (of every account, or of --account)')
     .action(act('clear'));
   cache
@@ -41,7 +43,7 @@ export function addAdminCommands(program: Command, run: (action: () => Promise<n
     .action(act('verify'));
   program
     .command('status')
-    .description('version, uptime, connections, what is cached, the background sync and memory of the running proxy')
+    .description('version, uptime, connections, memory, and per account (every configured one) what is cached and the background sync, of the running proxy')
     .option(...dataOption)
     .option(...configOption)
     .option('--json', 'print JSON')

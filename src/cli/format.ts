@@ -12,10 +12,13 @@ function table(rows: string[][]): string {
 const bodiesCell = (u: Usage) => `${u.bodies}/${u.messages} (${percent(u.bodies, u.messages)})`;
 const bytesCell = (u: Usage) => `${megabytes(u.bodyBytes)}/${megabytes(u.totalBytes)} (${percent(u.bodyBytes, u.totalBytes)})`;
 
+/** An account as the user knows it: its login name, and the user upstream where that differs. */
+const accountLabel = (a: { name: string; user: string; upstream: string }) => `${a.name}${a.name === a.user ? '' : ` (${a.user})`} on ${a.upstream}`;
+
 export function formatStats(stats: StatsResult): string {
   const out: string[] = [];
   for (const account of stats.accounts) {
-    out.push(`${account.user} on ${account.upstream}`);
+    out.push(accountLabel(account));
     const rows = [['folder', 'bodies cached/messages', 'body bytes cached/all', 'headers and parts', 'last sync']];
     for (const f of [...account.folders, { folder: '(total)', ...account.totals, lastSync: null }]) {
       const lastSync = f.folder === '(total)' ? '' : (f.lastSync?.replace('T', ' ').slice(0, 19) ?? 'never');
@@ -36,7 +39,7 @@ export function formatStatus(status: StatusResult): string {
   ];
   for (const a of status.accounts) {
     const watching = a.watching ? ', one of them watching for changes' : '; not watching for changes';
-    out.push(`${a.user} on ${a.upstream}: ${a.connections} upstream connection(s)${watching}`);
+    out.push(`${accountLabel(a)}: ${a.loggedIn ? `${a.connections} upstream connection(s)${watching}` : 'no client logged in since the start'}`);
     const c = a.cached;
     out.push(`  cached: ${c.bodies}/${c.messages} bodies (${percent(c.bodies, c.messages)}), ${bytesCell(c)}`);
     const p = a.prefetch;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import envPaths from 'env-paths';
 import { parse as parseToml } from 'smol-toml';
 import { ProxyError } from '../model/errors.js';
-import { ENV_PREFIX, START_SETTINGS } from './options.js';
+import { ACCOUNTS_SETTING, ENV_PREFIX, START_SETTINGS } from './options.js';
 
 /*
  * The config file and the data directory, without the validation of `start` (config/load.ts):
@@ -47,7 +47,7 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   } catch (err) {
     throw new ProxyError('CONFIG_INVALID', `config file ${path} is not valid TOML: ${(err as Error).message}`, { cause: err });
   }
-  const known = new Set<string>(START_SETTINGS.map((s) => s.name));
+  const known = new Set<string>([...START_SETTINGS.map((s) => s.name), ACCOUNTS_SETTING.name]);
   const unknown = Object.keys(values).filter((key) => !known.has(key));
   if (unknown.length) {
     throw new ProxyError('CONFIG_INVALID', `config file ${path}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);

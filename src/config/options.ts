@@ -38,8 +38,17 @@ export const START_SETTINGS = [
   { key: 'logLevel', name: 'log-level', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace (default info)', reloads: true },
 ] as const satisfies readonly SettingSpec[];
 
+/**
+ * The accounts: a list of tables in the config file only (`[[account]]`, each with its name,
+ * upstream and TLS settings), which no flag or environment variable could carry.
+ */
+export const ACCOUNTS_SETTING = { key: 'accounts', name: 'account' } as const;
+
 /** The settings a SIGHUP cannot change: a new value of one of them needs a restart. */
-export const RESTART_SETTINGS = (START_SETTINGS as readonly SettingSpec[]).filter((spec) => !spec.reloads).map((spec) => spec.key);
+export const RESTART_SETTINGS = [
+  ...(START_SETTINGS as readonly SettingSpec[]).filter((spec) => !spec.reloads).map((spec) => spec.key),
+  ACCOUNTS_SETTING.key,
+];
 
 export function envName(spec: SettingSpec): string {
   return ENV_PREFIX + spec.name.toUpperCase().replace(/-/g, '_');

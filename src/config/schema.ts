@@ -91,12 +91,61 @@ export const EARLIER_TLS_DIR = join(import.meta.dirname, '../../../certs');
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
+// a bare flag or a TOML boolean gives true, the environment a word
+const switchSetting = z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), withParser(parseSwitch)).default(false);
+const INSECURE_WITH_CA = 'cannot be combined with an upstream CA (upstream-ca): either verify against that CA or do not verify at all';
+
+/**
+ * One [[account]] table of the config file, keys as written there (so that errors name them).
+ * `auth` says how the proxy logs in upstream; "password" passes the client's password through.
+ */
+const accountSchema = z
+  .object({
+    name: z.string('every account needs one: the user name clients log in with').min(1, 'must not be empty: it is the user name clients log in with'),
+    upstream: withParser(parseUpstreamUrl),
+    'upstream-ca': z.string().min(1).optional(),
+    'upstream-insecure': switchSetting,
+    'upstream-user': z.string().min(1).optional(),
+    auth: z.enum(['password']).default('password'),
+  })
+  .strict()
+  .refine((account) => !(account['upstream-insecure'] && account['upstream-ca']), { path: ['upstream-insecure'], message: INSECURE_WITH_CA })
+  .transform((account) => ({
+    name: account.name,
+    upstream: account.upstream,
+    upstreamCa: account['upstream-ca'],
+    upstreamInsecure: account['upstream-insecure'],
+    /** The user name upstream: the local name unless upstream-user says otherwise. */
+    upstreamUser: account['upstream-user'] ?? account.name,
+    auth: account.auth,
+  }));
+
+export type AccountConfig = z.output<typeof accountSchema>;
+
+/** Each local name picks one account, and each upstream account has one local name (one cache). */
+const accountsSchema = z.array(accountSchema, 'must be a list of [[account]] tables').superRefine((accounts, ctx) => {
+  const names = new Map<string, number>();
+  const upstreamAccounts = new Map<string, number>();
+  accounts.forEach((account, i) => {
+    const sameName = names.get(account.name);
+    if (sameName !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${account.name}" is already the name of account #${sameName + 1}: each name picks one account` });
+    names.set(account.name, i);
+    const upstreamAccount = `${account.upstream.url}\n${account.upstreamUser}`;
+    const same = upstreamAccounts.get(upstreamAccount);
+    if (same !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [i, 'upstream-user'], message: `user "${account.upstreamUser}" on ${account.upstream.url} is already account #${same + 1}: one upstream account, one name` });
+    }
+    upstreamAccounts.set(upstreamAccount, i);
+  });
+});
+
 export const startConfigSchema = z
   .object({
-    upstream: withParser(parseUpstreamUrl),
+    // one upstream for any login name (the single-account shortcut), or `accounts`
+    upstream: withParser(parseUpstreamUrl).optional(),
     upstreamCa: z.string().min(1).optional(),
-    // a bare flag or a TOML boolean gives true, the environment a word
-    upstreamInsecure: z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), withParser(parseSwitch)).default(false),
+    upstreamInsecure: switchSetting,
+    accounts: accountsSchema.default([]),
     listen: withParser(parseHostPort).default({ host: '127.0.0.1', port: 1143 }),
     tlsListen: withParser(parseHostPort).optional(),
     tlsCert: z.string().min(1).optional(),
@@ -119,9 +168,16 @@ export const startConfigSchema = z
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .strict()
-  .refine((config) => !(config.upstreamInsecure && config.upstreamCa), {
-    path: ['upstreamInsecure'],
-    message: 'cannot be combined with an upstream CA (upstream-ca): either verify against that CA or do not verify at all',
+  .refine((config) => !(config.upstreamInsecure && config.upstreamCa), { path: ['upstreamInsecure'], message: INSECURE_WITH_CA })
+  .superRefine((config, ctx) => {
+    if (config.accounts.length === 0) return;
+    const fix = 'with [[account]] tables each account names its own upstream';
+    if (config.upstream) {
+      ctx.addIssue({ code: 'custom', path: ['upstream'], message: `cannot be combined with [[account]] tables: ${fix}; remove this one, or remove the [[account]] tables` });
+    }
+    for (const key of ['upstreamCa', 'upstreamInsecure'] as const) {
+      if (config[key]) ctx.addIssue({ code: 'custom', path: [key], message: `belongs to the single upstream: ${fix}, so give it in the accounts that need it` });
+    }
   })
   .transform(({ tlsCert, tlsKey, ...config }) => {
     const own = tlsCert !== undefined || tlsKey !== undefined;

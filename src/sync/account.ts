@@ -28,6 +28,8 @@ const passwordDigest = (pass: string) => createHmac('sha256', PROCESS_KEY).updat
 
 export interface AccountOptions {
   id: AccountId;
+  /** The name clients log in with (the upstream user name unless configured otherwise). */
+  name: string;
   endpoint: UpstreamEndpoint;
   credentials: Credentials;
   store: CacheStore;
@@ -51,6 +53,9 @@ export interface AccountOptions {
  */
 export class Account extends EventEmitter implements AccountContext {
   readonly id: AccountId;
+  /** The name clients log in with. */
+  readonly name: string;
+  /** The user name upstream. */
   readonly user: string;
   /** The upstream server's URL. */
   readonly upstream: string;
@@ -78,6 +83,7 @@ export class Account extends EventEmitter implements AccountContext {
     this.setMaxListeners(0); // one listener per client session
     const { endpoint } = options;
     this.id = options.id;
+    this.name = options.name;
     this.user = options.credentials.user;
     this.upstream = endpoint.url;
     this.store = options.store;

@@ -1,23 +1,27 @@
 import { createHash } from 'node:crypto';
 import type { CacheStore } from '../cache/cache-store.js';
 import type { Logger } from '../log.js';
-import type { AccountId, Credentials, UpstreamEndpoint } from '../model/types.js';
+import type { AccountId, Credentials } from '../model/types.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
 import { Account } from './account.js';
+import { routeOf, type AccountDirectory, type AccountRoute } from './account-directory.js';
 import { hashPassword, verifyPassword } from './password-hash.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import type { PrefetchOptions } from './prefetch.js';
 
-/** The cache namespace of a user on an upstream server: two accounts never share keys. */
-function accountIdOf(upstreamUrl: string, user: string): AccountId {
-  return createHash('sha256').update(`${upstreamUrl}\n${user}`).digest('hex').slice(0, 16);
+/**
+ * The cache namespace of a user on an upstream server: two accounts never share keys. The local
+ * name plays no part, so a cache made with a single --upstream stays the account's cache.
+ */
+function accountIdOf(route: AccountRoute): AccountId {
+  return createHash('sha256').update(`${route.endpoint.url}\n${route.upstreamUser}`).digest('hex').slice(0, 16);
 }
 
 export interface AccountsOptions {
-  endpoint: UpstreamEndpoint;
+  directory: AccountDirectory;
   store: CacheStore;
   freshBodies: FreshBodies;
   connectionsPerAccount: number;
@@ -26,10 +30,22 @@ export interface AccountsOptions {
   log: Logger;
 }
 
+/** What `status` reports of an account: the configured ones also before their first login. */
+export interface KnownAccount {
+  id: AccountId;
+  name: string;
+  user: string;
+  upstream: string;
+  /** Its live state, once a client logged in. */
+  live?: Account;
+}
+
 /**
- * Logs clients in by logging in upstream, and keeps one Account per user. A login with the
- * password that an open upstream connection of this account was authenticated with is accepted
- * without another upstream login: upstream has checked it and the session is still live.
+ * Logs clients in by logging in upstream, and keeps one Account per upstream account. The login
+ * name picks the account (AccountDirectory); a name no account has is refused without a word
+ * upstream. A login with the password that an open upstream connection of this account was
+ * authenticated with is accepted without another upstream login: upstream has checked it and
+ * the session is still live.
  */
 export class Accounts {
   private readonly accounts = new Map<AccountId, Account>();
@@ -42,10 +58,15 @@ export class Accounts {
    * Logs in upstream. When upstream cannot be reached (or does not answer within a moment), the
    * password is checked against the hash of the last one upstream accepted: the account works
    * from its cache and reconnects by itself. A password upstream refuses clears that hash.
+   * `login` is what the client gave: its login name picks the account.
    */
-  async login(credentials: Credentials): Promise<Account> {
-    const { endpoint, store, log } = this.options;
-    const id = accountIdOf(endpoint.url, credentials.user);
+  async login(login: Credentials): Promise<Account> {
+    const { store, log } = this.options;
+    const route = routeOf(this.options.directory, login.user);
+    if (!route) throw new ProxyError('UPSTREAM_AUTH_FAILED', 'no account has this login name');
+    const { endpoint } = route;
+    const credentials = { user: route.upstreamUser, pass: login.pass };
+    const id = accountIdOf(route);
     const existing = this.accounts.get(id);
     if (existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass)) return existing;
 
@@ -60,7 +81,7 @@ export class Accounts {
       if (!(await verifyPassword(credentials.pass, record.passwordHash))) {
         throw new ProxyError('UPSTREAM_AUTH_FAILED', 'wrong password (checked against the stored hash: upstream unreachable)');
       }
-      const account = this.account(id, credentials);
+      const account = this.account(id, route, credentials);
       account.upstreamCapabilities = new Set(record.upstreamCapabilities ?? []);
       account.pool.noteUnreachable(err);
       account.acceptedPassword(credentials);
@@ -78,7 +99,7 @@ export class Accounts {
       );
       return account;
     }
-    const account = this.account(id, credentials);
+    const account = this.account(id, route, credentials);
     if (!conn.encrypted && !this.warnedUnencrypted.has(id)) {
       this.warnedUnencrypted.add(id);
       log.warn({ user: credentials.user, upstream: endpoint.url }, 'the upstream connection is not encrypted: the server offers no STARTTLS');
@@ -91,9 +112,10 @@ export class Accounts {
     account.watcher.start();
     account.prefetcher?.start();
     const known = !!record?.passwordHash && (await verifyPassword(credentials.pass, record.passwordHash));
-    if (!known || record?.upstreamCapabilities?.join(' ') !== capabilities.join(' ')) {
+    if (!known || record?.upstreamCapabilities?.join(' ') !== capabilities.join(' ') || record?.name !== route.name) {
       await store.putAccount(id, {
         ...(record ?? { v: RECORD_VERSION, upstream: endpoint.url, user: credentials.user, createdAt: Date.now() }),
+        name: route.name,
         passwordHash: known && record?.passwordHash ? record.passwordHash : await hashPassword(credentials.pass),
         upstreamCapabilities: capabilities,
       });
@@ -105,11 +127,13 @@ export class Accounts {
    * Whether this is the password upstream last accepted for the user (a live account's, else the
    * stored hash); undefined when the proxy has none to compare with.
    */
-  async isKnownPassword(credentials: Credentials): Promise<boolean | undefined> {
-    const id = accountIdOf(this.options.endpoint.url, credentials.user);
-    if (this.accounts.get(id)?.hasPassword(credentials.pass)) return true;
+  async isKnownPassword(login: Credentials): Promise<boolean | undefined> {
+    const route = routeOf(this.options.directory, login.user);
+    if (!route) return false;
+    const id = accountIdOf(route);
+    if (this.accounts.get(id)?.hasPassword(login.pass)) return true;
     const hash = (await this.options.store.getAccount(id))?.passwordHash;
-    return hash ? verifyPassword(credentials.pass, hash) : undefined;
+    return hash ? verifyPassword(login.pass, hash) : undefined;
   }
 
   /** Upstream refused this password (changed with the provider): it no longer logs in, offline either. */
@@ -123,13 +147,14 @@ export class Accounts {
     }
   }
 
-  private account(id: AccountId, credentials: Credentials): Account {
+  private account(id: AccountId, route: AccountRoute, credentials: Credentials): Account {
     let account = this.accounts.get(id);
     if (!account) {
-      const { endpoint, store, log, freshBodies, prefetch } = this.options;
+      const { store, log, freshBodies, prefetch } = this.options;
       account = new Account({
         id,
-        endpoint,
+        name: route.name,
+        endpoint: route.endpoint,
         credentials,
         store,
         freshBodies,
@@ -149,6 +174,17 @@ export class Accounts {
 
   list(): Account[] {
     return [...this.accounts.values()];
+  }
+
+  /** Every configured account in the config's order, logged in or not; with a single upstream, those logged in. */
+  known(): KnownAccount[] {
+    const { directory } = this.options;
+    if (directory.kind === 'passthrough') return this.list().map((live) => ({ id: live.id, name: live.name, user: live.user, upstream: live.upstream, live }));
+    return directory.accounts.map((route) => {
+      const id = accountIdOf(route);
+      const live = this.accounts.get(id);
+      return { id, name: route.name, user: route.upstreamUser, upstream: route.endpoint.url, ...(live ? { live } : {}) };
+    });
   }
 
   async close(): Promise<void> {

@@ -45,8 +45,14 @@ export interface TestProxyOptions {
   limits?: Partial<Record<'maxLineLength' | 'maxMessageSize' | 'maxConnections' | 'maxConnectionsPerIp' | 'idleTimeout' | 'loginTimeout', string>>;
 }
 
-/** Starts the proxy in this process against a Dovecot; stopped after the test file. */
-export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions = {}): Promise<TestProxy> {
+/** [[account]] tables as the config file has them, e.g. { name: 'bob', upstream: 'imap://…', 'upstream-user': 'robert' }. */
+export type AccountTables = { accounts: Record<string, string | boolean>[] };
+
+/**
+ * Starts the proxy in this process against a Dovecot (any login name passed through, as with
+ * --upstream), or with configured accounts; stopped after the test file.
+ */
+export async function startTestProxy(upstream: Dovecot | AccountTables, opts: TestProxyOptions = {}): Promise<TestProxy> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'imapcp-proxy-')));
   const lines: string[] = [];
   const sink = new Writable({
@@ -58,9 +64,9 @@ export async function startTestProxy(upstream: Dovecot, opts: TestProxyOptions =
   // the proxy's own logger (with its redaction), writing into the sink
   const log = createLogger({ level: opts.logLevel ?? 'debug', destination: sink });
   const config = startConfigSchema.parse({
-    upstream: opts.upstreamUrl ?? `imap://${upstream.host}:${upstream.port}`,
-    upstreamCa: opts.upstreamCa,
-    upstreamInsecure: opts.upstreamInsecure,
+    ...('accounts' in upstream
+      ? { accounts: upstream.accounts }
+      : { upstream: opts.upstreamUrl ?? `imap://${upstream.host}:${upstream.port}`, upstreamCa: opts.upstreamCa, upstreamInsecure: opts.upstreamInsecure }),
     listen: '127.0.0.1:0',
     tlsListen: opts.tlsListen ? '127.0.0.1:0' : undefined,
     tlsCert: opts.tlsCert ?? path.join(dataDir, 'certs', 'cert.pem'),

@@ -53,6 +53,7 @@ describe('loadStartConfig', () => {
     assert.deepEqual(await load({ upstream: 'imaps://mail.example.com' }), {
       upstream: { secure: true, host: 'mail.example.com', port: 993, url: 'imaps://mail.example.com:993' },
       upstreamInsecure: false,
+      accounts: [],
       listen: { host: '127.0.0.1', port: 1143 },
       tlsCert: join(defaultDataDir(), 'certs', 'localhost-cert.pem'),
       tlsKey: join(defaultDataDir(), 'certs', 'localhost-key.pem'),
@@ -89,7 +90,7 @@ describe('loadStartConfig', () => {
       IMAP_CACHE_PROXY_LOG_LEVEL: '', // empty: not set
     };
     const result = await load({ config, upstream: 'imaps://flag.example:1993', upstreamConnections: '7' }, env);
-    assert.equal(result.upstream.url, 'imaps://flag.example:1993');
+    assert.equal(result.upstream?.url, 'imaps://flag.example:1993');
     assert.deepEqual(result.listen, { host: '127.0.0.1', port: 3000 });
     assert.equal(result.prefetch, 'headers');
     assert.equal(result.upstreamConnections, 7);
@@ -101,8 +102,8 @@ describe('loadStartConfig', () => {
     const fromFlag = await configFile('upstream = "imaps://flag-file.example"');
     const fromEnv = await configFile('upstream = "imaps://env-file.example"');
     const env = { IMAP_CACHE_PROXY_CONFIG: fromEnv };
-    assert.equal((await load({}, env)).upstream.host, 'env-file.example');
-    assert.equal((await load({ config: fromFlag }, env)).upstream.host, 'flag-file.example');
+    assert.equal((await load({}, env)).upstream?.host, 'env-file.example');
+    assert.equal((await load({ config: fromFlag }, env)).upstream?.host, 'flag-file.example');
   });
 
   test('a missing upstream is an error that says how to give one', async () => {
@@ -167,7 +168,61 @@ describe('loadStartConfig', () => {
   test('an IPv6 listen address in brackets', async () => {
     const result = await load({ upstream: 'imap://[::1]:143', listen: '[::1]:1143' });
     assert.deepEqual(result.listen, { host: '::1', port: 1143 });
-    assert.equal(result.upstream.host, '::1');
+    assert.equal(result.upstream?.host, '::1');
+  });
+});
+
+describe('[[account]] tables', () => {
+  const accountsFile = (...accounts: string[]) => configFile(accounts.map((account) => `[[account]]\n${account}`).join('\n'));
+
+  test('each account: its name, upstream, TLS settings and upstream user (the name by default); auth is the password', async () => {
+    const config = await accountsFile(
+      'name = "alice"\nupstream = "imaps://mail.example.com"',
+      'name = "bob"\nupstream = "imap://other.example:1143"\nupstream-user = "robert@other.example"\nupstream-insecure = true\nauth = "password"',
+      'name = "carol"\nupstream = "imaps://mail.example.com"\nupstream-ca = "/ca.pem"',
+    );
+    const result = await load({ config });
+    assert.equal(result.upstream, undefined);
+    assert.deepEqual(result.accounts, [
+      { name: 'alice', upstream: parseUpstreamUrl('imaps://mail.example.com'), upstreamCa: undefined, upstreamInsecure: false, upstreamUser: 'alice', auth: 'password' },
+      { name: 'bob', upstream: parseUpstreamUrl('imap://other.example:1143'), upstreamCa: undefined, upstreamInsecure: true, upstreamUser: 'robert@other.example', auth: 'password' },
+      { name: 'carol', upstream: parseUpstreamUrl('imaps://mail.example.com'), upstreamCa: '/ca.pem', upstreamInsecure: false, upstreamUser: 'carol', auth: 'password' },
+    ]);
+  });
+
+  test('a top-level upstream beside accounts is an error that names both and the fix, wherever the upstream came from', async () => {
+    const config = await configFile('upstream = "imaps://x.example"\n[[account]]\nname = "alice"\nupstream = "imaps://x.example"');
+    await assertRejects(load({ config }), `"upstream" in ${config}: cannot be combined with [[account]] tables`, /remove this one, or remove the \[\[account\]\] tables/);
+    const accounts = await accountsFile('name = "alice"\nupstream = "imaps://x.example"');
+    await assertRejects(load({ config: accounts, upstream: 'imaps://y.example' }), /--upstream: cannot be combined with \[\[account\]\] tables/);
+    await assertRejects(load({ config: accounts }, { IMAP_CACHE_PROXY_UPSTREAM: 'imaps://y.example' }), /IMAP_CACHE_PROXY_UPSTREAM: cannot be combined/);
+    await assertRejects(load({ config: accounts, upstreamCa: '/ca.pem' }), /--upstream-ca: belongs to the single upstream: .*give it in the accounts that need it/);
+  });
+
+  test('no upstream and no accounts: the error names both ways', async () => {
+    await assertRejects(load({}), /no upstream server/, /--upstream/, /\[\[account\]\] tables/);
+  });
+
+  test('errors name the account, by name and place, and the field', async () => {
+    const config = await accountsFile('name = "alice"\nupstream = "imaps://x.example"', 'name = "bob"\nupstream = "https://y.example"');
+    await assertRejects(load({ config }), `account "bob" (#2 [[account]] in ${config}), "upstream": unsupported scheme "https:"`);
+    const nameless = await accountsFile('upstream = "imaps://x.example"');
+    await assertRejects(load({ config: nameless }), `account #1 [[account]] in ${nameless}, "name": `);
+    const unknown = await accountsFile('name = "alice"\nupstream = "imaps://x.example"\npassword = "secret"');
+    await assertRejects(load({ config: unknown }), `account "alice" (#1 [[account]] in ${unknown}): `, /password/);
+    const auth = await accountsFile('name = "alice"\nupstream = "imaps://x.example"\nauth = "oauth2"');
+    await assertRejects(load({ config: auth }), `account "alice" (#1 [[account]] in ${auth}), "auth": `);
+    const tls = await accountsFile('name = "alice"\nupstream = "imaps://x.example"\nupstream-insecure = true\nupstream-ca = "/ca.pem"');
+    await assertRejects(load({ config: tls }), `account "alice" (#1 [[account]] in ${tls}), "upstream-insecure": cannot be combined with an upstream CA`);
+    const table = await configFile('[account]\nname = "alice"\nupstream = "imaps://x.example"');
+    await assertRejects(load({ config: table }), `[[account]] in ${table}: must be a list of [[account]] tables`);
+  });
+
+  test('two accounts with one name, or on one upstream account, are refused', async () => {
+    const names = await accountsFile('name = "alice"\nupstream = "imaps://x.example"', 'name = "alice"\nupstream = "imaps://y.example"');
+    await assertRejects(load({ config: names }), `account "alice" (#2 [[account]] in ${names}), "name": "alice" is already the name of account #1`);
+    const same = await accountsFile('name = "alice"\nupstream = "imaps://x.example"', 'name = "al"\nupstream = "imaps://x.example:993"\nupstream-user = "alice"');
+    await assertRejects(load({ config: same }), `account "al" (#2 [[account]] in ${same}), "upstream-user": user "alice" on imaps://x.example:993 is already account #1`);
   });
 });
 

@@ -1,0 +1,22 @@
+import type { UpstreamEndpoint } from '../model/types.js';
+
+/** Where one local account's mail is: the name clients log in with, the server, the user there. */
+export interface AccountRoute {
+  name: string;
+  endpoint: UpstreamEndpoint;
+  upstreamUser: string;
+}
+
+/**
+ * Which upstream account a login goes to: with a single upstream (--upstream), any login name,
+ * passed through as the user name there; with configured accounts, only their names.
+ */
+export type AccountDirectory =
+  | { kind: 'passthrough'; endpoint: UpstreamEndpoint }
+  | { kind: 'configured'; accounts: readonly AccountRoute[] };
+
+/** The account a login name picks; none when no configured account has that name. */
+export function routeOf(directory: AccountDirectory, loginName: string): AccountRoute | undefined {
+  if (directory.kind === 'passthrough') return { name: loginName, endpoint: directory.endpoint, upstreamUser: loginName };
+  return directory.accounts.find((account) => account.name === loginName);
+}
