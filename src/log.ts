@@ -9,7 +9,8 @@ export type { Logger };
  * the logger at all: neither imap-core's nor imapflow's protocol traces are forwarded
  * (see imapCoreLogger and imapflowLogger).
  */
-const REDACT_PATHS = ['pass', 'password', 'auth', 'credentials', '*.pass', '*.password', '*.auth', '*.credentials'];
+const SECRET_FIELDS = ['pass', 'password', 'auth', 'credentials', 'accessToken', 'refreshToken', 'clientSecret', 'key'];
+const REDACT_PATHS = [...SECRET_FIELDS, ...SECRET_FIELDS.map((field) => `*.${field}`)];
 
 /** The root logger: JSON lines to stdout (or `destination`), human-readable with `pretty`. */
 export function createLogger(options: { level: string; pretty?: boolean; destination?: DestinationStream }): Logger {

@@ -145,6 +145,7 @@ async function accountDirectory(config: StartConfig, log: Logger): Promise<Accou
     name: account.name,
     upstreamUser: account.upstreamUser,
     endpoint: { ...account.upstream, tls: await loadUpstreamTls({ ...account, account: account.name }, log) },
+    ...(account.oauth ? { oauth: account.oauth } : {}),
   });
   return { kind: 'configured', accounts: await Promise.all(config.accounts.map(route)) };
 }

@@ -12,6 +12,7 @@ import {
   MIN_MAX_MESSAGE_SIZE,
 } from '../model/limits.js';
 import type { UpstreamEndpoint } from '../model/types.js';
+import { OAUTH_PRESETS, OAUTH_PROVIDER_NAMES, type OAuthSettings } from '../oauth/presets.js';
 
 export function parseUpstreamUrl(value: string): UpstreamEndpoint {
   let url: URL;
@@ -95,30 +96,65 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 const switchSetting = z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), withParser(parseSwitch)).default(false);
 const INSECURE_WITH_CA = 'cannot be combined with an upstream CA (upstream-ca): either verify against that CA or do not verify at all';
 
+const OAUTH_KEYS = ['issuer', 'provider', 'client-id', 'client-secret', 'scopes'] as const;
+
 /**
  * One [[account]] table of the config file, keys as written there (so that errors name them).
- * `auth` says how the proxy logs in upstream; "password" passes the client's password through.
+ * `auth` says how the proxy logs in upstream: "password" passes the client's password through,
+ * "oauth2" uses access tokens obtained with the refresh token that `account login` stored.
  */
 const accountSchema = z
   .object({
     name: z.string('every account needs one: the user name clients log in with').min(1, 'must not be empty: it is the user name clients log in with'),
-    upstream: withParser(parseUpstreamUrl),
+    upstream: withParser(parseUpstreamUrl).optional(),
     'upstream-ca': z.string().min(1).optional(),
     'upstream-insecure': switchSetting,
     'upstream-user': z.string().min(1).optional(),
-    auth: z.enum(['password']).default('password'),
+    auth: z.enum(['password', 'oauth2']).default('password'),
+    issuer: z.url({ protocol: /^https?$/, error: 'must be the http(s) URL of an OpenID Connect issuer' }).optional(),
+    provider: z.enum(OAUTH_PROVIDER_NAMES).optional(),
+    'client-id': z.string().min(1).optional(),
+    'client-secret': z.string().min(1).optional(),
+    scopes: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict()
   .refine((account) => !(account['upstream-insecure'] && account['upstream-ca']), { path: ['upstream-insecure'], message: INSECURE_WITH_CA })
-  .transform((account) => ({
-    name: account.name,
-    upstream: account.upstream,
-    upstreamCa: account['upstream-ca'],
-    upstreamInsecure: account['upstream-insecure'],
-    /** The user name upstream: the local name unless upstream-user says otherwise. */
-    upstreamUser: account['upstream-user'] ?? account.name,
-    auth: account.auth,
-  }));
+  .superRefine((account, ctx) => {
+    if (account.auth === 'password') {
+      for (const key of OAUTH_KEYS) {
+        if (account[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'belongs to auth = "oauth2"; this account passes the password through' });
+      }
+      if (!account.upstream) ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'is needed: the account\'s server, imaps://HOST:PORT' });
+      return;
+    }
+    if (!account['client-id']) ctx.addIssue({ code: 'custom', path: ['client-id'], message: 'is needed with auth = "oauth2": the client id of the app you registered with the provider' });
+    if (!account.issuer === !account.provider) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: `give either issuer (an OpenID Connect issuer URL) or provider (${OAUTH_PROVIDER_NAMES.join(', ')}), not both` });
+    }
+    if (!account.upstream && !account.provider) ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'is needed without a provider preset: the account\'s server, imaps://HOST:PORT' });
+  })
+  .transform((account) => {
+    const preset = account.provider ? OAUTH_PRESETS[account.provider] : undefined;
+    return {
+      name: account.name,
+      upstream: (account.upstream ?? preset?.upstream) as UpstreamEndpoint,
+      upstreamCa: account['upstream-ca'],
+      upstreamInsecure: account['upstream-insecure'],
+      /** The user name upstream: the local name unless upstream-user says otherwise. */
+      upstreamUser: account['upstream-user'] ?? account.name,
+      auth: account.auth,
+      ...(account.auth === 'oauth2'
+        ? {
+            oauth: {
+              server: preset ? { preset: preset.server } : { issuer: account.issuer as string },
+              clientId: account['client-id'] as string,
+              clientSecret: account['client-secret'],
+              scopes: account.scopes ?? [...(preset?.scopes ?? ['openid', 'offline_access'])],
+            } satisfies OAuthSettings,
+          }
+        : {}),
+    };
+  });
 
 export type AccountConfig = z.output<typeof accountSchema>;
 
@@ -130,6 +166,7 @@ const accountsSchema = z.array(accountSchema, 'must be a list of [[account]] tab
     const sameName = names.get(account.name);
     if (sameName !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${account.name}" is already the name of account #${sameName + 1}: each name picks one account` });
     names.set(account.name, i);
+    if (!account.upstream) return; // reported by the account's own check, which zod does not stop at
     const upstreamAccount = `${account.upstream.url}\n${account.upstreamUser}`;
     const same = upstreamAccounts.get(upstreamAccount);
     if (same !== undefined) {

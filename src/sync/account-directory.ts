@@ -1,10 +1,13 @@
 import type { UpstreamEndpoint } from '../model/types.js';
+import type { OAuthSettings } from '../oauth/presets.js';
 
 /** Where one local account's mail is: the name clients log in with, the server, the user there. */
 export interface AccountRoute {
   name: string;
   endpoint: UpstreamEndpoint;
   upstreamUser: string;
+  /** How the proxy logs in upstream with auth = "oauth2"; without it, with the client's password. */
+  oauth?: OAuthSettings;
 }
 
 /**

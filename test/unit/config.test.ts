@@ -9,6 +9,7 @@ import { RESTART_SETTINGS, START_SETTINGS } from '../../src/config/options.js';
 import { EARLIER_TLS_DIR, parseHostPort, parseSize, parseSwitch, parseUpstreamUrl } from '../../src/config/schema.js';
 import { isProxyError } from '../../src/model/errors.js';
 import { DEFAULT_UPSTREAM_CONNECTIONS } from '../../src/model/limits.js';
+import { OAUTH_PRESETS } from '../../src/oauth/presets.js';
 
 let dir = '';
 before(async () => {
@@ -210,12 +211,39 @@ describe('[[account]] tables', () => {
     await assertRejects(load({ config: nameless }), `account #1 [[account]] in ${nameless}, "name": `);
     const unknown = await accountsFile('name = "alice"\nupstream = "imaps://x.example"\npassword = "secret"');
     await assertRejects(load({ config: unknown }), `account "alice" (#1 [[account]] in ${unknown}): `, /password/);
-    const auth = await accountsFile('name = "alice"\nupstream = "imaps://x.example"\nauth = "oauth2"');
+    const auth = await accountsFile('name = "alice"\nupstream = "imaps://x.example"\nauth = "kerberos"');
     await assertRejects(load({ config: auth }), `account "alice" (#1 [[account]] in ${auth}), "auth": `);
     const tls = await accountsFile('name = "alice"\nupstream = "imaps://x.example"\nupstream-insecure = true\nupstream-ca = "/ca.pem"');
     await assertRejects(load({ config: tls }), `account "alice" (#1 [[account]] in ${tls}), "upstream-insecure": cannot be combined with an upstream CA`);
     const table = await configFile('[account]\nname = "alice"\nupstream = "imaps://x.example"');
     await assertRejects(load({ config: table }), `[[account]] in ${table}: must be a list of [[account]] tables`);
+  });
+
+  test('auth = "oauth2" with a preset: its server and scopes unless given; with an issuer: openid and offline_access', async () => {
+    const config = await accountsFile(
+      'name = "me@gmail.com"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "app"\nclient-secret = "s"',
+      'name = "work"\nauth = "oauth2"\nprovider = "microsoft"\nclient-id = "app2"\nupstream-user = "j@work.example"\nscopes = ["a", "b"]',
+      'name = "own"\nauth = "oauth2"\nissuer = "https://id.example/realm"\nclient-id = "c"\nupstream = "imaps://mail.example"',
+    );
+    const [gmail, work, own] = (await load({ config })).accounts;
+    assert.deepEqual(gmail?.upstream, { secure: true, host: 'imap.gmail.com', port: 993, url: 'imaps://imap.gmail.com:993' });
+    assert.deepEqual(gmail?.oauth, { server: { preset: OAUTH_PRESETS.gmail.server }, clientId: 'app', clientSecret: 's', scopes: ['https://mail.google.com/'] });
+    assert.equal(work?.upstream.host, 'outlook.office365.com');
+    assert.deepEqual(work?.oauth?.scopes, ['a', 'b']);
+    assert.deepEqual(own?.oauth, { server: { issuer: 'https://id.example/realm' }, clientId: 'c', clientSecret: undefined, scopes: ['openid', 'offline_access'] });
+  });
+
+  test('oauth2 settings are checked: a client id, one of issuer and provider, a server; none of them with auth = "password"', async () => {
+    const noClient = await accountsFile('name = "a"\nauth = "oauth2"\nprovider = "gmail"');
+    await assertRejects(load({ config: noClient }), /"client-id": is needed with auth = "oauth2"/);
+    const both = await accountsFile('name = "a"\nauth = "oauth2"\nprovider = "gmail"\nissuer = "https://id.example"\nclient-id = "c"');
+    await assertRejects(load({ config: both }), /"issuer": give either issuer .* or provider \(gmail, microsoft\), not both/);
+    const noServer = await accountsFile('name = "a"\nauth = "oauth2"\nissuer = "https://id.example"\nclient-id = "c"');
+    await assertRejects(load({ config: noServer }), /"upstream": is needed without a provider preset/);
+    const unknown = await accountsFile('name = "a"\nauth = "oauth2"\nprovider = "yahoo"\nclient-id = "c"');
+    await assertRejects(load({ config: unknown }), /"provider": /);
+    const stray = await accountsFile('name = "a"\nupstream = "imaps://x.example"\nclient-id = "c"');
+    await assertRejects(load({ config: stray }), /"client-id": belongs to auth = "oauth2"/);
   });
 
   test('two accounts with one name, or on one upstream account, are refused', async () => {

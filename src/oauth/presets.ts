@@ -1,0 +1,57 @@
+import type { UpstreamEndpoint } from '../model/types.js';
+
+/** Where an authorization server's endpoints are: fixed in a preset, or read by OIDC discovery. */
+export interface OAuthServer {
+  issuer: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  deviceAuthorizationEndpoint?: string;
+}
+
+/** An account's OAuth2 settings: the authorization server (a preset's or an issuer's), the app registered there. */
+export interface OAuthSettings {
+  /** A preset's fixed endpoints, or the issuer URL whose OIDC discovery document names them. */
+  server: { preset: OAuthServer } | { issuer: string };
+  clientId: string;
+  clientSecret: string | undefined;
+  scopes: string[];
+}
+
+export interface OAuthPreset {
+  server: OAuthServer;
+  upstream: UpstreamEndpoint;
+  scopes: readonly string[];
+}
+
+/**
+ * Providers whose endpoints are written out rather than discovered: Microsoft's discovery
+ * document names a templated issuer ({tenantid}) that a strict client refuses. The user registers
+ * an app with the provider and gives its client id (and secret, for Google's desktop apps).
+ */
+export const OAUTH_PRESETS = {
+  // https://developers.google.com/identity/protocols/oauth2/native-app, https://developers.google.com/gmail/imap/xoauth2-protocol
+  gmail: {
+    server: {
+      issuer: 'https://accounts.google.com',
+      authorizationEndpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
+      tokenEndpoint: 'https://oauth2.googleapis.com/token',
+      deviceAuthorizationEndpoint: 'https://oauth2.googleapis.com/device/code',
+    },
+    upstream: { secure: true, host: 'imap.gmail.com', port: 993, url: 'imaps://imap.gmail.com:993' },
+    scopes: ['https://mail.google.com/'],
+  },
+  // https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+  microsoft: {
+    server: {
+      issuer: 'https://login.microsoftonline.com/common/v2.0',
+      authorizationEndpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+      tokenEndpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+      deviceAuthorizationEndpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/devicecode',
+    },
+    upstream: { secure: true, host: 'outlook.office365.com', port: 993, url: 'imaps://outlook.office365.com:993' },
+    scopes: ['https://outlook.office.com/IMAP.AccessAsUser.All', 'offline_access'],
+  },
+} as const satisfies Record<string, OAuthPreset>;
+
+export type OAuthProviderName = keyof typeof OAUTH_PRESETS;
+export const OAUTH_PROVIDER_NAMES = Object.keys(OAUTH_PRESETS) as [OAuthProviderName, ...OAuthProviderName[]];
