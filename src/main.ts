@@ -47,6 +47,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
   await mkdir(spoolDir, { mode: 0o700 });
   const accounts = new Accounts({
     directory,
+    dataDir: config.data,
     store,
     freshBodies: new FreshBodies(FRESH_BODIES_BYTES),
     ...(config.prefetch !== 'off'

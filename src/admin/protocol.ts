@@ -78,6 +78,8 @@ export interface AccountStatus {
   cached: Usage;
   /** Bodies clients fetched since the start: from the cache, or fetched upstream for them; and MIME part sections, counted the same way. */
   served: { cache: { bodies: number; bytes: number }; upstream: { bodies: number; bytes: number }; parts: { cache: number; upstream: number } };
+  /** auth = "oauth2": why the provider refuses the stored grant (revoked, expired), until a new `account login`. */
+  tokensRefused?: string;
   /** The background sync: null when it is off. */
   prefetch: {
     state: string;

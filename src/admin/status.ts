@@ -27,7 +27,7 @@ export async function proxyStatus(options: {
   tls: { cert: string; fingerprint: string };
 }): Promise<StatusResult> {
   const accounts: AccountStatus[] = [];
-  for (const { id, name, user, upstream, live } of options.accounts.known()) {
+  for (const { id, name, user, upstream, live, tokensRefused } of options.accounts.known()) {
     const record = await options.store.getAccount(id);
     const cached = record ? (await accountStats(options.store, id, record)).totals : EMPTY;
     accounts.push({
@@ -40,6 +40,7 @@ export async function proxyStatus(options: {
       cached,
       served: live ? { cache: { ...live.served.cache }, upstream: { ...live.served.upstream }, parts: { ...live.served.parts } } : NOTHING_SERVED,
       prefetch: live?.prefetcher ? prefetchStatus(live.prefetcher.status(), cached) : null,
+      ...(tokensRefused ? { tokensRefused } : {}),
     });
   }
   return {

@@ -40,6 +40,7 @@ export function formatStatus(status: StatusResult): string {
   for (const a of status.accounts) {
     const watching = a.watching ? ', one of them watching for changes' : '; not watching for changes';
     out.push(`${accountLabel(a)}: ${a.loggedIn ? `${a.connections} upstream connection(s)${watching}` : 'no client logged in since the start'}`);
+    if (a.tokensRefused) out.push(`  login refused: ${a.tokensRefused}; run "imap-cache-proxy account login ${a.name}"`);
     const c = a.cached;
     out.push(`  cached: ${c.bodies}/${c.messages} bodies (${percent(c.bodies, c.messages)}), ${bytesCell(c)}`);
     const p = a.prefetch;

@@ -16,6 +16,8 @@ export function answerFor(err: unknown): ImapAnswer {
   switch (err.code) {
     case 'UPSTREAM_AUTH_FAILED':
       return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: 'Invalid credentials' };
+    case 'UPSTREAM_TOKEN_REFUSED':
+      return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: err.clientText || 'The mail provider refused the stored authorization' };
     case 'UPSTREAM_UNAVAILABLE':
       return { response: 'NO', code: 'UNAVAILABLE', message: err.clientText || 'The mail server is not reachable; try again later' };
     case 'UPSTREAM_NO':

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'UPSTREAM_UNAVAILABLE' // connect refused, timed out, TLS failure, connection lost
   | 'UPSTREAM_AUTH_FAILED' // the credentials are refused: by upstream, by the stored hash, or no account has the login name
+  | 'UPSTREAM_TOKEN_REFUSED' // auth = "oauth2": no stored grant, or the provider refuses it for good (revoked, expired): `account login` again
   | 'UPSTREAM_NO' // upstream answered NO; the text goes to the client
   | 'UPSTREAM_BAD' // upstream answered BAD
   | 'UPSTREAM_PROTOCOL' // upstream sent something we cannot use

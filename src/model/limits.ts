@@ -282,3 +282,10 @@ export const CERTIFICATE_VALIDITY_YEARS = 5;
 
 /** Messages whose sort and thread keys are read from the cache, or fetched from upstream, at a time. */
 export const SORT_KEY_BATCH = 500;
+
+/**
+ * An OAuth2 access token is refreshed when less than this part of its lifetime is left, or
+ * less than a minute: a connection opened with it then still logs in, clocks a little apart.
+ */
+export const ACCESS_TOKEN_REFRESH_PART = 0.25;
+export const ACCESS_TOKEN_REFRESH_MARGIN_MS = 60_000;

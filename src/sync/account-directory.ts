@@ -1,4 +1,5 @@
-import type { UpstreamEndpoint } from '../model/types.js';
+import { createHash } from 'node:crypto';
+import type { AccountId, UpstreamEndpoint } from '../model/types.js';
 import type { OAuthSettings } from '../oauth/presets.js';
 
 /** Where one local account's mail is: the name clients log in with, the server, the user there. */
@@ -22,4 +23,12 @@ export type AccountDirectory =
 export function routeOf(directory: AccountDirectory, loginName: string): AccountRoute | undefined {
   if (directory.kind === 'passthrough') return { name: loginName, endpoint: directory.endpoint, upstreamUser: loginName };
   return directory.accounts.find((account) => account.name === loginName);
+}
+
+/**
+ * The cache namespace of a user on an upstream server: two accounts never share keys. The local
+ * name plays no part, so a cache made with a single --upstream stays the account's cache.
+ */
+export function accountIdOf(route: AccountRoute): AccountId {
+  return createHash('sha256').update(`${route.endpoint.url}\n${route.upstreamUser}`).digest('hex').slice(0, 16);
 }

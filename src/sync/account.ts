@@ -5,7 +5,7 @@ import { RECORD_VERSION } from '../cache/records.js';
 import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
 import { normalizePath } from '../model/folder-path.js';
-import type { AccountId, Credentials, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
+import type { AccountId, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { ConnectionPool, Priority } from '../upstream/connection-pool.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
@@ -31,7 +31,9 @@ export interface AccountOptions {
   /** The name clients log in with (the upstream user name unless configured otherwise). */
   name: string;
   endpoint: UpstreamEndpoint;
-  credentials: Credentials;
+  credentials: UpstreamLogin;
+  /** The password the client logged in with: upstream's, or an OAuth2 account's local password. */
+  password: string;
   store: CacheStore;
   freshBodies: FreshBodies;
   /** Upstream connections for client and background work (the watcher has one more). */
@@ -76,7 +78,7 @@ export class Account extends EventEmitter implements AccountContext {
   /** Keyed digest of the password upstream last accepted; none once upstream refused it. */
   private digest: Buffer | undefined;
   /** The credentials of the last login upstream accepted: every new upstream connection uses them. */
-  private credentials: Credentials;
+  private credentials: UpstreamLogin;
 
   constructor(options: AccountOptions) {
     super();
@@ -99,7 +101,7 @@ export class Account extends EventEmitter implements AccountContext {
       this.prefetcher?.resume();
     });
     this.prefetcher = options.prefetch ? new Prefetcher(this, options.prefetch, this.log.child({ component: 'prefetch' })) : undefined;
-    this.digest = passwordDigest(this.credentials.pass);
+    this.digest = passwordDigest(options.password);
   }
 
   /** True when this password is the one upstream last accepted for this account. */
@@ -111,12 +113,12 @@ export class Account extends EventEmitter implements AccountContext {
   }
 
   /** Upstream refused this password: a login with it is no longer taken on the word of a live connection. */
-  passwordRefused(credentials: Credentials): void {
-    if (this.hasPassword(credentials.pass)) this.digest = undefined;
+  passwordRefused(pass: string): void {
+    if (this.hasPassword(pass)) this.digest = undefined;
   }
 
-  acceptedPassword(credentials: Credentials): void {
-    this.digest = passwordDigest(credentials.pass);
+  acceptedPassword(pass: string, credentials: UpstreamLogin): void {
+    this.digest = passwordDigest(pass);
     this.credentials = credentials;
   }
 

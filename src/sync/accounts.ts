@@ -1,30 +1,26 @@
-import { createHash } from 'node:crypto';
 import type { CacheStore } from '../cache/cache-store.js';
+import type { OAuthSettings } from '../oauth/presets.js';
 import type { Logger } from '../log.js';
-import type { AccountId, Credentials } from '../model/types.js';
+import type { AccountId, Credentials, UpstreamLogin } from '../model/types.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
 import { Account } from './account.js';
-import { routeOf, type AccountDirectory, type AccountRoute } from './account-directory.js';
+import { AccessTokens, accountLoginNeeded } from './access-tokens.js';
+import { accountIdOf, routeOf, type AccountDirectory, type AccountRoute } from './account-directory.js';
+import { TokenVault, vaultPath } from './token-vault.js';
 import { hashPassword, verifyPassword } from './password-hash.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import type { PrefetchOptions } from './prefetch.js';
-
-/**
- * The cache namespace of a user on an upstream server: two accounts never share keys. The local
- * name plays no part, so a cache made with a single --upstream stays the account's cache.
- */
-function accountIdOf(route: AccountRoute): AccountId {
-  return createHash('sha256').update(`${route.endpoint.url}\n${route.upstreamUser}`).digest('hex').slice(0, 16);
-}
 
 export interface AccountsOptions {
   directory: AccountDirectory;
   store: CacheStore;
   freshBodies: FreshBodies;
   connectionsPerAccount: number;
+  /** Where OAuth2 accounts' token vaults are (the data directory). */
+  dataDir: string;
   /** The background sync, or none (prefetch off). */
   prefetch?: PrefetchOptions;
   log: Logger;
@@ -38,6 +34,8 @@ export interface KnownAccount {
   upstream: string;
   /** Its live state, once a client logged in. */
   live?: Account;
+  /** auth = "oauth2": why the provider refuses the stored grant, since it did. */
+  tokensRefused?: string;
 }
 
 /**
@@ -49,6 +47,8 @@ export interface KnownAccount {
  */
 export class Accounts {
   private readonly accounts = new Map<AccountId, Account>();
+  /** The access tokens of OAuth2 accounts, one source per account (a rotated refresh token has one holder). */
+  private readonly tokens = new Map<AccountId, AccessTokens>();
   /** Accounts whose unencrypted upstream connection was warned about (once, however many log in at once). */
   private readonly warnedUnencrypted = new Set<AccountId>();
 
@@ -70,8 +70,9 @@ export class Accounts {
     const existing = this.accounts.get(id);
     if (existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass)) return existing;
 
+    const upstreamLogin = route.oauth ? await this.tokenLogin(id, route, route.oauth, login.pass) : credentials;
     const record = await store.getAccount(id);
-    const attempt = UpstreamConnection.attempt({ endpoint, credentials, logger: log });
+    const attempt = UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
     let conn: UpstreamConnection;
     try {
       conn = record?.passwordHash ? await unlessUnreachable(attempt) : await attempt.connected;
@@ -81,10 +82,10 @@ export class Accounts {
       if (!(await verifyPassword(credentials.pass, record.passwordHash))) {
         throw new ProxyError('UPSTREAM_AUTH_FAILED', 'wrong password (checked against the stored hash: upstream unreachable)');
       }
-      const account = this.account(id, route, credentials);
+      const account = this.account(id, route, upstreamLogin, credentials.pass);
       account.upstreamCapabilities = new Set(record.upstreamCapabilities ?? []);
       account.pool.noteUnreachable(err);
-      account.acceptedPassword(credentials);
+      account.acceptedPassword(credentials.pass, upstreamLogin);
       account.watcher.start();
       // an upstream login that was only slow still joins the pool when it completes, and one
       // that upstream refuses in the end drops the stored hash
@@ -99,12 +100,12 @@ export class Accounts {
       );
       return account;
     }
-    const account = this.account(id, route, credentials);
+    const account = this.account(id, route, upstreamLogin, credentials.pass);
     if (!conn.encrypted && !this.warnedUnencrypted.has(id)) {
       this.warnedUnencrypted.add(id);
       log.warn({ user: credentials.user, upstream: endpoint.url }, 'the upstream connection is not encrypted: the server offers no STARTTLS');
     }
-    account.acceptedPassword(credentials);
+    account.acceptedPassword(credentials.pass, upstreamLogin);
     const capabilities = conn.capabilities.sort();
     account.upstreamCapabilities = new Set(capabilities);
     account.pool.adopt(conn);
@@ -139,7 +140,7 @@ export class Accounts {
   /** Upstream refused this password (changed with the provider): it no longer logs in, offline either. */
   private async passwordRefused(id: AccountId, credentials: Credentials): Promise<void> {
     const { store, log } = this.options;
-    this.accounts.get(id)?.passwordRefused(credentials);
+    this.accounts.get(id)?.passwordRefused(credentials.pass);
     const record = await store.getAccount(id);
     if (record?.passwordHash && (await verifyPassword(credentials.pass, record.passwordHash))) {
       await store.putAccount(id, { ...record, passwordHash: undefined });
@@ -147,7 +148,28 @@ export class Accounts {
     }
   }
 
-  private account(id: AccountId, route: AccountRoute, credentials: Credentials): Account {
+  /**
+   * An OAuth2 account: the client's password is the local one, which opens the token vault (a
+   * wrong one fails the login); upstream gets an access token for each connection.
+   */
+  private async tokenLogin(id: AccountId, route: AccountRoute, oauth: OAuthSettings, password: string): Promise<UpstreamLogin> {
+    let vault: TokenVault;
+    try {
+      vault = await TokenVault.open(vaultPath(this.options.dataDir, id), password);
+    } catch (err) {
+      throw isProxyError(err, 'UPSTREAM_TOKEN_REFUSED') ? accountLoginNeeded(route.name, err) : err;
+    }
+    let tokens = this.tokens.get(id);
+    if (tokens) tokens.adopt(vault);
+    else {
+      tokens = new AccessTokens(route.name, oauth, vault, this.options.log);
+      this.tokens.set(id, tokens);
+    }
+    const source = tokens;
+    return { user: route.upstreamUser, accessToken: () => source.get() };
+  }
+
+  private account(id: AccountId, route: AccountRoute, credentials: UpstreamLogin, password: string): Account {
     let account = this.accounts.get(id);
     if (!account) {
       const { store, log, freshBodies, prefetch } = this.options;
@@ -156,6 +178,7 @@ export class Accounts {
         name: route.name,
         endpoint: route.endpoint,
         credentials,
+        password,
         store,
         freshBodies,
         // one of the account's connections is its watcher (AccountWatcher)
@@ -183,7 +206,8 @@ export class Accounts {
     return directory.accounts.map((route) => {
       const id = accountIdOf(route);
       const live = this.accounts.get(id);
-      return { id, name: route.name, user: route.upstreamUser, upstream: route.endpoint.url, ...(live ? { live } : {}) };
+      const refused = this.tokens.get(id)?.refused;
+      return { id, name: route.name, user: route.upstreamUser, upstream: route.endpoint.url, ...(live ? { live } : {}), ...(refused ? { tokensRefused: refused } : {}) };
     });
   }
 

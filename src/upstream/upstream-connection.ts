@@ -4,7 +4,7 @@ import { ImapFlow, type MailboxObject } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import { IDLE_RETRY_MS, MAX_REPORTED_UIDS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_RENEW_MS, UPSTREAM_LOGOUT_WAIT_MS } from '../model/limits.js';
-import type { Credentials, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint } from '../model/types.js';
+import type { FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
 import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
 import { atom, sequence, tokenString, type Token } from './imap-tokens.js';
@@ -56,7 +56,7 @@ function upstreamError(err: unknown, action: string, context: Record<string, unk
 
 export interface UpstreamConnectOptions {
   endpoint: UpstreamEndpoint;
-  credentials: Credentials;
+  credentials: UpstreamLogin;
   logger: Logger;
 }
 
@@ -121,31 +121,38 @@ export class UpstreamConnection extends EventEmitter {
   static attempt(options: UpstreamConnectOptions): { connected: Promise<UpstreamConnection>; answered(): boolean } {
     const { endpoint, credentials } = options;
     const log = options.logger.child({ component: 'upstream', upstreamConn: nextConnectionId++ });
-    const client = new ImapFlow({
-      host: endpoint.host,
-      port: endpoint.port,
-      secure: endpoint.secure,
-      auth: { user: credentials.user, pass: credentials.pass },
-      tls: endpoint.tls ?? { rejectUnauthorized: true },
-      logger: imapflowLogger(log),
-      disableAutoIdle: true,
-      maxIdleTime: UPSTREAM_IDLE_RENEW_MS,
-      qresync: true,
-      disableIMAP4rev2: true,
-      connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
-      greetingTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
-      clientInfo: { name: 'imap-cache-proxy' },
-    } as ConstructorParameters<typeof ImapFlow>[0]);
-    client.on('error', () => undefined); // reported through connect()'s rejection
-    const connected = client.connect().then(
-      () => new UpstreamConnection(client, log),
-      (err: unknown) => {
-        client.close();
-        throw upstreamError(err, 'login', { host: endpoint.host, port: endpoint.port });
-      },
-    );
+    let client: ImapFlow | undefined;
+    // imapflow picks the SASL mechanism for a token from the server's capabilities: OAUTHBEARER
+    // when announced, else XOAUTH2
+    const auth = 'accessToken' in credentials ? credentials.accessToken().then((accessToken) => ({ user: credentials.user, accessToken })) : Promise.resolve(credentials);
+    const connected = auth.then((auth) => {
+      const connecting = new ImapFlow({
+        host: endpoint.host,
+        port: endpoint.port,
+        secure: endpoint.secure,
+        auth,
+        tls: endpoint.tls ?? { rejectUnauthorized: true },
+        logger: imapflowLogger(log),
+        disableAutoIdle: true,
+        maxIdleTime: UPSTREAM_IDLE_RENEW_MS,
+        qresync: true,
+        disableIMAP4rev2: true,
+        connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
+        greetingTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
+        clientInfo: { name: 'imap-cache-proxy' },
+      } as ConstructorParameters<typeof ImapFlow>[0]);
+      client = connecting;
+      connecting.on('error', () => undefined); // reported through connect()'s rejection
+      return connecting.connect().then(
+        () => new UpstreamConnection(connecting, log),
+        (err: unknown) => {
+          connecting.close();
+          throw upstreamError(err, 'login', { host: endpoint.host, port: endpoint.port });
+        },
+      );
+    });
     // imapflow sets greetingReceived when the greeting arrives; its types do not declare it
-    return { connected, answered: () => (client as unknown as { greetingReceived?: boolean }).greetingReceived === true };
+    return { connected, answered: () => (client as unknown as { greetingReceived?: boolean } | undefined)?.greetingReceived === true };
   }
 
   get usable(): boolean {
