@@ -23,13 +23,25 @@ start.action(async (options: Record<string, unknown>) => {
   process.exit(await runStart(options));
 });
 
-addAdminCommands(program, async (action) => {
+/** Runs a command other than start: its exit code, or its error on stderr and 1. */
+async function run(action: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await action();
   } catch (err) {
     process.stderr.write(`imap-cache-proxy: ${(err as Error).message}\n`);
     process.exitCode = 1;
   }
-});
+}
+
+program
+  .command('account')
+  .description('OAuth2 accounts (auth = "oauth2" in the config file)')
+  .command('login <NAME>')
+  .description('sign in to the provider of account NAME (a code to enter in a browser, on any device) and store its tokens, sealed with a local password')
+  .addOption(new Option('--config <FILE>', 'the config file with the account').env('IMAP_CACHE_PROXY_CONFIG'))
+  .option('--data <DIR>', 'data directory of the proxy (default: as for start)')
+  .action((name: string, flags: { config?: string; data?: string }) => run(async () => (await import('./account-login.js')).accountLogin(name, flags)));
+
+addAdminCommands(program, run);
 
 await program.parseAsync(process.argv);

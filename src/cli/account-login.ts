@@ -1,0 +1,65 @@
+import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { ENV_PREFIX } from '../config/options.js';
+import { loadStartConfig } from '../config/load.js';
+import { ProxyError } from '../model/errors.js';
+import { deviceGrant, providerConfiguration } from '../oauth/oauth-client.js';
+import { accountIdOf } from '../sync/account-directory.js';
+import { TokenVault, vaultPath } from '../sync/token-vault.js';
+
+/** For scripts: the local password from the environment (else stdin when it is not a terminal, else asked twice). */
+export const LOCAL_PASSWORD_ENV = `${ENV_PREFIX}LOCAL_PASSWORD`;
+
+/**
+ * `imap-cache-proxy account login NAME`: the device authorization grant (RFC 8628) gets the
+ * first tokens; the refresh token is sealed with the local password the mail client will log in
+ * with. A running proxy takes the new tokens at the next client login.
+ */
+export async function accountLogin(name: string, flags: { config?: string; data?: string }): Promise<number> {
+  const config = await loadStartConfig({ flags, env: process.env });
+  const account = config.accounts.find((a) => a.name === name);
+  if (!account) throw new ProxyError('CONFIG_INVALID', `no [[account]] is named "${name}" (${config.accounts.map((a) => `"${a.name}"`).join(', ') || 'none configured'})`);
+  if (!account.oauth) throw new ProxyError('CONFIG_INVALID', `account "${name}" has auth = "password": clients log in with the password of the mail server, nothing to store`);
+  const password = await localPassword();
+  const provider = await providerConfiguration(account.oauth);
+  const tokens = await deviceGrant(provider, account.oauth.scopes, (prompt) => {
+    process.stdout.write(`To let the proxy read the mail of "${name}", open ${prompt.verificationUri} and enter the code ${prompt.userCode}\n`);
+    if (prompt.verificationUriComplete) process.stdout.write(`(or open ${prompt.verificationUriComplete})\n`);
+    process.stdout.write(`Waiting for your approval (the code expires in ${Math.round(prompt.expiresInSeconds / 60)} min)...\n`);
+  });
+  if (!tokens.refreshToken) {
+    throw new ProxyError('UPSTREAM_TOKEN_REFUSED', 'the provider gave no refresh token: the scopes need to ask for offline access (offline_access with most providers)');
+  }
+  const path = vaultPath(config.data, accountIdOf({ name, endpoint: account.upstream, upstreamUser: account.upstreamUser }));
+  await TokenVault.create(path, password, { refreshToken: tokens.refreshToken, ...(tokens.scope ? { scope: tokens.scope } : {}), obtainedAt: Date.now() });
+  process.stdout.write(`Signed in. The tokens of "${name}" are stored in ${path}, sealed with the local password: log in to the proxy as "${name}" with it.\n`);
+  return 0;
+}
+
+async function localPassword(): Promise<string> {
+  const fromEnv = process.env[LOCAL_PASSWORD_ENV];
+  if (fromEnv) return fromEnv;
+  if (!process.stdin.isTTY) return nonEmpty((await text(process.stdin)).split(/\r?\n/)[0] ?? '');
+  const first = nonEmpty(await askHidden('Local password (your mail client logs in to the proxy with it): '));
+  if ((await askHidden('The same again: ')) !== first) throw new ProxyError('CONFIG_INVALID', 'the two passwords differ: nothing stored');
+  return first;
+}
+
+function nonEmpty(password: string): string {
+  if (!password) throw new ProxyError('CONFIG_INVALID', 'the local password must not be empty');
+  return password;
+}
+
+/** Reads a line from the terminal without echoing it. */
+async function askHidden(question: string): Promise<string> {
+  process.stderr.write(question);
+  const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const lines = createInterface({ input: process.stdin, output: muted, terminal: true });
+  try {
+    return await lines.question('');
+  } finally {
+    lines.close();
+    process.stderr.write('\n');
+  }
+}
