@@ -19,6 +19,9 @@ export interface DovecotOptions {
   rawlog?: boolean; // raw session traffic in <dir>/rawlog/
   capabilities?: string; // imap_capability: what Dovecot advertises (e.g. without CONDSTORE)
   compress?: boolean; // COMPRESS=DEFLATE (the imap_zlib plugin)
+  // XOAUTH2 and OAUTHBEARER besides PLAIN/LOGIN: tokens checked by introspection (a URL with
+  // the introspecting client's id and secret in it); the token's `sub` is the user name
+  oauth2?: { introspectionUrl: string };
 }
 
 /** One finished IMAP session, from its logout/disconnect log line. */
@@ -120,7 +123,11 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
       await chmod(rawlogDir, 0o777); // written by the per-user imap processes
     }
     const group = isRoot ? undefined : (await run('id', ['-gn'])).stdout.trim();
-    await writeFile(confPath, config({ dir, port, tlsPort, rawlogDir, group, capabilities: opts.capabilities, compress: opts.compress }));
+    if (opts.oauth2) {
+      await writeFile(path.join(dir, 'oauth2.conf.ext'),
+        `introspection_mode = post\nintrospection_url = ${opts.oauth2.introspectionUrl}\nusername_attribute = sub\nactive_attribute = active\nactive_value = true\n`);
+    }
+    await writeFile(confPath, config({ dir, port, tlsPort, rawlogDir, group, capabilities: opts.capabilities, compress: opts.compress, oauth2: !!opts.oauth2 }));
     await writeFile(logPath, '');
   }
 
@@ -255,8 +262,8 @@ export function parseSessionStats(log: string): SessionStats[] {
   return out;
 }
 
-function config(c: { dir: string; port: number; tlsPort?: number; rawlogDir?: string; group?: string; capabilities?: string; compress?: boolean }): string {
-  const { dir, port, tlsPort, rawlogDir, group, capabilities, compress } = c;
+function config(c: { dir: string; port: number; tlsPort?: number; rawlogDir?: string; group?: string; capabilities?: string; compress?: boolean; oauth2?: boolean }): string {
+  const { dir, port, tlsPort, rawlogDir, group, capabilities, compress, oauth2 } = c;
   const me = os.userInfo().username;
   const ssl = tlsPort
     ? `ssl = yes\nssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem\n` +
@@ -279,7 +286,7 @@ protocols = imap
 listen = 127.0.0.1
 shutdown_clients = yes
 ${ssl}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${oauth2 ? ' xoauth2 oauthbearer' : ''}
 first_valid_uid = 1
 first_valid_gid = 1
 ${users}mail_max_userip_connections = 500
@@ -308,7 +315,7 @@ passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${dir}/users
 }
-userdb {
+${oauth2 ? `passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = ${dir}/oauth2.conf.ext\n}\n` : ''}userdb {
   driver = passwd-file
   args = username_format=%u ${dir}/users
 }

@@ -1,0 +1,146 @@
+// OAuth2 upstream end to end: a real authorization server (oidc-provider) issuing 5-second
+// access tokens, Dovecot checking them by introspection, `account login` through the device
+// flow, mbsync pulling through the proxy while tokens expire, then offline, then revoked.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { withDovecot } from '../support/dovecot.js';
+import { deliver } from '../support/maildir.js';
+import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
+import { approveDevice, withOidcServer } from '../support/oidc-server.js';
+import { CLI, runCli, startTestProxy, type TestProxy } from '../support/proxy.js';
+import { RawImapClient } from '../support/raw-client.js';
+import { smallMessages } from '../support/small-messages.js';
+import { tempDir } from '../support/temp-dir.js';
+import { TokenVault } from '../../src/sync/token-vault.js';
+
+const TOKEN_SECONDS = 5;
+const LOCAL_PASSWORD = 'local-Pa55word-only-here';
+
+const oidc = await withOidcServer({ user: 'test', accessTokenSeconds: TOKEN_SECONDS });
+const introspectionUrl = new URL(oidc.introspection.url);
+introspectionUrl.username = oidc.introspection.clientId;
+introspectionUrl.password = oidc.introspection.clientSecret;
+const dovecot = await withDovecot({ oauth2: { introspectionUrl: introspectionUrl.href } });
+await deliver(dovecot.mailDir(), [...smallMessages('INBOX', 30), ...smallMessages('Archive', 10)]);
+
+const dataDir = await tempDir('icp-oauth-');
+const account = { name: 'test', auth: 'oauth2', issuer: oidc.issuer, 'client-id': oidc.clientId, upstream: `imap://127.0.0.1:${dovecot.port}` };
+const configPath = path.join(dataDir, 'config.toml');
+await writeFile(configPath, `data = "${dataDir}"\n[[account]]\n${Object.entries(account).map(([key, value]) => `${key} = "${value}"`).join('\n')}\n`);
+const outputs: string[] = [];
+const proxies: TestProxy[] = [];
+const startProxy = async () => {
+  const proxy = await startTestProxy({ accounts: [account] }, { dataDir });
+  proxies.push(proxy);
+  return proxy;
+};
+
+/** `account login test`, the user approving the printed code in a "browser". */
+async function accountLogin(): Promise<void> {
+  const child = spawn(CLI, ['account', 'login', 'test', '--config', configPath], { env: { ...process.env, IMAP_CACHE_PROXY_LOCAL_PASSWORD: LOCAL_PASSWORD } });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const prompt = await new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const found = /open (\S+) and enter the code (\S+)/.exec(stdout);
+      if (found) resolve(found);
+    });
+    void exited.then(() => reject(new Error(`account login ended: ${stdout}${stderr}`)));
+  });
+  await approveDevice(prompt[1] as string, prompt[2] as string);
+  assert.equal(await exited, 0, stderr);
+  assert.match(stdout, /Signed in/);
+  outputs.push(stdout, stderr);
+}
+
+async function loginAnswer(port: number, pass: string): Promise<string> {
+  const client = await RawImapClient.connect(port);
+  try {
+    return (await client.command(`LOGIN test "${pass}"`)).tagged;
+  } finally {
+    client.close();
+  }
+}
+
+describe('OAuth2 upstream', () => {
+  let online: Record<string, string[]> = {};
+
+  test('account login by the device flow; the local password logs in, mbsync pulls while access tokens expire', async () => {
+    await accountLogin();
+    const proxy = await startProxy();
+    assert.match(await loginAnswer(proxy.port, 'not the local password'), /NO \[AUTHENTICATIONFAILED\]/);
+    const dir = await tempDir('icp-oauth-pull-');
+    await mbsyncPull(proxy.port, dir, 'test', LOCAL_PASSWORD);
+    const first = await maildirDigests(dir);
+    assert.equal(first['INBOX']?.length, 30);
+    assert.equal(first['.Archive']?.length, 10);
+    // the access token expires; upstream drops every connection; new ones need a fresh token
+    await sleep(TOKEN_SECONDS * 1000 + 500);
+    const refreshes = oidc.refreshes();
+    await dovecot.stop();
+    await dovecot.start();
+    await deliver(dovecot.mailDir(), smallMessages('INBOX', 5, 30));
+    await mbsyncPull(proxy.port, dir, 'test', LOCAL_PASSWORD);
+    online = await maildirDigests(dir);
+    assert.equal(online['INBOX']?.length, 35);
+    assert.ok(oidc.refreshes() > refreshes, 'a fresh access token for the new connections');
+    assert.ok(oidc.issued.refreshTokens.length > 1, 'the provider rotated the refresh token (a public client)');
+    // imapflow takes OAUTHBEARER when offered; the proxy never logs in upstream with a password
+    const logins = (await readFile(dovecot.logPath, 'utf8')).split('\n').filter((line) => /imap-login: (Info: )?Login: user=<test>,/.test(line));
+    assert.ok(logins.length >= 2);
+    for (const line of logins) assert.match(line, /method=OAUTHBEARER/);
+  });
+
+  test('offline: the local password opens the cache', async () => {
+    await proxies.at(-1)?.close();
+    await dovecot.stop();
+    try {
+      const proxy = await startProxy();
+      assert.match(await loginAnswer(proxy.port, 'not the local password'), /NO \[AUTHENTICATIONFAILED\]/);
+      const dir = await tempDir('icp-oauth-offline-');
+      await mbsyncPull(proxy.port, dir, 'test', LOCAL_PASSWORD);
+      assert.deepEqual(await maildirDigests(dir), online);
+      await proxy.close();
+    } finally {
+      await dovecot.start();
+    }
+  });
+
+  test('a revoked refresh token: the next login is refused with the command that fixes it, and status says so', async () => {
+    const [file] = await readdir(path.join(dataDir, 'oauth'));
+    const vault = await TokenVault.open(path.join(dataDir, 'oauth', file as string), LOCAL_PASSWORD);
+    await oidc.revoke(vault.grant.refreshToken);
+    const proxy = await startProxy();
+    const answer = await loginAnswer(proxy.port, LOCAL_PASSWORD);
+    assert.match(answer, /NO \[AUTHENTICATIONFAILED\] .*run "imap-cache-proxy account login test"/);
+    const status = await runCli(['status', '--data', dataDir], 60_000);
+    assert.match(status.stdout, /login refused: .*invalid_grant.*account login test/);
+    outputs.push(status.stdout, status.stderr);
+    // a new account login mends it without a restart
+    await accountLogin();
+    assert.match(await loginAnswer(proxy.port, LOCAL_PASSWORD), /OK/);
+  });
+
+  test('no token and no password in clear in the data directory, the logs or the output', async () => {
+    const secrets = [...oidc.issued.accessTokens, ...oidc.issued.refreshTokens, LOCAL_PASSWORD];
+    assert.ok(oidc.issued.accessTokens.length >= 2);
+    const files = (await readdir(dataDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    assert.ok(files.some((entry) => entry.parentPath.endsWith('oauth')));
+    const texts = [...outputs, ...proxies.map((proxy) => proxy.logText())];
+    for (const entry of files) {
+      if (entry.name === 'config.toml') continue; // the test's own
+      texts.push((await readFile(path.join(entry.parentPath, entry.name))).toString('latin1'));
+    }
+    for (const secret of secrets) {
+      const found = texts.findIndex((text) => text.includes(secret));
+      assert.equal(found, -1, `a secret in clear in ${found < outputs.length ? 'the output' : 'a log or the data directory'}`);
+    }
+  });
+});

@@ -1,0 +1,129 @@
+// A real OAuth 2.0 / OpenID Connect authorization server for tests (oidc-provider) on a free
+// loopback port: the device flow and introspection on, short-lived access tokens, a public client
+// for the proxy and a confidential one for Dovecot's introspection. Its sign-in pages are driven
+// over HTTP (approveDevice), and the user signs in without a password: the account is fixed.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after } from 'node:test';
+import Provider from 'oidc-provider';
+
+export interface OidcServer {
+  issuer: string;
+  /** The proxy's client id (public: no secret, as an installed app). */
+  clientId: string;
+  /** Dovecot's: it introspects the tokens the proxy logs in with. */
+  introspection: { url: string; clientId: string; clientSecret: string };
+  /** Every access and refresh token issued so far. */
+  issued: { accessTokens: string[]; refreshTokens: string[] };
+  /** Refresh grants answered so far. */
+  refreshes(): number;
+  /** Revokes a refresh token (as a user would at the provider). */
+  revoke(refreshToken: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function withOidcServer(options: { user: string; accessTokenSeconds: number }): Promise<OidcServer> {
+  const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+  let refreshes = 0;
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const introspection = { url: `${issuer}/token/introspection`, clientId: 'dovecot', clientSecret: 'dovecot-introspects' };
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: 'imap-cache-proxy',
+        token_endpoint_auth_method: 'none',
+        application_type: 'native',
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+        response_types: [],
+        redirect_uris: [],
+      },
+      { client_id: introspection.clientId, client_secret: introspection.clientSecret, grant_types: [], response_types: [], redirect_uris: [] },
+    ],
+    features: { deviceFlow: { enabled: true }, introspection: { enabled: true }, revocation: { enabled: true }, devInteractions: { enabled: false } },
+    ttl: { AccessToken: options.accessTokenSeconds, RefreshToken: 3600, DeviceCode: 600, Grant: 3600, Interaction: 600, Session: 3600, IdToken: 3600 },
+    cookies: { keys: ['a test key'] },
+    findAccount: (_ctx: unknown, accountId: string) => ({ accountId, claims: () => ({ sub: accountId }) }),
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+  });
+  provider.on('access_token.saved', (token: { jti: string }) => issued.accessTokens.push(token.jti));
+  provider.on('refresh_token.saved', (token: { jti: string }) => issued.refreshTokens.push(token.jti));
+  provider.on('grant.success', (ctx: { oidc: { params: { grant_type?: string } } }) => {
+    if (ctx.oidc.params.grant_type === 'refresh_token') refreshes++;
+  });
+  const callback = provider.callback();
+  // the sign-in and consent steps, answered at once for the one user
+  async function interaction(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    if (details.prompt.name === 'login') return provider.interactionFinished(req, res, { login: { accountId: options.user } }, { mergeWithLastSubmission: false });
+    const grant = new provider.Grant({ accountId: options.user, clientId: String(details.params['client_id']) });
+    grant.addOIDCScope(String(details.params['scope']));
+    return provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+  }
+  server.on('request', (req, res) => {
+    if (!req.url?.startsWith('/interaction/')) return callback(req, res);
+    interaction(req, res).catch((err: unknown) => {
+      res.statusCode = 500;
+      res.end(String(err));
+    });
+  });
+  const oidc: OidcServer = {
+    issuer,
+    clientId: 'imap-cache-proxy',
+    introspection,
+    issued,
+    refreshes: () => refreshes,
+    async revoke(refreshToken) {
+      const token = await provider.RefreshToken.find(refreshToken);
+      assert.ok(token, 'no such refresh token');
+      await token.destroy();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  server.unref();
+  after(() => oidc.close());
+  return oidc;
+}
+
+/**
+ * What the user does in a browser for the device flow: opens the verification URL, enters the
+ * code, confirms; each page's form submitted, redirects followed, cookies kept.
+ */
+export async function approveDevice(verificationUri: string, userCode: string): Promise<void> {
+  const cookies = new Map<string, string>();
+  let url = new URL(verificationUri);
+  let body: URLSearchParams | undefined;
+  for (let step = 0; step < 20; step++) {
+    const response = await fetch(url, {
+      method: body ? 'POST' : 'GET',
+      redirect: 'manual',
+      headers: { cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; ') },
+      ...(body ? { body } : {}),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const at = pair.indexOf('=');
+      cookies.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    const location = response.headers.get('location');
+    if (location) {
+      url = new URL(location, url);
+      body = undefined;
+      continue;
+    }
+    const html = await response.text();
+    assert.equal(response.status, 200, html);
+    const form = /<form[^>]*action="([^"]+)"/.exec(html);
+    if (!form?.[1]) {
+      assert.match(html, /Sign-in Success/);
+      return;
+    }
+    const fields = new URLSearchParams([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']));
+    fields.set('user_code', userCode);
+    url = new URL(form[1], url);
+    body = fields;
+  }
+  assert.fail('the device sign-in did not finish within 20 pages');
+}
