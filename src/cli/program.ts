@@ -1,5 +1,6 @@
 // The command line: `start` and the admin commands.
 import { Command, Option } from 'commander';
+import type { AccountLoginFlags } from './account-login.js';
 import { addAdminCommands } from './admin-commands.js';
 import { START_SETTINGS, envName } from '../config/options.js';
 import { VERSION } from '../version.js';
@@ -37,10 +38,12 @@ program
   .command('account')
   .description('OAuth2 accounts (auth = "oauth2" in the config file)')
   .command('login <NAME>')
-  .description('sign in to the provider of account NAME (a code to enter in a browser, on any device) and store its tokens, sealed with a local password')
+  .description('sign in to the provider of account NAME and store its tokens, sealed with a local password')
   .addOption(new Option('--config <FILE>', 'the config file with the account').env('IMAP_CACHE_PROXY_CONFIG'))
   .option('--data <DIR>', 'data directory of the proxy (default: as for start)')
-  .action((name: string, flags: { config?: string; data?: string }) => run(async () => (await import('./account-login.js')).accountLogin(name, flags)));
+  .addOption(new Option('--browser', 'sign in in a browser on this machine (the default when the provider has no device flow, as Gmail)').conflicts('device'))
+  .option('--device', 'sign in with a code, in a browser on any device (the default when the provider has it)')
+  .action((name: string, flags: AccountLoginFlags) => run(async () => (await import('./account-login.js')).accountLogin(name, flags)));
 
 addAdminCommands(program, run);
 

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { isLoopback } from '../model/loopback.js';
 import { ProxyError } from '../model/errors.js';
+import { LoopbackRedirect } from './loopback-redirect.js';
 import type { OAuthSettings } from './presets.js';
 
 /** Tokens from the provider's token endpoint, as the proxy uses them. */
@@ -55,6 +56,11 @@ export async function refreshTokens(config: client.Configuration, refreshToken: 
   }
 }
 
+/** The device flow when the provider has it (no browser needed on this machine), else the browser. */
+export function defaultFlow(config: client.Configuration): 'device' | 'browser' {
+  return config.serverMetadata().device_authorization_endpoint ? 'device' : 'browser';
+}
+
 /** What the user is shown to approve a device authorization (RFC 8628). */
 export interface DevicePrompt {
   verificationUri: string;
@@ -76,6 +82,35 @@ export async function deviceGrant(config: client.Configuration, scopes: readonly
     return tokenSet(await client.pollDeviceAuthorizationGrant(config, device, undefined, signal ? { signal } : {}));
   } catch (err) {
     throw tokenEndpointError(err, 'the device authorization failed');
+  }
+}
+
+/**
+ * The authorization code grant with PKCE and a loopback redirect (RFC 8252): `open` is given the
+ * URL to sign in at; the browser comes back to 127.0.0.1 with the code.
+ */
+export async function browserGrant(config: client.Configuration, scopes: readonly string[], open: (url: string) => void): Promise<TokenSet> {
+  const redirect = await LoopbackRedirect.listen();
+  try {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirect.redirectUri,
+      scope: scopes.join(' '),
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      // a refresh token: Google's way, and consent for offline_access elsewhere
+      access_type: 'offline',
+      prompt: 'consent',
+    });
+    open(url.href);
+    const back = await redirect.redirected();
+    return tokenSet(await client.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state }));
+  } catch (err) {
+    throw tokenEndpointError(err, 'the sign-in in the browser failed');
+  } finally {
+    redirect.close();
   }
 }
 

@@ -35,7 +35,7 @@ export const OAUTH_PRESETS = {
       issuer: 'https://accounts.google.com',
       authorizationEndpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
       tokenEndpoint: 'https://oauth2.googleapis.com/token',
-      deviceAuthorizationEndpoint: 'https://oauth2.googleapis.com/device/code',
+      // none: Google's device flow does not grant the mail scope, so sign-in is in a browser
     },
     upstream: { secure: true, host: 'imap.gmail.com', port: 993, url: 'imaps://imap.gmail.com:993' },
     scopes: ['https://mail.google.com/'],

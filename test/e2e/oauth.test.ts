@@ -1,6 +1,6 @@
 // OAuth2 upstream end to end: a real authorization server (oidc-provider) issuing 5-second
 // access tokens, Dovecot checking them by introspection, `account login` through the device
-// flow, mbsync pulling through the proxy while tokens expire, then offline, then revoked.
+// flow (and the browser flow), mbsync pulling through the proxy while tokens expire, then offline, then revoked.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { withDovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
-import { approveDevice, withOidcServer } from '../support/oidc-server.js';
+import { approveDevice, browse, withOidcServer } from '../support/oidc-server.js';
 import { CLI, runCli, startTestProxy, type TestProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
 import { smallMessages } from '../support/small-messages.js';
@@ -39,22 +39,24 @@ const startProxy = async () => {
   return proxy;
 };
 
-/** `account login test`, the user approving the printed code in a "browser". */
-async function accountLogin(): Promise<void> {
-  const child = spawn(CLI, ['account', 'login', 'test', '--config', configPath], { env: { ...process.env, IMAP_CACHE_PROXY_LOCAL_PASSWORD: LOCAL_PASSWORD } });
+/** `account login test`, the user approving the printed code (device flow) or signing in at the printed URL (browser). */
+async function accountLogin(flow: 'device' | 'browser'): Promise<void> {
+  const child = spawn(CLI, ['account', 'login', 'test', '--config', configPath, `--${flow}`], { env: { ...process.env, IMAP_CACHE_PROXY_LOCAL_PASSWORD: LOCAL_PASSWORD } });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const prompt = await new Promise<RegExpExecArray>((resolve, reject) => {
+  const prompt = flow === 'device' ? /open (\S+) and enter the code (\S+)/ : /sign in at (\S+)/;
+  const found = await new Promise<RegExpExecArray>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      const found = /open (\S+) and enter the code (\S+)/.exec(stdout);
-      if (found) resolve(found);
+      const match = prompt.exec(stdout);
+      if (match) resolve(match);
     });
     void exited.then(() => reject(new Error(`account login ended: ${stdout}${stderr}`)));
   });
-  await approveDevice(prompt[1] as string, prompt[2] as string);
+  if (flow === 'device') await approveDevice(found[1] as string, found[2] as string);
+  else assert.match(await browse(found[1] as string), /received the sign-in/);
   assert.equal(await exited, 0, stderr);
   assert.match(stdout, /Signed in/);
   outputs.push(stdout, stderr);
@@ -73,7 +75,7 @@ describe('OAuth2 upstream', () => {
   let online: Record<string, string[]> = {};
 
   test('account login by the device flow; the local password logs in, mbsync pulls while access tokens expire', async () => {
-    await accountLogin();
+    await accountLogin('device');
     const proxy = await startProxy();
     assert.match(await loginAnswer(proxy.port, 'not the local password'), /NO \[AUTHENTICATIONFAILED\]/);
     const dir = await tempDir('icp-oauth-pull-');
@@ -123,8 +125,8 @@ describe('OAuth2 upstream', () => {
     const status = await runCli(['status', '--data', dataDir], 60_000);
     assert.match(status.stdout, /login refused: .*invalid_grant.*account login test/);
     outputs.push(status.stdout, status.stderr);
-    // a new account login mends it without a restart
-    await accountLogin();
+    // a new account login (in a browser this time) mends it without a restart
+    await accountLogin('browser');
     assert.match(await loginAnswer(proxy.port, LOCAL_PASSWORD), /OK/);
   });
 

@@ -1,7 +1,7 @@
 // A real OAuth 2.0 / OpenID Connect authorization server for tests (oidc-provider) on a free
 // loopback port: the device flow and introspection on, short-lived access tokens, a public client
 // for the proxy and a confidential one for Dovecot's introspection. Its sign-in pages are driven
-// over HTTP (approveDevice), and the user signs in without a password: the account is fixed.
+// over HTTP (browse), and the user signs in without a password: the account is fixed.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,9 +36,10 @@ export async function withOidcServer(options: { user: string; accessTokenSeconds
         client_id: 'imap-cache-proxy',
         token_endpoint_auth_method: 'none',
         application_type: 'native',
-        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
-        response_types: [],
-        redirect_uris: [],
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        // a native client's loopback redirect matches on any port (RFC 8252, section 7.3)
+        redirect_uris: ['http://127.0.0.1/'],
       },
       { client_id: introspection.clientId, client_secret: introspection.clientSecret, grant_types: [], response_types: [], redirect_uris: [] },
     ],
@@ -89,11 +90,19 @@ export async function withOidcServer(options: { user: string; accessTokenSeconds
 
 /**
  * What the user does in a browser for the device flow: opens the verification URL, enters the
- * code, confirms; each page's form submitted, redirects followed, cookies kept.
+ * code, confirms.
  */
 export async function approveDevice(verificationUri: string, userCode: string): Promise<void> {
+  assert.match(await browse(verificationUri, { user_code: userCode }), /Sign-in Success/);
+}
+
+/**
+ * A browser on the pages of the sign-in: follows redirects, keeps cookies, submits each page's
+ * form (its hidden fields, and `fill`), until a page without a form; returns that page.
+ */
+export async function browse(start: string, fill: Record<string, string> = {}): Promise<string> {
   const cookies = new Map<string, string>();
-  let url = new URL(verificationUri);
+  let url = new URL(start);
   let body: URLSearchParams | undefined;
   for (let step = 0; step < 20; step++) {
     const response = await fetch(url, {
@@ -116,14 +125,10 @@ export async function approveDevice(verificationUri: string, userCode: string): 
     const html = await response.text();
     assert.equal(response.status, 200, html);
     const form = /<form[^>]*action="([^"]+)"/.exec(html);
-    if (!form?.[1]) {
-      assert.match(html, /Sign-in Success/);
-      return;
-    }
-    const fields = new URLSearchParams([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']));
-    fields.set('user_code', userCode);
+    if (!form?.[1]) return html;
+    body = new URLSearchParams([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']));
+    for (const [name, value] of Object.entries(fill)) body.set(name, value);
     url = new URL(form[1], url);
-    body = fields;
   }
-  assert.fail('the device sign-in did not finish within 20 pages');
+  assert.fail('the sign-in did not finish within 20 pages');
 }
