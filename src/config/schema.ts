@@ -12,7 +12,7 @@ import {
   MIN_MAX_MESSAGE_SIZE,
 } from '../model/limits.js';
 import type { UpstreamEndpoint } from '../model/types.js';
-import { OAUTH_PRESETS, OAUTH_PROVIDER_NAMES, type OAuthSettings } from '../oauth/presets.js';
+import { OAUTH_PRESETS, OAUTH_PROVIDER_NAMES, SASL_MECHANISMS, type OAuthSettings } from '../oauth/presets.js';
 
 export function parseUpstreamUrl(value: string): UpstreamEndpoint {
   let url: URL;
@@ -96,7 +96,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 const switchSetting = z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), withParser(parseSwitch)).default(false);
 const INSECURE_WITH_CA = 'cannot be combined with an upstream CA (upstream-ca): either verify against that CA or do not verify at all';
 
-const OAUTH_KEYS = ['issuer', 'provider', 'client-id', 'client-secret', 'scopes'] as const;
+const OAUTH_KEYS = ['issuer', 'provider', 'client-id', 'client-secret', 'scopes', 'sasl'] as const;
 
 /**
  * One [[account]] table of the config file, keys as written there (so that errors name them).
@@ -116,6 +116,7 @@ const accountSchema = z
     'client-id': z.string().min(1).optional(),
     'client-secret': z.string().min(1).optional(),
     scopes: z.array(z.string().min(1)).min(1).optional(),
+    sasl: z.enum(SASL_MECHANISMS).optional(),
   })
   .strict()
   .refine((account) => !(account['upstream-insecure'] && account['upstream-ca']), { path: ['upstream-insecure'], message: INSECURE_WITH_CA })
@@ -150,6 +151,7 @@ const accountSchema = z
               clientId: account['client-id'] as string,
               clientSecret: account['client-secret'],
               scopes: account.scopes ?? [...(preset?.scopes ?? ['openid', 'offline_access'])],
+              ...((account.sasl ?? preset?.sasl) ? { sasl: account.sasl ?? preset?.sasl } : {}),
             } satisfies OAuthSettings,
           }
         : {}),

@@ -15,12 +15,18 @@ export interface OAuthSettings {
   clientId: string;
   clientSecret: string | undefined;
   scopes: string[];
+  /** The SASL mechanism upstream; without one, OAUTHBEARER when the server announces it, else XOAUTH2. */
+  sasl?: SaslMechanism;
 }
+
+export const SASL_MECHANISMS = ['XOAUTH2', 'OAUTHBEARER'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
 export interface OAuthPreset {
   server: OAuthServer;
   upstream: UpstreamEndpoint;
   scopes: readonly string[];
+  sasl: SaslMechanism;
 }
 
 /**
@@ -39,6 +45,7 @@ export const OAUTH_PRESETS = {
     },
     upstream: { secure: true, host: 'imap.gmail.com', port: 993, url: 'imaps://imap.gmail.com:993' },
     scopes: ['https://mail.google.com/'],
+    sasl: 'XOAUTH2', // the one Google documents for IMAP (it announces OAUTHBEARER too)
   },
   // https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
   microsoft: {
@@ -50,6 +57,7 @@ export const OAUTH_PRESETS = {
     },
     upstream: { secure: true, host: 'outlook.office365.com', port: 993, url: 'imaps://outlook.office365.com:993' },
     scopes: ['https://outlook.office.com/IMAP.AccessAsUser.All', 'offline_access'],
+    sasl: 'XOAUTH2', // the only one it announces
   },
 } as const satisfies Record<string, OAuthPreset>;
 

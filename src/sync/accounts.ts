@@ -166,7 +166,7 @@ export class Accounts {
       this.tokens.set(id, tokens);
     }
     const source = tokens;
-    return { user: route.upstreamUser, accessToken: () => source.get() };
+    return { user: route.upstreamUser, accessToken: () => source.get(), ...(oauth.sasl ? { mechanism: oauth.sasl } : {}) };
   }
 
   private account(id: AccountId, route: AccountRoute, credentials: UpstreamLogin, password: string): Account {

@@ -54,6 +54,25 @@ function upstreamError(err: unknown, action: string, context: Record<string, unk
   });
 }
 
+/** The capabilities that announce the OAuth2 mechanisms (XOAUTH is XOAUTH2's older name). */
+const OAUTH_CAPABILITIES = { XOAUTH2: ['AUTH=XOAUTH2', 'AUTH=XOAUTH'], OAUTHBEARER: ['AUTH=OAUTHBEARER'] } as const;
+
+/**
+ * imapflow picks the mechanism for a token from the server's capabilities, OAUTHBEARER whenever
+ * announced: for a configured one, the others are hidden from it just before it authenticates
+ * (it asks for the capabilities again after the login).
+ */
+function onlyMechanism(client: ImapFlow, mechanism: keyof typeof OAUTH_CAPABILITIES): void {
+  const flow = client as unknown as { authenticate(): Promise<boolean>; capabilities: Map<string, unknown> };
+  const authenticate = flow.authenticate.bind(client);
+  flow.authenticate = () => {
+    for (const [other, names] of Object.entries(OAUTH_CAPABILITIES)) {
+      if (other !== mechanism) for (const name of names) flow.capabilities.delete(name);
+    }
+    return authenticate();
+  };
+}
+
 export interface UpstreamConnectOptions {
   endpoint: UpstreamEndpoint;
   credentials: UpstreamLogin;
@@ -122,8 +141,6 @@ export class UpstreamConnection extends EventEmitter {
     const { endpoint, credentials } = options;
     const log = options.logger.child({ component: 'upstream', upstreamConn: nextConnectionId++ });
     let client: ImapFlow | undefined;
-    // imapflow picks the SASL mechanism for a token from the server's capabilities: OAUTHBEARER
-    // when announced, else XOAUTH2
     const auth = 'accessToken' in credentials ? credentials.accessToken().then((accessToken) => ({ user: credentials.user, accessToken })) : Promise.resolve(credentials);
     const connected = auth.then((auth) => {
       const connecting = new ImapFlow({
@@ -142,6 +159,7 @@ export class UpstreamConnection extends EventEmitter {
         clientInfo: { name: 'imap-cache-proxy' },
       } as ConstructorParameters<typeof ImapFlow>[0]);
       client = connecting;
+      if ('mechanism' in credentials && credentials.mechanism) onlyMechanism(connecting, credentials.mechanism);
       connecting.on('error', () => undefined); // reported through connect()'s rejection
       return connecting.connect().then(
         () => new UpstreamConnection(connecting, log),

@@ -130,6 +130,15 @@ describe('OAuth2 upstream', () => {
     assert.match(await loginAnswer(proxy.port, LOCAL_PASSWORD), /OK/);
   });
 
+  test('sasl = "XOAUTH2" logs in with XOAUTH2 though the server offers OAUTHBEARER too', async () => {
+    await proxies.at(-1)?.close();
+    const proxy = await startTestProxy({ accounts: [{ ...account, sasl: 'XOAUTH2' }] }, { dataDir });
+    proxies.push(proxy);
+    assert.match(await loginAnswer(proxy.port, LOCAL_PASSWORD), /OK/);
+    const logins = (await readFile(dovecot.logPath, 'utf8')).split('\n').filter((line) => /imap-login: (Info: )?Login: user=<test>,/.test(line));
+    assert.match(logins.at(-1) ?? '', /method=XOAUTH2/);
+  });
+
   test('no token and no password in clear in the data directory, the logs or the output', async () => {
     const secrets = [...oidc.issued.accessTokens, ...oidc.issued.refreshTokens, LOCAL_PASSWORD];
     assert.ok(oidc.issued.accessTokens.length >= 2);

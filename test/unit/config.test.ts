@@ -219,18 +219,20 @@ describe('[[account]] tables', () => {
     await assertRejects(load({ config: table }), `[[account]] in ${table}: must be a list of [[account]] tables`);
   });
 
-  test('auth = "oauth2" with a preset: its server and scopes unless given; with an issuer: openid and offline_access', async () => {
+  test('auth = "oauth2" with a preset: its server, scopes and SASL mechanism unless given; with an issuer: openid and offline_access', async () => {
     const config = await accountsFile(
       'name = "me@gmail.com"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "app"\nclient-secret = "s"',
       'name = "work"\nauth = "oauth2"\nprovider = "microsoft"\nclient-id = "app2"\nupstream-user = "j@work.example"\nscopes = ["a", "b"]',
       'name = "own"\nauth = "oauth2"\nissuer = "https://id.example/realm"\nclient-id = "c"\nupstream = "imaps://mail.example"',
+      'name = "bearer"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "app"\nsasl = "OAUTHBEARER"',
     );
-    const [gmail, work, own] = (await load({ config })).accounts;
+    const [gmail, work, own, bearer] = (await load({ config })).accounts;
     assert.deepEqual(gmail?.upstream, { secure: true, host: 'imap.gmail.com', port: 993, url: 'imaps://imap.gmail.com:993' });
-    assert.deepEqual(gmail?.oauth, { server: { preset: OAUTH_PRESETS.gmail.server }, clientId: 'app', clientSecret: 's', scopes: ['https://mail.google.com/'] });
+    assert.deepEqual(gmail?.oauth, { server: { preset: OAUTH_PRESETS.gmail.server }, clientId: 'app', clientSecret: 's', scopes: ['https://mail.google.com/'], sasl: 'XOAUTH2' });
     assert.equal(work?.upstream.host, 'outlook.office365.com');
     assert.deepEqual(work?.oauth?.scopes, ['a', 'b']);
     assert.deepEqual(own?.oauth, { server: { issuer: 'https://id.example/realm' }, clientId: 'c', clientSecret: undefined, scopes: ['openid', 'offline_access'] });
+    assert.equal(bearer?.oauth?.sasl, 'OAUTHBEARER');
   });
 
   test('oauth2 settings are checked: a client id, one of issuer and provider, a server; none of them with auth = "password"', async () => {
@@ -242,6 +244,8 @@ describe('[[account]] tables', () => {
     await assertRejects(load({ config: noServer }), /"upstream": is needed without a provider preset/);
     const unknown = await accountsFile('name = "a"\nauth = "oauth2"\nprovider = "yahoo"\nclient-id = "c"');
     await assertRejects(load({ config: unknown }), /"provider": /);
+    const mechanism = await accountsFile('name = "a"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "c"\nsasl = "PLAIN"');
+    await assertRejects(load({ config: mechanism }), /"sasl": /);
     const stray = await accountsFile('name = "a"\nupstream = "imaps://x.example"\nclient-id = "c"');
     await assertRejects(load({ config: stray }), /"client-id": belongs to auth = "oauth2"/);
   });
