@@ -10,7 +10,7 @@ import { accountIdOf } from '../sync/account-directory.js';
 import { TokenVault, vaultPath } from '../sync/token-vault.js';
 
 /** For scripts: the local password from the environment (else stdin when it is not a terminal, else asked twice). */
-export const LOCAL_PASSWORD_ENV = `${ENV_PREFIX}LOCAL_PASSWORD`;
+const LOCAL_PASSWORD_ENV = `${ENV_PREFIX}LOCAL_PASSWORD`;
 
 export interface AccountLoginFlags {
   config?: string;

@@ -24,8 +24,7 @@ export class AccessTokens {
   private config: ReturnType<typeof providerConfiguration> | undefined;
   private token: { value: string; refreshAt: number } | undefined;
   private refreshing: Promise<string> | undefined;
-  /** Why the provider refuses the grant, once it did. */
-  refused: string | undefined;
+  private refusal: string | undefined;
 
   constructor(
     private readonly name: string,
@@ -34,12 +33,17 @@ export class AccessTokens {
     private readonly log: Logger,
   ) {}
 
+  /** Why the provider refuses the grant, once it did. */
+  get refused(): string | undefined {
+    return this.refusal;
+  }
+
   /** Takes a vault opened at a client login: a new `account login` replaced the grant this one holds. */
   adopt(vault: TokenVault): void {
     if (vault.grant.refreshToken === this.vault.grant.refreshToken) return;
     this.vault = vault;
     this.token = undefined;
-    this.refused = undefined;
+    this.refusal = undefined;
   }
 
   async get(): Promise<string> {
@@ -64,13 +68,13 @@ export class AccessTokens {
       }
       const lifetime = tokens.expiresAt - Date.now();
       this.token = { value: tokens.accessToken, refreshAt: tokens.expiresAt - Math.min(ACCESS_TOKEN_REFRESH_MARGIN_MS, lifetime * ACCESS_TOKEN_REFRESH_PART) };
-      this.refused = undefined;
+      this.refusal = undefined;
       this.log.debug({ account: this.name, expiresInMs: lifetime }, 'access token refreshed');
       return tokens.accessToken;
     } catch (err) {
       if (!isProxyError(err, 'UPSTREAM_TOKEN_REFUSED')) throw err;
       this.token = undefined;
-      this.refused = err.message;
+      this.refusal = err.message;
       this.log.warn({ account: this.name, reason: err.message }, `the provider refuses the stored grant: "imap-cache-proxy account login ${this.name}" gets a new one`);
       throw accountLoginNeeded(this.name, err);
     }

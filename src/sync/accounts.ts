@@ -43,7 +43,8 @@ export interface KnownAccount {
  * name picks the account (AccountDirectory); a name no account has is refused without a word
  * upstream. A login with the password that an open upstream connection of this account was
  * authenticated with is accepted without another upstream login: upstream has checked it and
- * the session is still live.
+ * the session is still live. An OAuth2 account (auth = "oauth2") is logged in to with its local
+ * password, which opens its token vault; upstream gets access tokens (AccessTokens).
  */
 export class Accounts {
   private readonly accounts = new Map<AccountId, Account>();
