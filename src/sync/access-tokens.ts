@@ -1,9 +1,12 @@
 import type { Logger } from '../log.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { ACCESS_TOKEN_REFRESH_MARGIN_MS, ACCESS_TOKEN_REFRESH_PART } from '../model/limits.js';
-import { providerConfiguration, refreshTokens } from '../oauth/oauth-client.js';
 import type { OAuthSettings } from '../oauth/presets.js';
 import type { TokenVault } from './token-vault.js';
+
+type OAuthClient = typeof import('../oauth/oauth-client.js');
+/** openid-client is loaded at the first refresh: a proxy without OAuth2 accounts never loads it. */
+const oauthClient = (): Promise<OAuthClient> => import('../oauth/oauth-client.js');
 
 /** The refusal a client sees: it names the command that gets new tokens. */
 export function accountLoginNeeded(name: string, err: ProxyError): ProxyError {
@@ -21,7 +24,7 @@ export function accountLoginNeeded(name: string, err: ProxyError): ProxyError {
  * shown by `status`) until a client logs in after a new `account login`.
  */
 export class AccessTokens {
-  private config: ReturnType<typeof providerConfiguration> | undefined;
+  private config: ReturnType<OAuthClient['providerConfiguration']> | undefined;
   private token: { value: string; refreshAt: number } | undefined;
   private refreshing: Promise<string> | undefined;
   private refusal: string | undefined;
@@ -56,6 +59,7 @@ export class AccessTokens {
 
   private async refresh(): Promise<string> {
     try {
+      const { providerConfiguration, refreshTokens } = await oauthClient();
       this.config ??= providerConfiguration(this.settings);
       const config = await this.config.catch((err: unknown) => {
         this.config = undefined; // discovery is tried again next time
