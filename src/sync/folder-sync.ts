@@ -141,6 +141,7 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
   changes.expunged = expunged.sort((a, b) => a - b);
   if (expunged.length) changes.expungedAt = modseqs.expunged();
   changes.added.sort((a, b) => a.uid - b.uid);
+  const modseq = modseqs.counter(condstore ? Number(status.highestModseq) : 0);
   const next: FolderRecord = {
     ...record,
     ...(newKeywords.length ? { keywords: [...(record.keywords ?? []), ...newKeywords] } : {}),
@@ -149,9 +150,9 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     highestModseq: status.stale && condstore ? String(maxModseq > BigInt(status.highestModseq) ? maxModseq : BigInt(status.highestModseq)) : status.highestModseq,
     messages: uids.length,
     lastSync: Date.now(),
-    modseq: modseqs.counter(condstore ? Number(status.highestModseq) : 0),
+    modseq,
     // expunges are recorded from a generation's first fill on
-    ...(options.quiet ? { vanishedFrom: modseqs.counter(condstore ? Number(status.highestModseq) : 0) } : {}),
+    ...(options.quiet ? { vanishedFrom: modseq } : {}),
   };
   return { record: next, uids, changes, modseqBase: modseqs.base };
 }

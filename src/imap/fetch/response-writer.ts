@@ -44,7 +44,7 @@ export class ResponseWriter {
       return;
     }
     if (this.joined && this.used + 2 + size > this.joined.length) await this.flush();
-    this.joined ??= Buffer.allocUnsafe(RESPONSE_COALESCE_BYTES + 2);
+    this.joined ??= Buffer.allocUnsafe(RESPONSE_COALESCE_BYTES);
     const joined = this.joined;
     if (this.used > 0) this.used += CRLF.copy(joined, this.used);
     for (const segment of segments) {
