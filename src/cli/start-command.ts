@@ -39,7 +39,7 @@ export async function runStart(flags: Record<string, unknown>): Promise<number> 
   };
   process.on('SIGHUP', reload);
   try {
-    // a first start generates the certificate in a worker thread while this one loads the server
+    // a first start generates the certificate in a child process while this one loads the server
     const certificate = loadClientCertificate(config, log);
     certificate.catch(() => undefined); // awaited by startProxy, or the start failed before
     const { startProxy } = await import('../main.js');

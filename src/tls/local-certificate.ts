@@ -1,10 +1,11 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
-import type { GeneratedPems } from './certificate-worker.js';
+import type { GeneratedPems } from './certificate-generator.js';
 import { parseCertificate, readPemFile } from './pem.js';
 
 /** The certificate and key the proxy shows its clients (PEM). */
@@ -91,7 +92,7 @@ async function writePair(paths: LocalCertificatePaths, pair: { cert: string; key
 }
 
 async function generateLocalCertificate(paths: LocalCertificatePaths, log: Logger): Promise<LocalCertificate> {
-  const pems = await generateInWorker();
+  const pems = await generateInChildProcess();
   await writePair(paths, { cert: pems.cert, key: pems.private });
   const fingerprint = new X509Certificate(pems.cert).fingerprint256;
   log.info(
@@ -102,16 +103,21 @@ async function generateLocalCertificate(paths: LocalCertificatePaths, log: Logge
 }
 
 /**
- * Runs certificate-worker.js in a worker thread: the X.509 libraries it loads weigh about 17 MB
- * of RssAnon and 6 MB of V8 heap, which a worker gives back when it ends, and which every full
- * collection of the proxy would otherwise mark for the rest of its life.
+ * Runs certificate-generator.js in a child process: the X.509 libraries it loads weigh about 17
+ * MB of RssAnon and 6 MB of V8 heap, which every full collection of the proxy would otherwise
+ * mark for the rest of its life. A worker thread was tried: its memory went back to the heap but
+ * not to the system (about 20 MB more RssAnon for as long as the proxy ran after a first start).
  */
-function generateInWorker(): Promise<GeneratedPems> {
+function generateInChildProcess(): Promise<GeneratedPems> {
+  const script = fileURLToPath(new URL('./certificate-generator.js', import.meta.url));
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./certificate-worker.js', import.meta.url));
-    let pems: GeneratedPems | undefined;
-    worker.once('message', (message: GeneratedPems) => (pems = message));
-    worker.once('error', reject);
-    worker.once('exit', (code) => (pems ? resolve(pems) : reject(new Error(`the certificate worker exited with code ${code} and no certificate`))));
+    execFile(process.execPath, [script], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`the certificate generator failed: ${stderr.trim() || err.message}`, { cause: err }));
+      try {
+        resolve(JSON.parse(stdout) as GeneratedPems);
+      } catch (parseErr) {
+        reject(new Error('the certificate generator printed no certificate', { cause: parseErr }));
+      }
+    });
   });
 }

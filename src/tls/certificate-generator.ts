@@ -1,15 +1,13 @@
-import { parentPort } from 'node:worker_threads';
 import { generate } from 'selfsigned';
 import { CERTIFICATE_VALIDITY_YEARS } from '../model/limits.js';
 
-/** What the worker posts back: the PEMs of a new self-signed certificate and its key. */
+/** What the generator prints (JSON on stdout): the PEMs of a new self-signed certificate and its key. */
 export interface GeneratedPems {
   cert: string;
   private: string;
 }
 
-
-/** Worker thread entry (local-certificate.ts): generates a certificate for localhost, posts it, ends. */
+/** Child process entry (local-certificate.ts): generates a certificate for localhost, prints it, ends. */
 async function generateLocalhostCertificate(): Promise<GeneratedPems> {
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate);
@@ -37,4 +35,4 @@ async function generateLocalhostCertificate(): Promise<GeneratedPems> {
   return { cert: pems.cert, private: pems.private };
 }
 
-if (parentPort) parentPort.postMessage(await generateLocalhostCertificate());
+process.stdout.write(JSON.stringify(await generateLocalhostCertificate()));
