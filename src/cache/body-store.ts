@@ -1,7 +1,7 @@
 import { Level } from 'level';
 import { BODY_CHUNK_SIZE } from '../model/limits.js';
 import type { ChunkRange } from './records.js';
-import { bodyBytesRead, bodyBytesWritten } from './gc-pacer.js';
+import { bodyBytesRead } from './gc-pacer.js';
 import { WriteQueue } from './write-queue.js';
 
 /** Chunk keys: a sequence number in fixed-width hex, so key order is write order. */
@@ -64,7 +64,6 @@ export class BodyStore {
     const start = this.nextSeq;
     this.nextSeq += pieces.length;
     this.unsettled.add(start);
-    bodyBytesWritten(pieces.reduce((sum, piece) => sum + piece.length, 0));
     const written = this.writes.write(pieces.map((value, i) => ({ type: 'put', key: chunkKey(start + i), value })));
     return { range: { start, count: pieces.length }, written };
   }

@@ -30,6 +30,7 @@ import { ReadAheadWindows } from './read-ahead.js';
 import { openSection, scanSection, type SectionContent } from './section-reader.js';
 import { SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue, type BatchOp } from './write-queue.js';
+import { bodyBytesRead } from './gc-pacer.js';
 
 export type { VerifyProblem, VerifyResult } from './cache-verify.js';
 export type { ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
@@ -55,6 +56,14 @@ export interface FolderChange {
 }
 
 const JSON_OPTS = { valueEncoding: 'utf8' } as const;
+
+/** Records read as Buffers (header blocks, structures) are spent as soon as they are answered: paced like bodies (gc-pacer.ts). */
+function paced<T extends { length: number } | undefined>(values: T[]): T[] {
+  let bytes = 0;
+  for (const value of values) bytes += value?.length ?? 0;
+  bodyBytesRead(bytes);
+  return values;
+}
 
 /**
  * The cache: the only module that talks to LevelDB. Two databases under the cache directory:
@@ -380,28 +389,31 @@ export class CacheStore {
   }
 
   async getStructures(fid: string, uids: readonly Uid[]): Promise<(MessageStructure | undefined)[]> {
-    const values = await this.db.getMany(uids.map((uid) => keys.structure(fid, uid)));
+    const values = paced(await this.db.getMany(uids.map((uid) => keys.structure(fid, uid))));
     return values.map((value) => (value === undefined ? undefined : decodeStructure(value)));
   }
 
-  /** UIDs that have a structure record (ENVELOPE and BODYSTRUCTURE, stored together; keys only). */
-  async loadStructureUids(fid: string): Promise<Set<Uid>> {
+  /** UIDs that have a structure record (ENVELOPE and BODYSTRUCTURE, stored together), ascending, from the keys as they come. */
+  async *structureUids(fid: string): AsyncGenerator<Uid> {
     const prefix = keys.structurePrefix(fid);
-    const uids = new Set<Uid>();
-    for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) uids.add(uidOfMetaKey(key));
-    return uids;
+    for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) yield uidOfMetaKey(key);
   }
 
   // sections (bodies) ------------------------------------------------------------------------
 
-  /** UIDs that have a given section cached (keys only, no values read). */
-  async loadSectionUids(fid: string, section: string): Promise<Set<Uid>> {
+  /** UIDs that have a given section cached, ascending, from the keys alone (no values read). */
+  async *sectionUids(fid: string, section: string): AsyncGenerator<Uid> {
     const prefix = keys.sectionPrefix(fid);
     const suffix = `!${sectionKeyPart(section)}`;
-    const uids = new Set<Uid>();
     for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) {
-      if (key.endsWith(suffix)) uids.add(parseSectionKey(prefix, key).uid);
+      if (key.endsWith(suffix)) yield parseSectionKey(prefix, key).uid;
     }
+  }
+
+  /** UIDs that have a given section cached (keys only, no values read). */
+  async loadSectionUids(fid: string, section: string): Promise<Set<Uid>> {
+    const uids = new Set<Uid>();
+    for await (const uid of this.sectionUids(fid, section)) uids.add(uid);
     return uids;
   }
 
@@ -414,7 +426,7 @@ export class CacheStore {
       const found = await this.sectionsAhead(fid, wanted.map((w) => w.uid));
       if (found) return wanted.map((w, i) => found[i]?.get(sectionKeyPart(w.section)));
     }
-    const values = await this.db.getMany(wanted.map((w) => keys.section(fid, w.uid, w.section)));
+    const values = paced(await this.db.getMany(wanted.map((w) => keys.section(fid, w.uid, w.section))));
     return values.map((value) => (value === undefined ? undefined : decodeSection(value)));
   }
 
@@ -431,6 +443,7 @@ export class CacheStore {
     const entries = this.db.iterator({ gte: keys.sectionsOf(fid, from), lt: keys.sectionsOf(fid, through + 1), limit, highWaterMarkBytes: 256 * 1024 });
     const records = new Map<Uid, Map<string, SectionRecord>>();
     const read = await entries.all();
+    paced(read.map(([, value]) => value));
     let last = from;
     for (const [key, value] of read) {
       const { uid, part } = parseSectionKey(prefix, key);

@@ -24,8 +24,13 @@ let sinceStored = 0;
  *   much is held keeps it down.
  */
 
-/** Body bytes just read from the cache, in fresh Buffers. */
+/** Bytes just read from the cache in fresh Buffers (bodies, header blocks, structures). */
 export function bodyBytesRead(bytes: number): void {
+  if (gc) paceMinor(gc, bytes);
+}
+
+/** Response bytes just handed to a client's socket in a fresh Buffer (fetch/response-writer.ts). */
+export function responseBytesSent(bytes: number): void {
   if (gc) paceMinor(gc, bytes);
 }
 

@@ -2,7 +2,7 @@ import type { FolderRecord } from '../cache/cache-store.js';
 import { clientModseq } from '../cache/records.js';
 import { META_WRITE_BATCH } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
-import { indexOfUid, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange } from '../model/uid-set.js';
+import { indexOfUid, mergeSorted, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange } from '../model/uid-set.js';
 import type { UpstreamFetch } from '../upstream/fetch-parse.js';
 import { atom, type Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
@@ -155,29 +155,6 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     ...(options.quiet ? { vanishedFrom: modseq } : {}),
   };
   return { record: next, uids, changes, modseqBase: modseqs.base };
-}
-
-function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {
-  if (b.length === 0) return a as Uid[]; // never changed in place (FolderGeneration.uids): shared, not copied
-  const out: Uid[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    const x = a[i];
-    const y = b[j];
-    if (y === undefined || (x !== undefined && x < y)) {
-      out.push(x as Uid);
-      i++;
-    } else if (x === undefined || y < x) {
-      out.push(y);
-      j++;
-    } else {
-      out.push(x);
-      i++;
-      j++;
-    }
-  }
-  return out;
 }
 
 function removeSorted(uids: readonly Uid[], remove: readonly Uid[]): Uid[] {

@@ -1,7 +1,7 @@
 import type { HeaderRule, SectionRecord } from '../cache/cache-store.js';
 import { HEADER_BLOCK } from '../cache/keys.js';
 import type { MessageMeta, MessageStructure, StructureItem, Uid } from '../model/types.js';
-import { toSequenceSet } from '../model/uid-set.js';
+import { toSequenceSet, uidsNotIn } from '../model/uid-set.js';
 import type { Priority } from '../upstream/connection-pool.js';
 import { atom } from '../upstream/imap-tokens.js';
 import type { GenerationContext } from './account-context.js';
@@ -22,16 +22,14 @@ function headerRuleOf(section: string): HeaderRule {
 export class ItemFetcher {
   constructor(private readonly generation: GenerationContext) {}
 
-  /** UIDs of this folder whose ENVELOPE and BODYSTRUCTURE are not cached yet. */
-  async uncachedStructures(): Promise<Uid[]> {
-    const cached = await this.generation.account.store.loadStructureUids(this.generation.fid);
-    return this.generation.uids.filter((uid) => !cached.has(uid));
+  /** UIDs of this folder whose ENVELOPE and BODYSTRUCTURE are not cached yet, ascending: keys only, no record read. */
+  async uncachedStructures(): Promise<readonly Uid[]> {
+    return uidsNotIn(this.generation.uids, this.generation.account.store.structureUids(this.generation.fid));
   }
 
-  /** UIDs of this folder whose header block (BODY[HEADER]) is not cached yet: keys only, no record read. */
-  async uncachedHeaders(): Promise<Uid[]> {
-    const cached = await this.generation.account.store.loadSectionUids(this.generation.fid, HEADER_BLOCK);
-    return this.generation.uids.filter((uid) => !cached.has(uid));
+  /** UIDs of this folder whose header block (BODY[HEADER]) is not cached yet, ascending: keys only, no record read. */
+  async uncachedHeaders(): Promise<readonly Uid[]> {
+    return uidsNotIn(this.generation.uids, this.generation.account.store.sectionUids(this.generation.fid, HEADER_BLOCK));
   }
 
   async structures(metas: readonly MessageMeta[], items: readonly StructureItem[], priority: Priority): Promise<Map<Uid, MessageStructure>> {

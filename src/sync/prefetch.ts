@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { isProxyError } from '../model/errors.js';
 import { METADATA_SCAN_BATCH, PREFETCH_BATCH_MESSAGES, PREFETCH_PROGRESS_MS, PREFETCH_RETRY_MS, PREFETCH_WORKERS } from '../model/limits.js';
 import { isSelectable, type FolderListEntry, type FolderPath, type MessageMeta, type PrefetchMode, type Uid } from '../model/types.js';
+import { mergeSorted } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
 import type { Folder } from './folder.js';
 import type { FolderGeneration } from './generation.js';
@@ -125,7 +126,7 @@ export class Prefetcher {
       await folder.sync(Priority.Background);
       if (folder.generation) generations.push(folder.generation);
     }
-    const plans: { generation: FolderGeneration; uids: Uid[] }[] = [];
+    const plans: { generation: FolderGeneration; uids: readonly Uid[] }[] = [];
     for (const generation of await this.byRecency(generations)) {
       const { uids, bodies } = await this.wanted(generation);
       plans.push({ generation, uids });
@@ -155,16 +156,16 @@ export class Prefetcher {
   }
 
   /**
-   * What a folder still needs, newest first: the messages without ENVELOPE/BODYSTRUCTURE, or
+   * What a folder still needs, ascending (filled newest first): the messages without ENVELOPE/BODYSTRUCTURE, or
    * without a body ("all" mode; those are `bodies`) or a header block ("headers" mode). Found
    * from the cache's keys alone: after a restart, a big folder that is complete costs a scan of
    * its keys, not a read of every record.
    */
-  private async wanted(generation: FolderGeneration): Promise<{ uids: Uid[]; bodies: Uid[] }> {
+  private async wanted(generation: FolderGeneration): Promise<{ uids: readonly Uid[]; bodies: Uid[] }> {
     const bodies = this.options.mode === 'all' ? await generation.bodies.uncached() : [];
     const content = this.options.mode === 'all' ? bodies : await generation.items.uncachedHeaders();
-    const uids = new Set([...content, ...(await generation.items.uncachedStructures())]);
-    return { uids: [...uids].sort((a, b) => b - a), bodies };
+    // merged, not gathered in a Set: a cold 1,000,000-message folder is a million of each
+    return { uids: mergeSorted(content, await generation.items.uncachedStructures()), bodies };
   }
 
   private async sizeOf(generation: FolderGeneration, uids: Uid[]): Promise<number> {
@@ -187,17 +188,18 @@ export class Prefetcher {
   }
 
   /**
-   * A folder's messages in batches of a fixed count, a few batches at a time (the body fetcher
-   * splits each into upstream commands of bounded size; nothing of a batch stays in memory).
+   * A folder's messages (ascending UIDs) newest first, in batches of a fixed count, a few batches
+   * at a time (the body fetcher splits each into upstream commands of bounded size; nothing of a
+   * batch stays in memory).
    */
-  private async fill(generation: FolderGeneration, uids: Uid[]): Promise<void> {
-    let next = 0;
+  private async fill(generation: FolderGeneration, uids: readonly Uid[]): Promise<void> {
+    let end = uids.length;
     const worker = async () => {
-      while (next < uids.length && !this.stopped) {
+      while (end > 0 && !this.stopped) {
         await this.account.clients.quiet();
-        if (next >= uids.length || this.stopped) return;
-        const batch = uids.slice(next, next + PREFETCH_BATCH_MESSAGES);
-        next += batch.length;
+        if (end <= 0 || this.stopped) return;
+        const batch = uids.slice(Math.max(0, end - PREFETCH_BATCH_MESSAGES), end);
+        end -= batch.length;
         const metas = (await this.account.store.getMetas(generation.fid, batch)).filter((m): m is MessageMeta => !!m);
         await this.fetch(generation, metas.filter((meta) => this.wants(meta)));
         this.progress.messagesDone += batch.length;

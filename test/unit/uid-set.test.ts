@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { indexOfUid, intersectRanges, lowerBound, missingBelow, normalizeRanges, parseUidRanges, rangesContain, rangesToSet, toSequenceSet, uidsInRanges } from '../../src/model/uid-set.js';
+import { indexOfUid, intersectRanges, lowerBound, mergeSorted, missingBelow, normalizeRanges, parseUidRanges, rangesContain, rangesToSet, toSequenceSet, uidsInRanges, uidsNotIn } from '../../src/model/uid-set.js';
 
 const MAX_UID = 4294967295;
 
@@ -149,5 +149,23 @@ describe('UID ranges', () => {
 
   test('rangesToSet writes a sequence set', () => {
     assert.equal(rangesToSet([[1, 3], [7, 7]]), '1:3,7');
+  });
+});
+
+describe('merging ascending UID lists', () => {
+  test('mergeSorted: the union, ascending; an empty side gives the other back as it is', () => {
+    assert.deepEqual(mergeSorted([1, 3, 5, 9], [2, 3, 10]), [1, 2, 3, 5, 9, 10]);
+    const only = [4, 7];
+    assert.equal(mergeSorted(only, []), only);
+    assert.equal(mergeSorted([], only), only);
+  });
+
+  test('uidsNotIn: what a stream of present UIDs (repeats allowed, unknown ones too) does not name', async () => {
+    async function* present(uids: number[]) {
+      yield* uids;
+    }
+    assert.deepEqual(await uidsNotIn([1, 2, 3, 5, 8, 13], present([2, 2, 4, 5, 13, 20])), [1, 3, 8]);
+    assert.deepEqual(await uidsNotIn([1, 2], present([])), [1, 2]);
+    assert.deepEqual(await uidsNotIn([], present([1])), []);
   });
 });

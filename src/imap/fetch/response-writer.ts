@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
+import { responseBytesSent } from '../../cache/gc-pacer.js';
 import { ProxyError } from '../../model/errors.js';
 import { RESPONSE_COALESCE_BYTES } from '../../model/limits.js';
 import type { ImapSession } from '../imap-core.js';
@@ -69,6 +70,7 @@ export class ResponseWriter {
     const compiled = this.joined.subarray(0, this.used);
     this.joined = undefined;
     this.used = 0;
+    responseBytesSent(compiled.length);
     await this.push({ compiled });
   }
 
