@@ -1,13 +1,15 @@
 // OAuth2 upstream end to end: a real authorization server (oidc-provider) issuing 5-second
 // access tokens, Dovecot checking them by introspection, `account login` through the device
-// flow (and the browser flow), mbsync pulling through the proxy while tokens expire, then offline, then revoked.
+// flow (and the browser flow), mbsync pulling through the proxy while tokens expire, then offline, then revoked;
+// and that account beside one on a second server, logged in to with a password, in one proxy.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { withDovecot } from '../support/dovecot.js';
+import type { StatusResult } from '../../src/admin/protocol.js';
+import { withDovecot, type Dovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
 import { approveDevice, browse, withOidcServer } from '../support/oidc-server.js';
@@ -26,6 +28,9 @@ introspectionUrl.username = oidc.introspection.clientId;
 introspectionUrl.password = oidc.introspection.clientSecret;
 const dovecot = await withDovecot({ oauth2: { introspectionUrl: introspectionUrl.href } });
 await deliver(dovecot.mailDir(), [...smallMessages('INBOX', 30), ...smallMessages('Archive', 10)]);
+// a second server, where the proxy logs in with the password the client gives
+const passwordServer = await withDovecot({ users: [{ user: 'alice', pass: 'alice-pw' }] });
+await deliver(passwordServer.mailDir(), [...smallMessages('INBOX', 20, 100), ...smallMessages('Sent', 5, 200)]);
 
 const dataDir = await tempDir('icp-oauth-');
 const account = { name: 'test', auth: 'oauth2', issuer: oidc.issuer, 'client-id': oidc.clientId, upstream: `imap://127.0.0.1:${dovecot.port}` };
@@ -137,6 +142,51 @@ describe('OAuth2 upstream', () => {
     assert.match(await loginAnswer(proxy.port, LOCAL_PASSWORD), /OK/);
     const logins = (await readFile(dovecot.logPath, 'utf8')).split('\n').filter((line) => /imap-login: (Info: )?Login: user=<test>,/.test(line));
     assert.match(logins.at(-1) ?? '', /method=XOAUTH2/);
+  });
+
+  test('two accounts in one proxy, OAuth2 and password on two servers: mbsync gets what each server has, and a second pull reads no body upstream', async () => {
+    await proxies.at(-1)?.close();
+    const accounts = { accounts: [account, { name: 'alice', upstream: `imap://127.0.0.1:${passwordServer.port}` }] };
+    // each account: its local login, its server, and the password there for a pull straight from it
+    const logins: [name: string, pass: string, server: Dovecot, serverPass: string][] = [
+      ['test', LOCAL_PASSWORD, dovecot, 'pass'],
+      ['alice', 'alice-pw', passwordServer, 'alice-pw'],
+    ];
+    const expected = new Map<string, Record<string, string[]>>();
+    for (const [name, , server, serverPass] of logins) {
+      const dir = await tempDir('icp-oauth-direct-');
+      await mbsyncPull(server.port, dir, name, serverPass);
+      expected.set(name, await maildirDigests(dir));
+    }
+    assert.equal(expected.get('alice')?.['.Sent']?.length, 5);
+    const pullBoth = async (proxy: TestProxy) => {
+      for (const [name, pass] of logins) {
+        const dir = await tempDir('icp-oauth-both-');
+        await mbsyncPull(proxy.port, dir, name, pass);
+        assert.deepEqual(await maildirDigests(dir), expected.get(name), `${name}'s pull through the proxy`);
+      }
+    };
+    const servers = [dovecot, passwordServer];
+    const upstreamBodies = async () => {
+      await Promise.all(servers.map((server) => server.waitSessionsClosed()));
+      return Promise.all(servers.map((server) => server.bodyCount()));
+    };
+
+    const first = await startTestProxy(accounts, { dataDir });
+    proxies.push(first);
+    await pullBoth(first);
+    await first.close();
+    const before = await upstreamBodies();
+    // a second pull, by a restarted proxy (its OAuth2 account gets a new access token): every body from the cache
+    const second = await startTestProxy(accounts, { dataDir });
+    proxies.push(second);
+    await pullBoth(second);
+    const status = await runCli(['status', '--data', dataDir, '--json'], 60_000);
+    assert.equal(status.code, 0, status.stderr);
+    const served = (JSON.parse(status.stdout) as StatusResult).accounts.map((a) => [a.name, a.served.cache.bodies, a.served.upstream.bodies]);
+    assert.deepEqual(served, [['test', 45, 0], ['alice', 25, 0]]);
+    await second.close();
+    assert.deepEqual(await upstreamBodies(), before, 'bodies each server served for the second pull: none');
   });
 
   test('no token and no password in clear in the data directory, the logs or the output', async () => {

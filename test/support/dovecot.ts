@@ -2,7 +2,7 @@
 // all config, state, logs and Maildirs in one temp dir.
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,7 +59,10 @@ export interface Dovecot {
   sessionStats(): Promise<SessionStats[]>;
   /** Sum of body_count over all finished sessions so far. */
   bodyCount(): Promise<number>;
-  /** Waits until every session that logged in has written its logout line (they are logged asynchronously). */
+  /**
+   * Waits until every session that logged in since the last start has written its logout line
+   * (they are logged asynchronously; sessions a stop() killed write none).
+   */
   waitSessionsClosed(timeoutMs?: number): Promise<void>;
   /** Runs `doveadm -c <conf> ...args`, returns stdout. */
   doveadm(args: string[]): Promise<string>;
@@ -140,10 +143,13 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
 
   const pidFile = path.join(dir, 'run', 'master.pid');
   let masterPid: number | undefined;
+  /** Where the log of the running master begins. */
+  let logStart = 0;
   const tail = async () => (await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-25).join('\n');
 
   async function start(): Promise<void> {
     if (masterPid) return;
+    logStart = (await stat(logPath)).size;
     // The daemonized master keeps inherited pipes open, so its startup output goes to a file.
     const errPath = path.join(dir, 'startup.err');
     const errFd = openSync(errPath, 'w');
@@ -208,9 +214,9 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     async waitSessionsClosed(timeoutMs = 5000) {
       let open: string[] = [];
       const done = await waitFor(async () => {
-        const log = await readFile(logPath, 'utf8');
-        const closed = new Set(parseSessionStats(log).map((s) => s.session));
-        open = [...log.matchAll(/imap-login: (?:Info: )?Login: .*?session=<([^>]*)>/g)].map((m) => m[1]).filter((s) => !closed.has(s));
+        const log = await readFile(logPath);
+        const closed = new Set(parseSessionStats(log.toString('utf8')).map((s) => s.session));
+        open = [...log.subarray(logStart).toString('utf8').matchAll(/imap-login: (?:Info: )?Login: .*?session=<([^>]*)>/g)].map((m) => m[1]).filter((s) => !closed.has(s));
         return open.length === 0;
       }, timeoutMs);
       if (!done) throw new Error(`IMAP sessions still open after ${timeoutMs} ms: ${open.join(', ')}`);
