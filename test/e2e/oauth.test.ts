@@ -144,6 +144,35 @@ describe('OAuth2 upstream', () => {
     assert.match(logins.at(-1) ?? '', /method=XOAUTH2/);
   });
 
+  test('upstream refuses an access token the proxy holds as good: one refresh, one more login, the client notices nothing', async () => {
+    await proxies.at(-1)?.close();
+    oidc.setAccessTokenSeconds(600); // not due for a refresh for 9 minutes
+    try {
+      const proxy = await startProxy();
+      assert.match(await loginAnswer(proxy.port, LOCAL_PASSWORD), /OK/);
+      const refreshes = oidc.refreshes();
+      assert.ok((await oidc.revokeAccessTokens()) >= 1);
+      // every upstream connection ends: the next ones log in with the token the provider revoked
+      await dovecot.stop();
+      await dovecot.start();
+      const logStart = (await readFile(dovecot.logPath, 'utf8')).length;
+      const client = await RawImapClient.connect(proxy.port);
+      try {
+        assert.match((await client.command(`LOGIN test "${LOCAL_PASSWORD}"`)).tagged, /OK/);
+        assert.match((await client.command('EXAMINE INBOX')).tagged, /OK/);
+      } finally {
+        client.close();
+      }
+      assert.equal(oidc.refreshes() - refreshes, 1, 'one refresh, however many connections the old token was refused on');
+      const upstream = (await readFile(dovecot.logPath, 'utf8')).slice(logStart).split('\n');
+      assert.ok(upstream.some((line) => /auth failed.*user=<test>, method=OAUTHBEARER/.test(line)), 'Dovecot refused the revoked token');
+      assert.ok(upstream.some((line) => /Login: user=<test>, method=OAUTHBEARER/.test(line)));
+      assert.ok(proxy.logs.some((entry) => /refused the access token/.test(String(entry['msg']))));
+    } finally {
+      oidc.setAccessTokenSeconds(TOKEN_SECONDS);
+    }
+  });
+
   test('two accounts in one proxy, OAuth2 and password on two servers: mbsync gets what each server has, and a second pull reads no body upstream', async () => {
     await proxies.at(-1)?.close();
     const accounts = { accounts: [account, { name: 'alice', upstream: `imap://127.0.0.1:${passwordServer.port}` }] };

@@ -20,12 +20,17 @@ export interface OidcServer {
   refreshes(): number;
   /** Revokes a refresh token (as a user would at the provider). */
   revoke(refreshToken: string): Promise<void>;
+  /** Revokes every access token issued so far, also those not expired (as a provider does when the password changes); returns how many. */
+  revokeAccessTokens(): Promise<number>;
+  /** The lifetime of the access tokens issued from now on. */
+  setAccessTokenSeconds(seconds: number): void;
   close(): Promise<void>;
 }
 
 export async function withOidcServer(options: { user: string; accessTokenSeconds: number }): Promise<OidcServer> {
   const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
   let refreshes = 0;
+  let accessTokenSeconds = options.accessTokenSeconds;
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -44,7 +49,7 @@ export async function withOidcServer(options: { user: string; accessTokenSeconds
       { client_id: introspection.clientId, client_secret: introspection.clientSecret, grant_types: [], response_types: [], redirect_uris: [] },
     ],
     features: { deviceFlow: { enabled: true }, introspection: { enabled: true }, revocation: { enabled: true }, devInteractions: { enabled: false } },
-    ttl: { AccessToken: options.accessTokenSeconds, RefreshToken: 3600, DeviceCode: 600, Grant: 3600, Interaction: 600, Session: 3600, IdToken: 3600 },
+    ttl: { AccessToken: () => accessTokenSeconds, RefreshToken: 3600, DeviceCode: 600, Grant: 3600, Interaction: 600, Session: 3600, IdToken: 3600 },
     cookies: { keys: ['a test key'] },
     findAccount: (_ctx: unknown, accountId: string) => ({ accountId, claims: () => ({ sub: accountId }) }),
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
@@ -80,6 +85,14 @@ export async function withOidcServer(options: { user: string; accessTokenSeconds
       const token = await provider.RefreshToken.find(refreshToken);
       assert.ok(token, 'no such refresh token');
       await token.destroy();
+    },
+    async revokeAccessTokens() {
+      const live = (await Promise.all(issued.accessTokens.map((value) => provider.AccessToken.find(value)))).filter((token) => token !== undefined);
+      await Promise.all(live.map((token) => token.destroy()));
+      return live.length;
+    },
+    setAccessTokenSeconds(seconds) {
+      accessTokenSeconds = seconds;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
