@@ -3,17 +3,17 @@
 // flow (and the browser flow), mbsync pulling through the proxy while tokens expire, then offline, then revoked;
 // and that account beside one on a second server, logged in to with a password, in one proxy.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import type { StatusResult } from '../../src/admin/protocol.js';
+import { accountLogin, writeAccountsConfig } from '../support/account-login.js';
 import { withDovecot, type Dovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
-import { approveDevice, browse, withOidcServer } from '../support/oidc-server.js';
-import { CLI, runCli, startTestProxy, type TestProxy } from '../support/proxy.js';
+import { introspectionBy, withOidcServer } from '../support/oidc-server.js';
+import { runCli, startTestProxy, type TestProxy } from '../support/proxy.js';
 import { RawImapClient } from '../support/raw-client.js';
 import { smallMessages } from '../support/small-messages.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -23,10 +23,7 @@ const TOKEN_SECONDS = 5;
 const LOCAL_PASSWORD = 'local-Pa55word-only-here';
 
 const oidc = await withOidcServer({ user: 'test', accessTokenSeconds: TOKEN_SECONDS });
-const introspectionUrl = new URL(oidc.introspection.url);
-introspectionUrl.username = oidc.introspection.clientId;
-introspectionUrl.password = oidc.introspection.clientSecret;
-const dovecot = await withDovecot({ oauth2: { introspectionUrl: introspectionUrl.href } });
+const dovecot = await withDovecot({ oauth2: introspectionBy(oidc) });
 await deliver(dovecot.mailDir(), [...smallMessages('INBOX', 30), ...smallMessages('Archive', 10)]);
 // a second server, where the proxy logs in with the password the client gives
 const passwordServer = await withDovecot({ users: [{ user: 'alice', pass: 'alice-pw' }] });
@@ -35,7 +32,7 @@ await deliver(passwordServer.mailDir(), [...smallMessages('INBOX', 20, 100), ...
 const dataDir = await tempDir('icp-oauth-');
 const account = { name: 'test', auth: 'oauth2', issuer: oidc.issuer, 'client-id': oidc.clientId, upstream: `imap://127.0.0.1:${dovecot.port}` };
 const configPath = path.join(dataDir, 'config.toml');
-await writeFile(configPath, `data = "${dataDir}"\n[[account]]\n${Object.entries(account).map(([key, value]) => `${key} = "${value}"`).join('\n')}\n`);
+await writeAccountsConfig(configPath, dataDir, [account]);
 const outputs: string[] = [];
 const proxies: TestProxy[] = [];
 const startProxy = async () => {
@@ -44,26 +41,9 @@ const startProxy = async () => {
   return proxy;
 };
 
-/** `account login test`, the user approving the printed code (device flow) or signing in at the printed URL (browser). */
-async function accountLogin(flow: 'device' | 'browser'): Promise<void> {
-  const child = spawn(CLI, ['account', 'login', 'test', '--config', configPath, `--${flow}`], { env: { ...process.env, IMAP_CACHE_PROXY_LOCAL_PASSWORD: LOCAL_PASSWORD } });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const prompt = flow === 'device' ? /open (\S+) and enter the code (\S+)/ : /sign in at (\S+)/;
-  const found = await new Promise<RegExpExecArray>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = prompt.exec(stdout);
-      if (match) resolve(match);
-    });
-    void exited.then(() => reject(new Error(`account login ended: ${stdout}${stderr}`)));
-  });
-  if (flow === 'device') await approveDevice(found[1] as string, found[2] as string);
-  else assert.match(await browse(found[1] as string), /received the sign-in/);
-  assert.equal(await exited, 0, stderr);
-  assert.match(stdout, /Signed in/);
+/** `account login test` by the device flow or in a browser; its output is searched for secrets at the end. */
+async function signIn(flow: 'device' | 'browser'): Promise<void> {
+  const { stdout, stderr } = await accountLogin(configPath, 'test', LOCAL_PASSWORD, flow);
   outputs.push(stdout, stderr);
 }
 
@@ -80,7 +60,7 @@ describe('OAuth2 upstream', () => {
   let online: Record<string, string[]> = {};
 
   test('account login by the device flow; the local password logs in, mbsync pulls while access tokens expire', async () => {
-    await accountLogin('device');
+    await signIn('device');
     const proxy = await startProxy();
     assert.match(await loginAnswer(proxy.port, 'not the local password'), /NO \[AUTHENTICATIONFAILED\]/);
     const dir = await tempDir('icp-oauth-pull-');
@@ -131,7 +111,7 @@ describe('OAuth2 upstream', () => {
     assert.match(status.stdout, /login refused: .*invalid_grant.*account login test/);
     outputs.push(status.stdout, status.stderr);
     // a new account login (in a browser this time) mends it without a restart
-    await accountLogin('browser');
+    await signIn('browser');
     assert.match(await loginAnswer(proxy.port, LOCAL_PASSWORD), /OK/);
   });
 

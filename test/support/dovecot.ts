@@ -66,6 +66,8 @@ export interface Dovecot {
   waitSessionsClosed(timeoutMs?: number): Promise<void>;
   /** Runs `doveadm -c <conf> ...args`, returns stdout. */
   doveadm(args: string[]): Promise<string>;
+  /** Ends every IMAP session of a user, as a restart would while the server stays up; none open is fine. */
+  kick(user?: string): Promise<void>;
   setUidValidity(folder: string, value: number, user?: string): Promise<void>;
   /** Changes a user's password (as if changed with the provider). */
   setPassword(user: string, pass: string): Promise<void>;
@@ -226,6 +228,12 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
       if (!entry) throw new Error(`setPassword: no user ${user}`);
       entry.pass = pass;
       await writeUsers();
+    },
+    async kick(user = users[0].user) {
+      // doveadm kick exits with 68 (EX_NOUSER) when the user had no session to end
+      await run('doveadm', ['-c', confPath, 'kick', user]).catch((e: { code?: number }) => {
+        if (e.code !== 68) throw e;
+      });
     },
     async setUidValidity(folder, value, user = users[0].user) {
       await doveadm(['mailbox', 'update', '-u', user, '--uid-validity', String(value), folder]);

@@ -27,7 +27,29 @@ export interface OidcServer {
   close(): Promise<void>;
 }
 
-export async function withOidcServer(options: { user: string; accessTokenSeconds: number }): Promise<OidcServer> {
+export interface OidcServerOptions {
+  /** The one user who signs in. */
+  user: string;
+  /** The lifetime of access tokens (setAccessTokenSeconds changes it). */
+  accessTokenSeconds: number;
+}
+
+/** startOidcServer() whose server is closed by node:test's `after` of the current suite/test. */
+export async function withOidcServer(options: OidcServerOptions): Promise<OidcServer> {
+  const oidc = await startOidcServer(options);
+  after(() => oidc.close());
+  return oidc;
+}
+
+/** Dovecot's oauth2 passdb (DovecotOptions.oauth2): introspection at this server, as its client `dovecot`. */
+export function introspectionBy(oidc: OidcServer): { introspectionUrl: string } {
+  const url = new URL(oidc.introspection.url);
+  url.username = oidc.introspection.clientId;
+  url.password = oidc.introspection.clientSecret;
+  return { introspectionUrl: url.href };
+}
+
+export async function startOidcServer(options: OidcServerOptions): Promise<OidcServer> {
   const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
   let refreshes = 0;
   let accessTokenSeconds = options.accessTokenSeconds;
@@ -97,7 +119,6 @@ export async function withOidcServer(options: { user: string; accessTokenSeconds
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   server.unref();
-  after(() => oidc.close());
   return oidc;
 }
 
