@@ -37,8 +37,9 @@ export interface Credentials {
 /**
  * How the proxy logs in upstream: with the client's password, or (auth = "oauth2") with an
  * access token asked for at each new connection, so that each gets one that is still valid.
+ * `accessToken(refused)` after upstream refused the token `refused`: a new one, not that one.
  */
-export type UpstreamLogin = Credentials | { user: string; accessToken: () => Promise<string>; mechanism?: 'XOAUTH2' | 'OAUTHBEARER' };
+export type UpstreamLogin = Credentials | { user: string; accessToken: (refused?: string) => Promise<string>; mechanism?: 'XOAUTH2' | 'OAUTHBEARER' };
 
 /** One entry of the folder list as upstream reported it. */
 export interface FolderListEntry {

@@ -19,7 +19,8 @@ export function accountLoginNeeded(name: string, err: ProxyError): ProxyError {
 
 /**
  * An OAuth2 account's access tokens: each new upstream connection asks for one, and gets one
- * that is good for a while yet (refreshed before it expires, one refresh at a time). A refresh
+ * that is good for a while yet (refreshed before it expires, one refresh at a time). A token
+ * upstream refused before its expiry (revoked at the provider) is not handed out again. A refresh
  * token the provider rotates is sealed into the vault at once. A refusal for good is kept (and
  * shown by `status`) until a client logs in after a new `account login`.
  */
@@ -49,7 +50,12 @@ export class AccessTokens {
     this.refusal = undefined;
   }
 
-  async get(): Promise<string> {
+  /**
+   * A token to log in upstream with; `refused`: upstream refused that one. Connections refused
+   * with the same token share one refresh (a later one finds the new token already there).
+   */
+  async get(refused?: string): Promise<string> {
+    if (refused !== undefined && this.token?.value === refused) this.token = undefined;
     if (this.token && Date.now() < this.token.refreshAt) return this.token.value;
     this.refreshing ??= this.refresh().finally(() => {
       this.refreshing = undefined;

@@ -167,7 +167,7 @@ export class Accounts {
       this.tokens.set(id, tokens);
     }
     const source = tokens;
-    return { user: route.upstreamUser, accessToken: () => source.get(), ...(oauth.sasl ? { mechanism: oauth.sasl } : {}) };
+    return { user: route.upstreamUser, accessToken: (refused) => source.get(refused), ...(oauth.sasl ? { mechanism: oauth.sasl } : {}) };
   }
 
   private account(id: AccountId, route: AccountRoute, credentials: UpstreamLogin, password: string): Account {

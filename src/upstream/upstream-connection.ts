@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ImapFlow, type MailboxObject } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
-import { ProxyError } from '../model/errors.js';
+import { isProxyError, ProxyError } from '../model/errors.js';
 import { IDLE_RETRY_MS, MAX_REPORTED_UIDS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_RENEW_MS, UPSTREAM_LOGOUT_WAIT_MS } from '../model/limits.js';
 import type { FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
@@ -135,14 +135,16 @@ export class UpstreamConnection extends EventEmitter {
   /**
    * Connects and logs in, and says meanwhile whether the server has answered yet (sent its
    * greeting): a login that is slow because the server takes its time to refuse a password
-   * (Dovecot waits 2 s) is not a server that cannot be reached.
+   * (Dovecot waits 2 s) is not a server that cannot be reached. An access token upstream refuses
+   * (revoked at the provider before its expiry) is replaced by a new one, and the login tried
+   * once more with it.
    */
   static attempt(options: UpstreamConnectOptions): { connected: Promise<UpstreamConnection>; answered(): boolean } {
     const { endpoint, credentials } = options;
     const log = options.logger.child({ component: 'upstream', upstreamConn: nextConnectionId++ });
     let client: ImapFlow | undefined;
-    const auth = 'accessToken' in credentials ? credentials.accessToken().then((accessToken) => ({ user: credentials.user, accessToken })) : Promise.resolve(credentials);
-    const connected = auth.then((auth) => {
+    let refusedBefore = false;
+    const login = (auth: { user: string; pass: string } | { user: string; accessToken: string }): Promise<UpstreamConnection> => {
       const connecting = new ImapFlow({
         host: endpoint.host,
         port: endpoint.port,
@@ -168,9 +170,21 @@ export class UpstreamConnection extends EventEmitter {
           throw upstreamError(err, 'login', { host: endpoint.host, port: endpoint.port });
         },
       );
-    });
+    };
+    const tokenLogin = async (user: string, accessToken: (refused?: string) => Promise<string>): Promise<UpstreamConnection> => {
+      const token = await accessToken();
+      try {
+        return await login({ user, accessToken: token });
+      } catch (err) {
+        if (!isProxyError(err, 'UPSTREAM_AUTH_FAILED')) throw err;
+        refusedBefore = true;
+        log.info('upstream refused the access token before its expiry: logging in once more with a new one');
+        return login({ user, accessToken: await accessToken(token) });
+      }
+    };
+    const connected = 'accessToken' in credentials ? tokenLogin(credentials.user, credentials.accessToken) : login(credentials);
     // imapflow sets greetingReceived when the greeting arrives; its types do not declare it
-    return { connected, answered: () => (client as unknown as { greetingReceived?: boolean } | undefined)?.greetingReceived === true };
+    return { connected, answered: () => refusedBefore || (client as unknown as { greetingReceived?: boolean } | undefined)?.greetingReceived === true };
   }
 
   get usable(): boolean {

@@ -2,7 +2,7 @@
 // all config, state, logs and Maildirs in one temp dir.
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,10 +59,15 @@ export interface Dovecot {
   sessionStats(): Promise<SessionStats[]>;
   /** Sum of body_count over all finished sessions so far. */
   bodyCount(): Promise<number>;
-  /** Waits until every session that logged in has written its logout line (they are logged asynchronously). */
+  /**
+   * Waits until every session that logged in since the last start has written its logout line
+   * (they are logged asynchronously; sessions a stop() killed write none).
+   */
   waitSessionsClosed(timeoutMs?: number): Promise<void>;
   /** Runs `doveadm -c <conf> ...args`, returns stdout. */
   doveadm(args: string[]): Promise<string>;
+  /** Ends every IMAP session of a user, as a restart would while the server stays up; none open is fine. */
+  kick(user?: string): Promise<void>;
   setUidValidity(folder: string, value: number, user?: string): Promise<void>;
   /** Changes a user's password (as if changed with the provider). */
   setPassword(user: string, pass: string): Promise<void>;
@@ -140,10 +145,13 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
 
   const pidFile = path.join(dir, 'run', 'master.pid');
   let masterPid: number | undefined;
+  /** Where the log of the running master begins. */
+  let logStart = 0;
   const tail = async () => (await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-25).join('\n');
 
   async function start(): Promise<void> {
     if (masterPid) return;
+    logStart = (await stat(logPath)).size;
     // The daemonized master keeps inherited pipes open, so its startup output goes to a file.
     const errPath = path.join(dir, 'startup.err');
     const errFd = openSync(errPath, 'w');
@@ -208,9 +216,9 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     async waitSessionsClosed(timeoutMs = 5000) {
       let open: string[] = [];
       const done = await waitFor(async () => {
-        const log = await readFile(logPath, 'utf8');
-        const closed = new Set(parseSessionStats(log).map((s) => s.session));
-        open = [...log.matchAll(/imap-login: (?:Info: )?Login: .*?session=<([^>]*)>/g)].map((m) => m[1]).filter((s) => !closed.has(s));
+        const log = await readFile(logPath);
+        const closed = new Set(parseSessionStats(log.toString('utf8')).map((s) => s.session));
+        open = [...log.subarray(logStart).toString('utf8').matchAll(/imap-login: (?:Info: )?Login: .*?session=<([^>]*)>/g)].map((m) => m[1]).filter((s) => !closed.has(s));
         return open.length === 0;
       }, timeoutMs);
       if (!done) throw new Error(`IMAP sessions still open after ${timeoutMs} ms: ${open.join(', ')}`);
@@ -220,6 +228,12 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
       if (!entry) throw new Error(`setPassword: no user ${user}`);
       entry.pass = pass;
       await writeUsers();
+    },
+    async kick(user = users[0].user) {
+      // doveadm kick exits with 68 (EX_NOUSER) when the user had no session to end
+      await run('doveadm', ['-c', confPath, 'kick', user]).catch((e: { code?: number }) => {
+        if (e.code !== 68) throw e;
+      });
     },
     async setUidValidity(folder, value, user = users[0].user) {
       await doveadm(['mailbox', 'update', '-u', user, '--uid-validity', String(value), folder]);

@@ -26,5 +26,6 @@ declare module 'oidc-provider' {
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
     Grant: new (properties: { accountId: string; clientId: string }) => Grant;
     RefreshToken: { find(value: string): Promise<Token | undefined> };
+    AccessToken: { find(value: string): Promise<Token | undefined> };
   }
 }

@@ -20,12 +20,39 @@ export interface OidcServer {
   refreshes(): number;
   /** Revokes a refresh token (as a user would at the provider). */
   revoke(refreshToken: string): Promise<void>;
+  /** Revokes every access token issued so far, also those not expired (as a provider does when the password changes); returns how many. */
+  revokeAccessTokens(): Promise<number>;
+  /** The lifetime of the access tokens issued from now on. */
+  setAccessTokenSeconds(seconds: number): void;
   close(): Promise<void>;
 }
 
-export async function withOidcServer(options: { user: string; accessTokenSeconds: number }): Promise<OidcServer> {
+export interface OidcServerOptions {
+  /** The one user who signs in. */
+  user: string;
+  /** The lifetime of access tokens (setAccessTokenSeconds changes it). */
+  accessTokenSeconds: number;
+}
+
+/** startOidcServer() whose server is closed by node:test's `after` of the current suite/test. */
+export async function withOidcServer(options: OidcServerOptions): Promise<OidcServer> {
+  const oidc = await startOidcServer(options);
+  after(() => oidc.close());
+  return oidc;
+}
+
+/** Dovecot's oauth2 passdb (DovecotOptions.oauth2): introspection at this server, as its client `dovecot`. */
+export function introspectionBy(oidc: OidcServer): { introspectionUrl: string } {
+  const url = new URL(oidc.introspection.url);
+  url.username = oidc.introspection.clientId;
+  url.password = oidc.introspection.clientSecret;
+  return { introspectionUrl: url.href };
+}
+
+export async function startOidcServer(options: OidcServerOptions): Promise<OidcServer> {
   const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
   let refreshes = 0;
+  let accessTokenSeconds = options.accessTokenSeconds;
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -44,7 +71,7 @@ export async function withOidcServer(options: { user: string; accessTokenSeconds
       { client_id: introspection.clientId, client_secret: introspection.clientSecret, grant_types: [], response_types: [], redirect_uris: [] },
     ],
     features: { deviceFlow: { enabled: true }, introspection: { enabled: true }, revocation: { enabled: true }, devInteractions: { enabled: false } },
-    ttl: { AccessToken: options.accessTokenSeconds, RefreshToken: 3600, DeviceCode: 600, Grant: 3600, Interaction: 600, Session: 3600, IdToken: 3600 },
+    ttl: { AccessToken: () => accessTokenSeconds, RefreshToken: 3600, DeviceCode: 600, Grant: 3600, Interaction: 600, Session: 3600, IdToken: 3600 },
     cookies: { keys: ['a test key'] },
     findAccount: (_ctx: unknown, accountId: string) => ({ accountId, claims: () => ({ sub: accountId }) }),
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
@@ -81,10 +108,17 @@ export async function withOidcServer(options: { user: string; accessTokenSeconds
       assert.ok(token, 'no such refresh token');
       await token.destroy();
     },
+    async revokeAccessTokens() {
+      const live = (await Promise.all(issued.accessTokens.map((value) => provider.AccessToken.find(value)))).filter((token) => token !== undefined);
+      await Promise.all(live.map((token) => token.destroy()));
+      return live.length;
+    },
+    setAccessTokenSeconds(seconds) {
+      accessTokenSeconds = seconds;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   server.unref();
-  after(() => oidc.close());
   return oidc;
 }
 
