@@ -1,4 +1,5 @@
 import type { FolderUsage } from '../cache/cache-store.js';
+import type { Traffic } from '../model/types.js';
 
 /**
  * The admin protocol between `imap-cache-proxy cache|status` and a running proxy: one JSON object
@@ -78,6 +79,8 @@ export interface AccountStatus {
   cached: Usage;
   /** Bodies clients fetched since the start: from the cache, or fetched upstream for them; and MIME part sections, counted the same way. */
   served: { cache: { bodies: number; bytes: number }; upstream: { bodies: number; bytes: number }; parts: { cache: number; upstream: number } };
+  /** Bytes read from and written to upstream since the start, by every connection of the account. */
+  upstreamTraffic: Traffic;
   /** auth = "oauth2": why the provider refuses the stored grant (revoked, expired), until a new `account login`. */
   tokensRefused?: string;
   /** The background sync: null when it is off. */

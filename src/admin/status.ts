@@ -39,6 +39,7 @@ export async function proxyStatus(options: {
       watching: live?.watcher.watching ?? false,
       cached,
       served: live ? { cache: { ...live.served.cache }, upstream: { ...live.served.upstream }, parts: { ...live.served.parts } } : NOTHING_SERVED,
+      upstreamTraffic: live ? live.pool.traffic : { read: 0, written: 0 },
       prefetch: live?.prefetcher ? prefetchStatus(live.prefetcher.status(), cached) : null,
       ...(tokensRefused ? { tokensRefused } : {}),
     });

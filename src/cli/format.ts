@@ -53,6 +53,7 @@ export function formatStatus(status: StatusResult): string {
     const { cache, upstream, parts } = a.served;
     out.push(`  bodies served to clients: ${cache.bodies} from the cache (${megabytes(cache.bytes)}), ${upstream.bodies} fetched from upstream for them (${megabytes(upstream.bytes)})`);
     out.push(`  MIME parts served to clients: ${parts.cache} cut from cached bodies, ${parts.upstream} fetched from upstream`);
+    out.push(`  upstream traffic since the start: ${megabytes(a.upstreamTraffic.read)} read, ${megabytes(a.upstreamTraffic.written)} written`);
   }
   return `${out.join('\n')}\n`;
 }

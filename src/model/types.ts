@@ -50,6 +50,12 @@ export interface FolderListEntry {
   subscribed: boolean;
 }
 
+/** Bytes read from and written to upstream. */
+export interface Traffic {
+  read: number;
+  written: number;
+}
+
 /** What a SELECT/EXAMINE or STATUS upstream tells about a folder. */
 export interface FolderStatus {
   uidValidity: number;

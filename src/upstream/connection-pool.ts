@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { CLIENT_UPSTREAM_WAIT_MS, POOL_DRAIN_MS, UPSTREAM_IDLE_CLOSE_MS, UPSTREAM_RETRY_MS } from '../model/limits.js';
-import type { FolderPath, FolderStatus } from '../model/types.js';
+import type { FolderPath, FolderStatus, Traffic } from '../model/types.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 
 /** Who is waiting: a client's own request always goes before work the proxy does on its own. */
@@ -60,6 +60,9 @@ export class ConnectionPool extends EventEmitter {
   /** After a failed connect: fail fast until then. */
   private unreachableUntil = 0;
   private offline = false;
+  /** What the connections that closed read and wrote; those open are asked when counted. */
+  private readonly spent: Traffic = { read: 0, written: 0 };
+  private readonly counted = new Set<UpstreamConnection>();
 
   constructor(
     private readonly connect: Connect,
@@ -107,6 +110,7 @@ export class ConnectionPool extends EventEmitter {
     try {
       const conn = await this.connect();
       this.noteReachable();
+      this.count(conn);
       return conn;
     } catch (err) {
       if (isProxyError(err, 'UPSTREAM_UNAVAILABLE')) this.noteUnreachable(err);
@@ -116,6 +120,17 @@ export class ConnectionPool extends EventEmitter {
 
   get connectionCount(): number {
     return this.all.size;
+  }
+
+  /** Bytes read from and written to upstream since the start by the account's connections, the dedicated ones too. */
+  get traffic(): Traffic {
+    const total = { ...this.spent };
+    for (const conn of this.counted) {
+      const { read, written } = conn.traffic;
+      total.read += read;
+      total.written += written;
+    }
+    return total;
   }
 
   run<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
@@ -337,9 +352,21 @@ export class ConnectionPool extends EventEmitter {
 
   private track(conn: UpstreamConnection): void {
     this.all.add(conn);
+    this.count(conn);
     conn.once('close', () => {
       this.forget(conn);
       this.dispatch();
+    });
+  }
+
+  /** Counts a connection's traffic in the account's. */
+  private count(conn: UpstreamConnection): void {
+    this.counted.add(conn);
+    conn.once('close', () => {
+      const { read, written } = conn.traffic;
+      this.spent.read += read;
+      this.spent.written += written;
+      this.counted.delete(conn);
     });
   }
 

@@ -4,7 +4,7 @@ import { ImapFlow, type MailboxObject } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { IDLE_RETRY_MS, MAX_REPORTED_UIDS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_RENEW_MS, UPSTREAM_LOGOUT_WAIT_MS } from '../model/limits.js';
-import type { FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
+import type { FolderListEntry, FolderPath, FolderStatus, Traffic, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
 import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
 import { atom, sequence, tokenString, type Token } from './imap-tokens.js';
@@ -189,6 +189,12 @@ export class UpstreamConnection extends EventEmitter {
 
   get usable(): boolean {
     return !this.closed && this.client.usable;
+  }
+
+  /** Bytes read from and written to upstream on this connection so far. */
+  get traffic(): Traffic {
+    const { received, sent } = this.client.stats();
+    return { read: received, written: sent };
   }
 
   /** TLS from the start (imaps) or after STARTTLS. */

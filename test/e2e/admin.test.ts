@@ -78,7 +78,7 @@ describe('admin commands', () => {
       version: string;
       clients: number;
       rssAnonMb: number;
-      accounts: { user: string; served: { cache: { bodies: number }; upstream: { bodies: number } } }[];
+      accounts: { user: string; served: { cache: { bodies: number }; upstream: { bodies: number; bytes: number } }; upstreamTraffic: { read: number; written: number } }[];
     };
     assert.equal(parsed.running, true);
     assert.match(parsed.version, /^\d+\.\d+\.\d+/);
@@ -88,7 +88,11 @@ describe('admin commands', () => {
     // 60 bodies fetched cold, 60 again after the clear; then read back from the cache
     assert.equal(parsed.accounts[0]?.served.upstream.bodies, 120);
     assert.ok((parsed.accounts[0]?.served.cache.bodies ?? 0) > 0);
+    // every byte of those bodies came over the account's upstream connections, and more (commands, metadata)
+    const traffic = parsed.accounts[0]?.upstreamTraffic;
+    assert.ok(traffic && traffic.read > (parsed.accounts[0]?.served.upstream.bytes ?? Infinity) && traffic.written > 0, JSON.stringify(traffic));
     assert.match((await cli(['status', '--data', data])).stdout, /bodies served to clients: \d+ from the cache/);
+    assert.match((await cli(['status', '--data', data])).stdout, /upstream traffic since the start: [\d.]+ MB read/);
 
     const socket = statSync(path.join(data, 'admin.sock'));
     assert.ok(socket.isSocket());

@@ -71,6 +71,7 @@ class FakeConnection extends EventEmitter {
   selectedPath: string | null = null;
   selectedReadOnly = true;
   readonly qresyncEnabled = false;
+  readonly traffic = { read: 0, written: 0 };
 
   constructor(private readonly folder: FakeFolder) {
     super();
