@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""IMAP client sessions for the scale scenario (bench/scale.ts), timed on the client side.
+"""IMAP client sessions for the scale and nocondstore scenarios (bench/scale.ts, nocondstore.ts), timed on the client side.
 
   session HOST PORT                  what Thunderbird does on a new profile: SELECT INBOX, then a
                                      UID FETCH 1:* of sizes, flags and the header fields of its list
@@ -8,10 +8,14 @@
                                      pass, then the timed one); medians per command
   changed HOST PORT MODSEQ           SELECT INBOX, then UID FETCH 1:* (FLAGS) (CHANGEDSINCE MODSEQ)
   store HOST PORT UIDS FLAG          UID STORE UIDS +FLAGS (FLAG); prints the HIGHESTMODSEQ before
+  flags HOST PORT FOLDER             SELECT FOLDER, then UID FETCH 1:* (FLAGS); a digest of every UID
+                                     and its flags (\Recent left out: it belongs to the session)
+  change HOST PORT FOLDER SPEC       in FOLDER, per ;-separated step of SPEC, `UIDS +FLAGS (...)` or
+                                     `UIDS expunge` (UID STORE +FLAGS.SILENT (\Deleted), UID EXPUNGE)
 
 Each prints one JSON object. User test, password pass.
 """
-import json, re, socket, statistics, sys, time
+import hashlib, json, re, socket, statistics, sys, time
 
 THUNDERBIRD_FETCH = ('UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date '
                      'Message-ID References In-Reply-To Content-Type)])')
@@ -27,7 +31,7 @@ class Client:
         self.file.readline()
         self.command('LOGIN test pass')
 
-    def command(self, text):
+    def command(self, text, on_fetch=None):
         self.tag += 1
         tag = b'x%d ' % self.tag
         self.sock.sendall(tag + text.encode() + b'\r\n')
@@ -38,6 +42,8 @@ class Client:
                 raise SystemExit(f'connection closed during {text}')
             if re.match(rb'\* \d+ FETCH ', line):
                 fetched += 1
+                if on_fetch:
+                    on_fetch(line)
             while line.endswith(b'}\r\n'):
                 literal = re.search(rb'\{(\d+)\}\r\n$', line)
                 self.file.read(int(literal.group(1)))
@@ -99,7 +105,39 @@ def store(host, port, uids, flag):
     return {'highestModseqBefore': highest}
 
 
+def flags(host, port, folder):
+    client = Client(host, port)
+    select, _ = timed(client, f'SELECT "{folder}"')
+    seen = {}
+
+    def note(line):
+        uid = re.search(rb'UID (\d+)', line)
+        listed = re.search(rb'FLAGS \(([^)]*)\)', line)
+        if uid and listed:
+            seen[int(uid.group(1))] = b' '.join(sorted(f for f in listed.group(1).split() if f.lower() != b'\\recent'))
+
+    start = time.perf_counter()
+    messages, _ = client.command('UID FETCH 1:* (FLAGS)', note)
+    fetch = time.perf_counter() - start
+    digest = hashlib.sha256(b'\n'.join(b'%d %s' % (uid, seen[uid]) for uid in sorted(seen))).hexdigest()
+    return {'selectSeconds': select, 'fetchSeconds': fetch, 'messages': messages, 'digest': digest}
+
+
+def change(host, port, folder, spec):
+    client = Client(host, port)
+    client.command(f'SELECT "{folder}"')
+    for step in spec.split(';'):
+        uids, what = step.split(' ', 1)
+        if what == 'expunge':
+            client.command(f'UID STORE {uids} +FLAGS.SILENT (\\Deleted)')
+            client.command(f'UID EXPUNGE {uids}')
+        else:
+            client.command(f'UID STORE {uids} {what}')
+    return {}
+
+
 if __name__ == '__main__':
     kind, host, port, *rest = sys.argv[1:]
-    run = {'session': session, 'latency': lambda h, p, n: latency(h, p, int(n)), 'changed': changed, 'store': store}[kind]
+    run = {'session': session, 'latency': lambda h, p, n: latency(h, p, int(n)), 'changed': changed, 'store': store, 'flags': flags,
+           'change': change}[kind]
     print(json.dumps(run(host, port, *rest)))

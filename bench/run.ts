@@ -1,9 +1,9 @@
 // npm run bench: speed and memory of the proxy, measured against baselines taken in the same run.
 //
-//   node dist/bench/run.js [--only startup,local,wan,memory,parts,append,stress,scale,sort,oauth] [--runs 3] [--messages 2000] [--wan-messages 300]
+//   node dist/bench/run.js [--only startup,local,wan,memory,parts,append,stress,scale,nocondstore,sort,oauth] [--runs 3] [--messages 2000] [--wan-messages 300]
 //                          [--memory-messages 1000,10000] [--big-message-mb 200] [--small-messages 20]
 //                          [--stall-timeout 300] [--stress-secs 60] [--scale-messages 100000] [--sort-messages 10000] [--sort-large-messages 200000]
-//                          [--part-message-mb 37] [--oauth-minutes 5] [--results DIR]
+//                          [--nocondstore-messages 100000] [--part-message-mb 37] [--oauth-minutes 5] [--results DIR]
 //
 // The stress scenario runs Dovecot's imaptest where it is installed (../shared/eval/build-imaptest.sh).
 //
@@ -25,6 +25,7 @@ import { partsMarkdown, partsScenario, type PartsResults } from './parts.js';
 import { appendMarkdown, appendScenario, type AppendResults } from './append.js';
 import { startCachingRelay, startProxyProcess } from './proxy-process.js';
 import { startupMarkdown, startupScenario, type StartupResults } from './startup.js';
+import { noCondstoreMarkdown, noCondstoreScenario, type NoCondstoreResults } from './nocondstore.js';
 import { scaleMarkdown, scaleScenario, type ScaleResults } from './scale.js';
 import { sortMarkdown, sortScenario, type SortResults } from './sort.js';
 import { imaptestInstalled, stressMarkdown, stressScenario, type StressResults } from './stress.js';
@@ -33,7 +34,7 @@ import { startWanRelay } from './wan-relay.js';
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'startup,local,wan,memory,parts,append,stress,scale,sort,oauth' },
+    only: { type: 'string', default: 'startup,local,wan,memory,parts,append,stress,scale,nocondstore,sort,oauth' },
     runs: { type: 'string', default: '3' },
     messages: { type: 'string', default: '2000' },
     'wan-messages': { type: 'string', default: '300' },
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     'stall-timeout': { type: 'string', default: '300' },
     'stress-secs': { type: 'string', default: '60' },
     'scale-messages': { type: 'string', default: '100000' },
+    'nocondstore-messages': { type: 'string', default: '100000' },
     'sort-messages': { type: 'string', default: '10000' },
     'sort-large-messages': { type: 'string', default: '200000' },
     // a 37 MB attachment makes a message of about 50 MB
@@ -65,7 +67,7 @@ const RESULTS_DIR = args.results
   ? path.resolve(args.results)
   : path.resolve(import.meta.dirname, '../../bench/results');
 const only = new Set((args.only as string).split(','));
-const SCENARIOS = ['startup', 'local', 'wan', 'memory', 'parts', 'append', 'stress', 'scale', 'sort', 'oauth'];
+const SCENARIOS = ['startup', 'local', 'wan', 'memory', 'parts', 'append', 'stress', 'scale', 'nocondstore', 'sort', 'oauth'];
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(', ')})`);
 const memorySizes = (args['memory-messages'] as string).split(',').map(Number);
 if (memorySizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--memory-messages: a list of message counts, e.g. 1000,10000`);
@@ -323,6 +325,8 @@ function markdown(): string {
   if (stress) lines.push('', ...stressMarkdown(stress));
   const scale = results.scale as ScaleResults | undefined;
   if (scale) lines.push('', ...scaleMarkdown(scale));
+  const nocondstore = results.nocondstore as NoCondstoreResults | undefined;
+  if (nocondstore) lines.push('', ...noCondstoreMarkdown(nocondstore));
   const sort = results.sort as SortResults | undefined;
   if (sort) lines.push('', ...sortMarkdown(sort));
   const oauth = results.oauth as OAuthResults | undefined;
@@ -399,6 +403,10 @@ try {
     else log('\n== stress: skipped, imaptest is not installed (../shared/eval/build-imaptest.sh builds it)');
   }
   if (only.has('scale')) results['scale'] = await timed('scale', () => scaleScenario({ messages: Number(args['scale-messages']), runs: RUNS, freshDir }));
+  if (only.has('nocondstore')) {
+    const nocondstoreOptions = { messages: Number(args['nocondstore-messages']), flagChanges: 100, expunges: 10, freshDir };
+    results['nocondstore'] = await timed('nocondstore', () => noCondstoreScenario(nocondstoreOptions));
+  }
   if (only.has('sort')) results['sort'] = await timed('sort', () => sortScenario({ messages: Number(args['sort-messages']), largeFolderMessages: Number(args['sort-large-messages']), runs: RUNS, freshDir }));
   if (only.has('oauth')) results['oauth'] = await timed('oauth', () => oauthScenario({ minutes: oauthMinutes, freshDir }));
   await mkdir(RESULTS_DIR, { recursive: true });

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { generateCorpus } from '../support/corpus.js';
-import { withDovecot } from '../support/dovecot.js';
+import { OUTLOOK_CAPABILITIES, withDovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
 import { startTestProxy } from '../support/proxy.js';
 import { fetchItems, type RawImapClient, suiteClients } from '../support/raw-client.js';
@@ -116,8 +116,6 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
 
 
 /** What Outlook.com announces: no MULTIAPPEND, no BINARY (Dovecot's imap_capability). */
-const OUTLOOK_LIKE = 'IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+';
-
 const message = (n: number, extra = '') => `From: a@example.org\r\nSubject: multi ${n}\r\nMessage-ID: <multi-${n}-${extra}@example.org>\r\n\r\nbody ${n} ${extra}\r\n`;
 /** `APPEND box` of these messages, each a non-synchronizing literal, with its flags. */
 const multiAppend = (box: string, messages: { text: string; flags?: string }[]) =>
@@ -134,7 +132,7 @@ async function messagesIn(port: number, box: string): Promise<string[]> {
 }
 
 describe('MULTIAPPEND (RFC 3502), literals streamed upstream', () => {
-  for (const [name, upstreamCapabilities] of [['upstream with MULTIAPPEND', undefined], ['upstream without it (one APPEND each, taken back on failure)', OUTLOOK_LIKE]] as const) {
+  for (const [name, upstreamCapabilities] of [['upstream with MULTIAPPEND', undefined], ['upstream without it (one APPEND each, taken back on failure)', OUTLOOK_CAPABILITIES]] as const) {
     test(`${name}: the messages land in order with their flags and APPENDUID; a refused one leaves none of them`, async () => {
       const upstream = upstreamCapabilities ? await withDovecot({ capabilities: upstreamCapabilities }) : dovecot;
       const front = upstreamCapabilities ? await startTestProxy(upstream) : proxy;
@@ -196,7 +194,7 @@ describe('BINARY (RFC 3516), passed through to upstream', () => {
     assert.match(String((await clients[1]!.command(`UID FETCH ${uid} (BINARY[1])`)).untagged[0]), /FLAGS \([^)]*\\Seen/);
     // a NUL in the content: a literal8 (RFC 3516 4.3)
     assert.match(String((await clients[1]!.command(`UID FETCH ${uid} (BINARY.PEEK[2])`)).untagged[0]), /BINARY\[2\] ~\{/);
-    const cutDown = await withDovecot({ capabilities: OUTLOOK_LIKE });
+    const cutDown = await withDovecot({ capabilities: OUTLOOK_CAPABILITIES });
     const front = await startTestProxy(cutDown);
     assert.doesNotMatch((await (await connect(front.port)).command('CAPABILITY')).untagged.map(String).join(' '), /\bBINARY\b/);
   });
@@ -234,7 +232,7 @@ describe('LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819)', () => {
 
 describe('CATENATE (RFC 4469), assembled by the proxy', () => {
   test('TEXT parts and URLs of messages and sections build the message Dovecot builds, from any upstream; a bad URL leaves nothing', async () => {
-    const cutDown = await withDovecot({ capabilities: OUTLOOK_LIKE });
+    const cutDown = await withDovecot({ capabilities: OUTLOOK_CAPABILITIES });
     await deliver(cutDown.mailDir(), generateCorpus({ seed: 24, messages: 40, folders: 'INBOX:1' }));
     const front = await startTestProxy(cutDown);
     const text = (t: string) => `TEXT {${Buffer.byteLength(t)}+}\r\n${t}`;

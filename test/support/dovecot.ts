@@ -73,6 +73,9 @@ export interface Dovecot {
   setPassword(user: string, pass: string): Promise<void>;
 }
 
+/** `capabilities` for a Dovecot that announces what Microsoft 365 and Outlook.com do: no CONDSTORE, QRESYNC, NOTIFY, ESEARCH, MULTIAPPEND. */
+export const OUTLOOK_CAPABILITIES = 'IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+';
+
 const DEFAULT_USERS: DovecotUser[] = [{ user: 'test', pass: 'pass' }];
 // Dovecot refuses mail access as root: mail belongs to this numeric uid/gid (no passwd entry needed).
 const MAIL_ID = 5000;
