@@ -44,6 +44,19 @@ export const READ_AHEAD_MESSAGES = 2000;
 /** Metadata fetched upstream is written to LevelDB in batches of this many messages. */
 export const META_WRITE_BATCH = 500;
 
+/** Without CONDSTORE upstream, a full sync compares every message's flags with upstream's in
+ * ranges of this many messages, newest first: one `UID FETCH a:b (FLAGS)` each (about 35 bytes a
+ * message), the cached metadata of the next range read meanwhile (two ranges' records in memory). */
+export const FLAG_SCAN_BATCH = 5000;
+
+/** Without CONDSTORE upstream, a quick sync finds expunged messages by counting (sync/expunge-finder.ts):
+ * up to this many sample UIDs per command, this many per span of the folder that lost messages; a
+ * span this small is listed whole instead; more messages gone than this are found by listing. */
+export const EXPUNGE_PROBES = 1024;
+export const EXPUNGE_PROBES_PER_SPAN = 32;
+export const EXPUNGE_LIST_MAX = 256;
+export const EXPUNGE_FIND_MAX = 1000;
+
 /** Metadata read for a whole folder (a status from the cache, the background sync's sizes) goes
  * this many records at a time. */
 export const METADATA_SCAN_BATCH = 1000;

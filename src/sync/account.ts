@@ -204,7 +204,7 @@ export class Account extends EventEmitter implements AccountContext {
 
   /** Upstream reports a change made elsewhere (see AccountWatcher). */
   folderChanged(path: FolderPath, status?: FolderStatus): void {
-    this.folder(path).invalidate(status);
+    this.folder(path).invalidate(status, 'full');
   }
 
   pollStatus(path: FolderPath): Promise<FolderStatus> {

@@ -1,18 +1,18 @@
 import type { FolderRecord } from '../cache/cache-store.js';
 import { clientModseq } from '../cache/records.js';
-import { META_WRITE_BATCH } from '../model/limits.js';
-import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
+import type { FolderPath, FolderStatus, Uid } from '../model/types.js';
 import { indexOfUid, mergeSorted, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange } from '../model/uid-set.js';
 import type { UpstreamFetch } from '../upstream/fetch-parse.js';
 import { atom, type Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
+import { findExpunged } from './expunge-finder.js';
+import { scanFlags } from './flag-scan.js';
 import { ModseqAssigner } from './modseq-assigner.js';
+import { SyncFindings } from './sync-findings.js';
 import type { FolderChanges } from './update-journal.js';
 
 const META_ITEMS = ['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'];
-
-const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((flag) => b.includes(flag));
 
 /** A folder generation as a sync starts from. */
 export interface SyncInput {
@@ -32,97 +32,95 @@ export interface SyncResult {
 }
 
 /**
+ * How much a sync looks at where upstream has no CONDSTORE (with CONDSTORE it asks what changed
+ * since, whatever the scope): `full` compares every message's flags with upstream's (a client's
+ * SELECT or NOOP); `quick` finds new mail and expunges only, at a cost that does not grow with
+ * the folder (the watcher's news of a folder no client has open).
+ */
+export type SyncScope = 'full' | 'quick';
+
+/**
  * Brings a folder generation's cached metadata up to date with upstream, on a connection that
  * has the folder selected and the status it just reported, and says what it found; the folder
- * applies it (folder.ts). New and changed metadata is written as it arrives, in batches. One
- * round trip when upstream has QRESYNC (UID FETCH 1:* ... (CHANGEDSINCE m VANISHED)), a full
- * flag fetch when it has no CONDSTORE. `quiet`: a new generation's first fill, which no session
- * is told of: its new messages are not listed one by one (a 1,000,000-message folder would
- * otherwise hold an object per message until the end).
+ * applies it (folder.ts). New and changed metadata is written as it arrives, in batches.
+ * - With CONDSTORE: one `UID FETCH 1:* (...) (CHANGEDSINCE m [VANISHED])`.
+ * - Without: new mail is `UID FETCH <uidnext>:*`; a full sync compares flags range by range,
+ *   newest first, which also shows what went (flag-scan.ts); a quick one counts what went and
+ *   finds it by bisection (expunge-finder.ts).
+ * Either way the result must add up to the message count upstream reports now; where it does not
+ * (the folder changed meanwhile), upstream is asked which UIDs exist.
+ * `quiet`: a new generation's first fill, which no session is told of: its new messages are not
+ * listed one by one (a 1,000,000-message folder would otherwise hold an object per message).
  */
-export async function syncFolder(input: SyncInput, conn: UpstreamConnection, status: FolderStatus, options: { quiet?: boolean } = {}): Promise<SyncResult> {
+export async function syncFolder(
+  input: SyncInput,
+  conn: UpstreamConnection,
+  status: FolderStatus,
+  options: { quiet?: boolean; scope?: SyncScope } = {},
+): Promise<SyncResult> {
   const { store } = input.account;
   let record = input.record;
   const fid = record.fid;
   if (status.keywords && status.keywords.join(' ') !== (record.keywords ?? []).join(' ')) record = { ...record, keywords: status.keywords };
-  const changes: FolderChanges = { added: [], expunged: [], flagged: [] };
   const known = input.uids;
   const condstore = status.highestModseq !== '0';
   const unchanged = record.highestModseq === status.highestModseq && record.uidNext === status.uidNext && known.length === status.messages;
   if (condstore && !status.stale && unchanged) {
-    return { record, uids: known as Uid[], changes, modseqBase: clientModseq(record) + 1 };
+    return { record, uids: known as Uid[], changes: { added: [], expunged: [], flagged: [] }, modseqBase: clientModseq(record) + 1 };
   }
 
   // what changed gets the proxy's own modseqs, upstream's where they are higher
   const modseqs = new ModseqAssigner(clientModseq(record));
-  const incremental = condstore && record.highestModseq !== '0' && known.length > 0;
-  // without anything cached, nothing can have gone: no set of every UID upstream has
-  const seen = incremental || known.length === 0 ? undefined : new Set<Uid>();
-  /** New messages' UIDs; `quiet` (a new generation's first fill, nobody's news): not listed in the changes too. */
-  const addedUids: Uid[] = [];
-  const vanished: UidRange[] = [];
-  let pending: MessageMeta[] = [];
-  let maxUid = 0;
-  /** The highest modseq among what the fetch reported: a stale status's HIGHESTMODSEQ is old. */
-  let maxModseq = BigInt(record.highestModseq);
-
-  /** Writes a batch of fetched metadata; flag changes of known messages are compared with the cache. */
-  const flush = async () => {
-    const batch = pending;
-    pending = [];
-    const knownMetas = batch.filter((meta) => indexOfUid(known, meta.uid) >= 0);
-    const before = knownMetas.length ? await store.getMetas(fid, knownMetas.map((m) => m.uid)) : [];
-    knownMetas.forEach((meta, i) => {
-      const old = before[i];
-      const flagsChanged = !old || !sameFlags(old.flags, meta.flags);
-      meta.modseq = flagsChanged || !old ? String(modseqs.next(meta.modseq)) : old.modseq;
-      if (flagsChanged) changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
-    });
-    for (const meta of batch) {
-      if (indexOfUid(known, meta.uid) >= 0) continue;
-      meta.modseq = String(modseqs.next(meta.modseq));
-      addedUids.push(meta.uid);
-      if (!options.quiet) changes.added.push({ uid: meta.uid, modseq: meta.modseq });
-    }
-    await store.putMetas(fid, batch);
-  };
-
-  /** Keywords on messages that the folder's record does not list yet (a stale status has no FLAGS list). */
-  const keywords = new Set(record.keywords ?? []);
-  const newKeywords: string[] = [];
-  const onFetch = async (fetched: UpstreamFetch) => {
-    seen?.add(fetched.uid);
-    for (const flag of fetched.flags ?? []) {
-      if (flag.startsWith('\\') || keywords.has(flag)) continue;
-      keywords.add(flag);
-      newKeywords.push(flag);
-    }
-    if (fetched.size === undefined || fetched.internalDate === undefined || fetched.flags === undefined) {
-      return; // an unsolicited flag update: the fetch itself reports the current flags
-    }
-    maxUid = Math.max(maxUid, fetched.uid);
-    if (fetched.modseq && BigInt(fetched.modseq) > maxModseq) maxModseq = BigInt(fetched.modseq);
-    pending.push({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate });
-    if (pending.length >= META_WRITE_BATCH) await flush();
-  };
-
+  const findings = new SyncFindings(store, fid, known, modseqs, record, !!options.quiet);
   const items: Token[] = [...META_ITEMS, ...(condstore ? ['MODSEQ'] : [])].map(atom);
-  await conn.uidFetch('1:*', items, onFetch, {
-    ...(incremental
-      ? {
-          modifiers: [atom('CHANGEDSINCE'), atom(record.highestModseq), ...(conn.qresyncEnabled ? [atom('VANISHED')] : [])],
-          onVanished: (set: string) => vanished.push(...parseUidRanges(set)),
-        }
-      : {}),
-  });
-  await flush();
+  const onFetch = async (fetched: UpstreamFetch) => {
+    // an unsolicited flag update has no size or date: the fetch itself reports the current flags
+    if (fetched.size === undefined || fetched.internalDate === undefined || fetched.flags === undefined) return;
+    await findings.fetchedWhole({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate });
+  };
+  /** Whole metadata of these messages (`n:*` names the last message when none is above n: only UIDs from `from` count). */
+  const fetchWhole = (set: string, from = 0) => conn.uidFetch(set, items, (fetched) => (fetched.uid >= from ? onFetch(fetched) : undefined));
+  /** Every cached message's flags compared with upstream's (flag-scan.ts): what went; messages the cache lacks are fetched whole. */
+  const scan = async () => {
+    const found = await scanFlags(conn, store, fid, known, record.uidNext, findings);
+    if (found.uncached.length) await fetchWhole(toSequenceSet(found.uncached));
+    return found.expunged;
+  };
 
-  let uids = mergeSorted(known, addedUids.slice().sort((a, b) => a - b));
-  const expunged = seen ? known.filter((uid) => !seen.has(uid)) : uidsInRanges(uids, vanished);
-  uids = removeSorted(uids, expunged);
+  let expunged: Uid[];
+  if (condstore && record.highestModseq !== '0' && known.length > 0) {
+    const vanished: UidRange[] = [];
+    await conn.uidFetch('1:*', items, onFetch, {
+      modifiers: [atom('CHANGEDSINCE'), atom(record.highestModseq), ...(conn.qresyncEnabled ? [atom('VANISHED')] : [])],
+      onVanished: (set: string) => vanished.push(...parseUidRanges(set)),
+    });
+    expunged = uidsInRanges(known, vanished);
+  } else {
+    // new mail: what is above the cache's UIDNEXT
+    const newMail = !status.stale && status.uidNext <= record.uidNext ? undefined : `${record.uidNext}:*`;
+    const last = known[known.length - 1];
+    if (options.scope === 'quick' && last !== undefined) {
+      // the last cached message's sequence number (or the first new one's) says how many of the cached ones are left
+      let lastSeq: number | undefined;
+      let belowNew: number | undefined;
+      await conn.uidFetch([last, ...(newMail ? [newMail] : [])].join(','), items, async (fetched) => {
+        if (fetched.uid === last) lastSeq = fetched.seq;
+        if (fetched.uid < record.uidNext) return;
+        belowNew ??= fetched.seq - 1;
+        await onFetch(fetched);
+      });
+      const left = lastSeq ?? belowNew ?? conn.messageCount ?? status.messages;
+      expunged = (await findExpunged(conn, known, known.length - left)) ?? (await scan());
+    } else {
+      if (newMail) await fetchWhole(newMail, record.uidNext);
+      expunged = await scan();
+    }
+  }
+  await findings.flush();
 
-  if (uids.length !== status.messages) {
-    // no QRESYNC, or the folder changed while we looked: ask upstream which UIDs exist
+  let uids = removeSorted(mergeSorted(known, findings.addedUids.slice().sort((a, b) => a - b)), expunged);
+  if (uids.length !== (conn.messageCount ?? status.messages)) {
+    // the folder changed while we looked: ask upstream which UIDs exist
     const existing = await conn.uidSearch([atom('ALL')]);
     existing.sort((a, b) => a - b);
     const existingSet = new Set(existing);
@@ -131,22 +129,24 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     uids = removeSorted(uids, gone);
     const missing = existing.filter((uid) => indexOfUid(uids, uid) < 0);
     if (missing.length > 0) {
-      const before = addedUids.length;
-      await conn.uidFetch(toSequenceSet(missing), items, onFetch);
-      await flush();
-      uids = mergeSorted(uids, addedUids.slice(before).sort((a, b) => a - b));
+      const before = findings.addedUids.length;
+      await fetchWhole(toSequenceSet(missing));
+      await findings.flush();
+      uids = mergeSorted(uids, findings.addedUids.slice(before).sort((a, b) => a - b));
     }
   }
 
-  changes.expunged = expunged.sort((a, b) => a - b);
-  if (expunged.length) changes.expungedAt = modseqs.expunged();
+  const { changes, newKeywords } = findings;
+  changes.expunged = [...new Set(expunged)].sort((a, b) => a - b);
+  if (changes.expunged.length) changes.expungedAt = modseqs.expunged();
   changes.added.sort((a, b) => a.uid - b.uid);
   const modseq = modseqs.counter(condstore ? Number(status.highestModseq) : 0);
+  const maxModseq = findings.maxModseq;
   const next: FolderRecord = {
     ...record,
     ...(newKeywords.length ? { keywords: [...(record.keywords ?? []), ...newKeywords] } : {}),
     // UIDNEXT never goes down: a stale status's is at most the record's
-    uidNext: Math.max(status.uidNext, status.stale ? record.uidNext : 0, maxUid + 1),
+    uidNext: Math.max(status.uidNext, status.stale ? record.uidNext : 0, findings.maxUid + 1),
     highestModseq: status.stale && condstore ? String(maxModseq > BigInt(status.highestModseq) ? maxModseq : BigInt(status.highestModseq)) : status.highestModseq,
     messages: uids.length,
     lastSync: Date.now(),

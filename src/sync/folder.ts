@@ -15,7 +15,7 @@ import { sortMessages } from './sort/sort-messages.js';
 import type { SortStep } from './sort/sort-program.js';
 import { threadMessages, type ThreadAlgorithm } from './sort/threads.js';
 import { gatherFetchData, type FetchData, type FetchNeeds } from './fetch-data.js';
-import { syncFolder, type SyncResult } from './folder-sync.js';
+import { syncFolder, type SyncResult, type SyncScope } from './folder-sync.js';
 import { FolderGeneration } from './generation.js';
 import { ModseqAssigner } from './modseq-assigner.js';
 import { UpdateJournal, type FolderChanges } from './update-journal.js';
@@ -44,7 +44,8 @@ export class Folder extends EventEmitter {
   readonly journal = new UpdateJournal();
   private current: FolderGeneration | undefined;
   private loading: Promise<void> | undefined;
-  private syncing: Promise<void> | undefined;
+  /** The sync under way, and how much it looks at. */
+  private syncing: { done: Promise<void>; scope: SyncScope } | undefined;
   private lastStatus: { status: FolderStatus; at: number } | undefined;
   /** The last of the steps that give changes modseqs (changingModseqs). */
   private modseqStep: Promise<void> = Promise.resolve();
@@ -118,45 +119,53 @@ export class Folder extends EventEmitter {
   }
 
   /**
-   * Brings the cache up to date with upstream; concurrent callers share one sync. While upstream
-   * is unreachable a folder that has a cache is served as cached.
+   * Brings the cache up to date with upstream, unless a status upstream gave a moment ago shows
+   * it is; concurrent callers share one sync. `scope` (folder-sync.ts): a quick sync where only
+   * new mail and expunges matter. While upstream is unreachable a folder that has a cache is
+   * served as cached.
    */
-  async sync(priority: Priority = Priority.Client): Promise<void> {
+  async sync(priority: Priority = Priority.Client, scope: SyncScope = 'full'): Promise<void> {
     await this.load();
-    if (this.isFresh()) return;
-    await this.syncNow(priority);
+    if (this.isFresh(scope)) return;
+    await this.syncNow(priority, scope);
   }
 
   /**
    * Asks upstream now, even right after it reported a status (a SELECT, a NOOP: what the client
-   * is told must be upstream's state at that moment; one round trip when nothing changed).
+   * is told must be upstream's state at that moment; one round trip when nothing changed where
+   * upstream has CONDSTORE, a comparison of every message's flags where it has not).
    */
   async refresh(): Promise<void> {
     await this.load();
-    await this.syncNow(Priority.Client);
+    await this.syncNow(Priority.Client, 'full');
   }
 
-  private async syncNow(priority: Priority): Promise<void> {
+  private async syncNow(priority: Priority, scope: SyncScope): Promise<void> {
     try {
-      await this.syncWithUpstream(priority);
+      await this.syncWithUpstream(priority, scope);
     } catch (err) {
       if (this.current && isProxyError(err, 'UPSTREAM_UNAVAILABLE')) return;
       throw err;
     }
   }
 
-  private syncWithUpstream(priority: Priority): Promise<void> {
-    this.syncing ??= (async () => {
+  /** A sync under way serves whoever asks for as much as it looks at; a full one asked for during a quick one follows it. */
+  private syncWithUpstream(priority: Priority, scope: SyncScope): Promise<void> {
+    const running = this.syncing;
+    if (running && (running.scope === 'full' || scope === 'quick')) return running.done;
+    const done = (async () => {
+      await running?.done.catch(() => undefined);
       // each failed attempt was on a connection that is gone now: a new one selects the folder
-      while (!(await this.syncOnce(priority)));
+      while (!(await this.syncOnce(priority, scope)));
     })().finally(() => {
-      this.syncing = undefined;
+      if (this.syncing?.done === done) this.syncing = undefined;
     });
-    return this.syncing;
+    this.syncing = { done, scope };
+    return done;
   }
 
   /** One sync on one connection; false when that connection was lost before the sync began. */
-  private syncOnce(priority: Priority): Promise<boolean> {
+  private syncOnce(priority: Priority, scope: SyncScope): Promise<boolean> {
     return this.account.pool.run({ folder: this.path, priority }, async (conn, opened) => {
       // a connection already on this folder: its SELECT is old
       const big = (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
@@ -167,7 +176,7 @@ export class Folder extends EventEmitter {
       const known = this.current?.record.uidValidity === status.uidValidity ? this.current : undefined;
       const generation = known ?? (await this.startGeneration(status.uidValidity));
       const before = this.highestModseq();
-      const result = await syncFolder(generation, conn, status, { quiet: !known });
+      const result = await syncFolder(generation, conn, status, { quiet: !known, scope });
       // a new generation has no session yet: its first fill is nobody's news
       await this.apply(generation, result, !!known);
       // from here on every change reaches the journal: CHANGEDSINCE above this needs no scan
@@ -488,28 +497,31 @@ export class Folder extends EventEmitter {
   }
 
   /**
-   * Upstream changed (as a write through the proxy or the account watcher says): the next SELECT
-   * asks again unless upstream gave the new status, and a folder in use is resynced now, so the
-   * sessions that have it selected hear of the change.
+   * Upstream changed (as the account watcher says): the next SELECT asks again unless upstream
+   * gave the new status, and a folder in use is resynced now, as far as `scope` says, so the
+   * sessions that have it selected hear of the change. A status that shows the cache as it is
+   * (a watcher's first poll of the folder) changes nothing.
    */
-  invalidate(status?: FolderStatus): void {
+  invalidate(status: FolderStatus | undefined, scope: SyncScope): void {
     if (status) this.noteStatus(status);
     else this.lastStatus = undefined;
+    if (scope === 'quick' && this.isFresh(scope)) return;
     this.emit('changed');
     if (this.current) {
-      this.sync(Priority.ReadAhead).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'background resync failed'));
+      this.sync(Priority.ReadAhead, scope).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'background resync failed'));
     }
   }
 
   /**
-   * A write through the proxy changed the folder upstream: a folder in use is resynced before the
-   * write's client is answered, so every session that has it selected hears of the new messages
-   * at its next command (RFC 3501 6.3.11: EXISTS after an APPEND to the selected mailbox).
+   * A write through the proxy changed the folder upstream (messages came or went): a folder in
+   * use is resynced before the write's client is answered, so every session that has it selected
+   * hears of the new messages at its next command (RFC 3501 6.3.11: EXISTS after an APPEND to the
+   * selected mailbox).
    */
   async resync(): Promise<void> {
     this.lastStatus = undefined;
     await this.load();
-    if (this.current) await this.syncNow(Priority.Client).catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'resync after a write failed'));
+    if (this.current) await this.syncNow(Priority.Client, 'quick').catch((err: unknown) => this.account.log.debug({ err, folder: this.path }, 'resync after a write failed'));
     this.emit('changed');
   }
 
@@ -540,14 +552,18 @@ export class Folder extends EventEmitter {
     return record ? clientModseq(record) : 0;
   }
 
-  /** The cached state matches a status upstream gave within the last few seconds. */
-  private isFresh(): boolean {
+  /**
+   * The cached state matches a status upstream gave within the last few seconds: as far as
+   * `scope` asks (without CONDSTORE a status shows nothing of flags: only a quick sync can be
+   * spared by it).
+   */
+  private isFresh(scope: SyncScope): boolean {
     const generation = this.current;
     const status = this.recentStatus();
     if (!generation || !status) return false;
     const { record } = generation;
     return (
-      status.highestModseq !== '0' &&
+      (status.highestModseq !== '0' || scope === 'quick') &&
       record.uidValidity === status.uidValidity &&
       record.uidNext === status.uidNext &&
       record.highestModseq === status.highestModseq &&

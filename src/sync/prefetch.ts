@@ -123,7 +123,7 @@ export class Prefetcher {
     for (const entry of entries) {
       if (!isSelectable(entry)) continue;
       const folder = this.account.folder(entry.path);
-      await folder.sync(Priority.Background);
+      await folder.sync(Priority.Background, 'quick');
       if (folder.generation) generations.push(folder.generation);
     }
     const plans: { generation: FolderGeneration; uids: readonly Uid[] }[] = [];

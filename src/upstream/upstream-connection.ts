@@ -206,6 +206,11 @@ export class UpstreamConnection extends EventEmitter {
     return this.selected?.path ?? null;
   }
 
+  /** The selected folder's message count as upstream last reported it (EXISTS, EXPUNGE); undefined with none selected. */
+  get messageCount(): number | undefined {
+    return this.client.mailbox ? this.client.mailbox.exists : undefined;
+  }
+
   get selectedReadOnly(): boolean {
     return this.selected?.readOnly ?? true;
   }

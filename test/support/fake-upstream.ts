@@ -93,6 +93,10 @@ class FakeConnection extends EventEmitter {
     this.emit('close');
   }
 
+  get messageCount(): number {
+    return this.folder.messages.size;
+  }
+
   async uidSearch(): Promise<number[]> {
     this.folder.calls.push({ command: 'search', detail: 'ALL' });
     return [...this.folder.messages.keys()];
@@ -103,10 +107,13 @@ class FakeConnection extends EventEmitter {
     const atoms = items as AtomToken[];
     this.folder.calls.push({ command: 'fetch', detail: `${uidSet} ${atoms.map(describe).join(' ')}` });
     const changedSince = options.modifiers ? Number((options.modifiers[1] as AtomToken).value) : 0;
-    for (const uid of uidsOf(uidSet, this.folder.uidNext - 1)) {
+    // answered in the order of the messages, once each, with their sequence numbers
+    const all = [...this.folder.messages.keys()].sort((a, b) => a - b);
+    const asked = new Set(uidsOf(uidSet, all[all.length - 1] ?? 0));
+    for (const [index, uid] of all.entries()) {
       const message = this.folder.messages.get(uid);
-      if (!message || message.modseq <= changedSince) continue;
-      const fetched: UpstreamFetch = { seq: 0, uid, sections: new Map() };
+      if (!asked.has(uid) || !message || message.modseq <= changedSince) continue;
+      const fetched: UpstreamFetch = { seq: index + 1, uid, sections: new Map() };
       for (const item of atoms) {
         if (item.value === 'FLAGS') fetched.flags = [...message.flags];
         if (item.value === 'RFC822.SIZE') fetched.size = message.body.length;
@@ -126,7 +133,7 @@ function describe(item: AtomToken): string {
   return item.partial ? `${item.value}[]<${item.partial.join('.')}>` : item.value;
 }
 
-/** The UIDs of a UID set ("1:*", "3,5:7"), `*` being `max`. */
+/** The UIDs of a UID set ("1:*", "3,5:7"), `*` being `max` (the highest UID there is: `n:*` names it when n is above). */
 function uidsOf(set: string, max: number): number[] {
   const uids: number[] = [];
   for (const part of set.split(',')) {

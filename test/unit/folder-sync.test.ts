@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import type { CacheStore, FolderRecord } from '../../src/cache/cache-store.js';
 import { RECORD_VERSION } from '../../src/cache/records.js';
 import type { AccountContext } from '../../src/sync/account-context.js';
-import { syncFolder, type SyncInput } from '../../src/sync/folder-sync.js';
+import { FLAG_SCAN_BATCH } from '../../src/model/limits.js';
+import { syncFolder, type SyncInput, type SyncScope } from '../../src/sync/folder-sync.js';
 import { withStore } from '../support/cache-store.js';
 import { FakeFolder } from '../support/fake-upstream.js';
 
@@ -17,11 +18,20 @@ const emptyRecord = (fid: string, uidValidity = 1): FolderRecord => ({
 });
 
 /** Syncs and writes the result's record, as the folder would; returns the result. */
-async function syncOnce(store: CacheStore, folder: FakeFolder, record: FolderRecord, uids: number[]) {
+async function syncOnce(store: CacheStore, folder: FakeFolder, record: FolderRecord, uids: number[], scope: SyncScope = 'full') {
   const conn = folder.connection();
   const status = await conn.open('INBOX', true);
   folder.calls.length = 0;
-  return syncFolder(input(store, record, uids), conn, status);
+  return syncFolder(input(store, record, uids), conn, status, { scope });
+}
+
+/** A folder without CONDSTORE of `count` messages, cached by a first sync. */
+async function cachedFolder(store: CacheStore, count: number) {
+  const folder = new FakeFolder();
+  folder.condstore = false;
+  for (let i = 0; i < count; i++) folder.add(`message ${i}`);
+  const first = await syncOnce(store, folder, emptyRecord(store.newFolderId()), []);
+  return { folder, first };
 }
 
 describe('syncFolder', () => {
@@ -116,6 +126,65 @@ describe('syncFolder', () => {
       assert.deepEqual(second.changes.flagged.map((f) => f.uid), [3], 'only the message whose flags changed');
       assert.ok(Number(second.changes.flagged[0]?.modseq) > before);
       assert.deepEqual(second.changes.added, []);
+    });
+  });
+
+  test('without CONDSTORE, a full sync fetches new mail whole from UIDNEXT and the cached messages\' FLAGS range by range from the newest; what a range leaves out went', async () => {
+    await withStore(async (store) => {
+      const count = FLAG_SCAN_BATCH + 5;
+      const { folder, first } = await cachedFolder(store, count);
+      folder.setFlags(2, ['\\Seen']);
+      folder.setFlags(count - 5, ['\\Flagged', '$Label']);
+      folder.expunge(3);
+      folder.expunge(count - 1);
+      const added = folder.add('new mail', ['\\Draft']);
+
+      const second = await syncOnce(store, folder, first.record, first.uids);
+      assert.deepEqual(folder.calls.map((c) => c.detail), [`${count + 1}:* UID FLAGS RFC822.SIZE INTERNALDATE`, `6:${count} FLAGS`, '1:5 FLAGS']);
+      assert.deepEqual(second.changes.flagged.map((f) => [f.uid, f.flags]), [[count - 5, ['\\Flagged', '$Label']], [2, ['\\Seen']]]);
+      assert.deepEqual(second.changes.expunged, [3, count - 1]);
+      assert.deepEqual(second.changes.added.map((a) => a.uid), [added]);
+      assert.equal(second.uids.length, count - 2 + 1);
+      assert.deepEqual(second.record.keywords, ['$Label']);
+      assert.equal(second.record.uidNext, added + 1);
+      assert.deepEqual((await store.getMetas(first.record.fid, [2, count - 5, added])).map((m) => m?.flags), [['\\Seen'], ['\\Flagged', '$Label'], ['\\Draft']]);
+    });
+  });
+
+  test('without CONDSTORE, a quick sync finds new mail and expunges by counting: no FLAGS of the cached messages asked for', async () => {
+    await withStore(async (store) => {
+      const { folder, first } = await cachedFolder(store, 3000);
+      folder.expunge(10);
+      folder.expunge(2500);
+      folder.setFlags(7, ['\\Seen']);
+      const added = folder.add('new mail');
+
+      const second = await syncOnce(store, folder, first.record, first.uids, 'quick');
+      assert.deepEqual(second.changes.expunged, [10, 2500]);
+      assert.deepEqual(second.changes.added.map((a) => a.uid), [added]);
+      assert.deepEqual(second.changes.flagged, [], 'flags are for a full sync');
+      assert.equal(second.uids.length, 3000 - 2 + 1);
+      const details = folder.calls.map((c) => c.detail);
+      assert.equal(details[0], `3000,3001:* UID FLAGS RFC822.SIZE INTERNALDATE`);
+      assert.ok(details.slice(1).every((d) => d.endsWith(' UID')), details.join('\n'));
+      assert.ok(details.length <= 4, `${details.length} commands`);
+
+      const third = await syncOnce(store, folder, second.record, second.uids, 'quick');
+      assert.equal(folder.calls.length, 1, 'nothing changed: one command');
+      assert.deepEqual(third.changes, { added: [], expunged: [], flagged: [] });
+    });
+  });
+
+  test('without CONDSTORE, a status from a connection that had the folder selected (stale): new mail is asked for whatever its UIDNEXT says', async () => {
+    await withStore(async (store) => {
+      const { folder, first } = await cachedFolder(store, 3);
+      const conn = folder.connection();
+      const selectedEarlier = { ...(await conn.open('INBOX', true)), stale: true };
+      const added = folder.add('new mail');
+      folder.calls.length = 0;
+      const second = await syncFolder(input(store, first.record, first.uids), conn, { ...selectedEarlier, messages: 4 }, { scope: 'quick' });
+      assert.deepEqual(second.changes.added.map((a) => a.uid), [added]);
+      assert.equal(second.record.uidNext, added + 1);
     });
   });
 });
