@@ -54,6 +54,7 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
       ? { prefetch: { mode: config.prefetch, ...(config.prefetchMaxSize !== undefined ? { maxBodySize: config.prefetchMaxSize } : {}) } }
       : {}),
     connectionsPerAccount: config.upstreamConnections,
+    pollIntervalMs: config.pollInterval,
     log,
   });
   let imap: RunningImapServer | undefined;

@@ -35,6 +35,12 @@ export const START_SETTINGS = [
   { key: 'maxConnectionsPerIp', name: 'max-connections-per-ip', arg: 'N', description: 'client connections at once from one address; local clients all come from 127.0.0.1 (default 250)' },
   { key: 'idleTimeout', name: 'idle-timeout', arg: 'DURATION', description: 'close a client connection silent for this long, e.g. 30m; IDLE keeps it open (default 30m)' },
   { key: 'loginTimeout', name: 'login-timeout', arg: 'DURATION', description: 'close a client connection that has not logged in within this, e.g. 60s (default 60s)' },
+  {
+    key: 'pollInterval',
+    name: 'poll-interval',
+    arg: 'DURATION',
+    description: 'without NOTIFY upstream: how often cached folders no client has open are asked for their STATUS, doubling up to 10m while nothing changes (default 1m)',
+  },
   { key: 'logLevel', name: 'log-level', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace (default info)', reloads: true },
 ] as const satisfies readonly SettingSpec[];
 

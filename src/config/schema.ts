@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_IP,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_UPSTREAM_CONNECTIONS,
   MIN_MAX_LINE_LENGTH,
   MIN_MAX_MESSAGE_SIZE,
@@ -204,6 +205,7 @@ export const startConfigSchema = z
     maxConnectionsPerIp: z.coerce.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
     idleTimeout: withParser(parseDuration).pipe(z.number().min(1000, 'must be at least 1s')).default(DEFAULT_IDLE_TIMEOUT_MS),
     loginTimeout: withParser(parseDuration).pipe(z.number().min(1000, 'must be at least 1s')).default(DEFAULT_LOGIN_TIMEOUT_MS),
+    pollInterval: withParser(parseDuration).pipe(z.number().min(1000, 'must be at least 1s')).default(DEFAULT_POLL_INTERVAL_MS),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .strict()

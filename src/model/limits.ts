@@ -91,6 +91,11 @@ export const RESELECT_MAX_MESSAGES = 10_000;
 export const WATCH_POLL_MS = 1_500;
 /** ... and of the folders NOTIFY sessions watch, this many per poll, in turn. */
 export const WATCH_POLL_NOTIFIED = 10;
+/** ... and every other cached folder, one STATUS at a time, every `poll-interval` (configurable;
+ * this is the default) while the account changes, twice as long after each round that found
+ * nothing, up to the maximum: an account left alone costs a round of STATUS every 10 minutes. */
+export const DEFAULT_POLL_INTERVAL_MS = 60_000;
+export const WATCH_POLL_BACKOFF_MAX_MS = 10 * 60_000;
 
 /** A watcher that lost its upstream connection retries after this, doubling up to the maximum. */
 export const WATCH_RETRY_MIN_MS = 1_000;

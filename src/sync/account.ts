@@ -11,6 +11,7 @@ import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
+import type { SyncScope } from './folder-sync.js';
 import { Prefetcher, type PrefetchOptions } from './prefetch.js';
 import { ClientActivity } from './client-activity.js';
 import { ServedCounter } from './served-counter.js';
@@ -38,6 +39,8 @@ export interface AccountOptions {
   freshBodies: FreshBodies;
   /** Upstream connections for client and background work (the watcher has one more). */
   poolSize: number;
+  /** Without NOTIFY upstream: how often cached folders no client has selected are polled (AccountWatcher). */
+  pollIntervalMs: number;
   log: Logger;
   /** The background sync, or none (prefetch off). */
   prefetch?: PrefetchOptions;
@@ -94,7 +97,7 @@ export class Account extends EventEmitter implements AccountContext {
     this.log = options.log.child({ account: this.id });
     const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
     this.pool = new ConnectionPool(connect, options.poolSize, this.log);
-    this.watcher = new AccountWatcher(this);
+    this.watcher = new AccountWatcher(this, { pollIntervalMs: options.pollIntervalMs });
     this.pool.on('online', () => {
       this.watcher.kick();
       this.prefetcher?.start();
@@ -203,8 +206,13 @@ export class Account extends EventEmitter implements AccountContext {
   }
 
   /** Upstream reports a change made elsewhere (see AccountWatcher). */
-  folderChanged(path: FolderPath, status?: FolderStatus): void {
-    this.folder(path).invalidate(status, 'full');
+  folderChanged(path: FolderPath, status: FolderStatus | undefined, scope: SyncScope): void {
+    this.folder(path).invalidate(status, scope);
+  }
+
+  /** The folders whose cache is loaded: those the background sync walked or clients opened. */
+  cachedFolders(): FolderPath[] {
+    return [...this.folders.values()].filter((folder) => folder.generation).map((folder) => folder.path);
   }
 
   pollStatus(path: FolderPath): Promise<FolderStatus> {

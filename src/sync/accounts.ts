@@ -19,6 +19,8 @@ export interface AccountsOptions {
   store: CacheStore;
   freshBodies: FreshBodies;
   connectionsPerAccount: number;
+  /** Without NOTIFY upstream: how often cached folders no client has selected are polled (AccountWatcher). */
+  pollIntervalMs: number;
   /** Where OAuth2 accounts' token vaults are (the data directory). */
   dataDir: string;
   /** The background sync, or none (prefetch off). */
@@ -184,6 +186,7 @@ export class Accounts {
         freshBodies,
         // one of the account's connections is its watcher (AccountWatcher)
         poolSize: Math.max(1, this.options.connectionsPerAccount - 1),
+        pollIntervalMs: this.options.pollIntervalMs,
         log,
         ...(prefetch ? { prefetch } : {}),
       });

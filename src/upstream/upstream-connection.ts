@@ -86,6 +86,9 @@ export interface FolderListing {
 
 export type FetchHandler = (fetch: UpstreamFetch) => Promise<void> | void;
 
+/** What a watched folder's change was, where upstream said: messages that came or went, or flags. */
+export type WatchedChange = 'messages' | 'flags';
+
 export interface FlagUpdate {
   uid: number;
   flags: string[];
@@ -315,8 +318,13 @@ export class UpstreamConnection extends EventEmitter {
     return { entries, statuses };
   }
 
-  /** STATUS, sent as is: imapflow's answers false for a NO, whatever upstream said. */
+  /**
+   * STATUS, sent as is: imapflow's answers false for a NO, whatever upstream said. Of the folder
+   * this connection has selected, after a NOOP: Dovecot answers STATUS of the selected folder
+   * from what the session has seen, without what came or went since its last command.
+   */
   async status(path: FolderPath): Promise<FolderStatus> {
+    if (this.selected?.path === path) await this.runRaw('NOOP', []);
     const items = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', ...(this.hasCapability('CONDSTORE') ? ['HIGHESTMODSEQ'] : [])];
     let values = new Map<string, string>();
     await this.runRaw('STATUS', [this.mailboxArg(path), items.map(atom)], {
@@ -482,13 +490,15 @@ export class UpstreamConnection extends EventEmitter {
   /**
    * Watches upstream until the connection ends: INBOX is selected and IDLE reports its changes;
    * where upstream has NOTIFY (RFC 5465) the changes of every other folder come as STATUS too.
-   * `onChange` gets the folder and, when upstream said, its new status.
+   * `onChange` gets the folder, when upstream said its new status, and what changed when that is
+   * known: messages that came or went, or flags.
    */
-  async watch(onChange: (path: FolderPath, status?: FolderStatus) => void, onWatching: () => void): Promise<void> {
+  async watch(onChange: (path: FolderPath, status?: FolderStatus, what?: WatchedChange) => void, onWatching: () => void): Promise<void> {
     await this.open('INBOX', true);
-    const inbox = () => onChange('INBOX');
-    const events = ['exists', 'expunge', 'flags'] as const;
-    for (const event of events) this.client.on(event, inbox);
+    const arrivedOrWent = () => onChange('INBOX', undefined, 'messages');
+    const flagged = () => onChange('INBOX', undefined, 'flags');
+    const events = [['exists', arrivedOrWent], ['expunge', arrivedOrWent], ['flags', flagged]] as const;
+    for (const [event, listener] of events) this.client.on(event, listener);
     const handlers = (this.client as unknown as { untaggedHandlers: Record<string, unknown> }).untaggedHandlers;
     try {
       if (this.notifies) {
@@ -508,7 +518,7 @@ export class UpstreamConnection extends EventEmitter {
         if (Date.now() - started < IDLE_RETRY_MS) await new Promise((resolve) => setTimeout(resolve, IDLE_RETRY_MS));
       }
     } finally {
-      for (const event of events) this.client.off(event, inbox);
+      for (const [event, listener] of events) this.client.off(event, listener);
       delete handlers['STATUS'];
     }
   }

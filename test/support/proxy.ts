@@ -41,6 +41,8 @@ export interface TestProxyOptions {
   tlsKey?: string;
   /** COMPRESS=DEFLATE for clients (default auto: off on loopback). */
   compress?: 'auto' | 'on' | 'off';
+  /** Without NOTIFY upstream: how often cached folders no client has open are polled, e.g. '1s'. */
+  pollInterval?: string;
   /** Client limits as the settings take them, e.g. { maxConnections: '3', loginTimeout: '1s' }. */
   limits?: Partial<Record<'maxLineLength' | 'maxMessageSize' | 'maxConnections' | 'maxConnectionsPerIp' | 'idleTimeout' | 'loginTimeout', string>>;
 }
@@ -76,6 +78,7 @@ export async function startTestProxy(upstream: Dovecot | AccountTables, opts: Te
     upstreamConnections: opts.connections ?? 4,
     compress: opts.compress,
     logLevel: opts.logLevel ?? 'debug',
+    pollInterval: opts.pollInterval,
     ...opts.limits,
   });
   let running: RunningProxy | undefined = await startProxy(config, log);

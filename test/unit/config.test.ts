@@ -69,6 +69,7 @@ describe('loadStartConfig', () => {
       maxConnectionsPerIp: 250,
       idleTimeout: 30 * 60_000,
       loginTimeout: 60_000,
+      pollInterval: 60_000,
       logLevel: 'info',
     });
   });
