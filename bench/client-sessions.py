@@ -10,8 +10,9 @@
   store HOST PORT UIDS FLAG          UID STORE UIDS +FLAGS (FLAG); prints the HIGHESTMODSEQ before
   flags HOST PORT FOLDER             SELECT FOLDER, then UID FETCH 1:* (FLAGS); a digest of every UID
                                      and its flags (\Recent left out: it belongs to the session)
-  change HOST PORT FOLDER SPEC       in FOLDER, per ;-separated step of SPEC, `UIDS +FLAGS (...)` or
+  change HOST PORT FOLDER SPEC       in FOLDER, per ;-separated step of SPEC, `UIDS +FLAGS (...)`,
                                      `UIDS expunge` (UID STORE +FLAGS.SILENT (\Deleted), UID EXPUNGE)
+                                     or `N append` (N small messages)
 
 Each prints one JSON object. User test, password pass.
 """
@@ -131,6 +132,10 @@ def change(host, port, folder, spec):
         if what == 'expunge':
             client.command(f'UID STORE {uids} +FLAGS.SILENT (\\Deleted)')
             client.command(f'UID EXPUNGE {uids}')
+        elif what == 'append':
+            for i in range(int(uids)):
+                message = f'Subject: appended {i}\r\n\r\nbody {i}\r\n'
+                client.command(f'APPEND "{folder}" {{{len(message)}+}}\r\n{message}')
         else:
             client.command(f'UID STORE {uids} {what}')
     return {}

@@ -2,13 +2,14 @@
 // that announces what Microsoft 365 does (no CONDSTORE, QRESYNC, NOTIFY, ESEARCH). After flag
 // changes and expunges made upstream by another client: how long until the proxy's SELECT +
 // `UID FETCH 1:* (FLAGS)` is upstream's, and how many bytes that resync read from upstream (the
-// proxy's own count, `status --json`). Also the first fill and a resync with nothing changed.
-// The client is client-sessions.py, as in the scale scenario.
+// proxy's own count, `status --json`). Also the first fill, a resync with nothing changed, and
+// expunges and new mail while no client has the folder open, found by the watcher's STATUS polls
+// (--poll-interval 2s) and a quick sync. The client is client-sessions.py, as in the scale scenario.
 import path from 'node:path';
 import { OUTLOOK_CAPABILITIES, startDovecot } from '../test/support/dovecot.js';
 import { createFolder, deliver } from '../test/support/maildir.js';
 import { smallMessages } from '../test/support/small-messages.js';
-import type { StatusResult } from '../src/admin/protocol.js';
+import type { StatsResult, StatusResult } from '../src/admin/protocol.js';
 import type { Traffic } from '../src/model/types.js';
 import { CLI, startProxyProcess } from './proxy-process.js';
 import { log, round, run } from './util.js';
@@ -17,6 +18,10 @@ const CLIENT = path.resolve(import.meta.dirname, '../../bench/client-sessions.py
 const FOLDER = 'Archive';
 /** A resync that has not shown upstream's state after this long failed. */
 const GIVE_UP_SECONDS = 60;
+/** Without a client: expunges and new messages upstream, and the interval of the watcher's polls. */
+const BACKGROUND_EXPUNGES = 10;
+const BACKGROUND_APPENDS = 5;
+const POLL_INTERVAL = '2s';
 
 interface FlagsSession {
   selectSeconds: number;
@@ -45,6 +50,8 @@ export interface NoCondstoreResults {
   unchanged: Resync;
   /** After the changes: the first SELECT + FETCH whose answer equalled Dovecot's; `seconds` from the first SELECT. */
   changed: Resync & { seconds: number; attempts: number; identical: boolean };
+  /** Expunges and new mail while no client has the folder open: seconds until the cache had them (from before the change), what the proxy read and wrote upstream meanwhile (KB). */
+  background: { expunges: number; appends: number; pollInterval: string; seconds: number; upstreamReadKb: number; upstreamWrittenKb: number };
   peakRssAnonMb: number;
 }
 
@@ -59,6 +66,12 @@ const flagsSession = async (port: number) => (await client('flags', port, FOLDER
 async function upstreamTraffic(data: string): Promise<Traffic> {
   const { stdout } = await run(CLI, ['status', '--data', data, '--json']);
   return (JSON.parse(stdout) as StatusResult).accounts[0]?.upstreamTraffic ?? { read: 0, written: 0 };
+}
+
+/** The messages the proxy has cached of the folder (`cache stats --json`). */
+async function cachedMessages(data: string): Promise<number | undefined> {
+  const { stdout } = await run(CLI, ['cache', 'stats', '--data', data, '--json']);
+  return (JSON.parse(stdout) as StatsResult).accounts[0]?.folders.find((f) => f.folder === FOLDER)?.messages;
 }
 
 /** A flags session through the proxy, with the upstream traffic it caused. */
@@ -85,7 +98,7 @@ export async function noCondstoreScenario(options: { messages: number; flagChang
     log(`  folder delivered and indexed in ${((performance.now() - loadStart) / 1000).toFixed(0)} s`);
 
     const data = freshDir();
-    const proxy = await startProxyProcess(['--upstream', `imap://127.0.0.1:${dovecot.port}`, '--data', data, '--prefetch', 'off']);
+    const proxy = await startProxyProcess(['--upstream', `imap://127.0.0.1:${dovecot.port}`, '--data', data, '--prefetch', 'off', '--poll-interval', POLL_INTERVAL]);
     try {
       const firstFill = await measured(proxy.port, data);
       if (firstFill.messages !== messages) throw new Error(`first SELECT: ${firstFill.messages} FETCH responses, expected ${messages}`);
@@ -121,6 +134,29 @@ export async function noCondstoreScenario(options: { messages: number; flagChang
         identical,
       };
       log(`  after the changes: ${identical ? 'identical' : 'NOT identical'} after ${seconds.toFixed(2)} s (${attempts} attempt(s); SELECT ${last.selectSeconds.toFixed(3)} s, FETCH ${last.fetchSeconds.toFixed(3)} s), ${changed.upstreamReadKb} KB read upstream, ${changed.upstreamWrittenKb} KB written; direct SELECT ${direct.selectSeconds.toFixed(3)} s, FETCH ${direct.fetchSeconds.toFixed(3)} s`);
+
+      // no client has the folder open now: only the watcher's polls see what comes and goes
+      const taken = new Set([...flagged, ...gone]);
+      const backgroundGone = spread(messages, BACKGROUND_EXPUNGES, 13).filter((uid) => !taken.has(uid));
+      const expected = direct.messages - backgroundGone.length + BACKGROUND_APPENDS;
+      const quietBefore = await upstreamTraffic(data);
+      const quietStart = performance.now();
+      await client('change', dovecot.port, FOLDER, `${backgroundGone.join(',')} expunge;${BACKGROUND_APPENDS} append`);
+      while ((await cachedMessages(data)) !== expected) {
+        if (performance.now() - quietStart > GIVE_UP_SECONDS * 1000) throw new Error(`the cache did not follow ${backgroundGone.length} expunges and ${BACKGROUND_APPENDS} new messages within ${GIVE_UP_SECONDS} s`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const quietSeconds = (performance.now() - quietStart) / 1000;
+      const quietAfter = await upstreamTraffic(data);
+      const background = {
+        expunges: backgroundGone.length,
+        appends: BACKGROUND_APPENDS,
+        pollInterval: POLL_INTERVAL,
+        seconds: round(quietSeconds, 2),
+        upstreamReadKb: round((quietAfter.read - quietBefore.read) / 1024, 1),
+        upstreamWrittenKb: round((quietAfter.written - quietBefore.written) / 1024, 1),
+      };
+      log(`  no client on the folder: ${background.expunges} expunges and ${background.appends} new messages in the cache after ${background.seconds} s, ${background.upstreamReadKb} KB read upstream, ${background.upstreamWrittenKb} KB written`);
       const resync = (r: Resync): Resync => ({ selectSeconds: round(r.selectSeconds, 4), fetchSeconds: round(r.fetchSeconds, 4), upstreamReadKb: r.upstreamReadKb, upstreamWrittenKb: r.upstreamWrittenKb });
       return {
         messages,
@@ -130,6 +166,7 @@ export async function noCondstoreScenario(options: { messages: number; flagChang
         firstFill: resync(firstFill),
         unchanged: resync(unchanged),
         changed,
+        background,
         peakRssAnonMb: round(proxy.peakRssAnonMb(), 1),
       };
     } finally {
@@ -154,6 +191,8 @@ export function noCondstoreMarkdown(r: NoCondstoreResults): string[] {
     row('again, nothing changed', r.unchanged),
     row(`after the changes`, r.changed, `${r.changed.identical ? 'identical to upstream' : '**not identical**'} ${r.changed.seconds} s after the first SELECT (${r.changed.attempts} attempt(s))`),
     `| straight from Dovecot, after the changes | ${round(r.direct.selectSeconds * 1000, 1)} | ${round(r.direct.fetchSeconds * 1000, 1)} | | | |`,
+    '',
+    `No client on the folder, ${r.background.expunges} expunges and ${r.background.appends} new messages upstream: in the cache ${r.background.seconds} s later (the watcher's STATUS polls, --poll-interval ${r.background.pollInterval}, then a quick sync), ${r.background.upstreamReadKb} KB read upstream and ${r.background.upstreamWrittenKb} KB written meanwhile.`,
     '',
     `Peak RssAnon of the proxy: ${r.peakRssAnonMb} MB.`,
   ];
