@@ -391,7 +391,9 @@ export class Folder extends EventEmitter {
 
   /**
    * The HIGHESTMODSEQ a STATUS reports, given upstream's status: the proxy's own, after a sync
-   * where upstream's status says the folder changed since the cache was brought up to date.
+   * where upstream's status says the folder changed since the cache was brought up to date. A
+   * quick one: without CONDSTORE a status shows no flag change, so none is looked for here (the
+   * client's SELECT that follows compares flags); new mail and expunges raise HIGHESTMODSEQ.
    */
   async statusModseq(status: FolderStatus): Promise<string> {
     await this.load();
@@ -402,7 +404,7 @@ export class Folder extends EventEmitter {
       record.uidNext === status.uidNext &&
       generation?.uids.length === status.messages &&
       (status.highestModseq === '0' || status.highestModseq === record.highestModseq);
-    if (!unchanged) await this.sync();
+    if (!unchanged) await this.sync(Priority.Client, 'quick');
     return String(this.highestModseq());
   }
 

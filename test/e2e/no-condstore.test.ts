@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { ImapFlow } from 'imapflow';
-import type { StatsResult } from '../../src/admin/protocol.js';
+import type { StatsResult, StatusResult } from '../../src/admin/protocol.js';
 import { OUTLOOK_CAPABILITIES, withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { connectClient, runCli, startTestProxy } from '../support/proxy.js';
@@ -97,6 +97,22 @@ describe(`behind a server without CONDSTORE, QRESYNC and NOTIFY: a folder of ${C
     await idling.waitFor(/^\* \d+ FETCH \(.*FLAGS \([^)]*\\Seen/, WITHIN_MS);
     await idling.done();
     assert.deepEqual(await flags(idling), (await view(await connect(dovecot.port))).messages);
+  });
+
+  test('STATUS with HIGHESTMODSEQ after new mail elsewhere: a higher one within seconds, from a quick sync (not every message\'s flags read)', async () => {
+    const client = await connect(proxy.port);
+    const highest = async () => Number(/HIGHESTMODSEQ (\d+)/.exec((await client.command(`STATUS "${FOLDER}" (MESSAGES HIGHESTMODSEQ)`)).untagged.map(String).join('\n'))?.[1]);
+    const readUpstream = async () => (JSON.parse((await runCli(['status', '--json', '--data', proxy.dataDir])).stdout) as StatusResult).accounts[0]?.upstreamTraffic.read ?? 0;
+    const before = await highest();
+    await direct.append(FOLDER, Buffer.from('Subject: for STATUS\r\n\r\nbody\r\n'), []);
+    const read = await readUpstream();
+    // a status seen in the last 3 s is trusted: the watcher's poll or a STATUS after that brings the news
+    const deadline = Date.now() + WITHIN_MS;
+    while ((await highest()) <= before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok((await highest()) > before);
+    // a full sync of this folder reads about 100 KB (35 bytes a message)
+    const spent = (await readUpstream()) - read;
+    assert.ok(spent < 20_000, `${spent} bytes read upstream`);
   });
 
   test('a cached folder no client has open is polled in the background: its new mail and expunges reach the cache without a SELECT', async () => {
