@@ -99,7 +99,8 @@ export async function syncFolder(
     // new mail: what is above the cache's UIDNEXT
     const newMail = !status.stale && status.uidNext <= record.uidNext ? undefined : `${record.uidNext}:*`;
     const last = known[known.length - 1];
-    if (options.scope === 'quick' && last !== undefined) {
+    // a cache without upstream's modseqs where upstream has CONDSTORE now: flags are compared once, whatever the scope
+    if (options.scope === 'quick' && !condstore && last !== undefined) {
       // the last cached message's sequence number (or the first new one's) says how many of the cached ones are left
       let lastSeq: number | undefined;
       let belowNew: number | undefined;

@@ -175,6 +175,21 @@ describe('syncFolder', () => {
     });
   });
 
+  test('upstream has CONDSTORE now, the cache none of its modseqs: flags are compared once, even by a quick sync; then CHANGEDSINCE', async () => {
+    await withStore(async (store) => {
+      const { folder, first } = await cachedFolder(store, 3);
+      folder.condstore = true;
+      folder.setFlags(2, ['\\Answered']);
+      const second = await syncOnce(store, folder, first.record, first.uids, 'quick');
+      assert.deepEqual(folder.calls.map((c) => c.detail), ['1:3 FLAGS']);
+      assert.deepEqual(second.changes.flagged.map((f) => [f.uid, f.flags]), [[2, ['\\Answered']]]);
+      assert.equal(second.record.highestModseq, String(folder.highestModseq));
+      folder.setFlags(3, ['\\Seen']);
+      await syncOnce(store, folder, second.record, second.uids, 'quick');
+      assert.match(folder.calls[0]?.detail ?? '', /^1:\* .* MODSEQ$/);
+    });
+  });
+
   test('without CONDSTORE, a status from a connection that had the folder selected (stale): new mail is asked for whatever its UIDNEXT says', async () => {
     await withStore(async (store) => {
       const { folder, first } = await cachedFolder(store, 3);
