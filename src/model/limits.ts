@@ -49,6 +49,14 @@ export const META_WRITE_BATCH = 500;
  * message), the cached metadata of the next range read meanwhile (two ranges' records in memory). */
 export const FLAG_SCAN_BATCH = 5000;
 
+/** Without CONDSTORE upstream, IDLE's news of a flag change (FETCH FLAGS of the message at a
+ * sequence number) is looked for in the cached messages around that number, from this many before
+ * it (expunges the cache took on before upstream told the watching session, or after) to this
+ * many after; more such news at once than the maximum makes a full sync. */
+export const FLAG_WINDOW_BEFORE = 256;
+export const FLAG_WINDOW_AFTER = 16;
+export const FLAG_WINDOWS_MAX = 16;
+
 /** Without CONDSTORE upstream, a quick sync finds expunged messages by counting (sync/expunge-finder.ts):
  * up to this many sample UIDs per command, this many per span of the folder that lost messages; a
  * span this small is listed whole instead; more messages gone than this are found by listing. */

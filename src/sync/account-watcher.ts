@@ -10,7 +10,7 @@ import {
 } from '../model/limits.js';
 import type { FolderPath, FolderStatus } from '../model/types.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
-import type { SyncScope } from './folder-sync.js';
+import { widerScope, type SyncScope } from './sync-scope.js';
 
 export interface WatchTarget {
   /** Upstream says a folder changed (and maybe how it stands now); `scope`: what a sync must look at to find it. */
@@ -36,7 +36,8 @@ export interface WatchOptions {
  * time of every other folder the proxy keeps a cache of, every `pollIntervalMs` while something
  * changes, twice as long after each round that found nothing (up to WATCH_POLL_BACKOFF_MAX_MS).
  * A poll that finds new or expunged mail asks the folder for a quick sync, one where only UNSEEN
- * moved (a \Seen flag changed) for a full one (folder-sync.ts).
+ * moved (a \Seen flag changed) for a full one; IDLE's EXPUNGE and EXISTS for a quick one, its FETCH
+ * FLAGS for a look at the messages around that one (sync-scope.ts).
  * Reconnects with exponential backoff and jitter.
  */
 export class AccountWatcher {
@@ -125,7 +126,7 @@ export class AccountWatcher {
         }
         this.target.log.debug({ notify: this.conn.notifies }, 'watching upstream for changes');
         await this.conn.watch(
-          (path, status, what) => this.changed(path, status, what === 'messages' ? 'quick' : 'full'),
+          (path, status, what) => this.changed(path, status, what === undefined ? 'full' : what === 'messages' ? 'quick' : { flagsAt: [what.flagsAt] }),
           // what changed before the watch began (or while it was down) is found by a resync
           () => new Set(['INBOX', ...this.selected.values()]).forEach((path) => this.changed(path, undefined, 'full')),
         );
@@ -227,7 +228,7 @@ export class AccountWatcher {
     const pending = this.pending.get(path);
     if (pending) {
       if (status) pending.status = status;
-      if (scope === 'full') pending.scope = scope;
+      pending.scope = widerScope(pending.scope, scope);
       return;
     }
     const entry: { timer: NodeJS.Timeout; status?: FolderStatus; scope: SyncScope } = {

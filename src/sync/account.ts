@@ -11,7 +11,7 @@ import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
-import type { SyncScope } from './folder-sync.js';
+import type { SyncScope } from './sync-scope.js';
 import { Prefetcher, type PrefetchOptions } from './prefetch.js';
 import { ClientActivity } from './client-activity.js';
 import { ServedCounter } from './served-counter.js';

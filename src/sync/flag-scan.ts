@@ -1,7 +1,7 @@
 import type { CacheStore } from '../cache/cache-store.js';
-import { FLAG_SCAN_BATCH } from '../model/limits.js';
+import { FLAG_SCAN_BATCH, FLAG_WINDOW_AFTER, FLAG_WINDOW_BEFORE } from '../model/limits.js';
 import type { MessageMeta, Uid } from '../model/types.js';
-import { indexOfUid } from '../model/uid-set.js';
+import { indexOfUid, normalizeRanges, type UidRange } from '../model/uid-set.js';
 import { atom } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { sameFlags, type SyncFindings } from './sync-findings.js';
@@ -15,14 +15,15 @@ export interface FlagScan {
 }
 
 /**
- * Without CONDSTORE upstream, the only way to learn of flag changes: every cached message's
- * flags compared with upstream's, in ranges of FLAG_SCAN_BATCH messages from the newest down,
- * one `UID FETCH a:b (FLAGS)` each. The ranges cover every UID below `uidNext` (the cache's
- * UIDNEXT), so a cached UID a range's answer leaves out is gone. The cached metadata of the next
- * range is read while upstream answers for this one; no more than two ranges' records are held.
- * Flag changes go to `findings` as they are found.
+ * Without CONDSTORE upstream, the only way to learn of flag changes: cached messages' flags
+ * compared with upstream's, in ranges of FLAG_SCAN_BATCH messages from the newest down, one
+ * `UID FETCH a:b (FLAGS)` each. `known` are all the cached UIDs within `bounds` (every one below
+ * the cache's UIDNEXT, for a full sync), and the ranges cover the bounds, so a cached UID a
+ * range's answer leaves out is gone. The cached metadata of the next range is read while upstream
+ * answers for this one; no more than two ranges' records are held. Flag changes go to `findings`
+ * as they are found.
  */
-export async function scanFlags(conn: UpstreamConnection, store: CacheStore, fid: string, known: readonly Uid[], uidNext: Uid, findings: SyncFindings): Promise<FlagScan> {
+export async function scanFlags(conn: UpstreamConnection, store: CacheStore, fid: string, known: readonly Uid[], bounds: UidRange, findings: SyncFindings): Promise<FlagScan> {
   const expunged: Uid[] = [];
   const uncached: Uid[] = [];
   const startOf = (end: number) => Math.max(0, end - FLAG_SCAN_BATCH);
@@ -33,8 +34,8 @@ export async function scanFlags(conn: UpstreamConnection, store: CacheStore, fid
     const slice = known.slice(start, end);
     const cached = (await reading) as (MessageMeta | undefined)[];
     reading = start > 0 ? read(start) : undefined;
-    const from = start === 0 ? 1 : (slice[0] as Uid);
-    const to = end === known.length ? uidNext - 1 : (known[end] as Uid) - 1;
+    const from = start === 0 ? bounds[0] : (slice[0] as Uid);
+    const to = end === known.length ? bounds[1] : (known[end] as Uid) - 1;
     const listed = new Uint8Array(slice.length);
     await conn.uidFetch(`${from}:${to}`, [atom('FLAGS')], async (fetched) => {
       // an unsolicited FETCH of a message outside the range (a flag change upstream meanwhile) is no answer
@@ -52,4 +53,13 @@ export async function scanFlags(conn: UpstreamConnection, store: CacheStore, fid
     for (let i = slice.length - 1; i >= 0; i--) if (!listed[i]) expunged.push(slice[i] as Uid);
   }
   return { expunged: expunged.reverse(), uncached: uncached.sort((a, b) => a - b) };
+}
+
+/**
+ * Where to look for the flag changes IDLE reported at these sequence numbers, in a list of
+ * `count` cached messages numbered as upstream numbers them now: index ranges [from, to), merged.
+ */
+export function aroundSequences(count: number, seqs: readonly number[]): (readonly [from: number, to: number])[] {
+  const windows = seqs.map((seq): UidRange => [Math.max(0, seq - 1 - FLAG_WINDOW_BEFORE), Math.min(count, seq + FLAG_WINDOW_AFTER) - 1]);
+  return normalizeRanges(windows.filter(([from, to]) => from <= to)).map(([from, to]) => [from, to + 1]);
 }

@@ -7,9 +7,10 @@ import { atom, type Token } from '../upstream/imap-tokens.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { findExpunged } from './expunge-finder.js';
-import { scanFlags } from './flag-scan.js';
+import { aroundSequences, scanFlags } from './flag-scan.js';
 import { ModseqAssigner } from './modseq-assigner.js';
 import { SyncFindings } from './sync-findings.js';
+import type { SyncScope } from './sync-scope.js';
 import type { FolderChanges } from './update-journal.js';
 
 const META_ITEMS = ['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'];
@@ -32,21 +33,14 @@ export interface SyncResult {
 }
 
 /**
- * How much a sync looks at where upstream has no CONDSTORE (with CONDSTORE it asks what changed
- * since, whatever the scope): `full` compares every message's flags with upstream's (a client's
- * SELECT or NOOP); `quick` finds new mail and expunges only, at a cost that does not grow with
- * the folder (the watcher's news of a folder no client has open).
- */
-export type SyncScope = 'full' | 'quick';
-
-/**
  * Brings a folder generation's cached metadata up to date with upstream, on a connection that
  * has the folder selected and the status it just reported, and says what it found; the folder
  * applies it (folder.ts). New and changed metadata is written as it arrives, in batches.
  * - With CONDSTORE: one `UID FETCH 1:* (...) (CHANGEDSINCE m [VANISHED])`.
  * - Without: new mail is `UID FETCH <uidnext>:*`; a full sync compares flags range by range,
  *   newest first, which also shows what went (flag-scan.ts); a quick one counts what went and
- *   finds it by bisection (expunge-finder.ts).
+ *   finds it by bisection (expunge-finder.ts), and compares the flags around the sequence numbers
+ *   its scope names (sync-scope.ts).
  * Either way the result must add up to the message count upstream reports now; where it does not
  * (the folder changed meanwhile), upstream is asked which UIDs exist.
  * `quiet`: a new generation's first fill, which no session is told of: its new messages are not
@@ -80,12 +74,13 @@ export async function syncFolder(
   };
   /** Whole metadata of these messages (`n:*` names the last message when none is above n: only UIDs from `from` count). */
   const fetchWhole = (set: string, from = 0) => conn.uidFetch(set, items, (fetched) => (fetched.uid >= from ? onFetch(fetched) : undefined));
-  /** Every cached message's flags compared with upstream's (flag-scan.ts): what went; messages the cache lacks are fetched whole. */
-  const scan = async () => {
-    const found = await scanFlags(conn, store, fid, known, record.uidNext, findings);
+  /** These cached messages' flags compared with upstream's (flag-scan.ts): what went; messages the cache lacks are fetched whole. */
+  const scan = async (cached: readonly Uid[], bounds: UidRange) => {
+    const found = await scanFlags(conn, store, fid, cached, bounds, findings);
     if (found.uncached.length) await fetchWhole(toSequenceSet(found.uncached));
     return found.expunged;
   };
+  const scanAll = () => scan(known, [1, record.uidNext - 1]);
 
   let expunged: Uid[];
   if (condstore && record.highestModseq !== '0' && known.length > 0) {
@@ -100,7 +95,8 @@ export async function syncFolder(
     const newMail = !status.stale && status.uidNext <= record.uidNext ? undefined : `${record.uidNext}:*`;
     const last = known[known.length - 1];
     // a cache without upstream's modseqs where upstream has CONDSTORE now: flags are compared once, whatever the scope
-    if (options.scope === 'quick' && !condstore && last !== undefined) {
+    const scope = options.scope ?? 'full';
+    if (scope !== 'full' && !condstore && last !== undefined) {
       // the last cached message's sequence number (or the first new one's) says how many of the cached ones are left
       let lastSeq: number | undefined;
       let belowNew: number | undefined;
@@ -111,10 +107,19 @@ export async function syncFolder(
         await onFetch(fetched);
       });
       const left = lastSeq ?? belowNew ?? conn.messageCount ?? status.messages;
-      expunged = (await findExpunged(conn, known, known.length - left)) ?? (await scan());
+      const found = await findExpunged(conn, known, known.length - left);
+      expunged = found ?? (await scanAll());
+      if (found && scope !== 'quick') {
+        // numbered as upstream numbers them now, with what went taken out
+        const left = removeSorted(known, found);
+        for (const [from, to] of aroundSequences(left.length, scope.flagsAt)) {
+          const around = left.slice(from, to);
+          expunged.push(...(await scan(around, [around[0] as Uid, around[around.length - 1] as Uid])));
+        }
+      }
     } else {
       if (newMail) await fetchWhole(newMail, record.uidNext);
-      expunged = await scan();
+      expunged = await scanAll();
     }
   }
   await findings.flush();

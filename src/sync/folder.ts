@@ -15,7 +15,8 @@ import { sortMessages } from './sort/sort-messages.js';
 import type { SortStep } from './sort/sort-program.js';
 import { threadMessages, type ThreadAlgorithm } from './sort/threads.js';
 import { gatherFetchData, type FetchData, type FetchNeeds } from './fetch-data.js';
-import { syncFolder, type SyncResult, type SyncScope } from './folder-sync.js';
+import { syncFolder, type SyncResult } from './folder-sync.js';
+import { covers, type SyncScope } from './sync-scope.js';
 import { FolderGeneration } from './generation.js';
 import { ModseqAssigner } from './modseq-assigner.js';
 import { UpdateJournal, type FolderChanges } from './update-journal.js';
@@ -149,10 +150,10 @@ export class Folder extends EventEmitter {
     }
   }
 
-  /** A sync under way serves whoever asks for as much as it looks at; a full one asked for during a quick one follows it. */
+  /** A sync under way serves whoever asks for no more than it looks at; one that asks for more follows it. */
   private syncWithUpstream(priority: Priority, scope: SyncScope): Promise<void> {
     const running = this.syncing;
-    if (running && (running.scope === 'full' || scope === 'quick')) return running.done;
+    if (running && covers(running.scope, scope)) return running.done;
     const done = (async () => {
       await running?.done.catch(() => undefined);
       // each failed attempt was on a connection that is gone now: a new one selects the folder

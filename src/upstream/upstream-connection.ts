@@ -86,8 +86,8 @@ export interface FolderListing {
 
 export type FetchHandler = (fetch: UpstreamFetch) => Promise<void> | void;
 
-/** What a watched folder's change was, where upstream said: messages that came or went, or flags. */
-export type WatchedChange = 'messages' | 'flags';
+/** What a watched folder's change was, where upstream said: messages that came or went, or the flags of the message at a sequence number (the watching session's). */
+export type WatchedChange = 'messages' | { flagsAt: number };
 
 export interface FlagUpdate {
   uid: number;
@@ -491,12 +491,12 @@ export class UpstreamConnection extends EventEmitter {
    * Watches upstream until the connection ends: INBOX is selected and IDLE reports its changes;
    * where upstream has NOTIFY (RFC 5465) the changes of every other folder come as STATUS too.
    * `onChange` gets the folder, when upstream said its new status, and what changed when that is
-   * known: messages that came or went, or flags.
+   * known: messages that came or went, or the flags of the message at a sequence number.
    */
   async watch(onChange: (path: FolderPath, status?: FolderStatus, what?: WatchedChange) => void, onWatching: () => void): Promise<void> {
     await this.open('INBOX', true);
     const arrivedOrWent = () => onChange('INBOX', undefined, 'messages');
-    const flagged = () => onChange('INBOX', undefined, 'flags');
+    const flagged = (update: { seq: number }) => onChange('INBOX', undefined, { flagsAt: update.seq });
     const events = [['exists', arrivedOrWent], ['expunge', arrivedOrWent], ['flags', flagged]] as const;
     for (const [event, listener] of events) this.client.on(event, listener);
     const handlers = (this.client as unknown as { untaggedHandlers: Record<string, unknown> }).untaggedHandlers;

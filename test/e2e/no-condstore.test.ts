@@ -22,10 +22,14 @@ await createFolder(dovecot.mailDir(), FOLDER);
 await createFolder(dovecot.mailDir(), 'Quiet');
 await deliver(dovecot.mailDir(), smallMessages(FOLDER, COUNT));
 await deliver(dovecot.mailDir(), smallMessages('Quiet', 20));
+await deliver(dovecot.mailDir(), smallMessages('INBOX', 2000));
 const proxy = await startTestProxy(dovecot, { pollInterval: '1s' });
 const direct: ImapFlow = await connectClient(dovecot.port);
 after(() => direct.logout().catch(() => undefined));
 const connect = suiteClients();
+
+/** Bytes the proxy read upstream so far (`status --json`). */
+const readUpstream = async () => (JSON.parse((await runCli(['status', '--json', '--data', proxy.dataDir])).stdout) as StatusResult).accounts[0]?.upstreamTraffic.read ?? 0;
 
 /** A session's view of the folder: EXISTS, UIDNEXT, and `UID FETCH 1:* (UID FLAGS)` as "uid flags" lines (\Recent left out). */
 async function view(client: RawImapClient, folder = FOLDER) {
@@ -102,7 +106,6 @@ describe(`behind a server without CONDSTORE, QRESYNC and NOTIFY: a folder of ${C
   test('STATUS with HIGHESTMODSEQ after new mail elsewhere: a higher one within seconds, from a quick sync (not every message\'s flags read)', async () => {
     const client = await connect(proxy.port);
     const highest = async () => Number(/HIGHESTMODSEQ (\d+)/.exec((await client.command(`STATUS "${FOLDER}" (MESSAGES HIGHESTMODSEQ)`)).untagged.map(String).join('\n'))?.[1]);
-    const readUpstream = async () => (JSON.parse((await runCli(['status', '--json', '--data', proxy.dataDir])).stdout) as StatusResult).accounts[0]?.upstreamTraffic.read ?? 0;
     const before = await highest();
     await direct.append(FOLDER, Buffer.from('Subject: for STATUS\r\n\r\nbody\r\n'), []);
     const read = await readUpstream();
@@ -113,6 +116,24 @@ describe(`behind a server without CONDSTORE, QRESYNC and NOTIFY: a folder of ${C
     // a full sync of this folder reads about 100 KB (35 bytes a message)
     const spent = (await readUpstream()) - read;
     assert.ok(spent < 20_000, `${spent} bytes read upstream`);
+  });
+
+  test('INBOX (IDLE upstream): a client idling there hears of a flag change made elsewhere; that and a STORE through the proxy cost a look at the messages around them, not at the whole folder', async () => {
+    const client = await connect(proxy.port);
+    await view(client, 'INBOX');
+    const read = await readUpstream();
+    await client.idle();
+    await direct.mailboxOpen('INBOX');
+    await direct.messageFlagsAdd('1000', ['$Elsewhere'], { uid: true });
+    await direct.mailboxClose();
+    await client.waitFor(/^\* 1000 FETCH \(.*FLAGS \([^)]*\$Elsewhere/, WITHIN_MS);
+    await client.done();
+    assert.match((await client.command('UID STORE 1500 +FLAGS (\\Flagged)')).tagged, /OK/);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the watcher hears of that STORE too, and looks
+    // a full sync of INBOX's 2,000 messages reads about 70 KB (35 bytes a message)
+    const spent = (await readUpstream()) - read;
+    assert.ok(spent < 40_000, `${spent} bytes read upstream`);
+    assert.deepEqual(await view(client, 'INBOX'), await view(await connect(dovecot.port), 'INBOX'));
   });
 
   test('a cached folder no client has open is polled in the background: its new mail and expunges reach the cache without a SELECT', async () => {

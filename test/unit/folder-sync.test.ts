@@ -4,8 +4,9 @@ import { pino } from 'pino';
 import type { CacheStore, FolderRecord } from '../../src/cache/cache-store.js';
 import { RECORD_VERSION } from '../../src/cache/records.js';
 import type { AccountContext } from '../../src/sync/account-context.js';
-import { FLAG_SCAN_BATCH } from '../../src/model/limits.js';
-import { syncFolder, type SyncInput, type SyncScope } from '../../src/sync/folder-sync.js';
+import { FLAG_SCAN_BATCH, FLAG_WINDOW_AFTER, FLAG_WINDOW_BEFORE, FLAG_WINDOWS_MAX } from '../../src/model/limits.js';
+import { syncFolder, type SyncInput } from '../../src/sync/folder-sync.js';
+import { widerScope, type SyncScope } from '../../src/sync/sync-scope.js';
 import { withStore } from '../support/cache-store.js';
 import { FakeFolder } from '../support/fake-upstream.js';
 
@@ -173,6 +174,29 @@ describe('syncFolder', () => {
       assert.equal(folder.calls.length, 1, 'nothing changed: one command');
       assert.deepEqual(third.changes, { added: [], expunged: [], flagged: [] });
     });
+  });
+
+  test('without CONDSTORE, IDLE\'s news of a flag change: a quick sync and the flags around that sequence number, not the whole folder', async () => {
+    await withStore(async (store) => {
+      const { folder, first } = await cachedFolder(store, 3000);
+      folder.expunge(100);
+      folder.setFlags(1500, ['\\Answered']);
+      const seq = [...folder.messages.keys()].indexOf(1500) + 1; // as upstream numbers it now: 1499
+
+      const second = await syncOnce(store, folder, first.record, first.uids, { flagsAt: [seq] });
+      assert.deepEqual(second.changes.flagged.map((f) => [f.uid, f.flags]), [[1500, ['\\Answered']]]);
+      assert.deepEqual(second.changes.expunged, [100]);
+      const flagFetches = folder.calls.map((c) => c.detail).filter((d) => d.endsWith(' FLAGS'));
+      assert.deepEqual(flagFetches, [`${1500 - FLAG_WINDOW_BEFORE}:${1500 + FLAG_WINDOW_AFTER} FLAGS`]);
+    });
+  });
+
+  test('the scope of one sync for several reasons: the widest, flags around several places merged, too many of them a full sync', () => {
+    assert.equal(widerScope('quick', 'full'), 'full');
+    assert.deepEqual(widerScope('quick', { flagsAt: [3] }), { flagsAt: [3] });
+    assert.deepEqual(widerScope({ flagsAt: [3] }, { flagsAt: [9, 3] }), { flagsAt: [3, 9] });
+    const many = Array.from({ length: FLAG_WINDOWS_MAX + 1 }, (_, i) => i + 1);
+    assert.equal(widerScope({ flagsAt: many.slice(1) }, { flagsAt: [1] }), 'full');
   });
 
   test('upstream has CONDSTORE now, the cache none of its modseqs: flags are compared once, even by a quick sync; then CHANGEDSINCE', async () => {
