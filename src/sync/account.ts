@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { CacheStore } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import type { Logger } from '../log.js';
-import { isProxyError } from '../model/errors.js';
+import { isUpstreamOut } from '../model/errors.js';
 import { normalizePath } from '../model/folder-path.js';
 import type { AccountId, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { ConnectionPool, Priority } from '../upstream/connection-pool.js';
@@ -163,7 +163,7 @@ export class Account extends EventEmitter implements AccountContext {
       await this.store.putFolderList(this.id, { v: RECORD_VERSION, fetchedAt: Date.now(), folders: entries });
       return entries;
     } catch (err) {
-      const cached = isProxyError(err, 'UPSTREAM_UNAVAILABLE') ? await this.store.getFolderList(this.id) : undefined;
+      const cached = isUpstreamOut(err) ? await this.store.getFolderList(this.id) : undefined;
       if (!cached) throw err;
       this.log.warn({ err }, 'upstream unreachable; LIST answered from the cache');
       return cached.folders;
@@ -254,7 +254,7 @@ export class Account extends EventEmitter implements AccountContext {
     try {
       return await this.pool.run({ priority: Priority.Client }, (conn) => conn.subscribed());
     } catch (err) {
-      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE')) throw err;
+      if (!isUpstreamOut(err)) throw err;
       return (await this.list()).filter((entry) => entry.subscribed).map((entry) => entry.path);
     }
   }
@@ -285,7 +285,7 @@ export class Account extends EventEmitter implements AccountContext {
       folder.noteStatus(status);
       return status;
     } catch (err) {
-      const cached = isProxyError(err, 'UPSTREAM_UNAVAILABLE') ? await folder.cachedStatus() : undefined;
+      const cached = isUpstreamOut(err) ? await folder.cachedStatus() : undefined;
       if (!cached) throw err;
       return cached;
     }

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { AccountId, Credentials, UpstreamLogin } from '../model/types.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { RECORD_VERSION } from '../cache/records.js';
-import { isProxyError, ProxyError } from '../model/errors.js';
+import { isProxyError, isUpstreamOut, ProxyError } from '../model/errors.js';
 import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
 import { Account } from './account.js';
 import { AccessTokens, accountLoginNeeded } from './access-tokens.js';
@@ -79,13 +79,14 @@ export class Accounts {
       conn = record?.passwordHash ? await unlessUnreachable(attempt) : await attempt.connected;
     } catch (err) {
       if (isProxyError(err, 'UPSTREAM_AUTH_FAILED')) await this.passwordRefused(id, credentials);
-      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE') || !record?.passwordHash) throw err;
+      if (!isUpstreamOut(err) || !record?.passwordHash) throw err;
       if (!(await verifyPassword(credentials.pass, record.passwordHash))) {
         throw new ProxyError('UPSTREAM_AUTH_FAILED', 'wrong password (checked against the stored hash: upstream unreachable)');
       }
       const account = this.account(id, route, upstreamLogin, credentials.pass);
       account.upstreamCapabilities = new Set(record.upstreamCapabilities ?? []);
-      account.pool.noteUnreachable(err);
+      // refused while the account has connections open: upstream's connection limit, not upstream gone
+      if (account.pool.connectionCount === 0) account.pool.noteUnreachable(err);
       account.acceptedPassword(credentials.pass, upstreamLogin);
       account.watcher.start();
       // an upstream login that was only slow still joins the pool when it completes, and one
