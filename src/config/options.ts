@@ -28,7 +28,7 @@ export const START_SETTINGS = [
   { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder after login: all = bodies too (default all)' },
   { key: 'prefetchMaxSize', name: 'prefetch-max-size', arg: 'SIZE', description: 'the background sync skips bodies larger than this, e.g. 25MB (default: no limit)' },
   { key: 'compress', name: 'compress', arg: 'auto|on|off', description: 'offer clients COMPRESS=DEFLATE; auto = on a listener that is not loopback, where the bytes cross a network (default auto)' },
-  { key: 'upstreamConnections', name: 'upstream-connections', arg: 'N', description: 'upstream connections per account (default 4)' },
+  { key: 'upstreamConnections', name: 'upstream-connections', arg: 'N', description: 'upstream connections per account, 1-32 (default 4; an [[account]] may set its own; Gmail accounts at most 10 unless they do)' },
   { key: 'maxLineLength', name: 'max-line-length', arg: 'SIZE', description: 'longest command line a client may send, outside literals; a longer one gets BAD and is skipped (default 64K)' },
   { key: 'maxMessageSize', name: 'max-message-size', arg: 'SIZE', description: 'largest message a client may APPEND, announced as APPENDLIMIT (default 64MB, at least 1MB)' },
   { key: 'maxConnections', name: 'max-connections', arg: 'N', description: 'client connections at once, in total (default 500)' },

@@ -100,6 +100,10 @@ export const PREFETCH_RETRY_MS = 30_000;
 /** Upstream connections per account (configurable; this is the default). */
 export const DEFAULT_UPSTREAM_CONNECTIONS = 4;
 
+/** Upstream connections per account with the Gmail preset: Gmail refuses a 16th connection of an
+ * account ("Too many simultaneous connections") and counts the user's phone and other clients too. */
+export const GMAIL_UPSTREAM_CONNECTIONS = 10;
+
 /** A throttle answer without a number (Gmail's [THROTTLED], a "rate limit" NO) pauses the
  * account's commands this long, doubling with each such answer in a row up to the maximum. */
 export const THROTTLE_DEFAULT_MS = 1_000;

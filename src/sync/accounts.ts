@@ -18,7 +18,6 @@ export interface AccountsOptions {
   directory: AccountDirectory;
   store: CacheStore;
   freshBodies: FreshBodies;
-  connectionsPerAccount: number;
   /** Where OAuth2 accounts' token vaults are (the data directory). */
   dataDir: string;
   /** The background sync, or none (prefetch off). */
@@ -184,7 +183,7 @@ export class Accounts {
         store,
         freshBodies,
         // one of the account's connections is its watcher (AccountWatcher)
-        poolSize: Math.max(1, this.options.connectionsPerAccount - 1),
+        poolSize: Math.max(1, route.connections - 1),
         log,
         ...(prefetch ? { prefetch } : {}),
       });
