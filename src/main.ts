@@ -140,11 +140,15 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
 
 /** The single upstream any login name goes to, or the configured accounts, each with its TLS settings read. */
 async function accountDirectory(config: StartConfig, log: Logger): Promise<AccountDirectory> {
-  if (config.upstream) return { kind: 'passthrough', endpoint: { ...config.upstream, tls: await loadUpstreamTls(config, log) }, connections: config.upstreamConnections };
+  if (config.upstream) {
+    const endpoint = { ...config.upstream, tls: await loadUpstreamTls(config, log) };
+    return { kind: 'passthrough', endpoint, connections: config.upstreamConnections, ...(config.prefetchBudget !== undefined ? { prefetchBudget: config.prefetchBudget } : {}) };
+  }
   const route = async (account: AccountConfig) => ({
     name: account.name,
     upstreamUser: account.upstreamUser,
     connections: account.upstreamConnections,
+    ...(account.prefetchBudget !== undefined ? { prefetchBudget: account.prefetchBudget } : {}),
     endpoint: { ...account.upstream, tls: await loadUpstreamTls({ ...account, account: account.name }, log) },
     ...(account.oauth ? { oauth: account.oauth } : {}),
   });

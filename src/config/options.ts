@@ -27,6 +27,7 @@ export const START_SETTINGS = [
   { key: 'data', name: 'data', arg: 'DIR', description: 'data directory: cache, admin socket (default: per-user data directory)' },
   { key: 'prefetch', name: 'prefetch', arg: 'off|headers|all', description: 'background sync of every folder after login: all = bodies too (default all)' },
   { key: 'prefetchMaxSize', name: 'prefetch-max-size', arg: 'SIZE', description: 'the background sync skips bodies larger than this, e.g. 25MB (default: no limit)' },
+  { key: 'prefetchBudget', name: 'prefetch-budget', arg: 'SIZE', description: 'the background sync of an account pauses until the next day once the account downloaded this much mail that day, its clients\' fetches included, which are served past it, e.g. 2G (default: no limit; Gmail accounts 2G)' },
   { key: 'compress', name: 'compress', arg: 'auto|on|off', description: 'offer clients COMPRESS=DEFLATE; auto = on a listener that is not loopback, where the bytes cross a network (default auto)' },
   { key: 'upstreamConnections', name: 'upstream-connections', arg: 'N', description: 'upstream connections per account, 1-32 (default 4; an [[account]] may set its own; Gmail accounts at most 10 unless they do)' },
   { key: 'maxLineLength', name: 'max-line-length', arg: 'SIZE', description: 'longest command line a client may send, outside literals; a longer one gets BAD and is skipped (default 64K)' },

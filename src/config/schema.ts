@@ -45,6 +45,9 @@ export function parseHostPort(value: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2]) as string, port };
 }
 
+/** The smaller of two optional limits (none: no limit). */
+const smallest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+
 const withParser = <T>(parse: (value: string) => T) =>
   z.string().transform((value, ctx) => {
     try {
@@ -120,6 +123,7 @@ const accountSchema = z
     scopes: z.array(z.string().min(1)).min(1).optional(),
     sasl: z.enum(SASL_MECHANISMS).optional(),
     'upstream-connections': upstreamConnections.optional(),
+    'prefetch-budget': withParser(parseSize).optional(),
   })
   .strict()
   .refine((account) => !(account['upstream-insecure'] && account['upstream-ca']), { path: ['upstream-insecure'], message: INSECURE_WITH_CA })
@@ -149,6 +153,8 @@ const accountSchema = z
       auth: account.auth,
       /** Its own upstream-connections; without it the top-level one, within what its provider allows. */
       upstreamConnections: account['upstream-connections'],
+      /** Its own prefetch-budget; without it the top-level one, within what its provider allows. */
+      prefetchBudget: account['prefetch-budget'],
       providerLimits: preset?.limits,
       ...(account.auth === 'oauth2'
         ? {
@@ -198,6 +204,7 @@ export const startConfigSchema = z
     prefetch: z.enum(['off', 'headers', 'all']).default('all'),
     compress: z.enum(['auto', 'on', 'off']).default('auto'),
     prefetchMaxSize: withParser(parseSize).optional(),
+    prefetchBudget: withParser(parseSize).optional(),
     upstreamConnections: upstreamConnections.default(DEFAULT_UPSTREAM_CONNECTIONS),
     maxLineLength: withParser(parseSize)
       .pipe(z.number().min(MIN_MAX_LINE_LENGTH, `must be at least ${MIN_MAX_LINE_LENGTH} bytes`))
@@ -232,6 +239,7 @@ export const startConfigSchema = z
       accounts: config.accounts.map(({ providerLimits, ...account }) => ({
         ...account,
         upstreamConnections: account.upstreamConnections ?? Math.min(config.upstreamConnections, providerLimits?.upstreamConnections ?? Infinity),
+        prefetchBudget: account.prefetchBudget ?? smallest(config.prefetchBudget, providerLimits?.prefetchBudget),
       })),
       tlsCert: tlsCert ?? join(tlsKey !== undefined ? dirname(tlsKey) : certs, TLS_CERT_NAME),
       tlsKey: tlsKey ?? join(tlsCert !== undefined ? dirname(tlsCert) : certs, TLS_KEY_NAME),

@@ -104,6 +104,14 @@ export const DEFAULT_UPSTREAM_CONNECTIONS = 4;
  * account ("Too many simultaneous connections") and counts the user's phone and other clients too. */
 export const GMAIL_UPSTREAM_CONNECTIONS = 10;
 
+/** Bytes the background sync of a Gmail account downloads a day at most: Gmail allows about
+ * 2.5 GB of IMAP download a day and then locks IMAP out for hours; the rest is the clients'. */
+export const GMAIL_PREFETCH_BUDGET = 2 * 1024 ** 3;
+
+/** The bytes downloaded today are written to the cache at most this often (and at shutdown): a
+ * crash forgets at most this much of the count. */
+export const DOWNLOAD_SAVE_MS = 10_000;
+
 /** A throttle answer without a number (Gmail's [THROTTLED], a "rate limit" NO) pauses the
  * account's commands this long, doubling with each such answer in a row up to the maximum. */
 export const THROTTLE_DEFAULT_MS = 1_000;

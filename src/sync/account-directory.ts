@@ -9,6 +9,8 @@ export interface AccountRoute {
   upstreamUser: string;
   /** Upstream connections the account may have open, its watcher's included. */
   connections: number;
+  /** The background sync's daily download budget in bytes; none: no limit. */
+  prefetchBudget?: number;
   /** How the proxy logs in upstream with auth = "oauth2"; without it, with the client's password. */
   oauth?: OAuthSettings;
 }
@@ -18,12 +20,15 @@ export interface AccountRoute {
  * passed through as the user name there; with configured accounts, only their names.
  */
 export type AccountDirectory =
-  | { kind: 'passthrough'; endpoint: UpstreamEndpoint; connections: number }
+  | { kind: 'passthrough'; endpoint: UpstreamEndpoint; connections: number; prefetchBudget?: number }
   | { kind: 'configured'; accounts: readonly AccountRoute[] };
 
 /** The account a login name picks; none when no configured account has that name. */
 export function routeOf(directory: AccountDirectory, loginName: string): AccountRoute | undefined {
-  if (directory.kind === 'passthrough') return { name: loginName, endpoint: directory.endpoint, upstreamUser: loginName, connections: directory.connections };
+  if (directory.kind === 'passthrough') {
+    const { endpoint, connections, prefetchBudget } = directory;
+    return { name: loginName, endpoint, upstreamUser: loginName, connections, ...(prefetchBudget !== undefined ? { prefetchBudget } : {}) };
+  }
   return directory.accounts.find((account) => account.name === loginName);
 }
 

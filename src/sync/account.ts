@@ -13,6 +13,7 @@ import { AccountWatcher } from './account-watcher.js';
 import { Folder } from './folder.js';
 import { Prefetcher, type PrefetchOptions } from './prefetch.js';
 import { ClientActivity } from './client-activity.js';
+import { DownloadBudget } from './download-budget.js';
 import { ServedCounter } from './served-counter.js';
 import type { FolderChanges } from './update-journal.js';
 import type { FreshBodies } from './fresh-bodies.js';
@@ -38,6 +39,8 @@ export interface AccountOptions {
   freshBodies: FreshBodies;
   /** Upstream connections for client and background work (the watcher has one more). */
   poolSize: number;
+  /** The background sync's daily download budget in bytes; none: no limit. */
+  prefetchBudget?: number;
   log: Logger;
   /** The background sync, or none (prefetch off). */
   prefetch?: PrefetchOptions;
@@ -70,6 +73,8 @@ export class Account extends EventEmitter implements AccountContext {
   /** Where the bodies clients fetched came from. */
   readonly served = new ServedCounter();
   readonly clients = new ClientActivity();
+  /** Message bytes downloaded today, against the background sync's daily budget. */
+  readonly downloads: DownloadBudget;
   private readonly folders = new Map<FolderPath, Folder>();
   private listing: { entries: FolderListEntry[]; at: number } | undefined;
   private listRefresh: Promise<FolderListEntry[]> | undefined;
@@ -92,8 +97,14 @@ export class Account extends EventEmitter implements AccountContext {
     this.freshBodies = options.freshBodies;
     this.credentials = options.credentials;
     this.log = options.log.child({ account: this.id });
+    this.downloads = new DownloadBudget({
+      id: this.id,
+      ledger: this.store,
+      ...(options.prefetchBudget !== undefined ? { limit: options.prefetchBudget } : {}),
+      log: this.log,
+    });
     const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
-    this.pool = new ConnectionPool(connect, options.poolSize, this.log);
+    this.pool = new ConnectionPool(connect, options.poolSize, this.log, (bytes) => this.downloads.note(bytes));
     this.watcher = new AccountWatcher(this);
     this.pool.on('online', () => {
       this.watcher.kick();
@@ -295,5 +306,6 @@ export class Account extends EventEmitter implements AccountContext {
     this.prefetcher?.stop();
     await this.watcher.stop();
     await this.pool.close();
+    await this.downloads.close();
   }
 }

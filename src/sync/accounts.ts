@@ -31,6 +31,10 @@ export interface KnownAccount {
   name: string;
   user: string;
   upstream: string;
+  /** Upstream connections it may have, its watcher's included. */
+  connections: number;
+  /** The background sync's daily download budget in bytes; none: no limit. */
+  prefetchBudget?: number;
   /** Its live state, once a client logged in. */
   live?: Account;
   /** auth = "oauth2": why the provider refuses the stored grant, since it did. */
@@ -184,6 +188,7 @@ export class Accounts {
         freshBodies,
         // one of the account's connections is its watcher (AccountWatcher)
         poolSize: Math.max(1, route.connections - 1),
+        ...(route.prefetchBudget !== undefined ? { prefetchBudget: route.prefetchBudget } : {}),
         log,
         ...(prefetch ? { prefetch } : {}),
       });
@@ -203,12 +208,18 @@ export class Accounts {
   /** Every configured account in the config's order, logged in or not; with a single upstream, those logged in. */
   known(): KnownAccount[] {
     const { directory } = this.options;
-    if (directory.kind === 'passthrough') return this.list().map((live) => ({ id: live.id, name: live.name, user: live.user, upstream: live.upstream, live }));
+    const limits = ({ connections, prefetchBudget }: { connections: number; prefetchBudget?: number }) => ({
+      connections,
+      ...(prefetchBudget !== undefined ? { prefetchBudget } : {}),
+    });
+    if (directory.kind === 'passthrough') {
+      return this.list().map((live) => ({ id: live.id, name: live.name, user: live.user, upstream: live.upstream, ...limits(directory), live }));
+    }
     return directory.accounts.map((route) => {
       const id = accountIdOf(route);
       const live = this.accounts.get(id);
       const refused = this.tokens.get(id)?.refused;
-      return { id, name: route.name, user: route.upstreamUser, upstream: route.endpoint.url, ...(live ? { live } : {}), ...(refused ? { tokensRefused: refused } : {}) };
+      return { id, name: route.name, user: route.upstreamUser, upstream: route.endpoint.url, ...limits(route), ...(live ? { live } : {}), ...(refused ? { tokensRefused: refused } : {}) };
     });
   }
 

@@ -41,6 +41,8 @@ export interface TestProxyOptions {
   tlsKey?: string;
   /** The background sync (default off: tests drive what is fetched). */
   prefetch?: 'off' | 'headers' | 'all';
+  /** The background sync's daily download budget, as the setting takes it (e.g. '200K'). */
+  prefetchBudget?: string;
   /** COMPRESS=DEFLATE for clients (default auto: off on loopback). */
   compress?: 'auto' | 'on' | 'off';
   /** Client limits as the settings take them, e.g. { maxConnections: '3', loginTimeout: '1s' }. */
@@ -75,6 +77,7 @@ export async function startTestProxy(upstream: Dovecot | AccountTables, opts: Te
     tlsKey: opts.tlsKey ?? path.join(dataDir, 'certs', 'key.pem'),
     data: dataDir,
     prefetch: opts.prefetch ?? 'off',
+    prefetchBudget: opts.prefetchBudget,
     upstreamConnections: opts.connections ?? 4,
     compress: opts.compress,
     logLevel: opts.logLevel ?? 'debug',
