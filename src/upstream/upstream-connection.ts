@@ -181,8 +181,9 @@ export class UpstreamConnection extends EventEmitter {
   /** A throttle pause imapflow saw in an answer that it does not hand on (a throttled IDLE). */
   private swallowedThrottle: number | undefined;
   /**
-   * How long the operation on this connection may wait for throttle pauses, all its commands
-   * together (the pool sets it for each job: a client's is short); past it, UPSTREAM_THROTTLED.
+   * How long the operation on this connection may still wait for throttle pauses, all its
+   * commands together (the pool sets it for each job: a client's is short); past it,
+   * UPSTREAM_THROTTLED.
    */
   patience = Infinity;
 
@@ -680,9 +681,9 @@ export class UpstreamConnection extends EventEmitter {
   private async paced<T>(action: string, send: (answered: () => void) => Promise<T>, okText?: (result: T) => string): Promise<T> {
     const backoff = this.traffic?.backoff;
     if (!backoff) return send(() => undefined);
-    let waited = 0;
     for (;;) {
-      waited += await backoff.turn(this.patience - waited, action, this.closing.signal);
+      // what the job waited is spent for its later commands too
+      this.patience -= await backoff.turn(this.patience, action, this.closing.signal);
       let ran = false;
       this.swallowedThrottle = undefined;
       try {
