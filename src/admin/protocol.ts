@@ -5,7 +5,8 @@ import type { FolderUsage } from '../cache/cache-store.js';
  * per line over a Unix socket in the data directory (mode 0600), a request and its response.
  */
 // 2: accounts have a login name (`name`), `status` a `loggedIn`, `stats` an `account`
-export const ADMIN_PROTOCOL_VERSION = 2;
+// 3: `status` has each account's connection limit, throttle pause and downloads today
+export const ADMIN_PROTOCOL_VERSION = 3;
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
 /** Which cached data a clear drops: everything, one account's, or one folder's. */
@@ -72,6 +73,17 @@ export interface AccountStatus {
   loggedIn: boolean;
   /** Upstream connections open now, the watcher's included. */
   connections: number;
+  /** Upstream connections the account may have, the watcher's included (upstream-connections). */
+  connectionLimit: number;
+  /** Upstream refused another connection: the proxy keeps to this many (the watcher's included) until then (ISO 8601). */
+  connectionsLimited?: { connections: number; until: string };
+  /** Upstream asked the proxy to slow down: the account's upstream commands pause this many seconds more. */
+  throttledSeconds?: number;
+  /**
+   * Message bytes downloaded from upstream today (`day`, local time), for clients and the
+   * background sync alike, and the background sync's daily budget (null: none).
+   */
+  downloaded: { day: string; bytes: number; budget: number | null };
   /** The account watcher is connected and watching upstream for changes (on one of those connections). */
   watching: boolean;
   /** What is cached, as `cache stats` counts it. */
@@ -89,6 +101,8 @@ export interface AccountStatus {
     rate: number;
     /** Seconds until every body is cached, at that rate. */
     etaSeconds?: number;
+    /** Paused: the day's download budget is spent; it goes on then (ISO 8601). */
+    resumesAt?: string;
   } | null;
 }
 

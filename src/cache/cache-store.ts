@@ -20,6 +20,7 @@ import {
   encodeStructure,
   type AccountRecord,
   type ChunkRange,
+  type DownloadRecord,
   type FolderListRecord,
   type FolderRecord,
   type ModseqMark,
@@ -33,7 +34,7 @@ import { WriteQueue, type BatchOp } from './write-queue.js';
 import { bodyBytesRead } from './gc-pacer.js';
 
 export type { VerifyProblem, VerifyResult } from './cache-verify.js';
-export type { ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
+export type { ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord, DownloadRecord };
 
 /** What a folder generation holds, against what the folder has. */
 export interface FolderUsage {
@@ -140,6 +141,14 @@ export class CacheStore {
 
   async putAccount(acct: AccountId, record: AccountRecord): Promise<void> {
     await this.batch([{ type: 'put', key: keys.account(acct), value: JSON.stringify(record) }]);
+  }
+
+  async getDownloads(acct: AccountId): Promise<DownloadRecord | undefined> {
+    return this.getJson<DownloadRecord>(keys.downloads(acct));
+  }
+
+  async putDownloads(acct: AccountId, record: DownloadRecord): Promise<void> {
+    await this.batch([{ type: 'put', key: keys.downloads(acct), value: JSON.stringify(record) }]);
   }
 
   async getFolderList(acct: AccountId): Promise<FolderListRecord | undefined> {

@@ -9,6 +9,7 @@ import type { AccountId, FolderPath, Uid } from '../model/types.js';
  * UID order. The bytes of sections live in the bodies database (body-store.ts).
  *
  *   a!<acct>                         account record
+ *   d!<acct>                         message bytes downloaded today (records.ts DownloadRecord)
  *   l!<acct>                         folder list (LIST) of the account
  *   f!<acct>!<path>                  folder record: fid, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, ...
  *   x!<fid>!m!<uid>                  message metadata (flags, modseq, size, internaldate)
@@ -43,6 +44,7 @@ export function prefixEnd(prefix: string): string {
 export const keys = {
   account: (acct: AccountId) => `a!${acct}`,
   accountPrefix: () => 'a!',
+  downloads: (acct: AccountId) => `d!${acct}`,
   folderList: (acct: AccountId) => `l!${acct}`,
   folder: (acct: AccountId, path: FolderPath) => `f!${acct}!${path}`,
   folderPrefix: (acct: AccountId) => `f!${acct}!`,

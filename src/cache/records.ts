@@ -20,6 +20,14 @@ export interface AccountRecord {
   upstreamCapabilities?: string[];
 }
 
+/** Message bytes an account downloaded on one day (local time), counted to keep within its budget (keys.ts `d!`). */
+export interface DownloadRecord {
+  v: number;
+  /** YYYY-MM-DD */
+  day: string;
+  bytes: number;
+}
+
 export interface FolderListRecord {
   v: number;
   fetchedAt: number;

@@ -3,6 +3,13 @@ import type { StatsResult, StatusResult, Usage, VerifyResult } from '../admin/pr
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const percent = (part: number, whole: number) => `${whole > 0 ? Math.floor((part / whole) * 100) : 100}%`;
 
+/** An ISO 8601 time as local date and time to the second. */
+function clock(iso: string): string {
+  const date = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   return rows.map((row) => `  ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ')}`.trimEnd()).join('\n');
@@ -39,8 +46,13 @@ export function formatStatus(status: StatusResult): string {
   ];
   for (const a of status.accounts) {
     const watching = a.watching ? ', one of them watching for changes' : '; not watching for changes';
-    out.push(`${accountLabel(a)}: ${a.loggedIn ? `${a.connections} upstream connection(s)${watching}` : 'no client logged in since the start'}`);
+    const connections = `${a.connections} upstream connection(s) of at most ${a.connectionLimit}${watching}`;
+    out.push(`${accountLabel(a)}: ${a.loggedIn ? connections : `no client logged in since the start (at most ${a.connectionLimit} upstream connections)`}`);
     if (a.tokensRefused) out.push(`  login refused: ${a.tokensRefused}; run "imap-cache-proxy account login ${a.name}"`);
+    if (a.connectionsLimited) out.push(`  upstream refused more connections: keeping to ${a.connectionsLimited.connections} until ${clock(a.connectionsLimited.until)}`);
+    if (a.throttledSeconds) out.push(`  upstream asked to slow down: the account's upstream commands pause ${a.throttledSeconds} s more`);
+    const d = a.downloaded;
+    out.push(`  downloaded from upstream today (${d.day}): ${megabytes(d.bytes)}${d.budget === null ? '' : ` of the background sync's daily budget of ${megabytes(d.budget)}`}`);
     const c = a.cached;
     out.push(`  cached: ${c.bodies}/${c.messages} bodies (${percent(c.bodies, c.messages)}), ${bytesCell(c)}`);
     const p = a.prefetch;
@@ -48,7 +60,8 @@ export function formatStatus(status: StatusResult): string {
       ? 'off'
       : `${p.mode === 'all' ? 'bodies' : 'headers'}, ${p.state}${p.folder ? ` in ${p.folder}` : ''}` +
         (p.state === 'running' ? `, ${megabytes(p.rate)}/s` : '') +
-        (p.etaSeconds !== undefined ? `, about ${p.etaSeconds} s left` : '');
+        (p.etaSeconds !== undefined ? `, about ${p.etaSeconds} s left` : '') +
+        (p.resumesAt ? ` (the day's download budget is spent) until ${clock(p.resumesAt)}` : '');
     out.push(`  background sync: ${sync}`);
     const { cache, upstream, parts } = a.served;
     out.push(`  bodies served to clients: ${cache.bodies} from the cache (${megabytes(cache.bytes)}), ${upstream.bodies} fetched from upstream for them (${megabytes(upstream.bytes)})`);

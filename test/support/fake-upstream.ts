@@ -71,10 +71,13 @@ class FakeConnection extends EventEmitter {
   selectedPath: string | null = null;
   selectedReadOnly = true;
   readonly qresyncEnabled = false;
+  patience = Infinity;
 
   constructor(private readonly folder: FakeFolder) {
     super();
   }
+
+  attach(): void {}
 
   hasCapability(name: string): boolean {
     return name === 'UIDPLUS';
