@@ -1,11 +1,12 @@
-import type { FolderUsage } from '../cache/cache-store.js';
+import type { FolderUsage, SharingUsage } from '../cache/cache-store.js';
 
 /**
  * The admin protocol between `imap-cache-proxy cache|status` and a running proxy: one JSON object
  * per line over a Unix socket in the data directory (mode 0600), a request and its response.
  */
 // 2: accounts have a login name (`name`), `status` a `loggedIn`, `stats` an `account`
-export const ADMIN_PROTOCOL_VERSION = 2;
+// 3: `stats` has `sharing` (bodies stored by content), `verify` checks contents and their counts
+export const ADMIN_PROTOCOL_VERSION = 3;
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
 /** Which cached data a clear drops: everything, one account's, or one folder's. */
@@ -36,6 +37,9 @@ export type { VerifyProblem, VerifyResult } from '../cache/cache-store.js';
  */
 export type Usage = FolderUsage;
 
+/** Whole bodies stored once per account, however many of its folders have them (Gmail's labels): what that saves. */
+export type Sharing = SharingUsage;
+
 export interface FolderStats extends Usage {
   folder: string;
   /** When the folder was last brought up to date with upstream (ISO 8601), null if never. */
@@ -50,11 +54,15 @@ export interface AccountStats {
   upstream: string;
   folders: FolderStats[];
   totals: Usage;
+  /** Whole bodies stored once for every folder of the account that has them. */
+  sharing: Sharing;
 }
 
 export interface StatsResult {
   accounts: AccountStats[];
   totals: Usage;
+  /** The accounts' sharing, added up. */
+  sharing: Sharing;
 }
 
 export interface ClearResult {
