@@ -5,8 +5,8 @@
 import { mkdir } from 'node:fs/promises';
 import { toChunks } from '../../src/cache/body-store.js';
 import { headerLengthOf } from '../../src/cache/header-boundary.js';
-import { FULL_BODY, HEADER_BLOCK, keys } from '../../src/cache/keys.js';
-import { encodeMeta, encodeSection, type SectionRecord } from '../../src/cache/records.js';
+import { FULL_BODY, HEADER_BLOCK, keys, prefixEnd } from '../../src/cache/keys.js';
+import { decodeContent, decodeSection, encodeMeta, encodeSection, type SectionRecord } from '../../src/cache/records.js';
 import { SECTION_INLINE_MAX } from '../../src/model/limits.js';
 import { withRawCache } from './cache-store.js';
 
@@ -41,5 +41,35 @@ export async function writeLegacyCache(dir: string, messages: readonly LegacyMes
       }
       await meta.batch(ops);
     }
+  });
+}
+
+/**
+ * Turns a closed cache into what the proxy wrote before bodies were stored by content: each whole
+ * body's record gets chunks of its own (a copy of its content's, one chunk at a time), and the
+ * content records, their chunks, the Gmail message ids and the mark of a finished migration go.
+ */
+export async function toLegacyLayout(dir: string): Promise<void> {
+  await withRawCache(dir, async (meta, bodies) => {
+    let seq = 0;
+    for await (const key of bodies.keys({ reverse: true, limit: 1 })) seq = parseInt(key, 16) + 1;
+    for await (const [key, value] of meta.iterator({ gte: 'x!', lt: prefixEnd('x!') })) {
+      if (!key.includes('!h!') || !key.endsWith(`!${FULL_BODY}`)) continue;
+      const record = decodeSection(value);
+      if (!record.content) continue;
+      const first = seq;
+      for (const range of record.chunks) {
+        for (let i = 0; i < range.count; i++) await bodies.put(chunkKey(seq++), (await bodies.get(chunkKey(range.start + i))) as Buffer);
+      }
+      const chunks = seq > first ? [{ start: first, count: seq - first }] : [];
+      await meta.put(key, encodeSection({ length: record.length, headerLength: record.headerLength, chunks }));
+    }
+    const contents = keys.contentPrefix();
+    for await (const [key, value] of meta.iterator({ gte: contents, lt: prefixEnd(contents) })) {
+      for (const range of decodeContent(value).chunks) await bodies.batch(Array.from({ length: range.count }, (_, i) => ({ type: 'del' as const, key: chunkKey(range.start + i) })));
+      await meta.del(key);
+    }
+    await meta.clear({ gte: keys.messageIdPrefix(), lt: prefixEnd(keys.messageIdPrefix()) });
+    await meta.del(keys.contentLayout());
   });
 }
