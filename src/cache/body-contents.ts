@@ -88,17 +88,22 @@ export class BodyContents {
     return this.ledger.run(async (view) => {
       const shared = await this.replace(view, key, id);
       if (shared) {
-        view.drops.push(...candidate.chunks);
+        view.copies.push(...candidate.chunks);
         return shared;
       }
       const content = readContent(view, id);
       const record = content ? recordOf(content, ref) : { length: candidate.length, headerLength: candidate.headerLength, chunks: candidate.chunks, content: ref };
-      if (content) view.drops.push(...candidate.chunks);
+      if (content) view.copies.push(...candidate.chunks);
       view.put(keys.content(id), encodeContent({ refs: (content?.refs ?? 0) + 1, length: record.length, headerLength: record.headerLength, chunks: record.chunks }));
       view.put(key, encodeSection(record));
       view.also(also(record));
       return record;
     }, [key, keys.content(id)]);
+  }
+
+  /** Whether a content is stored (as far as the steps planned so far go): a hint, checked again by linkBody. */
+  async isStored(id: string): Promise<boolean> {
+    return (await this.ledger.peek(keys.content(id))) !== undefined;
   }
 
   /** A reference to a content already stored, at `key` (a message known by its X-GM-MSGID); undefined when the content is gone. */

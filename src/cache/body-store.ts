@@ -18,6 +18,7 @@ interface DeferredDrop {
   ranges: readonly ChunkRange[];
   /** The reads it waits for. */
   waitFor: Set<number>;
+  reclaim: boolean;
 }
 
 export class BodyStore {
@@ -28,6 +29,10 @@ export class BodyStore {
   private readonly deferred: DeferredDrop[] = [];
   /** First chunks of appends whose section record is not written (or given up) yet. */
   private readonly unsettled = new Set<number>();
+  /** Dropped chunks whose space is to be given back (reclaim), as one span; and whether a compaction runs. */
+  private toReclaim: { start: number; end: number } | undefined;
+  private reclaiming = false;
+  private closed = false;
 
   private constructor(
     private readonly db: Level<string, Buffer>,
@@ -132,31 +137,64 @@ export class BodyStore {
     };
   }
 
-  async drop(ranges: readonly ChunkRange[]): Promise<void> {
+  /**
+   * Deletes chunks nothing refers to any more, once the reads that began before are done. With
+   * `reclaim`, their space is given back soon too (see reclaim).
+   */
+  async drop(ranges: readonly ChunkRange[], options: { reclaim?: boolean } = {}): Promise<void> {
+    const reclaim = options.reclaim === true;
     if (this.readers.size > 0) {
-      this.deferred.push({ ranges, waitFor: new Set(this.readers) });
+      this.deferred.push({ ranges, waitFor: new Set(this.readers), reclaim });
       return;
     }
-    await this.deleteChunks(ranges);
+    await this.deleteChunks(ranges, reclaim);
   }
 
   private runDeferred(drop: DeferredDrop): void {
     this.deferred.splice(this.deferred.indexOf(drop), 1);
     // a failed delete leaves chunks nothing refers to: cache verify reports and removes them
-    this.deleteChunks(drop.ranges).catch(() => undefined);
+    this.deleteChunks(drop.ranges, drop.reclaim).catch(() => undefined);
   }
 
-  private async deleteChunks(ranges: readonly ChunkRange[]): Promise<void> {
+  /**
+   * Chunks deleted right after they were written (a second copy of a body, dropped once its hash
+   * showed it stored already) stay in LevelDB's tables with their deletion until a compaction
+   * rewrites those tables, and with keys that only grow none may: their span is compacted in
+   * the background, one compaction at a time, each covering all asked for meanwhile.
+   */
+  private reclaim(ranges: readonly ChunkRange[]): void {
+    for (const { start, count } of ranges) {
+      if (count === 0) continue;
+      const span = this.toReclaim;
+      this.toReclaim = { start: Math.min(start, span?.start ?? start), end: Math.max(start + count, span?.end ?? 0) };
+    }
+    if (this.reclaiming || !this.toReclaim) return;
+    this.reclaiming = true;
+    void (async () => {
+      for (let span = this.toReclaim; span && !this.closed; span = this.toReclaim) {
+        this.toReclaim = undefined;
+        await this.compactRange(span.start, span.end).catch(() => undefined);
+      }
+      this.reclaiming = false;
+    })();
+  }
+
+  private async deleteChunks(ranges: readonly ChunkRange[], reclaim = false): Promise<void> {
     for (const range of ranges) {
       await this.writes.write(Array.from({ length: range.count }, (_, i) => ({ type: 'del' as const, key: chunkKey(range.start + i) })));
     }
+    if (reclaim) this.reclaim(ranges);
   }
 
   /** Gives the space of dropped chunks back to the disk (LevelDB otherwise does it slowly). */
-  async compact(): Promise<void> {
+  compact(): Promise<void> {
+    return this.compactRange(0, this.nextSeq);
+  }
+
+  private async compactRange(start: number, end: number): Promise<void> {
     // level's Level is classic-level's ClassicLevel on Node; its type does not carry compactRange
     const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> };
-    await db.compactRange(chunkKey(0), chunkKey(this.nextSeq));
+    await db.compactRange(chunkKey(start), chunkKey(end));
   }
 
   get writing(): boolean {
@@ -169,9 +207,11 @@ export class BodyStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     // reads still open end with the process: what they held back is deleted now
     this.readers.clear();
     for (const drop of this.deferred.splice(0)) await this.deleteChunks(drop.ranges);
+    while (this.reclaiming) await new Promise((resolve) => setTimeout(resolve, 10));
     await this.db.close();
   }
 }

@@ -17,6 +17,8 @@ export class LedgerView {
   readonly ops: BatchOp[] = [];
   /** Chunks nothing refers to once the step's batch is applied: dropped then. */
   readonly drops: ChunkRange[] = [];
+  /** Chunks of a copy written just before and not kept: dropped then, and their space given back (BodyStore.drop). */
+  readonly copies: ChunkRange[] = [];
   /** The keys this step read or wrote, with what they hold for it. */
   readonly values = new Map<string, Buffer | undefined>();
   readonly written = new Set<string>();
@@ -70,6 +72,7 @@ interface Planned<T> {
   result: T;
   written: Promise<void>;
   drops: ChunkRange[];
+  copies: ChunkRange[];
 }
 
 interface Step {
@@ -103,6 +106,12 @@ export class Ledger {
     private readonly bodies: BodyStore,
   ) {}
 
+  /** What a key holds as far as the steps planned so far go, without waiting for those queued: a hint for a step to come. */
+  peek(key: string): Promise<Buffer | undefined> {
+    const queued = this.pending.get(key);
+    return queued ? Promise.resolve(queued.value) : this.db.get(key);
+  }
+
   /**
    * Runs a step after those asked for before it (`keys`: what it reads first); resolves with its
    * result once its batch is applied and what it freed dropped.
@@ -110,9 +119,10 @@ export class Ledger {
   async run<T>(plan: (view: LedgerView) => Promise<T> | T, keys: readonly string[] = []): Promise<T> {
     const planned = new Promise<Planned<unknown>>((resolve, reject) => this.queue.push({ plan, keys, resolve, reject }));
     if (!this.planning) void this.planQueued();
-    const { result, written, drops } = await planned;
+    const { result, written, drops, copies } = await planned;
     await written;
     await this.bodies.drop(drops);
+    await this.bodies.drop(copies, { reclaim: true });
     return result as T;
   }
 
@@ -155,7 +165,7 @@ export class Ledger {
       // what the failed batch would have written is not what the database holds: read it again
       () => view.written.forEach((key) => this.pending.delete(key)),
     );
-    return { result, written, drops: view.drops };
+    return { result, written, drops: view.drops, copies: view.copies };
   }
 
   private applied(keys: ReadonlySet<string>): void {

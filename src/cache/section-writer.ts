@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { BODY_CHUNK_SIZE, SECTION_INLINE_MAX } from '../model/limits.js';
 import type { AccountId, Uid } from '../model/types.js';
-import type { BodyContents } from './body-contents.js';
+import { contentIdOf, type BodyContents } from './body-contents.js';
 import { toChunks, type BodyStore } from './body-store.js';
 import { HeaderBoundaryScanner, headerLengthOf } from './header-boundary.js';
 import { FULL_BODY, HEADER_BLOCK, keys } from './keys.js';
@@ -73,6 +73,8 @@ async function commit(target: SectionTarget, record: SectionRecord, firstBytes: 
  * Stores a section whose bytes are in memory (from a batched upstream fetch). Returns at once
  * with a record that carries the bytes, for a client waiting on them; `written` resolves when
  * the section is readable from the cache: chunks first, then the record that makes them visible.
+ * A whole body whose content is stored already (the same message in another folder) is a
+ * reference to it, and none of its bytes is written.
  */
 export function storeSection(target: SectionTarget, bytes: Buffer, headerLength: number): { record: SectionRecord; written: Promise<void> } {
   if (keptWhole(target, bytes.length)) {
@@ -80,17 +82,34 @@ export function storeSection(target: SectionTarget, bytes: Buffer, headerLength:
     const record: SectionRecord = { length: bytes.length, headerLength, chunks: [], inline: Buffer.from(bytes) };
     return { record, written: target.meta.write([recordOp(target, record)]) };
   }
-  const { range, written: chunksWritten } = target.bodies.append(toChunks(bytes));
-  const record: SectionRecord = { length: bytes.length, headerLength, chunks: range.count ? [range] : [] };
-  if (target.section === FULL_BODY) record.content = { account: target.acct, digest: createHash('sha256').update(bytes).digest() };
-  const written = chunksWritten.then(
-    () => commit(target, record, bytes).then(() => undefined),
-    (err: unknown) => {
-      target.bodies.settle(record.chunks);
-      throw err;
-    },
-  );
-  return { record: { ...record, inline: bytes }, written };
+  const record: SectionRecord = { length: bytes.length, headerLength, chunks: [] };
+  if (target.section !== FULL_BODY) return { record: { ...record, inline: bytes }, written: appendAndCommit(target, record, bytes) };
+  record.content = { account: target.acct, digest: createHash('sha256').update(bytes).digest() };
+  return { record: { ...record, inline: bytes }, written: storeBody(target, record, bytes) };
+}
+
+/** A whole body in memory: a reference to its content if that is stored, else its chunks and then its record. */
+async function storeBody(target: SectionTarget, record: SectionRecord, bytes: Buffer): Promise<void> {
+  const id = contentIdOf(record) as string;
+  if (await target.contents.isStored(id)) {
+    const key = keys.section(target.fid, target.uid, FULL_BODY);
+    // undefined: gone meanwhile, written after all
+    if (await target.contents.linkBody(key, id, (stored) => headerBlockOps(target.fid, target.uid, stored, bytes))) return;
+  }
+  await appendAndCommit(target, record, bytes);
+}
+
+/** Appends a section's bytes as chunks (at once: in call order) and makes it visible once they are written. */
+async function appendAndCommit(target: SectionTarget, record: SectionRecord, bytes: Buffer): Promise<void> {
+  const { range, written } = target.bodies.append(toChunks(bytes));
+  const chunks = range.count ? [range] : [];
+  try {
+    await written;
+  } catch (err) {
+    target.bodies.settle(chunks);
+    throw err;
+  }
+  await commit(target, { ...record, chunks }, bytes);
 }
 
 /**
