@@ -633,8 +633,9 @@ export class CacheStore {
   /** Chunks a crash left without a record take disk space only: they are dropped in the background at every start. */
   private sweepOrphans(): void {
     sweepOrphans(this.verifyTarget()).then(
-      (dropped) => {
-        if (dropped > 0) this.log.info({ chunks: dropped }, 'dropped cached data an earlier crash left unreferenced');
+      ({ orphanChunks, wrongRefCounts }) => {
+        if (orphanChunks > 0) this.log.info({ chunks: orphanChunks }, 'dropped cached data an earlier crash left unreferenced');
+        if (wrongRefCounts > 0) this.log.warn({ contents: wrongRefCounts }, 'corrected the reference counts of stored bodies');
       },
       (err: unknown) => {
         if (!this.closed) this.log.warn({ err }, 'looking for unreferenced cached data failed');

@@ -83,13 +83,13 @@ export function verifyCache(target: VerifyTarget, repair: boolean): Promise<Veri
 }
 
 /**
- * Drops the chunks no section record refers to (a crash between writing a section's chunks and
- * its record leaves them) and generations no folder owns, without reading any body: cheap enough
- * for every start. Returns the chunks dropped.
+ * Drops the chunks no section or content record refers to (a crash between writing a section's
+ * chunks and its record leaves them) and generations no folder owns, corrects reference counts
+ * and drops stale Gmail message ids, without reading any body: cheap enough for every start.
+ * Returns what it found.
  */
-export async function sweepOrphans(target: VerifyTarget): Promise<number> {
-  const result = await scanCache(target, { checkSections: false, repair: true });
-  return result.orphanChunks;
+export function sweepOrphans(target: VerifyTarget): Promise<VerifyResult> {
+  return scanCache(target, { checkSections: false, repair: true });
 }
 
 async function scanCache(target: VerifyTarget, options: { checkSections: boolean; repair: boolean }): Promise<VerifyResult> {

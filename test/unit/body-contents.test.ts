@@ -204,6 +204,22 @@ describe('bodies stored by content', () => {
     });
   });
 
+  test('the sweep at every start corrects a count that is wrong, too', async () => {
+    await withCacheDir(async (dir, open) => {
+      let store = await open();
+      const body = message(10, C);
+      for (const path of ['A', 'B']) await folderWith(store, path, 1, body);
+      await store.close();
+      await withRawCache(dir, async (meta) => {
+        for await (const [key, value] of meta.iterator({ gte: keys.contentPrefix(), lt: prefixEnd(keys.contentPrefix()) })) {
+          await meta.put(key, encodeContent({ ...decodeContent(value), refs: 9 }));
+        }
+      });
+      store = await open({ sweep: true });
+      await eventually(async () => (await store.sharing('acct')).referencedBytes === 2 * body.length, 'the count corrected');
+    });
+  });
+
   test('cache verify checks each stored body once: a damaged one is reported for every folder that has it, and dropped with --repair', async () => {
     await withCacheDir(async (dir, open) => {
       let store = await open();
