@@ -88,12 +88,12 @@ export class BodyContents {
     return this.ledger.run(async (view) => {
       const shared = await this.replace(view, key, id);
       if (shared) {
-        view.copies.push(...candidate.chunks);
+        view.dropCopy(candidate.chunks);
         return shared;
       }
       const content = readContent(view, id);
       const record = content ? recordOf(content, ref) : { length: candidate.length, headerLength: candidate.headerLength, chunks: candidate.chunks, content: ref };
-      if (content) view.copies.push(...candidate.chunks);
+      if (content) view.dropCopy(candidate.chunks);
       view.put(keys.content(id), encodeContent({ refs: (content?.refs ?? 0) + 1, length: record.length, headerLength: record.headerLength, chunks: record.chunks }));
       view.put(key, encodeSection(record));
       view.also(also(record));

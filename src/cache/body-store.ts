@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import { BODY_CHUNK_SIZE, RECLAIM_CHUNKS } from '../model/limits.js';
 import type { ChunkRange } from './records.js';
 import { bodyBytesRead, bodyBytesWritten } from './gc-pacer.js';
 import { WriteQueue } from './write-queue.js';
@@ -29,10 +29,12 @@ export class BodyStore {
   private readonly deferred: DeferredDrop[] = [];
   /** First chunks of appends whose section record is not written (or given up) yet. */
   private readonly unsettled = new Set<number>();
-  /** Dropped chunks whose space is to be given back (reclaim), as one span; and whether a compaction runs. */
-  private toReclaim: { start: number; end: number } | undefined;
+  /** Dropped chunks whose space is to be given back (reclaim), and whether a compaction runs. */
+  private readonly toReclaim: ChunkRange[] = [];
   private reclaiming = false;
   private closed = false;
+  /** Called when the space of a range given to drop with `reclaim` has been given back. */
+  onReclaimed: ((range: ChunkRange) => void) | undefined;
 
   private constructor(
     private readonly db: Level<string, Buffer>,
@@ -159,21 +161,24 @@ export class BodyStore {
   /**
    * Chunks deleted right after they were written (a second copy of a body, dropped once its hash
    * showed it stored already) stay in LevelDB's tables with their deletion until a compaction
-   * rewrites those tables, and with keys that only grow none may: their span is compacted in
-   * the background, one compaction at a time, each covering all asked for meanwhile.
+   * rewrites those tables, and with keys that only grow none may: their ranges (deleted already)
+   * are compacted in the background, one compaction of at most RECLAIM_CHUNKS at a time (a stop
+   * waits for one); onReclaimed is told of each range done.
    */
-  private reclaim(ranges: readonly ChunkRange[]): void {
-    for (const { start, count } of ranges) {
-      if (count === 0) continue;
-      const span = this.toReclaim;
-      this.toReclaim = { start: Math.min(start, span?.start ?? start), end: Math.max(start + count, span?.end ?? 0) };
-    }
-    if (this.reclaiming || !this.toReclaim) return;
+  reclaim(ranges: readonly ChunkRange[]): void {
+    this.toReclaim.push(...ranges.filter((range) => range.count > 0));
+    if (this.reclaiming || this.toReclaim.length === 0) return;
     this.reclaiming = true;
     void (async () => {
-      for (let span = this.toReclaim; span && !this.closed; span = this.toReclaim) {
-        this.toReclaim = undefined;
-        await this.compactRange(span.start, span.end).catch(() => undefined);
+      for (let range = this.toReclaim.shift(); range && !this.closed; range = this.toReclaim.shift()) {
+        try {
+          for (let at = range.start; at < range.start + range.count && !this.closed; at += RECLAIM_CHUNKS) {
+            await this.compactRange(at, Math.min(at + RECLAIM_CHUNKS, range.start + range.count));
+          }
+          if (!this.closed) this.onReclaimed?.(range);
+        } catch {
+          // tried again at the next start
+        }
       }
       this.reclaiming = false;
     })();
@@ -211,7 +216,6 @@ export class BodyStore {
     // reads still open end with the process: what they held back is deleted now
     this.readers.clear();
     for (const drop of this.deferred.splice(0)) await this.deleteChunks(drop.ranges);
-    while (this.reclaiming) await new Promise((resolve) => setTimeout(resolve, 10));
     await this.db.close();
   }
 }

@@ -103,6 +103,9 @@ export class CacheStore {
       this.sectionReadAhead.written(ops);
     });
     this.contents = new BodyContents(new Ledger(db, this.writes, bodies));
+    bodies.onReclaimed = (range) => {
+      this.batch([{ type: 'del', key: keys.reclaim(range.start) }]).catch(() => undefined);
+    };
   }
 
   /**
@@ -133,7 +136,7 @@ export class CacheStore {
     const store = new CacheStore(db, bodies, log.child({ component: 'cache' }));
     store.resumeGarbageCollection();
     if (options.sweep) {
-      store.sweepOrphans();
+      store.sweepOrphans().then(() => store.resumeReclaim());
       store.migrateBodies();
     }
     return store;
@@ -623,6 +626,21 @@ export class CacheStore {
     };
   }
 
+  /**
+   * Copies dropped before a stop whose space was not compacted away yet (keys.ts `r!`): it is now,
+   * after the sweep, which deletes their chunks if a crash came before that.
+   */
+  private resumeReclaim(): void {
+    const prefix = keys.reclaimPrefix();
+    (async () => {
+      const ranges: ChunkRange[] = [];
+      for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
+        ranges.push({ start: parseInt(key.slice(prefix.length), 16), count: Number(value.toString()) });
+      }
+      this.bodies.reclaim(ranges);
+    })().catch((err: unknown) => this.log.warn({ err }, 'cannot list dropped copies still to compact'));
+  }
+
   /** Whole bodies cached before bodies were stored by content are stored so in the background (content-migration.ts). */
   private migrateBodies(): void {
     migrateBodies({ db: this.db, bodies: this.bodies, contents: this.contents, closed: () => this.closed, log: this.log }).catch((err: unknown) => {
@@ -631,8 +649,8 @@ export class CacheStore {
   }
 
   /** Chunks a crash left without a record take disk space only: they are dropped in the background at every start. */
-  private sweepOrphans(): void {
-    sweepOrphans(this.verifyTarget()).then(
+  private sweepOrphans(): Promise<void> {
+    return sweepOrphans(this.verifyTarget()).then(
       ({ orphanChunks, wrongRefCounts }) => {
         if (orphanChunks > 0) this.log.info({ chunks: orphanChunks }, 'dropped cached data an earlier crash left unreferenced');
         if (wrongRefCounts > 0) this.log.warn({ contents: wrongRefCounts }, 'corrected the reference counts of stored bodies');

@@ -1,5 +1,6 @@
 import type { Level } from 'level';
 import type { BodyStore } from './body-store.js';
+import { keys } from './keys.js';
 import type { ChunkRange } from './records.js';
 import type { BatchOp, WriteQueue } from './write-queue.js';
 
@@ -65,6 +66,18 @@ export class LedgerView {
   /** Writes to keys the ledger does not keep track of, in the same batch. */
   also(ops: readonly BatchOp[]): void {
     this.ops.push(...ops);
+  }
+
+  /**
+   * Chunks of a copy written just before and not kept: dropped after the batch and their space
+   * compacted away, noted in the batch (keys.ts `r!`) until that is done, so a restart resumes it.
+   */
+  dropCopy(ranges: readonly ChunkRange[]): void {
+    for (const range of ranges) {
+      if (range.count === 0) continue;
+      this.copies.push(range);
+      this.ops.push({ type: 'put', key: keys.reclaim(range.start), value: String(range.count) });
+    }
   }
 }
 

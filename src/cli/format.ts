@@ -65,7 +65,7 @@ export function formatStatus(status: StatusResult): string {
 export function formatVerify(result: VerifyResult): string {
   const out = [
     `checked ${result.sections} cached sections (${result.bodies} whole bodies, ${megabytes(result.bytes)}) ` +
-      `and the ${result.contents} bodies they share (${megabytes(result.contentBytes)} stored)`,
+      `and the ${result.contents} stored bodies they refer to (${megabytes(result.contentBytes)})`,
   ];
   for (const p of result.problems) out.push(`  ${p.user} ${p.folder} UID ${p.uid} ${p.section}: ${p.problem}`);
   if (result.problemCount > result.problems.length) out.push(`  ... and ${result.problemCount - result.problems.length} more`);

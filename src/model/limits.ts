@@ -237,6 +237,10 @@ export const VERIFY_BATCH = 64;
  * section records (a map of their ids: about 7 MB); a cache with more takes several passes. */
 export const REF_COUNT_BUCKET = 50_000;
 
+/** Chunks of second copies (dropped once their hash showed the body stored) are compacted away at
+ * most this many at a time (64 MB): a stop waits for the compaction that runs. */
+export const RECLAIM_CHUNKS = 256;
+
 /** A dropped folder generation's section records are deleted this many at a time, each batch
  * with the references it drops (a restart resumes with the rest). */
 export const GARBAGE_BATCH = 500;
