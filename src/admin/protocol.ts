@@ -1,4 +1,4 @@
-import type { FolderUsage } from '../cache/cache-store.js';
+import type { FolderUsage, SharingUsage } from '../cache/cache-store.js';
 
 /**
  * The admin protocol between `imap-cache-proxy cache|status` and a running proxy: one JSON object
@@ -6,7 +6,8 @@ import type { FolderUsage } from '../cache/cache-store.js';
  */
 // 2: accounts have a login name (`name`), `status` a `loggedIn`, `stats` an `account`
 // 3: `status` has each account's connection limit, throttle pause and downloads today
-export const ADMIN_PROTOCOL_VERSION = 3;
+// 4: `stats` has `sharing` (bodies stored by content), `verify` checks contents and their counts
+export const ADMIN_PROTOCOL_VERSION = 4;
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
 /** Which cached data a clear drops: everything, one account's, or one folder's. */
@@ -37,6 +38,9 @@ export type { VerifyProblem, VerifyResult } from '../cache/cache-store.js';
  */
 export type Usage = FolderUsage;
 
+/** Whole bodies stored once per account, however many of its folders have them (Gmail's labels): what that saves. */
+export type Sharing = SharingUsage;
+
 export interface FolderStats extends Usage {
   folder: string;
   /** When the folder was last brought up to date with upstream (ISO 8601), null if never. */
@@ -51,11 +55,15 @@ export interface AccountStats {
   upstream: string;
   folders: FolderStats[];
   totals: Usage;
+  /** Whole bodies stored once for every folder of the account that has them. */
+  sharing: Sharing;
 }
 
 export interface StatsResult {
   accounts: AccountStats[];
   totals: Usage;
+  /** The accounts' sharing, added up. */
+  sharing: Sharing;
 }
 
 export interface ClearResult {

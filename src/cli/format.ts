@@ -1,4 +1,4 @@
-import type { StatsResult, StatusResult, Usage, VerifyResult } from '../admin/protocol.js';
+import type { Sharing, StatsResult, StatusResult, Usage, VerifyResult } from '../admin/protocol.js';
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const percent = (part: number, whole: number) => `${whole > 0 ? Math.floor((part / whole) * 100) : 100}%`;
@@ -22,6 +22,10 @@ const bytesCell = (u: Usage) => `${megabytes(u.bodyBytes)}/${megabytes(u.totalBy
 /** An account as the user knows it: its login name, and the user upstream where that differs. */
 const accountLabel = (a: { name: string; user: string; upstream: string }) => `${a.name}${a.name === a.user ? '' : ` (${a.user})`} on ${a.upstream}`;
 
+/** A message in several folders (Gmail's labels) is stored once: what that saves. */
+const sharingLine = (s: Sharing) =>
+  `bodies stored once for all their folders: ${s.contents}, ${megabytes(s.storedBytes)} stored for ${megabytes(s.referencedBytes)} in folders, ${megabytes(s.savedBytes)} saved by sharing`;
+
 export function formatStats(stats: StatsResult): string {
   const out: string[] = [];
   for (const account of stats.accounts) {
@@ -31,10 +35,11 @@ export function formatStats(stats: StatsResult): string {
       const lastSync = f.folder === '(total)' ? '' : (f.lastSync?.replace('T', ' ').slice(0, 19) ?? 'never');
       rows.push([f.folder, bodiesCell(f), bytesCell(f), megabytes(f.otherBytes), lastSync]);
     }
-    out.push(table(rows), '');
+    out.push(table(rows), `  ${sharingLine(account.sharing)}`, '');
   }
   const t = stats.totals;
   out.push(`total: ${t.bodies}/${t.messages} bodies cached, ${megabytes(t.bodyBytes)}/${megabytes(t.totalBytes)}, and ${megabytes(t.otherBytes)} of headers and parts, in ${stats.accounts.length} account(s)`);
+  out.push(`total ${sharingLine(stats.sharing)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -71,11 +76,18 @@ export function formatStatus(status: StatusResult): string {
 }
 
 export function formatVerify(result: VerifyResult): string {
-  const out = [`checked ${result.sections} cached sections (${result.bodies} whole bodies, ${megabytes(result.bytes)})`];
+  const out = [
+    `checked ${result.sections} cached sections (${result.bodies} whole bodies, ${megabytes(result.bytes)}) ` +
+      `and the ${result.contents} stored bodies they refer to (${megabytes(result.contentBytes)})`,
+  ];
   for (const p of result.problems) out.push(`  ${p.user} ${p.folder} UID ${p.uid} ${p.section}: ${p.problem}`);
   if (result.problemCount > result.problems.length) out.push(`  ... and ${result.problemCount - result.problems.length} more`);
-  out.push(`${result.problemCount} broken section(s), ${result.orphanChunks} unreferenced chunk(s), ${result.strayGenerations} folder generation(s) without a folder`);
-  const found = result.problemCount + result.orphanChunks + result.strayGenerations > 0;
+  out.push(
+    `${result.problemCount} broken section(s), ${result.orphanChunks} unreferenced chunk(s), ${result.strayGenerations} folder generation(s) without a folder, ` +
+      `${result.wrongRefCounts} wrong reference count(s)`,
+  );
+  if (result.staleMessageIds > 0) out.push(`${result.staleMessageIds} Gmail message id(s) noted for bodies no longer stored${result.repaired ? ': dropped' : ''}`);
+  const found = result.problemCount + result.orphanChunks + result.strayGenerations + result.wrongRefCounts > 0;
   if (found) out.push(result.repaired ? 'repaired: all of it dropped; dropped bodies are fetched from upstream again' : 'run again with --repair to drop them');
   return `${out.join('\n')}\n`;
 }

@@ -274,6 +274,18 @@ export const MAX_LISTED_PROBLEMS = 1000;
 /** cache verify reads this many section records per metadata lookup. */
 export const VERIFY_BATCH = 64;
 
+/** cache verify counts the references to at most this many stored contents per pass over the
+ * section records (a map of their ids: about 7 MB); a cache with more takes several passes. */
+export const REF_COUNT_BUCKET = 50_000;
+
+/** Chunks of second copies (dropped once their hash showed the body stored) are compacted away at
+ * most this many at a time (64 MB): a stop waits for the compaction that runs. */
+export const RECLAIM_CHUNKS = 256;
+
+/** A dropped folder generation's section records are deleted this many at a time, each batch
+ * with the references it drops (a restart resumes with the rest). */
+export const GARBAGE_BATCH = 500;
+
 /** Message metadata records read per miss beyond as many as were asked for, in UID order. */
 export const META_READ_AHEAD = 256;
 

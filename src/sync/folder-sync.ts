@@ -11,6 +11,7 @@ import { ModseqAssigner } from './modseq-assigner.js';
 import type { FolderChanges } from './update-journal.js';
 
 const META_ITEMS = ['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'];
+const GMAIL_EXTENSION = 'X-GM-EXT-1';
 
 const sameFlags = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((flag) => b.includes(flag));
 
@@ -102,11 +103,15 @@ export async function syncFolder(input: SyncInput, conn: UpstreamConnection, sta
     }
     maxUid = Math.max(maxUid, fetched.uid);
     if (fetched.modseq && BigInt(fetched.modseq) > maxModseq) maxModseq = BigInt(fetched.modseq);
-    pending.push({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate });
+    const meta: MessageMeta = { uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate };
+    if (fetched.gmMsgId) meta.gmMsgId = fetched.gmMsgId;
+    pending.push(meta);
     if (pending.length >= META_WRITE_BATCH) await flush();
   };
 
-  const items: Token[] = [...META_ITEMS, ...(condstore ? ['MODSEQ'] : [])].map(atom);
+  // Gmail: the message's id under every label, so that its body is stored (and fetched) once
+  const gmail = conn.hasCapability(GMAIL_EXTENSION) ? ['X-GM-MSGID'] : [];
+  const items: Token[] = [...META_ITEMS, ...(condstore ? ['MODSEQ'] : []), ...gmail].map(atom);
   await conn.uidFetch('1:*', items, onFetch, {
     ...(incremental
       ? {
