@@ -1,9 +1,9 @@
 // npm run bench: speed and memory of the proxy, measured against baselines taken in the same run.
 //
-//   node dist/bench/run.js [--only startup,local,wan,memory,parts,append,stress,scale,nocondstore,sort,oauth] [--runs 3] [--messages 2000] [--wan-messages 300]
+//   node dist/bench/run.js [--only startup,local,wan,memory,parts,append,stress,scale,nocondstore,sort,oauth,dedupe] [--runs 3] [--messages 2000] [--wan-messages 300]
 //                          [--memory-messages 1000,10000] [--big-message-mb 200] [--small-messages 20]
 //                          [--stall-timeout 300] [--stress-secs 60] [--scale-messages 100000] [--sort-messages 10000] [--sort-large-messages 200000]
-//                          [--nocondstore-messages 100000] [--part-message-mb 37] [--oauth-minutes 5] [--results DIR]
+//                          [--nocondstore-messages 100000] [--part-message-mb 37] [--oauth-minutes 5] [--dedupe-messages 300] [--results DIR]
 //
 // The stress scenario runs Dovecot's imaptest where it is installed (../shared/eval/build-imaptest.sh).
 //
@@ -23,6 +23,7 @@ import { memoryScenario, type MemoryResults } from './memory.js';
 import { oauthMarkdown, oauthScenario, type OAuthResults } from './oauth.js';
 import { partsMarkdown, partsScenario, type PartsResults } from './parts.js';
 import { appendMarkdown, appendScenario, type AppendResults } from './append.js';
+import { dedupeMarkdown, dedupeScenario, type DedupeResults } from './dedupe.js';
 import { startCachingRelay, startProxyProcess } from './proxy-process.js';
 import { startupMarkdown, startupScenario, type StartupResults } from './startup.js';
 import { noCondstoreMarkdown, noCondstoreScenario, type NoCondstoreResults } from './nocondstore.js';
@@ -34,7 +35,7 @@ import { startWanRelay } from './wan-relay.js';
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'startup,local,wan,memory,parts,append,stress,scale,nocondstore,sort,oauth' },
+    only: { type: 'string', default: 'startup,local,wan,memory,parts,append,stress,scale,nocondstore,sort,oauth,dedupe' },
     runs: { type: 'string', default: '3' },
     messages: { type: 'string', default: '2000' },
     'wan-messages': { type: 'string', default: '300' },
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     'append-messages': { type: 'string', default: '20' },
     'append-message-mb': { type: 'string', default: '10' },
     'oauth-minutes': { type: 'string', default: '5' },
+    'dedupe-messages': { type: 'string', default: '300' },
     results: { type: 'string' },
   },
 });
@@ -67,7 +69,7 @@ const RESULTS_DIR = args.results
   ? path.resolve(args.results)
   : path.resolve(import.meta.dirname, '../../bench/results');
 const only = new Set((args.only as string).split(','));
-const SCENARIOS = ['startup', 'local', 'wan', 'memory', 'parts', 'append', 'stress', 'scale', 'nocondstore', 'sort', 'oauth'];
+const SCENARIOS = ['startup', 'local', 'wan', 'memory', 'parts', 'append', 'stress', 'scale', 'nocondstore', 'sort', 'oauth', 'dedupe'];
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(', ')})`);
 const memorySizes = (args['memory-messages'] as string).split(',').map(Number);
 if (memorySizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--memory-messages: a list of message counts, e.g. 1000,10000`);
@@ -331,6 +333,8 @@ function markdown(): string {
   if (sort) lines.push('', ...sortMarkdown(sort));
   const oauth = results.oauth as OAuthResults | undefined;
   if (oauth) lines.push('', ...oauthMarkdown(oauth));
+  const dedupe = results.dedupe as DedupeResults | undefined;
+  if (dedupe) lines.push('', ...dedupeMarkdown(dedupe));
   return `${lines.join('\n')}\n`;
 }
 
@@ -409,6 +413,7 @@ try {
   }
   if (only.has('sort')) results['sort'] = await timed('sort', () => sortScenario({ messages: Number(args['sort-messages']), largeFolderMessages: Number(args['sort-large-messages']), runs: RUNS, freshDir }));
   if (only.has('oauth')) results['oauth'] = await timed('oauth', () => oauthScenario({ minutes: oauthMinutes, freshDir }));
+  if (only.has('dedupe')) results['dedupe'] = await timed('dedupe', () => dedupeScenario({ messages: Number(args['dedupe-messages']), freshDir }));
   await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(path.join(RESULTS_DIR, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(path.join(RESULTS_DIR, 'bench.md'), markdown());

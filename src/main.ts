@@ -53,7 +53,6 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
     ...(config.prefetch !== 'off'
       ? { prefetch: { mode: config.prefetch, ...(config.prefetchMaxSize !== undefined ? { maxBodySize: config.prefetchMaxSize } : {}) } }
       : {}),
-    connectionsPerAccount: config.upstreamConnections,
     pollIntervalMs: config.pollInterval,
     log,
   });
@@ -142,10 +141,15 @@ export async function startProxy(config: StartConfig, log: Logger, loading: { ce
 
 /** The single upstream any login name goes to, or the configured accounts, each with its TLS settings read. */
 async function accountDirectory(config: StartConfig, log: Logger): Promise<AccountDirectory> {
-  if (config.upstream) return { kind: 'passthrough', endpoint: { ...config.upstream, tls: await loadUpstreamTls(config, log) } };
+  if (config.upstream) {
+    const endpoint = { ...config.upstream, tls: await loadUpstreamTls(config, log) };
+    return { kind: 'passthrough', endpoint, connections: config.upstreamConnections, ...(config.prefetchBudget !== undefined ? { prefetchBudget: config.prefetchBudget } : {}) };
+  }
   const route = async (account: AccountConfig) => ({
     name: account.name,
     upstreamUser: account.upstreamUser,
+    connections: account.upstreamConnections,
+    ...(account.prefetchBudget !== undefined ? { prefetchBudget: account.prefetchBudget } : {}),
     endpoint: { ...account.upstream, tls: await loadUpstreamTls({ ...account, account: account.name }, log) },
     ...(account.oauth ? { oauth: account.oauth } : {}),
   });

@@ -2,7 +2,7 @@ import type { AccountRecord, CacheStore } from '../cache/cache-store.js';
 import type { AccountId, FolderPath } from '../model/types.js';
 import { ProxyError } from '../model/errors.js';
 import { normalizePath } from '../model/folder-path.js';
-import type { AccountStats, ClearResult, ClearScope, StatsResult, Usage } from './protocol.js';
+import type { AccountStats, ClearResult, ClearScope, Sharing, StatsResult, Usage } from './protocol.js';
 
 /*
  * The cache commands, on a CacheStore: the running proxy's own or, when no proxy runs, one the
@@ -16,6 +16,14 @@ const add = (a: Usage, b: Usage): Usage => ({
   bodyBytes: a.bodyBytes + b.bodyBytes,
   totalBytes: a.totalBytes + b.totalBytes,
   otherBytes: a.otherBytes + b.otherBytes,
+});
+
+const NO_SHARING: Sharing = { contents: 0, storedBytes: 0, referencedBytes: 0, savedBytes: 0 };
+const addSharing = (a: Sharing, b: Sharing): Sharing => ({
+  contents: a.contents + b.contents,
+  storedBytes: a.storedBytes + b.storedBytes,
+  referencedBytes: a.referencedBytes + b.referencedBytes,
+  savedBytes: a.savedBytes + b.savedBytes,
 });
 
 /** The name clients log in with; records written before accounts existed have the user name. */
@@ -36,7 +44,7 @@ async function cachedAccounts(store: CacheStore, name: string | undefined): Prom
 export async function cacheStats(store: CacheStore, account?: string): Promise<StatsResult> {
   const accounts: AccountStats[] = [];
   for (const { id, record } of await cachedAccounts(store, account)) accounts.push(await accountStats(store, id, record));
-  return { accounts, totals: accounts.map((a) => a.totals).reduce(add, ZERO) };
+  return { accounts, totals: accounts.map((a) => a.totals).reduce(add, ZERO), sharing: accounts.map((a) => a.sharing).reduce(addSharing, NO_SHARING) };
 }
 
 /** One account's folders and totals (also what `status` shows of its cache). */
@@ -46,7 +54,7 @@ export async function accountStats(store: CacheStore, id: AccountId, record: Acc
     const usage = await store.folderUsage(folder.fid);
     folders.push({ folder: path, ...usage, lastSync: folder.lastSync ? new Date(folder.lastSync).toISOString() : null });
   }
-  return { name: nameOf(record), user: record.user, upstream: record.upstream, folders, totals: folders.reduce(add, ZERO) };
+  return { name: nameOf(record), user: record.user, upstream: record.upstream, folders, totals: folders.reduce(add, ZERO), sharing: await store.sharing(id) };
 }
 
 /** What a scope selects: per account, the folders to drop and whether it is the whole account. */

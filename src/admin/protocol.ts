@@ -1,4 +1,4 @@
-import type { FolderUsage } from '../cache/cache-store.js';
+import type { FolderUsage, SharingUsage } from '../cache/cache-store.js';
 import type { Traffic } from '../model/types.js';
 
 /**
@@ -6,7 +6,10 @@ import type { Traffic } from '../model/types.js';
  * per line over a Unix socket in the data directory (mode 0600), a request and its response.
  */
 // 2: accounts have a login name (`name`), `status` a `loggedIn`, `stats` an `account`
-export const ADMIN_PROTOCOL_VERSION = 2;
+// 3: `status` has each account's connection limit, throttle pause and downloads today
+// 4: `stats` has `sharing` (bodies stored by content), `verify` checks contents and their counts
+// 5: `status` has each account's upstream traffic since the start (bytes read and written)
+export const ADMIN_PROTOCOL_VERSION = 5;
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
 /** Which cached data a clear drops: everything, one account's, or one folder's. */
@@ -37,6 +40,9 @@ export type { VerifyProblem, VerifyResult } from '../cache/cache-store.js';
  */
 export type Usage = FolderUsage;
 
+/** Whole bodies stored once per account, however many of its folders have them (Gmail's labels): what that saves. */
+export type Sharing = SharingUsage;
+
 export interface FolderStats extends Usage {
   folder: string;
   /** When the folder was last brought up to date with upstream (ISO 8601), null if never. */
@@ -51,11 +57,15 @@ export interface AccountStats {
   upstream: string;
   folders: FolderStats[];
   totals: Usage;
+  /** Whole bodies stored once for every folder of the account that has them. */
+  sharing: Sharing;
 }
 
 export interface StatsResult {
   accounts: AccountStats[];
   totals: Usage;
+  /** The accounts' sharing, added up. */
+  sharing: Sharing;
 }
 
 export interface ClearResult {
@@ -73,6 +83,17 @@ export interface AccountStatus {
   loggedIn: boolean;
   /** Upstream connections open now, the watcher's included. */
   connections: number;
+  /** Upstream connections the account may have, the watcher's included (upstream-connections). */
+  connectionLimit: number;
+  /** Upstream refused another connection: the proxy keeps to this many (the watcher's included) until then (ISO 8601). */
+  connectionsLimited?: { connections: number; until: string };
+  /** Upstream asked the proxy to slow down: the account's upstream commands pause this many seconds more. */
+  throttledSeconds?: number;
+  /**
+   * Message bytes downloaded from upstream today (`day`, local time), for clients and the
+   * background sync alike, and the background sync's daily budget (null: none).
+   */
+  downloaded: { day: string; bytes: number; budget: number | null };
   /** The account watcher is connected and watching upstream for changes (on one of those connections). */
   watching: boolean;
   /** What is cached, as `cache stats` counts it. */
@@ -92,6 +113,8 @@ export interface AccountStatus {
     rate: number;
     /** Seconds until every body is cached, at that rate. */
     etaSeconds?: number;
+    /** Paused: the day's download budget is spent; it goes on then (ISO 8601). */
+    resumesAt?: string;
   } | null;
 }
 

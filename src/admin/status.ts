@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { CacheStore } from '../cache/cache-store.js';
-import type { Accounts } from '../sync/accounts.js';
+import type { Account } from '../sync/account.js';
+import type { Accounts, KnownAccount } from '../sync/accounts.js';
+import { dayOf } from '../sync/download-budget.js';
 import type { PrefetchProgress } from '../sync/prefetch.js';
 import { VERSION } from '../version.js';
 import { accountStats } from './cache-admin.js';
@@ -27,7 +29,8 @@ export async function proxyStatus(options: {
   tls: { cert: string; fingerprint: string };
 }): Promise<StatusResult> {
   const accounts: AccountStatus[] = [];
-  for (const { id, name, user, upstream, live, tokensRefused } of options.accounts.known()) {
+  for (const known of options.accounts.known()) {
+    const { id, name, user, upstream, live, tokensRefused } = known;
     const record = await options.store.getAccount(id);
     const cached = record ? (await accountStats(options.store, id, record)).totals : EMPTY;
     accounts.push({
@@ -36,6 +39,9 @@ export async function proxyStatus(options: {
       upstream,
       loggedIn: live !== undefined,
       connections: live ? live.pool.connectionCount + (live.watcher.watching ? 1 : 0) : 0,
+      connectionLimit: known.connections,
+      ...(live ? upstreamLimits(live) : {}),
+      downloaded: await downloadedToday(known, options.store),
       watching: live?.watcher.watching ?? false,
       cached,
       served: live ? { cache: { ...live.served.cache }, upstream: { ...live.served.upstream }, parts: { ...live.served.parts } } : NOTHING_SERVED,
@@ -57,6 +63,26 @@ export async function proxyStatus(options: {
   };
 }
 
+/** What upstream imposes on the account now: fewer connections, a pause. */
+function upstreamLimits(live: Account): Pick<AccountStatus, 'connectionsLimited' | 'throttledSeconds'> {
+  const until = live.pool.limitedUntil;
+  const paused = live.pool.backoff.pausedMs;
+  const connections = live.pool.capacity + (live.watcher.watching ? 1 : 0);
+  return {
+    ...(until !== undefined ? { connectionsLimited: { connections, until: new Date(until).toISOString() } } : {}),
+    ...(paused > 0 ? { throttledSeconds: Math.ceil(paused / 1000) } : {}),
+  };
+}
+
+/** Today's downloads: the live count, or (no client logged in since the start) what the cache kept of today's. */
+async function downloadedToday(known: KnownAccount, store: CacheStore): Promise<AccountStatus['downloaded']> {
+  const budget = known.prefetchBudget ?? null;
+  if (known.live) return { ...known.live.downloads.today(), budget };
+  const day = dayOf(Date.now());
+  const record = await store.getDownloads(known.id);
+  return { day, bytes: record?.day === day ? record.bytes : 0, budget };
+}
+
 const EMPTY: Usage = { messages: 0, bodies: 0, bodyBytes: 0, totalBytes: 0, otherBytes: 0 };
 const NOTHING_SERVED: AccountStatus['served'] = { cache: { bodies: 0, bytes: 0 }, upstream: { bodies: 0, bytes: 0 }, parts: { cache: 0, upstream: 0 } };
 
@@ -70,5 +96,6 @@ function prefetchStatus(progress: PrefetchProgress, cached: Usage): AccountStatu
     ...(progress.folder ? { folder: progress.folder } : {}),
     rate: Math.round(progress.rate),
     ...(eta !== undefined ? { etaSeconds: eta } : {}),
+    ...(progress.resumesAt !== undefined ? { resumesAt: new Date(progress.resumesAt).toISOString() } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import { BODY_CHUNK_SIZE } from '../model/limits.js';
+import { BODY_CHUNK_SIZE, RECLAIM_CHUNKS } from '../model/limits.js';
 import type { ChunkRange } from './records.js';
 import { bodyBytesRead } from './gc-pacer.js';
 import { WriteQueue } from './write-queue.js';
@@ -18,6 +18,7 @@ interface DeferredDrop {
   ranges: readonly ChunkRange[];
   /** The reads it waits for. */
   waitFor: Set<number>;
+  reclaim: boolean;
 }
 
 export class BodyStore {
@@ -28,6 +29,12 @@ export class BodyStore {
   private readonly deferred: DeferredDrop[] = [];
   /** First chunks of appends whose section record is not written (or given up) yet. */
   private readonly unsettled = new Set<number>();
+  /** Dropped chunks whose space is to be given back (reclaim), and whether a compaction runs. */
+  private readonly toReclaim: ChunkRange[] = [];
+  private reclaiming = false;
+  private closed = false;
+  /** Called when the space of a range given to drop with `reclaim` has been given back. */
+  onReclaimed: ((range: ChunkRange) => void) | undefined;
 
   private constructor(
     private readonly db: Level<string, Buffer>,
@@ -131,31 +138,67 @@ export class BodyStore {
     };
   }
 
-  async drop(ranges: readonly ChunkRange[]): Promise<void> {
+  /**
+   * Deletes chunks nothing refers to any more, once the reads that began before are done. With
+   * `reclaim`, their space is given back soon too (see reclaim).
+   */
+  async drop(ranges: readonly ChunkRange[], options: { reclaim?: boolean } = {}): Promise<void> {
+    const reclaim = options.reclaim === true;
     if (this.readers.size > 0) {
-      this.deferred.push({ ranges, waitFor: new Set(this.readers) });
+      this.deferred.push({ ranges, waitFor: new Set(this.readers), reclaim });
       return;
     }
-    await this.deleteChunks(ranges);
+    await this.deleteChunks(ranges, reclaim);
   }
 
   private runDeferred(drop: DeferredDrop): void {
     this.deferred.splice(this.deferred.indexOf(drop), 1);
     // a failed delete leaves chunks nothing refers to: cache verify reports and removes them
-    this.deleteChunks(drop.ranges).catch(() => undefined);
+    this.deleteChunks(drop.ranges, drop.reclaim).catch(() => undefined);
   }
 
-  private async deleteChunks(ranges: readonly ChunkRange[]): Promise<void> {
+  /**
+   * Chunks deleted right after they were written (a second copy of a body, dropped once its hash
+   * showed it stored already) stay in LevelDB's tables with their deletion until a compaction
+   * rewrites those tables, and with keys that only grow none may: their ranges (deleted already)
+   * are compacted in the background, one compaction of at most RECLAIM_CHUNKS at a time (a stop
+   * waits for one); onReclaimed is told of each range done.
+   */
+  reclaim(ranges: readonly ChunkRange[]): void {
+    this.toReclaim.push(...ranges.filter((range) => range.count > 0));
+    if (this.reclaiming || this.toReclaim.length === 0) return;
+    this.reclaiming = true;
+    void (async () => {
+      for (let range = this.toReclaim.shift(); range && !this.closed; range = this.toReclaim.shift()) {
+        try {
+          for (let at = range.start; at < range.start + range.count && !this.closed; at += RECLAIM_CHUNKS) {
+            await this.compactRange(at, Math.min(at + RECLAIM_CHUNKS, range.start + range.count));
+          }
+          if (!this.closed) this.onReclaimed?.(range);
+        } catch {
+          // tried again at the next start
+        }
+      }
+      this.reclaiming = false;
+    })();
+  }
+
+  private async deleteChunks(ranges: readonly ChunkRange[], reclaim = false): Promise<void> {
     for (const range of ranges) {
       await this.writes.write(Array.from({ length: range.count }, (_, i) => ({ type: 'del' as const, key: chunkKey(range.start + i) })));
     }
+    if (reclaim) this.reclaim(ranges);
   }
 
   /** Gives the space of dropped chunks back to the disk (LevelDB otherwise does it slowly). */
-  async compact(): Promise<void> {
+  compact(): Promise<void> {
+    return this.compactRange(0, this.nextSeq);
+  }
+
+  private async compactRange(start: number, end: number): Promise<void> {
     // level's Level is classic-level's ClassicLevel on Node; its type does not carry compactRange
     const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> };
-    await db.compactRange(chunkKey(0), chunkKey(this.nextSeq));
+    await db.compactRange(chunkKey(start), chunkKey(end));
   }
 
   get writing(): boolean {
@@ -168,6 +211,7 @@ export class BodyStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     // reads still open end with the process: what they held back is deleted now
     this.readers.clear();
     for (const drop of this.deferred.splice(0)) await this.deleteChunks(drop.ranges);

@@ -5,14 +5,19 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
-import { META_READ_AHEAD, SECTION_READ_AHEAD, SECTION_READ_AHEAD_ASKED, SECTION_READ_AHEAD_RECORDS } from '../model/limits.js';
+import { GARBAGE_BATCH, META_READ_AHEAD, SECTION_INLINE_MAX, SECTION_READ_AHEAD, SECTION_READ_AHEAD_ASKED, SECTION_READ_AHEAD_RECORDS } from '../model/limits.js';
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import { parseUidRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
+import { BodyContents, contentIdOf } from './body-contents.js';
 import { BodyStore } from './body-store.js';
-import { sweepOrphans, verifyCache, type GenerationOwner, type Snapshot, type VerifyResult, type VerifyTarget } from './cache-verify.js';
+import type { Snapshot } from './cache-scan.js';
+import { sweepOrphans, verifyCache, type GenerationOwner, type VerifyResult, type VerifyTarget } from './cache-verify.js';
+import { migrateBodies } from './content-migration.js';
 import { FULL_BODY, keys, parseSectionKey, prefixEnd, sectionKeyPart, uidOfMetaKey } from './keys.js';
+import { Ledger } from './ledger.js';
 import {
   clientModseq,
+  decodeContent,
   decodeMeta,
   decodeSection,
   decodeStructure,
@@ -20,6 +25,8 @@ import {
   encodeStructure,
   type AccountRecord,
   type ChunkRange,
+  type ContentRecord,
+  type DownloadRecord,
   type FolderListRecord,
   type FolderRecord,
   type ModseqMark,
@@ -28,12 +35,12 @@ import {
 import { readRange } from './range-read.js';
 import { ReadAheadWindows } from './read-ahead.js';
 import { openSection, scanSection, type SectionContent } from './section-reader.js';
-import { SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
+import { headerBlockOps, SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue, type BatchOp } from './write-queue.js';
 import { bodyBytesRead } from './gc-pacer.js';
 
 export type { VerifyProblem, VerifyResult } from './cache-verify.js';
-export type { ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord };
+export type { ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord, DownloadRecord };
 
 /** What a folder generation holds, against what the folder has. */
 export interface FolderUsage {
@@ -46,6 +53,23 @@ export interface FolderUsage {
   totalBytes: number;
   /** Header blocks and MIME parts cached apart from whole bodies. */
   otherBytes: number;
+}
+
+/** Whole bodies stored by content: each distinct body once per account, however many of its folders have it. */
+export interface SharingUsage {
+  /** Distinct bodies stored, and their bytes. */
+  contents: number;
+  storedBytes: number;
+  /** The bytes of every folder's reference to them: what storing each copy would take. */
+  referencedBytes: number;
+  /** referencedBytes - storedBytes. */
+  savedBytes: number;
+}
+
+/** A folder generation and the account it belongs to: where a section is stored (whole bodies once per account). */
+export interface GenerationKey {
+  acct: AccountId;
+  fid: string;
 }
 
 /** A folder whose record a write changes, with that record. */
@@ -76,6 +100,7 @@ export class CacheStore {
   private readonly metaReadAhead = new ReadAheadWindows<MessageMeta>('m');
   /** Per message: its section records by section key part. */
   private readonly sectionReadAhead = new ReadAheadWindows<Map<string, SectionRecord>>('h');
+  private readonly contents: BodyContents;
   private closed = false;
 
   private constructor(
@@ -87,6 +112,10 @@ export class CacheStore {
       this.metaReadAhead.written(ops);
       this.sectionReadAhead.written(ops);
     });
+    this.contents = new BodyContents(new Ledger(db, this.writes, bodies));
+    bodies.onReclaimed = (range) => {
+      this.batch([{ type: 'del', key: keys.reclaim(range.start) }]).catch(() => undefined);
+    };
   }
 
   /**
@@ -116,7 +145,10 @@ export class CacheStore {
     }
     const store = new CacheStore(db, bodies, log.child({ component: 'cache' }));
     store.resumeGarbageCollection();
-    if (options.sweep) store.sweepOrphans();
+    if (options.sweep) {
+      store.sweepOrphans().then(() => store.resumeReclaim());
+      store.migrateBodies();
+    }
     return store;
   }
 
@@ -140,6 +172,14 @@ export class CacheStore {
 
   async putAccount(acct: AccountId, record: AccountRecord): Promise<void> {
     await this.batch([{ type: 'put', key: keys.account(acct), value: JSON.stringify(record) }]);
+  }
+
+  async getDownloads(acct: AccountId): Promise<DownloadRecord | undefined> {
+    return this.getJson<DownloadRecord>(keys.downloads(acct));
+  }
+
+  async putDownloads(acct: AccountId, record: DownloadRecord): Promise<void> {
+    await this.batch([{ type: 'put', key: keys.downloads(acct), value: JSON.stringify(record) }]);
   }
 
   async getFolderList(acct: AccountId): Promise<FolderListRecord | undefined> {
@@ -255,6 +295,20 @@ export class CacheStore {
     return this.getJson<ModseqMark>(keys.modseqMark(acct, path));
   }
 
+  /** An account's whole bodies stored by content: what sharing them across its folders saves (see SharingUsage). */
+  async sharing(acct: AccountId): Promise<SharingUsage> {
+    const usage: SharingUsage = { contents: 0, storedBytes: 0, referencedBytes: 0, savedBytes: 0 };
+    const prefix = keys.contentPrefix(acct);
+    for await (const value of readRange(this.db.values({ gte: prefix, lt: prefixEnd(prefix) }))) {
+      const { length, refs } = decodeContent(value);
+      usage.contents++;
+      usage.storedBytes += length;
+      usage.referencedBytes += length * refs;
+    }
+    usage.savedBytes = usage.referencedBytes - usage.storedBytes;
+    return usage;
+  }
+
   /** Resolves when no dropped generation is left to delete (a stopped proxy's clear waits for it). */
   async garbageCollected(): Promise<void> {
     while (this.garbageRunning.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -304,18 +358,14 @@ export class CacheStore {
   async expunge(fid: string, uids: readonly Uid[], modseq: number, folder: FolderChange): Promise<void> {
     const ops: BatchOp[] = [];
     if (uids.length) ops.push({ type: 'put', key: keys.vanished(fid, modseq, uids[0] as Uid), value: toSequenceSet(uids) });
-    const chunks: ChunkRange[] = [];
+    const sections: string[] = [];
     for (const uid of uids) {
       ops.push({ type: 'del', key: keys.meta(fid, uid) }, { type: 'del', key: keys.structure(fid, uid) }, { type: 'del', key: keys.messageKeys(fid, uid) });
       const prefix = keys.sectionsOf(fid, uid);
-      for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
-        ops.push({ type: 'del', key });
-        chunks.push(...decodeSection(value).chunks);
-      }
+      for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) sections.push(key);
     }
     ops.push(this.folderPutOp(folder.acct, folder.path, folder.record));
-    await this.batch(ops);
-    await this.bodies.drop(chunks);
+    await this.contents.release(sections, ops);
   }
 
   /** The UIDs expunged above a modseq, as ranges in the order they went (RFC 7162 VANISHED (EARLIER)). */
@@ -332,15 +382,50 @@ export class CacheStore {
    */
   async moveMessages(from: string, to: string, uids: ReadonlyMap<Uid, Uid>): Promise<void> {
     const ops: BatchOp[] = [];
+    const moves: { from: string; to: string }[] = [];
     for (const [fromUid, toUid] of uids) {
       const prefix = keys.sectionsOf(from, fromUid);
-      for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
-        ops.push({ type: 'del', key }, { type: 'put', key: keys.sectionsOf(to, toUid) + key.slice(prefix.length), value });
-      }
+      for await (const key of readRange(this.db.keys({ gte: prefix, lt: prefixEnd(prefix) }))) moves.push({ from: key, to: keys.sectionsOf(to, toUid) + key.slice(prefix.length) });
       const structure = await this.db.get(keys.structure(from, fromUid));
       if (structure) ops.push({ type: 'put', key: keys.structure(to, toUid), value: structure });
     }
+    await this.contents.move(moves, ops);
+  }
+
+  // bodies known by Gmail's X-GM-MSGID -------------------------------------------------------
+
+  /** The contents these Gmail messages were stored as, by X-GM-MSGID (undefined: none known). */
+  async contentsOfMessageIds(acct: AccountId, msgids: readonly string[]): Promise<(string | undefined)[]> {
+    const values = await this.db.getMany(msgids.map((msgid) => keys.messageId(acct, msgid)));
+    return values.map((value) => value?.toString());
+  }
+
+  /** Remembers what these Gmail messages' bodies were stored as (records of whole bodies, with their digest). */
+  async noteMessageIds(acct: AccountId, entries: readonly { msgid: string; record: SectionRecord }[]): Promise<void> {
+    const ops: BatchOp[] = [];
+    for (const { msgid, record } of entries) {
+      const id = contentIdOf(record);
+      if (id) ops.push({ type: 'put', key: keys.messageId(acct, msgid), value: id });
+    }
     await this.batch(ops);
+  }
+
+  /**
+   * A message's whole body as a content already stored (the same message under another label):
+   * a reference to it, with its header block kept whole as for a body stored from upstream.
+   * Undefined when the content is gone.
+   */
+  async linkBody(fid: string, uid: Uid, id: string): Promise<SectionRecord | undefined> {
+    const content = await this.getContent(id);
+    if (!content) return undefined;
+    const first = content.chunks[0];
+    const head = first && content.headerLength <= SECTION_INLINE_MAX ? (await this.bodies.getChunks([first.start]))[0] : undefined;
+    return this.contents.linkBody(keys.section(fid, uid, FULL_BODY), id, (record) => (head ? headerBlockOps(fid, uid, record, head) : []));
+  }
+
+  private async getContent(id: string): Promise<ContentRecord | undefined> {
+    const value = await this.db.get(keys.content(id));
+    return value && decodeContent(value);
   }
 
   /** Producers of bulk data wait here while much is queued for the bodies database. */
@@ -473,12 +558,12 @@ export class CacheStore {
   }
 
   /** Stores a section held in memory; see storeSection. */
-  storeSection(fid: string, uid: Uid, section: string, bytes: Buffer, headerLength: number) {
-    return storeSection(this.sectionTarget(fid, uid, section), bytes, headerLength);
+  storeSection(at: GenerationKey, uid: Uid, section: string, bytes: Buffer, headerLength: number) {
+    return storeSection(this.sectionTarget(at, uid, section), bytes, headerLength);
   }
 
-  sectionWriter(fid: string, uid: Uid, section: string, headerRule: HeaderRule): SectionWriter {
-    return new SectionWriter(this.sectionTarget(fid, uid, section), headerRule);
+  sectionWriter(at: GenerationKey, uid: Uid, section: string, headerRule: HeaderRule): SectionWriter {
+    return new SectionWriter(this.sectionTarget(at, uid, section), headerRule);
   }
 
   // internals --------------------------------------------------------------------------------
@@ -496,8 +581,8 @@ export class CacheStore {
     return this.writes.write(ops);
   }
 
-  private sectionTarget(fid: string, uid: Uid, section: string): SectionTarget {
-    return { bodies: this.bodies, meta: this.writes, fid, uid, section };
+  private sectionTarget(at: GenerationKey, uid: Uid, section: string): SectionTarget {
+    return { bodies: this.bodies, meta: this.writes, contents: this.contents, acct: at.acct, fid: at.fid, uid, section };
   }
 
   private async getJson<T>(key: string): Promise<T | undefined> {
@@ -517,13 +602,20 @@ export class CacheStore {
     if (this.garbageRunning.has(fid) || this.closed) return;
     this.garbageRunning.add(fid);
     const work = async () => {
+      // section records go in batches, each with the references it drops: a restart resumes
+      // with those left. Any written into the generation later, by a fetch that began before it
+      // was dropped, make it a stray generation, dropped again at the next start
       const sections = keys.sectionPrefix(fid);
-      for await (const value of readRange(this.db.values({ gte: sections, lt: prefixEnd(sections) }))) {
+      for (let after = sections; ; ) {
         if (this.closed) return;
-        await this.bodies.drop(decodeSection(value).chunks);
+        const batch = await this.db.keys({ gt: after, lt: prefixEnd(sections), limit: GARBAGE_BATCH }).all();
+        if (batch.length === 0) break;
+        await this.contents.release(batch);
+        after = batch[batch.length - 1] as string;
       }
       const prefix = keys.folderData(fid);
-      await this.db.clear({ gte: prefix, lt: prefixEnd(prefix) });
+      await this.db.clear({ gte: prefix, lt: sections });
+      await this.db.clear({ gte: prefixEnd(sections), lt: prefixEnd(prefix) });
       await this.db.del(keys.garbage(fid));
       await this.bodies.compact();
     };
@@ -552,14 +644,38 @@ export class CacheStore {
         this.collectGarbage(fid);
       },
       batch: (ops) => this.batch(ops),
+      contents: this.contents,
     };
   }
 
+  /**
+   * Copies dropped before a stop whose space was not compacted away yet (keys.ts `r!`): it is now,
+   * after the sweep, which deletes their chunks if a crash came before that.
+   */
+  private resumeReclaim(): void {
+    const prefix = keys.reclaimPrefix();
+    (async () => {
+      const ranges: ChunkRange[] = [];
+      for await (const [key, value] of readRange(this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }))) {
+        ranges.push({ start: parseInt(key.slice(prefix.length), 16), count: Number(value.toString()) });
+      }
+      this.bodies.reclaim(ranges);
+    })().catch((err: unknown) => this.log.warn({ err }, 'cannot list dropped copies still to compact'));
+  }
+
+  /** Whole bodies cached before bodies were stored by content are stored so in the background (content-migration.ts). */
+  private migrateBodies(): void {
+    migrateBodies({ db: this.db, bodies: this.bodies, contents: this.contents, closed: () => this.closed, log: this.log }).catch((err: unknown) => {
+      if (!this.closed) this.log.warn({ err }, 'storing earlier cached bodies by content failed; resumed at the next start');
+    });
+  }
+
   /** Chunks a crash left without a record take disk space only: they are dropped in the background at every start. */
-  private sweepOrphans(): void {
-    sweepOrphans(this.verifyTarget()).then(
-      (dropped) => {
-        if (dropped > 0) this.log.info({ chunks: dropped }, 'dropped cached data an earlier crash left unreferenced');
+  private sweepOrphans(): Promise<void> {
+    return sweepOrphans(this.verifyTarget()).then(
+      ({ orphanChunks, wrongRefCounts }) => {
+        if (orphanChunks > 0) this.log.info({ chunks: orphanChunks }, 'dropped cached data an earlier crash left unreferenced');
+        if (wrongRefCounts > 0) this.log.warn({ contents: wrongRefCounts }, 'corrected the reference counts of stored bodies');
       },
       (err: unknown) => {
         if (!this.closed) this.log.warn({ err }, 'looking for unreferenced cached data failed');

@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { Level } from 'level';
 import { BODY_CHUNK_SIZE, CHUNKS_PER_READ, MAX_LISTED_PROBLEMS, VERIFY_BATCH } from '../model/limits.js';
+import { contentIdOf, type BodyContents } from './body-contents.js';
 import type { BodyStore } from './body-store.js';
-import { FULL_BODY, HEADER_BLOCK, keys, parseSectionKey, prefixEnd, sectionKeyPart } from './keys.js';
+import { generations, sectionBatches, type SectionEntry, type Snapshot } from './cache-scan.js';
+import { checkRefCounts, dropStaleMessageIds, storedContents } from './content-verify.js';
+import { FULL_BODY, HEADER_BLOCK, keys, parseContentId, sectionKeyPart } from './keys.js';
 import { decodePartIndex, partIndexFault } from './part-index.js';
-import { decodeMeta, decodeSection, decodeStructure, encodeStructure, type ChunkRange, type SectionRecord } from './records.js';
+import { decodeContent, decodeMeta, decodeSection, decodeStructure, encodeStructure, type ChunkRange, type ContentRecord, type SectionRecord } from './records.js';
 import type { BatchOp } from './write-queue.js';
 
 /** One cached section that is not what it should be. */
@@ -26,10 +30,17 @@ export interface VerifyResult {
   /** The problems found, all of them counted, the first MAX_LISTED_PROBLEMS listed. */
   problemCount: number;
   problems: VerifyProblem[];
-  /** Chunks in the bodies database that no section record refers to (a crash between the two writes). */
+  /** Chunks in the bodies database that no section or content record refers to (a crash between the two writes). */
   orphanChunks: number;
   /** Folder generations that neither a folder record nor the deletion list names. */
   strayGenerations: number;
+  /** Whole bodies stored by content (once for every folder that has them) checked, and their bytes. */
+  contents: number;
+  contentBytes: number;
+  /** Contents whose reference count is not the number of section records that refer to them. */
+  wrongRefCounts: number;
+  /** Gmail message ids noted for contents no longer stored (hints only: dropped by --repair). */
+  staleMessageIds: number;
   /** Whether the problems, orphans and strays found were dropped. */
   repaired: boolean;
 }
@@ -46,6 +57,8 @@ export interface VerifyTarget {
   dropGeneration(fid: string): Promise<void>;
   /** Writes to the metadata database, in order with every other write. */
   batch(ops: BatchOp[]): Promise<void>;
+  /** Deletes section records with the references they hold, and corrects reference counts. */
+  contents: BodyContents;
 }
 
 
@@ -54,9 +67,12 @@ const sectionName = (part: string) => (part === FULL_BODY ? 'BODY[]' : part.star
 /**
  * Checks every cached section: its record is readable, its chunks are all there and add up to
  * its length, and a whole body's length is the message's RFC822.SIZE; and that a body's part
- * index fits it (a wrong one is dropped, to be built again). Also finds chunks no record
- * refers to and generations no folder owns. With `repair`, drops all of those (a dropped body is
- * fetched from upstream again when next asked for).
+ * index fits it (a wrong one is dropped, to be built again). A whole body stored by content is
+ * checked once, however many folders refer to it: its chunks, and that its bytes hash to its
+ * digest; each record that refers to it, that it is there with the same chunks; and its count,
+ * that it is the number of records that refer to it. Also finds chunks no record refers to and
+ * generations no folder owns. With `repair`, drops all of those and corrects the counts (a
+ * dropped body is fetched from upstream again when next asked for).
  *
  * Safe on a running proxy: metadata is read from one snapshot, chunks written after the scan
  * began or still in flight are never taken for orphans, and a problem is confirmed on the live
@@ -67,13 +83,13 @@ export function verifyCache(target: VerifyTarget, repair: boolean): Promise<Veri
 }
 
 /**
- * Drops the chunks no section record refers to (a crash between writing a section's chunks and
- * its record leaves them) and generations no folder owns, without reading any body: cheap enough
- * for every start. Returns the chunks dropped.
+ * Drops the chunks no section or content record refers to (a crash between writing a section's
+ * chunks and its record leaves them) and generations no folder owns, corrects reference counts
+ * and drops stale Gmail message ids, without reading any body: cheap enough for every start.
+ * Returns what it found.
  */
-export async function sweepOrphans(target: VerifyTarget): Promise<number> {
-  const result = await scanCache(target, { checkSections: false, repair: true });
-  return result.orphanChunks;
+export function sweepOrphans(target: VerifyTarget): Promise<VerifyResult> {
+  return scanCache(target, { checkSections: false, repair: true });
 }
 
 async function scanCache(target: VerifyTarget, options: { checkSections: boolean; repair: boolean }): Promise<VerifyResult> {
@@ -82,15 +98,32 @@ async function scanCache(target: VerifyTarget, options: { checkSections: boolean
   // chunks below this are settled: their record, if any, is written before the snapshot below
   const settled = bodies.settledBelow();
   const snapshot = db.snapshot();
-  const result: VerifyResult = { sections: 0, bytes: 0, bodies: 0, problemCount: 0, problems: [], orphanChunks: 0, strayGenerations: 0, repaired: repair };
+  const result: VerifyResult = {
+    sections: 0, bytes: 0, bodies: 0, problemCount: 0, problems: [], orphanChunks: 0, strayGenerations: 0,
+    contents: 0, contentBytes: 0, wrongRefCounts: 0, staleMessageIds: 0, repaired: repair,
+  };
   const referenced = new RangeSet();
   const report = (problem: VerifyProblem) => {
     result.problemCount++;
     if (result.problems.length < MAX_LISTED_PROBLEMS) result.problems.push(problem);
   };
   try {
+    // stored contents first: each checked once, the broken ones remembered for the records that refer to them
+    const broken = new Map<string, string>();
+    for await (const { id, content } of storedContents(db, snapshot)) {
+      result.contents++;
+      if (!content) {
+        broken.set(id, 'unreadable content record');
+        continue;
+      }
+      result.contentBytes += content.length;
+      for (const range of content.chunks) referenced.add(range);
+      const problem = options.checkSections ? await chunkProblem(bodies, content, parseContentId(id).digest) : undefined;
+      if (problem) broken.set(id, problem);
+    }
     const owners = await target.owners(snapshot);
-    for (const fid of await generations(db, snapshot)) {
+    const fids = await generations(db, snapshot);
+    for (const fid of fids) {
       const owner = owners.get(fid);
       if (!owner) {
         result.strayGenerations++;
@@ -100,8 +133,11 @@ async function scanCache(target: VerifyTarget, options: { checkSections: boolean
       for await (const batch of sectionBatches(db, snapshot, fid)) {
         const metas = checked ? await db.getMany(batch.map((s) => keys.meta(fid, s.uid)), { snapshot, valueEncoding: 'utf8' } as never) : [];
         const structures = checked ? await db.getMany(batch.map((s) => keys.structure(fid, s.uid)), { snapshot } as never) : [];
+        const records = batch.map((entry) => tryDecode(entry.value));
+        const ids = records.map((record) => (record ? contentIdOf(record) : undefined));
+        const contents = checked ? await db.getMany(ids.map((id) => keys.content(id ?? '')), { snapshot } as never) : [];
         for (const [i, entry] of batch.entries()) {
-          const record = tryDecode(entry.value);
+          const record = records[i];
           if (record) for (const range of record.chunks) referenced.add(range);
           if (!checked) continue;
           result.sections++;
@@ -117,16 +153,19 @@ async function scanCache(target: VerifyTarget, options: { checkSections: boolean
               if (repair) await target.batch([{ type: 'put', key, value: encodeStructure({ ...decodeStructure(structure), parts: undefined }) }]);
             }
           }
-          const problem = record ? await sectionProblem(bodies, record, entry.part, meta === undefined ? undefined : decodeMeta(entry.uid, meta).size) : 'unreadable section record';
+          const size = meta === undefined ? undefined : decodeMeta(entry.uid, meta).size;
+          const id = ids[i];
+          const problem = !record
+            ? 'unreadable section record'
+            : (recordProblem(record, entry.part, size) ?? (id ? referenceProblem(record, contents[i], broken.get(id)) : await chunkProblem(bodies, record)));
           if (!problem || !(await stillSame(db, entry))) continue;
           report({ user: owner.user, folder: owner.folder, uid: entry.uid, section: sectionName(entry.part), problem });
-          if (repair) {
-            await target.batch([{ type: 'del', key: entry.key }]);
-            if (record) await bodies.drop(record.chunks);
-          }
+          if (repair) await target.contents.release([entry.key]);
         }
       }
     }
+    result.wrongRefCounts = await checkRefCounts({ db, snapshot, fids, contents: result.contents, repair: repair ? target.contents : undefined });
+    result.staleMessageIds = await dropStaleMessageIds(db, snapshot, repair ? (ops) => target.batch(ops) : undefined);
     const orphans: ChunkRange[] = [];
     for await (const seq of bodies.unclaimedChunks(settled, (seq) => referenced.claimedUntil(seq))) {
       result.orphanChunks++;
@@ -137,48 +176,12 @@ async function scanCache(target: VerifyTarget, options: { checkSections: boolean
     }
     if (repair) {
       await bodies.drop(orphans);
-      if (result.problemCount > 0 || result.orphanChunks > 0) await bodies.compact();
+      if (result.problemCount > 0 || result.orphanChunks > 0 || result.wrongRefCounts > 0) await bodies.compact();
     }
   } finally {
     await snapshot.close();
   }
   return result;
-}
-
-interface SectionEntry {
-  key: string;
-  value: Buffer;
-  uid: number;
-  /** The section's key part: FULL_BODY, HEADER, a part path, or a hash. */
-  part: string;
-}
-
-export type Snapshot = ReturnType<Level<string, Buffer>['snapshot']>;
-
-/** The folder generations that hold data: one key read per generation (the iterator seeks past the rest). */
-async function generations(db: Level<string, Buffer>, snapshot: Snapshot): Promise<string[]> {
-  const fids: string[] = [];
-  const iterator = db.keys({ gte: 'x!', lt: prefixEnd('x!'), snapshot } as never);
-  try {
-    for (let key = await iterator.next(); key !== undefined; key = await iterator.next()) {
-      const fid = key.split('!')[1] as string;
-      fids.push(fid);
-      iterator.seek(prefixEnd(keys.folderData(fid)));
-    }
-  } finally {
-    await iterator.close();
-  }
-  return fids;
-}
-
-async function* sectionBatches(db: Level<string, Buffer>, snapshot: Snapshot, fid: string): AsyncGenerator<SectionEntry[]> {
-  const prefix = keys.sectionPrefix(fid);
-  const batch: SectionEntry[] = [];
-  for await (const [key, value] of db.iterator({ gte: prefix, lt: prefixEnd(prefix), snapshot } as never)) {
-    batch.push({ key: key as string, value: value as Buffer, ...parseSectionKey(prefix, key as string) });
-    if (batch.length >= VERIFY_BATCH) yield batch.splice(0);
-  }
-  if (batch.length > 0) yield batch;
 }
 
 function tryDecode(value: Buffer): SectionRecord | undefined {
@@ -189,16 +192,42 @@ function tryDecode(value: Buffer): SectionRecord | undefined {
   }
 }
 
-/** What is wrong with a section, or undefined. `size` is the message's RFC822.SIZE, if it is cached. */
-async function sectionProblem(bodies: BodyStore, record: SectionRecord, part: string, size: number | undefined): Promise<string | undefined> {
+/** What is wrong with a section record against its message, or undefined. `size` is the message's RFC822.SIZE, if it is cached. */
+function recordProblem(record: SectionRecord, part: string, size: number | undefined): string | undefined {
   if (size === undefined) return 'no cached message for this section';
   if (part === FULL_BODY && record.length !== size) return `${record.length} bytes cached, RFC822.SIZE is ${size}`;
   if (part === sectionKeyPart(HEADER_BLOCK) && record.length > size) return `header of ${record.length} bytes is longer than RFC822.SIZE ${size}`;
   if (record.headerLength > record.length) return `header length ${record.headerLength} is beyond the section's ${record.length} bytes`;
+  return undefined;
+}
+
+/** What is wrong with a record of a body stored by content, against that content (as the snapshot has it) and what its check found. */
+function referenceProblem(record: SectionRecord, value: Buffer | undefined, contentProblem: string | undefined): string | undefined {
+  if (!value) return 'the stored body it refers to is missing';
+  if (contentProblem) return contentProblem;
+  const content = tryDecodeContent(value);
+  const same = content?.length === record.length && JSON.stringify(content.chunks) === JSON.stringify(record.chunks);
+  return same ? undefined : 'its chunks are not those of the stored body it refers to';
+}
+
+function tryDecodeContent(value: Buffer): ContentRecord | undefined {
+  try {
+    return decodeContent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What is wrong with a section's bytes, or undefined: its chunks are all there and add up to its
+ * length; with `digest` (a stored content), they also hash to it.
+ */
+async function chunkProblem(bodies: BodyStore, record: { length: number; chunks: ChunkRange[]; inline?: Buffer }, digest?: Buffer): Promise<string | undefined> {
   const inline = record.inline;
   if (record.chunks.length === 0 && inline?.length === record.length) return undefined; // kept whole in its record
   const seqs = record.chunks.flatMap((range) => Array.from({ length: range.count }, (_, i) => range.start + i));
   if (seqs.length !== Math.ceil(record.length / BODY_CHUNK_SIZE)) return `${seqs.length} chunks for ${record.length} bytes`;
+  const hash = digest ? createHash('sha256') : undefined;
   let bytes = 0;
   for (let at = 0; at < seqs.length; at += CHUNKS_PER_READ) {
     const batch = seqs.slice(at, at + CHUNKS_PER_READ);
@@ -206,10 +235,12 @@ async function sectionProblem(bodies: BodyStore, record: SectionRecord, part: st
       if (!chunk) return `chunk ${at + i + 1} of ${seqs.length} is missing`;
       const last = at + i === seqs.length - 1;
       if (!last && chunk.length !== BODY_CHUNK_SIZE) return `chunk ${at + i + 1} of ${seqs.length} holds ${chunk.length} bytes`;
+      hash?.update(chunk);
       bytes += chunk.length;
     }
   }
-  return bytes === record.length ? undefined : `chunks hold ${bytes} bytes, the record says ${record.length}`;
+  if (bytes !== record.length) return `chunks hold ${bytes} bytes, the record says ${record.length}`;
+  return hash && !hash.digest().equals(digest as Buffer) ? 'its bytes do not hash to its SHA-256' : undefined;
 }
 
 /** What is wrong with the part index kept in a structure record, for a body of this length, or undefined. */

@@ -5,6 +5,7 @@ type GcFunction = (options?: { type: 'major' | 'minor'; execution: 'async' | 'sy
 const gc = (globalThis as { gc?: GcFunction }).gc;
 let sinceMinor = 0;
 let sinceMajor = 0;
+let sinceMajorRead = 0;
 let sinceStored = 0;
 
 /*
@@ -26,7 +27,12 @@ let sinceStored = 0;
 
 /** Bytes just read from the cache in fresh Buffers (bodies, header blocks, structures). */
 export function bodyBytesRead(bytes: number): void {
-  if (gc) paceMinor(gc, bytes);
+  if (!gc) return;
+  paceMinor(gc, bytes);
+  sinceMajorRead += bytes;
+  if (sinceMajorRead < GC_PACE_BYTES) return;
+  sinceMajorRead = 0;
+  gc({ type: 'major', execution: 'async' });
 }
 
 /** Response bytes just handed to a client's socket in a fresh Buffer (fetch/response-writer.ts). */
@@ -34,7 +40,7 @@ export function responseBytesSent(bytes: number): void {
   if (gc) paceMinor(gc, bytes);
 }
 
-/** Body bytes just queued for the cache (Buffers of an upstream literal, or of an APPEND). */
+/** Bytes just queued for the cache (every write: body chunks of an upstream literal or an APPEND, records). */
 export function bodyBytesWritten(bytes: number): void {
   if (!gc) return;
   paceMinor(gc, bytes);

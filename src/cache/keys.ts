@@ -9,6 +9,7 @@ import type { AccountId, FolderPath, Uid } from '../model/types.js';
  * UID order. The bytes of sections live in the bodies database (body-store.ts).
  *
  *   a!<acct>                         account record
+ *   d!<acct>                         message bytes downloaded today (records.ts DownloadRecord)
  *   l!<acct>                         folder list (LIST) of the account
  *   f!<acct>!<path>                  folder record: fid, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, ...
  *   x!<fid>!m!<uid>                  message metadata (flags, modseq, size, internaldate)
@@ -18,6 +19,11 @@ import type { AccountId, FolderPath, Uid } from '../model/types.js';
  *   w!<acct>!<path>                  a cleared folder's last HIGHESTMODSEQ (records.ts ModseqMark)
  *   x!<fid>!k!<uid>                  sort and thread keys derived from ENVELOPE and References
  *   g!<fid>                          a dropped folder generation whose data is still being deleted
+ *   c!<acct>!<sha256><length>        a whole body stored by content, once for every folder of the
+ *                                    account it is in: its chunks and how many section records refer to it
+ *   i!<acct>!<X-GM-MSGID>            the content id a Gmail message was stored as (a hint: checked on use)
+ *   z!content                        every whole body is stored by content (content-migration.ts is done)
+ *   r!<first chunk>                  dropped chunks of a second copy whose space is still to be compacted away
  */
 
 /** Section name of the whole message (BODY[]). */
@@ -26,6 +32,17 @@ export const FULL_BODY = '$';
 export const HEADER_BLOCK = 'HEADER';
 
 const uidHex = (uid: Uid) => uid.toString(16).padStart(8, '0');
+
+/** A content's id: its account, then the SHA-256 of its bytes and their length, in hex. */
+export function contentId(account: AccountId, digest: Buffer, length: number): string {
+  return `${account}!${digest.toString('hex')}${length.toString(16).padStart(8, '0')}`;
+}
+
+/** The parts of a content id. */
+export function parseContentId(id: string): { account: AccountId; digest: Buffer; length: number } {
+  const at = id.lastIndexOf('!') + 1;
+  return { account: id.slice(0, at - 1), digest: Buffer.from(id.slice(at, at + 64), 'hex'), length: parseInt(id.slice(at + 64), 16) };
+}
 /** Modseqs are below 2^53 here (Number): 14 hex digits keep key order modseq order. */
 const modseqHex = (modseq: number) => modseq.toString(16).padStart(14, '0');
 
@@ -43,9 +60,11 @@ export function prefixEnd(prefix: string): string {
 export const keys = {
   account: (acct: AccountId) => `a!${acct}`,
   accountPrefix: () => 'a!',
+  downloads: (acct: AccountId) => `d!${acct}`,
   folderList: (acct: AccountId) => `l!${acct}`,
   folder: (acct: AccountId, path: FolderPath) => `f!${acct}!${path}`,
-  folderPrefix: (acct: AccountId) => `f!${acct}!`,
+  /** The folders of one account, or (without `acct`) of all. */
+  folderPrefix: (acct?: AccountId) => (acct === undefined ? 'f!' : `f!${acct}!`),
   folderData: (fid: string) => `x!${fid}!`,
   meta: (fid: string, uid: Uid) => `x!${fid}!m!${uidHex(uid)}`,
   metaPrefix: (fid: string) => `x!${fid}!m!`,
@@ -62,6 +81,15 @@ export const keys = {
   modseqMark: (acct: AccountId, path: FolderPath) => `w!${acct}!${path}`,
   garbage: (fid: string) => `g!${fid}`,
   garbagePrefix: () => 'g!',
+  content: (id: string) => `c!${id}`,
+  /** Every content, or (with `acct`) those of one account. */
+  contentPrefix: (acct?: AccountId) => (acct === undefined ? 'c!' : `c!${acct}!`),
+  messageId: (acct: AccountId, msgid: string) => `i!${acct}!${msgid}`,
+  messageIdPrefix: () => 'i!',
+  contentLayout: () => 'z!content',
+  /** Chunk sequence numbers as in the bodies database: fixed-width hex. */
+  reclaim: (start: number) => `r!${start.toString(16).padStart(12, '0')}`,
+  reclaimPrefix: () => 'r!',
 };
 
 /** Reads the UID back out of a meta or structure key. */

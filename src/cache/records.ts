@@ -1,4 +1,4 @@
-import type { FolderListEntry, MessageMeta, MessageStructure, Uid } from '../model/types.js';
+import type { AccountId, FolderListEntry, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 
 /**
  * Cache records and their codecs. Small records are JSON with a version field; section records
@@ -18,6 +18,14 @@ export interface AccountRecord {
   passwordHash?: string;
   /** What upstream announced after the last login (what the proxy passes through depends on it, offline too). */
   upstreamCapabilities?: string[];
+}
+
+/** Message bytes an account downloaded on one day (local time), counted to keep within its budget (keys.ts `d!`). */
+export interface DownloadRecord {
+  v: number;
+  /** YYYY-MM-DD */
+  day: string;
+  bytes: number;
 }
 
 export interface FolderListRecord {
@@ -68,16 +76,21 @@ interface MetaJson {
   m: string;
   s: number;
   d: string;
+  /** X-GM-MSGID, where upstream has X-GM-EXT-1. */
+  g?: string;
 }
 
 export function encodeMeta(meta: MessageMeta): string {
   const json: MetaJson = { f: meta.flags, m: meta.modseq, s: meta.size, d: meta.internalDate };
+  if (meta.gmMsgId) json.g = meta.gmMsgId;
   return JSON.stringify(json);
 }
 
 export function decodeMeta(uid: Uid, value: string): MessageMeta {
   const json = JSON.parse(value) as MetaJson;
-  return { uid, flags: json.f, modseq: json.m, size: json.s, internalDate: json.d };
+  const meta: MessageMeta = { uid, flags: json.f, modseq: json.m, size: json.s, internalDate: json.d };
+  if (json.g) meta.gmMsgId = json.g;
+  return meta;
 }
 
 const ABSENT = 0xffffffff;
@@ -133,18 +146,45 @@ export interface SectionRecord {
    * stored as such).
    */
   inline?: Buffer;
+  /**
+   * On a whole body stored by content: which content (its account's, with the SHA-256 of its
+   * bytes). Its chunks are those of the content record (keys.ts `c!`), which counts the records
+   * that refer to it; the record carries a copy of the ranges, so reading it takes no other
+   * lookup. Absent on other sections and on whole bodies written before bodies were stored by
+   * content (their chunks are their own).
+   */
+  content?: ContentRef;
+}
+
+/** A content as a section record names it (keys.ts contentId). */
+export interface ContentRef {
+  account: AccountId;
+  digest: Buffer;
+}
+
+/** A whole body stored once for every section record of its account that refers to it (keys.ts `c!`). */
+export interface ContentRecord {
+  /** Section records that refer to it, in every folder generation (dropped ones not yet deleted included). */
+  refs: number;
+  length: number;
+  headerLength: number;
+  chunks: ChunkRange[];
 }
 
 const CHUNKED_MAGIC = 0x54; // 'T': record format 2 (chunks in the bodies database)
 const INLINE_MAGIC = 0x55; // 'U': format 3, format 2 followed by the section's bytes
+const CONTENT_MAGIC = 0x56; // 'V': format 4, format 2 followed by the SHA-256 of the bytes and the account (a body stored by content)
 const SECTION_HEADER_SIZE = 13;
 const RANGE_SIZE = 10;
+const DIGEST_SIZE = 32;
 
 export function encodeSection(record: SectionRecord): Buffer {
   const inline = record.inline;
+  const content = inline ? undefined : record.content;
+  const account = content ? Buffer.from(content.account) : undefined;
   const rangesEnd = SECTION_HEADER_SIZE + RANGE_SIZE * record.chunks.length;
-  const value = Buffer.allocUnsafe(rangesEnd + (inline ? 4 + inline.length : 0));
-  value.writeUInt8(inline ? INLINE_MAGIC : CHUNKED_MAGIC, 0);
+  const value = Buffer.allocUnsafe(rangesEnd + (inline ? 4 + inline.length : 0) + (account ? DIGEST_SIZE + account.length : 0));
+  value.writeUInt8(inline ? INLINE_MAGIC : content ? CONTENT_MAGIC : CHUNKED_MAGIC, 0);
   value.writeUInt32BE(record.length, 1);
   value.writeInt32BE(record.headerLength, 5);
   value.writeUInt32BE(record.chunks.length, 9);
@@ -157,12 +197,16 @@ export function encodeSection(record: SectionRecord): Buffer {
     value.writeUInt32BE(inline.length, rangesEnd);
     inline.copy(value, rangesEnd + 4);
   }
+  if (content && account) {
+    content.digest.copy(value, rangesEnd);
+    account.copy(value, rangesEnd + DIGEST_SIZE);
+  }
   return value;
 }
 
 export function decodeSection(value: Buffer): SectionRecord {
   const magic = value.length >= SECTION_HEADER_SIZE ? value.readUInt8(0) : -1;
-  if (magic !== CHUNKED_MAGIC && magic !== INLINE_MAGIC) throw new Error('not a section record');
+  if (magic !== CHUNKED_MAGIC && magic !== INLINE_MAGIC && magic !== CONTENT_MAGIC) throw new Error('not a section record');
   const count = value.readUInt32BE(9);
   const rangesEnd = SECTION_HEADER_SIZE + count * RANGE_SIZE;
   if (value.length < rangesEnd) throw new Error('section record cut short');
@@ -177,7 +221,27 @@ export function decodeSection(value: Buffer): SectionRecord {
     if (inlineLength < 0 || value.length !== rangesEnd + 4 + inlineLength || inlineLength > record.length) throw new Error('section record cut short');
     record.inline = value.subarray(rangesEnd + 4);
   }
+  if (magic === CONTENT_MAGIC) {
+    if (value.length <= rangesEnd + DIGEST_SIZE) throw new Error('section record cut short');
+    record.content = { digest: value.subarray(rangesEnd, rangesEnd + DIGEST_SIZE), account: value.toString('utf8', rangesEnd + DIGEST_SIZE) };
+  }
   return record;
+}
+
+/** A content record: its reference count, then its bytes' place as a section record (format 2). */
+export function encodeContent(content: ContentRecord): Buffer {
+  const section = encodeSection({ length: content.length, headerLength: content.headerLength, chunks: content.chunks });
+  const value = Buffer.allocUnsafe(4 + section.length);
+  value.writeUInt32BE(content.refs, 0);
+  section.copy(value, 4);
+  return value;
+}
+
+export function decodeContent(value: Buffer): ContentRecord {
+  if (value.length < 4) throw new Error('content record cut short');
+  const { length, headerLength, chunks, inline, content } = decodeSection(value.subarray(4));
+  if (inline || content) throw new Error('not a content record');
+  return { refs: value.readUInt32BE(0), length, headerLength, chunks };
 }
 
 /** A folder record's HIGHESTMODSEQ as clients see it (older records: what they announced then). */

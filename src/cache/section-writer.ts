@@ -1,5 +1,7 @@
+import { createHash, type Hash } from 'node:crypto';
 import { BODY_CHUNK_SIZE, SECTION_INLINE_MAX } from '../model/limits.js';
-import type { Uid } from '../model/types.js';
+import type { AccountId, Uid } from '../model/types.js';
+import { contentIdOf, type BodyContents } from './body-contents.js';
 import { toChunks, type BodyStore } from './body-store.js';
 import { HeaderBoundaryScanner, headerLengthOf } from './header-boundary.js';
 import { FULL_BODY, HEADER_BLOCK, keys } from './keys.js';
@@ -17,10 +19,13 @@ export function headerLengthFor(rule: HeaderRule, bytes: Buffer): number {
   return rule === 'scan' ? headerLengthOf(bytes) : rule === 'all' ? bytes.length : -1;
 }
 
-/** Where one section goes: the bodies database for bytes, the metadata queue for its record. */
+/** Where one section goes: the bodies database for bytes, the metadata queue for its record (a whole body's through its content). */
 export interface SectionTarget {
   bodies: BodyStore;
   meta: WriteQueue;
+  contents: BodyContents;
+  /** The account the folder generation belongs to: a whole body is stored once per account. */
+  acct: AccountId;
   fid: string;
   uid: Uid;
   section: string;
@@ -36,23 +41,40 @@ const recordOp = (target: SectionTarget, record: SectionRecord, section = target
 const keptWhole = (target: SectionTarget, length: number) => target.section !== FULL_BODY && length <= SECTION_INLINE_MAX;
 
 /**
- * The record writes that make a section visible. A whole message's small header block is also
- * kept whole, as its HEADER section: header fetches then read one small record per message.
+ * A whole message's small header block is also kept whole, as its HEADER section, written with
+ * the body's record: header fetches then read one small record per message.
  */
-function recordOps(target: SectionTarget, record: SectionRecord, firstBytes: Buffer): BatchOp[] {
-  const ops = [recordOp(target, record)];
+export function headerBlockOps(fid: string, uid: Uid, record: SectionRecord, firstBytes: Buffer): BatchOp[] {
   const headerLength = record.headerLength;
-  if (target.section === FULL_BODY && headerLength > 0 && headerLength <= SECTION_INLINE_MAX && firstBytes.length >= headerLength) {
-    const header: SectionRecord = { length: headerLength, headerLength, chunks: [], inline: firstBytes.subarray(0, headerLength) };
-    ops.push(recordOp(target, header, HEADER_BLOCK));
+  if (headerLength <= 0 || headerLength > SECTION_INLINE_MAX || firstBytes.length < headerLength) return [];
+  const header: SectionRecord = { length: headerLength, headerLength, chunks: [], inline: firstBytes.subarray(0, headerLength) };
+  return [{ type: 'put', key: keys.section(fid, uid, HEADER_BLOCK), value: encodeSection(header) }];
+}
+
+/**
+ * Makes a section visible once its chunks are written: a whole body as a reference to its
+ * content (stored once, body-contents.ts), with its header block; another section as its record.
+ * Resolves with the record written; its chunks are settled then, whatever became of them.
+ */
+async function commit(target: SectionTarget, record: SectionRecord, firstBytes: Buffer): Promise<SectionRecord> {
+  try {
+    if (target.section !== FULL_BODY) {
+      await target.meta.write([recordOp(target, record)]);
+      return record;
+    }
+    const key = keys.section(target.fid, target.uid, FULL_BODY);
+    return await target.contents.storeBody(key, record, (stored) => headerBlockOps(target.fid, target.uid, stored, firstBytes));
+  } finally {
+    target.bodies.settle(record.chunks);
   }
-  return ops;
 }
 
 /**
  * Stores a section whose bytes are in memory (from a batched upstream fetch). Returns at once
  * with a record that carries the bytes, for a client waiting on them; `written` resolves when
  * the section is readable from the cache: chunks first, then the record that makes them visible.
+ * A whole body whose content is stored already (the same message in another folder) is a
+ * reference to it, and none of its bytes is written.
  */
 export function storeSection(target: SectionTarget, bytes: Buffer, headerLength: number): { record: SectionRecord; written: Promise<void> } {
   if (keptWhole(target, bytes.length)) {
@@ -60,12 +82,34 @@ export function storeSection(target: SectionTarget, bytes: Buffer, headerLength:
     const record: SectionRecord = { length: bytes.length, headerLength, chunks: [], inline: Buffer.from(bytes) };
     return { record, written: target.meta.write([recordOp(target, record)]) };
   }
-  const { range, written: chunksWritten } = target.bodies.append(toChunks(bytes));
-  const record: SectionRecord = { length: bytes.length, headerLength, chunks: range.count ? [range] : [] };
-  const written = chunksWritten
-    .then(() => target.meta.write(recordOps(target, record, bytes)))
-    .finally(() => target.bodies.settle(record.chunks));
-  return { record: { ...record, inline: bytes }, written };
+  const record: SectionRecord = { length: bytes.length, headerLength, chunks: [] };
+  if (target.section !== FULL_BODY) return { record: { ...record, inline: bytes }, written: appendAndCommit(target, record, bytes) };
+  record.content = { account: target.acct, digest: createHash('sha256').update(bytes).digest() };
+  return { record: { ...record, inline: bytes }, written: storeBody(target, record, bytes) };
+}
+
+/** A whole body in memory: a reference to its content if that is stored, else its chunks and then its record. */
+async function storeBody(target: SectionTarget, record: SectionRecord, bytes: Buffer): Promise<void> {
+  const id = contentIdOf(record) as string;
+  if (await target.contents.isStored(id)) {
+    const key = keys.section(target.fid, target.uid, FULL_BODY);
+    // undefined: gone meanwhile, written after all
+    if (await target.contents.linkBody(key, id, (stored) => headerBlockOps(target.fid, target.uid, stored, bytes))) return;
+  }
+  await appendAndCommit(target, record, bytes);
+}
+
+/** Appends a section's bytes as chunks (at once: in call order) and makes it visible once they are written. */
+async function appendAndCommit(target: SectionTarget, record: SectionRecord, bytes: Buffer): Promise<void> {
+  const { range, written } = target.bodies.append(toChunks(bytes));
+  const chunks = range.count ? [range] : [];
+  try {
+    await written;
+  } catch (err) {
+    target.bodies.settle(chunks);
+    throw err;
+  }
+  await commit(target, { ...record, chunks }, bytes);
 }
 
 /**
@@ -80,6 +124,8 @@ export class SectionWriter {
   private readonly ranges: ChunkRange[] = [];
   private readonly chunkWrites: Promise<void>[] = [];
   private readonly scanner: HeaderBoundaryScanner | undefined;
+  /** A whole body's SHA-256, computed as its bytes pass: it is stored by content. */
+  private readonly hash: Hash | undefined;
   /** The section's first SECTION_INLINE_MAX bytes, copied: a whole message's header block may be kept whole. */
   private readonly head = Buffer.allocUnsafe(SECTION_INLINE_MAX);
 
@@ -88,10 +134,12 @@ export class SectionWriter {
     private readonly headerRule: HeaderRule,
   ) {
     this.scanner = headerRule === 'scan' ? new HeaderBoundaryScanner() : undefined;
+    this.hash = target.section === FULL_BODY ? createHash('sha256') : undefined;
   }
 
   async write(data: Buffer): Promise<void> {
     this.scanner?.push(data);
+    this.hash?.update(data);
     if (this.length < SECTION_INLINE_MAX) data.copy(this.head, this.length, 0, SECTION_INLINE_MAX - this.length);
     this.length += data.length;
     let pos = 0;
@@ -117,12 +165,8 @@ export class SectionWriter {
     const found = this.scanner?.headerLength ?? -1;
     const headerLength = this.headerRule === 'scan' ? (found < 0 ? this.length : found) : this.headerRule === 'all' ? this.length : -1;
     const record: SectionRecord = { length: this.length, headerLength, chunks: this.ranges };
-    try {
-      await this.target.meta.write(recordOps(this.target, record, this.head.subarray(0, Math.min(this.length, SECTION_INLINE_MAX))));
-    } finally {
-      this.target.bodies.settle(this.ranges);
-    }
-    return record;
+    if (this.hash) record.content = { account: this.target.acct, digest: this.hash.digest() };
+    return commit(this.target, record, this.head.subarray(0, Math.min(this.length, SECTION_INLINE_MAX)));
   }
 
   /** Gives the section up (its source failed or went away): the chunks written are dropped. */

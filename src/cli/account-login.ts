@@ -48,7 +48,7 @@ export async function accountLogin(name: string, flags: AccountLoginFlags): Prom
   if (!tokens.refreshToken) {
     throw new ProxyError('UPSTREAM_TOKEN_REFUSED', 'the provider gave no refresh token: the scopes need to ask for offline access (offline_access with most providers)');
   }
-  const path = vaultPath(config.data, accountIdOf({ name, endpoint: account.upstream, upstreamUser: account.upstreamUser }));
+  const path = vaultPath(config.data, accountIdOf({ endpoint: account.upstream, upstreamUser: account.upstreamUser }));
   await TokenVault.create(path, password, { refreshToken: tokens.refreshToken, ...(tokens.scope ? { scope: tokens.scope } : {}), obtainedAt: Date.now() });
   process.stdout.write(`Signed in. The tokens of "${name}" are stored in ${path}, sealed with the local password: log in to the proxy as "${name}" with it.\n`);
   return 0;

@@ -42,7 +42,7 @@ export async function verify(flags: TargetFlags & { repair?: boolean; json?: boo
     0,
   );
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatVerify(result));
-  const clean = result.problemCount === 0 && result.orphanChunks === 0 && result.strayGenerations === 0;
+  const clean = result.problemCount === 0 && result.orphanChunks === 0 && result.strayGenerations === 0 && result.wrongRefCounts === 0;
   return clean || repair ? 0 : EXIT_PROBLEMS_FOUND;
 }
 

@@ -1,7 +1,14 @@
-import type { StatsResult, StatusResult, Usage, VerifyResult } from '../admin/protocol.js';
+import type { Sharing, StatsResult, StatusResult, Usage, VerifyResult } from '../admin/protocol.js';
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const percent = (part: number, whole: number) => `${whole > 0 ? Math.floor((part / whole) * 100) : 100}%`;
+
+/** An ISO 8601 time as local date and time to the second. */
+function clock(iso: string): string {
+  const date = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
@@ -15,6 +22,10 @@ const bytesCell = (u: Usage) => `${megabytes(u.bodyBytes)}/${megabytes(u.totalBy
 /** An account as the user knows it: its login name, and the user upstream where that differs. */
 const accountLabel = (a: { name: string; user: string; upstream: string }) => `${a.name}${a.name === a.user ? '' : ` (${a.user})`} on ${a.upstream}`;
 
+/** A message in several folders (Gmail's labels) is stored once: what that saves. */
+const sharingLine = (s: Sharing) =>
+  `bodies stored once for all their folders: ${s.contents}, ${megabytes(s.storedBytes)} stored for ${megabytes(s.referencedBytes)} in folders, ${megabytes(s.savedBytes)} saved by sharing`;
+
 export function formatStats(stats: StatsResult): string {
   const out: string[] = [];
   for (const account of stats.accounts) {
@@ -24,10 +35,11 @@ export function formatStats(stats: StatsResult): string {
       const lastSync = f.folder === '(total)' ? '' : (f.lastSync?.replace('T', ' ').slice(0, 19) ?? 'never');
       rows.push([f.folder, bodiesCell(f), bytesCell(f), megabytes(f.otherBytes), lastSync]);
     }
-    out.push(table(rows), '');
+    out.push(table(rows), `  ${sharingLine(account.sharing)}`, '');
   }
   const t = stats.totals;
   out.push(`total: ${t.bodies}/${t.messages} bodies cached, ${megabytes(t.bodyBytes)}/${megabytes(t.totalBytes)}, and ${megabytes(t.otherBytes)} of headers and parts, in ${stats.accounts.length} account(s)`);
+  out.push(`total ${sharingLine(stats.sharing)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -39,8 +51,13 @@ export function formatStatus(status: StatusResult): string {
   ];
   for (const a of status.accounts) {
     const watching = a.watching ? ', one of them watching for changes' : '; not watching for changes';
-    out.push(`${accountLabel(a)}: ${a.loggedIn ? `${a.connections} upstream connection(s)${watching}` : 'no client logged in since the start'}`);
+    const connections = `${a.connections} upstream connection(s) of at most ${a.connectionLimit}${watching}`;
+    out.push(`${accountLabel(a)}: ${a.loggedIn ? connections : `no client logged in since the start (at most ${a.connectionLimit} upstream connections)`}`);
     if (a.tokensRefused) out.push(`  login refused: ${a.tokensRefused}; run "imap-cache-proxy account login ${a.name}"`);
+    if (a.connectionsLimited) out.push(`  upstream refused more connections: keeping to ${a.connectionsLimited.connections} until ${clock(a.connectionsLimited.until)}`);
+    if (a.throttledSeconds) out.push(`  upstream asked to slow down: the account's upstream commands pause ${a.throttledSeconds} s more`);
+    const d = a.downloaded;
+    out.push(`  downloaded from upstream today (${d.day}): ${megabytes(d.bytes)}${d.budget === null ? '' : ` of the background sync's daily budget of ${megabytes(d.budget)}`}`);
     const c = a.cached;
     out.push(`  cached: ${c.bodies}/${c.messages} bodies (${percent(c.bodies, c.messages)}), ${bytesCell(c)}`);
     const p = a.prefetch;
@@ -48,7 +65,8 @@ export function formatStatus(status: StatusResult): string {
       ? 'off'
       : `${p.mode === 'all' ? 'bodies' : 'headers'}, ${p.state}${p.folder ? ` in ${p.folder}` : ''}` +
         (p.state === 'running' ? `, ${megabytes(p.rate)}/s` : '') +
-        (p.etaSeconds !== undefined ? `, about ${p.etaSeconds} s left` : '');
+        (p.etaSeconds !== undefined ? `, about ${p.etaSeconds} s left` : '') +
+        (p.resumesAt ? ` (the day's download budget is spent) until ${clock(p.resumesAt)}` : '');
     out.push(`  background sync: ${sync}`);
     const { cache, upstream, parts } = a.served;
     out.push(`  bodies served to clients: ${cache.bodies} from the cache (${megabytes(cache.bytes)}), ${upstream.bodies} fetched from upstream for them (${megabytes(upstream.bytes)})`);
@@ -59,11 +77,18 @@ export function formatStatus(status: StatusResult): string {
 }
 
 export function formatVerify(result: VerifyResult): string {
-  const out = [`checked ${result.sections} cached sections (${result.bodies} whole bodies, ${megabytes(result.bytes)})`];
+  const out = [
+    `checked ${result.sections} cached sections (${result.bodies} whole bodies, ${megabytes(result.bytes)}) ` +
+      `and the ${result.contents} stored bodies they refer to (${megabytes(result.contentBytes)})`,
+  ];
   for (const p of result.problems) out.push(`  ${p.user} ${p.folder} UID ${p.uid} ${p.section}: ${p.problem}`);
   if (result.problemCount > result.problems.length) out.push(`  ... and ${result.problemCount - result.problems.length} more`);
-  out.push(`${result.problemCount} broken section(s), ${result.orphanChunks} unreferenced chunk(s), ${result.strayGenerations} folder generation(s) without a folder`);
-  const found = result.problemCount + result.orphanChunks + result.strayGenerations > 0;
+  out.push(
+    `${result.problemCount} broken section(s), ${result.orphanChunks} unreferenced chunk(s), ${result.strayGenerations} folder generation(s) without a folder, ` +
+      `${result.wrongRefCounts} wrong reference count(s)`,
+  );
+  if (result.staleMessageIds > 0) out.push(`${result.staleMessageIds} Gmail message id(s) noted for bodies no longer stored${result.repaired ? ': dropped' : ''}`);
+  const found = result.problemCount + result.orphanChunks + result.strayGenerations + result.wrongRefCounts > 0;
   if (found) out.push(result.repaired ? 'repaired: all of it dropped; dropped bodies are fetched from upstream again' : 'run again with --repair to drop them');
   return `${out.join('\n')}\n`;
 }

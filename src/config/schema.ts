@@ -13,7 +13,7 @@ import {
   MIN_MAX_MESSAGE_SIZE,
 } from '../model/limits.js';
 import type { UpstreamEndpoint } from '../model/types.js';
-import { OAUTH_PRESETS, OAUTH_PROVIDER_NAMES, SASL_MECHANISMS, type OAuthSettings } from '../oauth/presets.js';
+import { OAUTH_PRESETS, OAUTH_PROVIDER_NAMES, SASL_MECHANISMS, type OAuthPreset, type OAuthSettings } from '../oauth/presets.js';
 
 export function parseUpstreamUrl(value: string): UpstreamEndpoint {
   let url: URL;
@@ -45,6 +45,9 @@ export function parseHostPort(value: string): { host: string; port: number } {
   }
   return { host: (match[1] ?? match[2]) as string, port };
 }
+
+/** The smaller of two optional limits (none: no limit). */
+const smallest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
 const withParser = <T>(parse: (value: string) => T) =>
   z.string().transform((value, ctx) => {
@@ -99,6 +102,8 @@ const INSECURE_WITH_CA = 'cannot be combined with an upstream CA (upstream-ca): 
 
 const OAUTH_KEYS = ['issuer', 'provider', 'client-id', 'client-secret', 'scopes', 'sasl'] as const;
 
+const upstreamConnections = z.coerce.number().int().min(1).max(32);
+
 /**
  * One [[account]] table of the config file, keys as written there (so that errors name them).
  * `auth` says how the proxy logs in upstream: "password" passes the client's password through,
@@ -118,6 +123,8 @@ const accountSchema = z
     'client-secret': z.string().min(1).optional(),
     scopes: z.array(z.string().min(1)).min(1).optional(),
     sasl: z.enum(SASL_MECHANISMS).optional(),
+    'upstream-connections': upstreamConnections.optional(),
+    'prefetch-budget': withParser(parseSize).optional(),
   })
   .strict()
   .refine((account) => !(account['upstream-insecure'] && account['upstream-ca']), { path: ['upstream-insecure'], message: INSECURE_WITH_CA })
@@ -136,7 +143,7 @@ const accountSchema = z
     if (!account.upstream && !account.provider) ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'is needed without a provider preset: the account\'s server, imaps://HOST:PORT' });
   })
   .transform((account) => {
-    const preset = account.provider ? OAUTH_PRESETS[account.provider] : undefined;
+    const preset: OAuthPreset | undefined = account.provider ? OAUTH_PRESETS[account.provider] : undefined;
     return {
       name: account.name,
       upstream: (account.upstream ?? preset?.upstream) as UpstreamEndpoint,
@@ -145,6 +152,11 @@ const accountSchema = z
       /** The user name upstream: the local name unless upstream-user says otherwise. */
       upstreamUser: account['upstream-user'] ?? account.name,
       auth: account.auth,
+      /** Its own upstream-connections; without it the top-level one, within what its provider allows. */
+      upstreamConnections: account['upstream-connections'],
+      /** Its own prefetch-budget; without it the top-level one, within what its provider allows. */
+      prefetchBudget: account['prefetch-budget'],
+      providerLimits: preset?.limits,
       ...(account.auth === 'oauth2'
         ? {
             oauth: {
@@ -159,7 +171,6 @@ const accountSchema = z
     };
   });
 
-export type AccountConfig = z.output<typeof accountSchema>;
 
 /** Each local name picks one account, and each upstream account has one local name (one cache). */
 const accountsSchema = z.array(accountSchema, 'must be a list of [[account]] tables').superRefine((accounts, ctx) => {
@@ -194,7 +205,8 @@ export const startConfigSchema = z
     prefetch: z.enum(['off', 'headers', 'all']).default('all'),
     compress: z.enum(['auto', 'on', 'off']).default('auto'),
     prefetchMaxSize: withParser(parseSize).optional(),
-    upstreamConnections: z.coerce.number().int().min(1).max(32).default(DEFAULT_UPSTREAM_CONNECTIONS),
+    prefetchBudget: withParser(parseSize).optional(),
+    upstreamConnections: upstreamConnections.default(DEFAULT_UPSTREAM_CONNECTIONS),
     maxLineLength: withParser(parseSize)
       .pipe(z.number().min(MIN_MAX_LINE_LENGTH, `must be at least ${MIN_MAX_LINE_LENGTH} bytes`))
       .default(DEFAULT_MAX_LINE_LENGTH),
@@ -225,6 +237,12 @@ export const startConfigSchema = z
     const certs = join(config.data, 'certs');
     return {
       ...config,
+      // each account's settings: its own, else the top-level ones kept within its provider's limits
+      accounts: config.accounts.map(({ providerLimits, ...account }) => ({
+        ...account,
+        upstreamConnections: account.upstreamConnections ?? Math.min(config.upstreamConnections, providerLimits?.upstreamConnections ?? Infinity),
+        prefetchBudget: account.prefetchBudget ?? smallest(config.prefetchBudget, providerLimits?.prefetchBudget),
+      })),
       tlsCert: tlsCert ?? join(tlsKey !== undefined ? dirname(tlsKey) : certs, TLS_CERT_NAME),
       tlsKey: tlsKey ?? join(tlsCert !== undefined ? dirname(tlsCert) : certs, TLS_KEY_NAME),
       /** The default pair is taken over from where an earlier version generated it, if it is there. */
@@ -233,3 +251,4 @@ export const startConfigSchema = z
   });
 
 export type StartConfig = z.output<typeof startConfigSchema>;
+export type AccountConfig = StartConfig['accounts'][number];

@@ -20,6 +20,8 @@ export function answerFor(err: unknown): ImapAnswer {
       return { response: 'NO', code: 'AUTHENTICATIONFAILED', message: err.clientText || 'The mail provider refused the stored authorization' };
     case 'UPSTREAM_UNAVAILABLE':
       return { response: 'NO', code: 'UNAVAILABLE', message: err.clientText || 'The mail server is not reachable; try again later' };
+    case 'UPSTREAM_THROTTLED':
+      return { response: 'NO', code: 'UNAVAILABLE', message: err.clientText || 'The mail server asks the proxy to slow down; try again later' };
     case 'UPSTREAM_NO':
       return { response: 'NO', ...(err.clientCode ? { code: err.clientCode } : {}), message: err.clientText || 'The mail server refused the command' };
     case 'UPSTREAM_BAD':

@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'UPSTREAM_UNAVAILABLE' // connect refused, timed out, TLS failure, connection lost
+  | 'UPSTREAM_THROTTLED' // upstream asks to slow down (a backoff hint longer than a client waits) or refuses another connection (too many)
   | 'UPSTREAM_AUTH_FAILED' // the credentials are refused: by upstream, by the stored hash, or no account has the login name
   | 'UPSTREAM_TOKEN_REFUSED' // auth = "oauth2": no stored grant, or the provider refuses it for good (revoked, expired): `account login` again
   | 'UPSTREAM_NO' // upstream answered NO; the text goes to the client
@@ -41,4 +42,9 @@ export class ProxyError extends Error {
 
 export function isProxyError(err: unknown, code?: ErrorCode): err is ProxyError {
   return err instanceof ProxyError && (code === undefined || err.code === code);
+}
+
+/** Upstream cannot be used now, unreachable or refusing (throttled, too many connections): what the cache has is the answer. */
+export function isUpstreamOut(err: unknown): err is ProxyError {
+  return isProxyError(err, 'UPSTREAM_UNAVAILABLE') || isProxyError(err, 'UPSTREAM_THROTTLED');
 }

@@ -126,6 +126,47 @@ export const PREFETCH_RETRY_MS = 30_000;
 /** Upstream connections per account (configurable; this is the default). */
 export const DEFAULT_UPSTREAM_CONNECTIONS = 4;
 
+/** Upstream connections per account with the Gmail preset: Gmail refuses a 16th connection of an
+ * account ("Too many simultaneous connections") and counts the user's phone and other clients too. */
+export const GMAIL_UPSTREAM_CONNECTIONS = 10;
+
+/** Bytes the background sync of a Gmail account downloads a day at most: Gmail allows about
+ * 2.5 GB of IMAP download a day and then locks IMAP out for hours; the rest is the clients'. */
+export const GMAIL_PREFETCH_BUDGET = 2 * 1024 ** 3;
+
+/** The bytes downloaded today are written to the cache at most this often (and at shutdown): a
+ * crash forgets at most this much of the count. */
+export const DOWNLOAD_SAVE_MS = 10_000;
+
+/** A throttle answer without a number (Gmail's [THROTTLED], a "rate limit" NO) pauses the
+ * account's commands this long, doubling with each such answer in a row up to the maximum. */
+export const THROTTLE_DEFAULT_MS = 1_000;
+export const THROTTLE_DEFAULT_MAX_MS = 60_000;
+
+/** The longest pause taken from a hint: Microsoft 365 asks for up to 5 minutes; a longer number
+ * (a broken hint) is not waited out for hours, the next answer says again. */
+export const THROTTLE_MAX_MS = 30 * 60_000;
+
+/** Each wait for a pause gets up to this part more (at most THROTTLE_JITTER_MAX_MS), so the
+ * connections that waited do not all send at the same moment. */
+export const THROTTLE_JITTER = 0.1;
+export const THROTTLE_JITTER_MAX_MS = 5_000;
+
+/** A client's command waits at most this long for a pause upstream asked for (all its upstream
+ * commands together); past it the client gets NO [UNAVAILABLE] at once, not a hang: mbsync gives
+ * up on a server silent for 20 s by default. Background work waits the whole pause. */
+export const THROTTLE_CLIENT_WAIT_MS = 15_000;
+
+/** After upstream refused a connection while none of the account's was open (too many
+ * connections, a throttled login), the next connect waits this long, doubling up to the maximum. */
+export const REFUSED_RETRY_MIN_MS = 2_000;
+export const REFUSED_RETRY_MAX_MS = 5 * 60_000;
+
+/** After upstream refused another connection while some were open (its connection limit), the
+ * pool works with those for this long before it tries one more, doubling while refused again. */
+export const CONNECTION_LIMIT_HOLD_MS = 60_000;
+export const CONNECTION_LIMIT_HOLD_MAX_MS = 30 * 60_000;
+
 /** An idle upstream connection is logged out after this long. */
 export const UPSTREAM_IDLE_CLOSE_MS = 10 * 60_000;
 
@@ -258,6 +299,18 @@ export const MAX_LISTED_PROBLEMS = 1000;
 
 /** cache verify reads this many section records per metadata lookup. */
 export const VERIFY_BATCH = 64;
+
+/** cache verify counts the references to at most this many stored contents per pass over the
+ * section records (a map of their ids: about 7 MB); a cache with more takes several passes. */
+export const REF_COUNT_BUCKET = 50_000;
+
+/** Chunks of second copies (dropped once their hash showed the body stored) are compacted away at
+ * most this many at a time (64 MB): a stop waits for the compaction that runs. */
+export const RECLAIM_CHUNKS = 256;
+
+/** A dropped folder generation's section records are deleted this many at a time, each batch
+ * with the references it drops (a restart resumes with the rest). */
+export const GARBAGE_BATCH = 500;
 
 /** Message metadata records read per miss beyond as many as were asked for, in UID order. */
 export const META_READ_AHEAD = 256;

@@ -84,6 +84,8 @@ export interface MessageMeta {
   size: number;
   /** INTERNALDATE exactly as upstream wrote it, e.g. "01-Jan-2025 03:55:02 +0000". */
   internalDate: string;
+  /** Gmail's X-GM-MSGID (decimal), where upstream has X-GM-EXT-1: the same message under every label. */
+  gmMsgId?: string;
 }
 
 /** Raw IMAP forms of a message's structure items, stored and served verbatim. */

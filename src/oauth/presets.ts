@@ -1,3 +1,4 @@
+import { GMAIL_PREFETCH_BUDGET, GMAIL_UPSTREAM_CONNECTIONS } from '../model/limits.js';
 import type { UpstreamEndpoint } from '../model/types.js';
 
 /** Where an authorization server's endpoints are: fixed in a preset, or read by OIDC discovery. */
@@ -22,11 +23,19 @@ export interface OAuthSettings {
 export const SASL_MECHANISMS = ['XOAUTH2', 'OAUTHBEARER'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
+/** What a provider allows an account: the defaults of the account's settings stay within these. */
+export interface ProviderLimits {
+  upstreamConnections: number;
+  /** Bytes a day the background sync may download. */
+  prefetchBudget: number;
+}
+
 export interface OAuthPreset {
   server: OAuthServer;
   upstream: UpstreamEndpoint;
   scopes: readonly string[];
   sasl: SaslMechanism;
+  limits?: ProviderLimits;
 }
 
 /**
@@ -46,6 +55,9 @@ export const OAUTH_PRESETS = {
     upstream: { secure: true, host: 'imap.gmail.com', port: 993, url: 'imaps://imap.gmail.com:993' },
     scopes: ['https://mail.google.com/'],
     sasl: 'XOAUTH2', // the one Google documents for IMAP (it announces OAUTHBEARER too)
+    // https://support.google.com/mail/answer/7126229: 15 connections per account (the user's other
+    // clients' included) and about 2.5 GB of IMAP download a day
+    limits: { upstreamConnections: GMAIL_UPSTREAM_CONNECTIONS, prefetchBudget: GMAIL_PREFETCH_BUDGET },
   },
   // https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
   microsoft: {

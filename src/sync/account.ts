@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { CacheStore } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import type { Logger } from '../log.js';
-import { isProxyError } from '../model/errors.js';
+import { isUpstreamOut } from '../model/errors.js';
 import { normalizePath } from '../model/folder-path.js';
 import type { AccountId, FolderListEntry, FolderPath, FolderStatus, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { ConnectionPool, Priority } from '../upstream/connection-pool.js';
@@ -14,6 +14,7 @@ import { Folder } from './folder.js';
 import type { SyncScope } from './sync-scope.js';
 import { Prefetcher, type PrefetchOptions } from './prefetch.js';
 import { ClientActivity } from './client-activity.js';
+import { DownloadBudget } from './download-budget.js';
 import { ServedCounter } from './served-counter.js';
 import type { FolderChanges } from './update-journal.js';
 import type { FreshBodies } from './fresh-bodies.js';
@@ -41,6 +42,8 @@ export interface AccountOptions {
   poolSize: number;
   /** Without NOTIFY upstream: how often cached folders no client has selected are polled (AccountWatcher). */
   pollIntervalMs: number;
+  /** The background sync's daily download budget in bytes; none: no limit. */
+  prefetchBudget?: number;
   log: Logger;
   /** The background sync, or none (prefetch off). */
   prefetch?: PrefetchOptions;
@@ -73,6 +76,8 @@ export class Account extends EventEmitter implements AccountContext {
   /** Where the bodies clients fetched came from. */
   readonly served = new ServedCounter();
   readonly clients = new ClientActivity();
+  /** Message bytes downloaded today, against the background sync's daily budget. */
+  readonly downloads: DownloadBudget;
   private readonly folders = new Map<FolderPath, Folder>();
   private listing: { entries: FolderListEntry[]; at: number } | undefined;
   private listRefresh: Promise<FolderListEntry[]> | undefined;
@@ -95,8 +100,14 @@ export class Account extends EventEmitter implements AccountContext {
     this.freshBodies = options.freshBodies;
     this.credentials = options.credentials;
     this.log = options.log.child({ account: this.id });
+    this.downloads = new DownloadBudget({
+      id: this.id,
+      ledger: this.store,
+      ...(options.prefetchBudget !== undefined ? { limit: options.prefetchBudget } : {}),
+      log: this.log,
+    });
     const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
-    this.pool = new ConnectionPool(connect, options.poolSize, this.log);
+    this.pool = new ConnectionPool(connect, options.poolSize, this.log, (bytes) => this.downloads.note(bytes));
     this.watcher = new AccountWatcher(this, { pollIntervalMs: options.pollIntervalMs });
     this.pool.on('online', () => {
       this.watcher.kick();
@@ -166,7 +177,7 @@ export class Account extends EventEmitter implements AccountContext {
       await this.store.putFolderList(this.id, { v: RECORD_VERSION, fetchedAt: Date.now(), folders: entries });
       return entries;
     } catch (err) {
-      const cached = isProxyError(err, 'UPSTREAM_UNAVAILABLE') ? await this.store.getFolderList(this.id) : undefined;
+      const cached = isUpstreamOut(err) ? await this.store.getFolderList(this.id) : undefined;
       if (!cached) throw err;
       this.log.warn({ err }, 'upstream unreachable; LIST answered from the cache');
       return cached.folders;
@@ -262,7 +273,7 @@ export class Account extends EventEmitter implements AccountContext {
     try {
       return await this.pool.run({ priority: Priority.Client }, (conn) => conn.subscribed());
     } catch (err) {
-      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE')) throw err;
+      if (!isUpstreamOut(err)) throw err;
       return (await this.list()).filter((entry) => entry.subscribed).map((entry) => entry.path);
     }
   }
@@ -293,7 +304,7 @@ export class Account extends EventEmitter implements AccountContext {
       folder.noteStatus(status);
       return status;
     } catch (err) {
-      const cached = isProxyError(err, 'UPSTREAM_UNAVAILABLE') ? await folder.cachedStatus() : undefined;
+      const cached = isUpstreamOut(err) ? await folder.cachedStatus() : undefined;
       if (!cached) throw err;
       return cached;
     }
@@ -303,5 +314,6 @@ export class Account extends EventEmitter implements AccountContext {
     this.prefetcher?.stop();
     await this.watcher.stop();
     await this.pool.close();
+    await this.downloads.close();
   }
 }

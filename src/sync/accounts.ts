@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { AccountId, Credentials, UpstreamLogin } from '../model/types.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { RECORD_VERSION } from '../cache/records.js';
-import { isProxyError, ProxyError } from '../model/errors.js';
+import { isProxyError, isUpstreamOut, ProxyError } from '../model/errors.js';
 import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
 import { Account } from './account.js';
 import { AccessTokens, accountLoginNeeded } from './access-tokens.js';
@@ -18,7 +18,6 @@ export interface AccountsOptions {
   directory: AccountDirectory;
   store: CacheStore;
   freshBodies: FreshBodies;
-  connectionsPerAccount: number;
   /** Without NOTIFY upstream: how often cached folders no client has selected are polled (AccountWatcher). */
   pollIntervalMs: number;
   /** Where OAuth2 accounts' token vaults are (the data directory). */
@@ -34,6 +33,10 @@ export interface KnownAccount {
   name: string;
   user: string;
   upstream: string;
+  /** Upstream connections it may have, its watcher's included. */
+  connections: number;
+  /** The background sync's daily download budget in bytes; none: no limit. */
+  prefetchBudget?: number;
   /** Its live state, once a client logged in. */
   live?: Account;
   /** auth = "oauth2": why the provider refuses the stored grant, since it did. */
@@ -81,13 +84,14 @@ export class Accounts {
       conn = record?.passwordHash ? await unlessUnreachable(attempt) : await attempt.connected;
     } catch (err) {
       if (isProxyError(err, 'UPSTREAM_AUTH_FAILED')) await this.passwordRefused(id, credentials);
-      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE') || !record?.passwordHash) throw err;
+      if (!isUpstreamOut(err) || !record?.passwordHash) throw err;
       if (!(await verifyPassword(credentials.pass, record.passwordHash))) {
         throw new ProxyError('UPSTREAM_AUTH_FAILED', 'wrong password (checked against the stored hash: upstream unreachable)');
       }
       const account = this.account(id, route, upstreamLogin, credentials.pass);
       account.upstreamCapabilities = new Set(record.upstreamCapabilities ?? []);
-      account.pool.noteUnreachable(err);
+      // refused while the account has connections open: upstream's connection limit, not upstream gone
+      if (account.pool.connectionCount === 0) account.pool.noteUnreachable(err);
       account.acceptedPassword(credentials.pass, upstreamLogin);
       account.watcher.start();
       // an upstream login that was only slow still joins the pool when it completes, and one
@@ -185,8 +189,9 @@ export class Accounts {
         store,
         freshBodies,
         // one of the account's connections is its watcher (AccountWatcher)
-        poolSize: Math.max(1, this.options.connectionsPerAccount - 1),
+        poolSize: Math.max(1, route.connections - 1),
         pollIntervalMs: this.options.pollIntervalMs,
+        ...(route.prefetchBudget !== undefined ? { prefetchBudget: route.prefetchBudget } : {}),
         log,
         ...(prefetch ? { prefetch } : {}),
       });
@@ -206,12 +211,18 @@ export class Accounts {
   /** Every configured account in the config's order, logged in or not; with a single upstream, those logged in. */
   known(): KnownAccount[] {
     const { directory } = this.options;
-    if (directory.kind === 'passthrough') return this.list().map((live) => ({ id: live.id, name: live.name, user: live.user, upstream: live.upstream, live }));
+    const limits = ({ connections, prefetchBudget }: { connections: number; prefetchBudget?: number }) => ({
+      connections,
+      ...(prefetchBudget !== undefined ? { prefetchBudget } : {}),
+    });
+    if (directory.kind === 'passthrough') {
+      return this.list().map((live) => ({ id: live.id, name: live.name, user: live.user, upstream: live.upstream, ...limits(directory), live }));
+    }
     return directory.accounts.map((route) => {
       const id = accountIdOf(route);
       const live = this.accounts.get(id);
       const refused = this.tokens.get(id)?.refused;
-      return { id, name: route.name, user: route.upstreamUser, upstream: route.endpoint.url, ...(live ? { live } : {}), ...(refused ? { tokensRefused: refused } : {}) };
+      return { id, name: route.name, user: route.upstreamUser, upstream: route.endpoint.url, ...limits(route), ...(live ? { live } : {}), ...(refused ? { tokensRefused: refused } : {}) };
     });
   }
 

@@ -90,7 +90,7 @@ export class BodyFetcher {
     }
     const wanted = toRead.map((m) => ({ uid: m.uid, section: FULL_BODY }));
     const records = toRead.length ? await store.getSections(fid, wanted, { readAhead: priority === Priority.Client }) : [];
-    const missing = splitCached(toRead, records, result);
+    const missing = await this.linkKnown(splitCached(toRead, records, result), result);
     if (priority !== Priority.Background) this.noteDemand(metas[metas.length - 1]?.uid as Uid);
     const { served } = this.generation.account;
     for (const record of result.values()) served.note('cache', record.length);
@@ -125,7 +125,10 @@ export class BodyFetcher {
    */
   async prefetch(metas: readonly MessageMeta[]): Promise<number> {
     const cached = await this.cachedUids();
-    const missing = metas.filter((meta) => !cached.has(meta.uid));
+    const uncached = metas.filter((meta) => !cached.has(meta.uid));
+    // a Gmail message stored under another label is not downloaded again; one on its way is awaited
+    const unlinked = new Set(await this.linkKnown(uncached.filter((meta) => !this.inflight.has(meta.uid))));
+    const missing = uncached.filter((meta) => unlinked.has(meta) || this.inflight.has(meta.uid));
     this.schedule(missing.filter((meta) => !this.inflight.has(meta.uid)), Priority.Background);
     await Promise.all(missing.map((meta) => this.inflight.get(meta.uid)?.stored.promise));
     return missing.reduce((sum, meta) => sum + meta.size, 0);
@@ -135,6 +138,28 @@ export class BodyFetcher {
   async uncached(): Promise<Uid[]> {
     const cached = await this.cachedUids();
     return this.generation.uids.filter((uid) => !cached.has(uid));
+  }
+
+  /**
+   * Gmail: a message whose X-GM-MSGID was stored under another label gets a reference to that
+   * body (in `found`) instead of a download. Returns the messages still missing.
+   */
+  private async linkKnown(metas: MessageMeta[], found?: Map<Uid, SectionRecord>): Promise<MessageMeta[]> {
+    const known = metas.filter((meta) => meta.gmMsgId !== undefined);
+    if (known.length === 0) return metas;
+    const { store, id: acct } = this.generation.account;
+    const ids = await store.contentsOfMessageIds(acct, known.map((meta) => meta.gmMsgId as string));
+    const linked = new Set<Uid>();
+    for (const [i, meta] of known.entries()) {
+      const id = ids[i];
+      const record = id ? await store.linkBody(this.generation.fid, meta.uid, id) : undefined;
+      if (!record) continue;
+      linked.add(meta.uid);
+      found?.set(meta.uid, record);
+    }
+    if (linked.size === 0) return metas;
+    this.noteCached([...linked]);
+    return metas.filter((meta) => !linked.has(meta.uid));
   }
 
   /** Groups messages into upstream fetches, each message entered in the in-flight map. */
@@ -167,14 +192,14 @@ export class BodyFetcher {
     const { store, pool } = this.generation.account;
     const fid = this.generation.fid;
     const request: PoolRequest = { folder: this.generation.path, priority };
-    const settle = this.settler();
+    const byUid = new Map(metas.map((meta) => [meta.uid, meta]));
+    const settle = this.settler(byUid);
     const pending = new Map<Uid, InFlight>();
     for (const meta of metas) pending.set(meta.uid, this.enter(meta.uid, request));
-    const sizes = new Map(metas.map((meta) => [meta.uid, meta.size]));
     pool
       .run(request, async (conn) => {
         const indexer = new FreshBodyIndexer(this.generation, [...pending.keys()]);
-        await fetchSectionsInto(conn, store, fid, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
+        await fetchSectionsInto(conn, store, { acct: this.generation.account.id, fid }, [...pending.keys()], '', FULL_BODY, 'scan', (uid, record, written) => {
           const entry = pending.get(uid);
           if (!entry) return;
           pending.delete(uid);
@@ -185,7 +210,7 @@ export class BodyFetcher {
           }
           indexer.add(uid, record);
           settle(uid, entry, record, written);
-        }, (uid) => sizes.get(uid) ?? 0);
+        }, (uid) => byUid.get(uid)?.size ?? 0);
         void indexer.store();
       })
       .then(
@@ -198,7 +223,7 @@ export class BodyFetcher {
   private runLong(meta: MessageMeta, priority: Priority): void {
     const { store, pool } = this.generation.account;
     const request: PoolRequest = { folder: this.generation.path, priority };
-    const settle = this.settler();
+    const settle = this.settler(new Map([[meta.uid, meta]]));
     const entry = this.enter(meta.uid, request);
     const fetchAt = (offset: number) =>
       pool.run(request, async (conn) => {
@@ -207,7 +232,8 @@ export class BodyFetcher {
         await store.writeSpace();
         return fetchPiece(conn, meta.uid, '', offset);
       });
-    pool.hold(fetchLongSectionInto(fetchAt, store, this.generation.fid, meta.uid, FULL_BODY, 'scan', meta.size)).then(
+    const at = { acct: this.generation.account.id, fid: this.generation.fid };
+    pool.hold(fetchLongSectionInto(fetchAt, store, at, meta.uid, FULL_BODY, 'scan', meta.size)).then(
       (record) => (entry.resolve(record), settle(meta.uid, entry, record, DONE)),
       (err: unknown) => (entry.reject(err), this.leave(meta.uid, entry, err)),
     );
@@ -219,14 +245,22 @@ export class BodyFetcher {
     return entry;
   }
 
-  /** What follows the write of a fetched body: the entry leaves the in-flight map once the body is readable from the cache. */
-  private settler() {
+  /**
+   * What follows the write of a fetched body: the entry leaves the in-flight map once the body is
+   * readable from the cache (and, for a Gmail message, known by its X-GM-MSGID to other labels).
+   */
+  private settler(metas: ReadonlyMap<Uid, MessageMeta>) {
+    const { store, id: acct, log } = this.generation.account;
     return (uid: Uid, entry: InFlight, record: SectionRecord | undefined, written: Promise<void>) => {
       written.then(
         async () => {
           // counted as cached before it leaves the in-flight map: a read-ahead that saw it as
-          // neither would fetch it again, and the second record would orphan the first's chunks
+          // neither would fetch it again
           if (record) await this.cached?.then((set) => set.add(uid), () => undefined);
+          const msgid = metas.get(uid)?.gmMsgId;
+          if (record && msgid) {
+            await store.noteMessageIds(acct, [{ msgid, record }]).catch((err: unknown) => log.debug({ err, uid }, 'a Gmail message id could not be noted'));
+          }
           this.leave(uid, entry);
         },
         (err: unknown) => {

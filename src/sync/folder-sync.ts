@@ -1,6 +1,6 @@
 import type { FolderRecord } from '../cache/cache-store.js';
 import { clientModseq } from '../cache/records.js';
-import type { FolderPath, FolderStatus, Uid } from '../model/types.js';
+import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, mergeSorted, parseUidRanges, toSequenceSet, uidsInRanges, type UidRange } from '../model/uid-set.js';
 import type { UpstreamFetch } from '../upstream/fetch-parse.js';
 import { atom, type Token } from '../upstream/imap-tokens.js';
@@ -14,6 +14,7 @@ import type { SyncScope } from './sync-scope.js';
 import type { FolderChanges } from './update-journal.js';
 
 const META_ITEMS = ['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'];
+const GMAIL_EXTENSION = 'X-GM-EXT-1';
 
 /** A folder generation as a sync starts from. */
 export interface SyncInput {
@@ -66,11 +67,15 @@ export async function syncFolder(
   // what changed gets the proxy's own modseqs, upstream's where they are higher
   const modseqs = new ModseqAssigner(clientModseq(record));
   const findings = new SyncFindings(store, fid, known, modseqs, record, !!options.quiet);
-  const items: Token[] = [...META_ITEMS, ...(condstore ? ['MODSEQ'] : [])].map(atom);
+  // Gmail: the message's id under every label, so that its body is stored (and fetched) once
+  const gmail = conn.hasCapability(GMAIL_EXTENSION) ? ['X-GM-MSGID'] : [];
+  const items: Token[] = [...META_ITEMS, ...(condstore ? ['MODSEQ'] : []), ...gmail].map(atom);
   const onFetch = async (fetched: UpstreamFetch) => {
     // an unsolicited flag update has no size or date: the fetch itself reports the current flags
     if (fetched.size === undefined || fetched.internalDate === undefined || fetched.flags === undefined) return;
-    await findings.fetchedWhole({ uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate });
+    const meta: MessageMeta = { uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate };
+    if (fetched.gmMsgId) meta.gmMsgId = fetched.gmMsgId;
+    await findings.fetchedWhole(meta);
   };
   /** Whole metadata of these messages (`n:*` names the last message when none is above n: only UIDs from `from` count). */
   const fetchWhole = (set: string, from = 0) => conn.uidFetch(set, items, (fetched) => (fetched.uid >= from ? onFetch(fetched) : undefined));

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { FolderRecord } from '../cache/cache-store.js';
 import { clientModseq, RECORD_VERSION } from '../cache/records.js';
-import { isProxyError, ProxyError } from '../model/errors.js';
+import { isUpstreamOut, ProxyError } from '../model/errors.js';
 import { METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, lowerBound, missingBelow, normalizeRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
@@ -145,7 +145,7 @@ export class Folder extends EventEmitter {
     try {
       await this.syncWithUpstream(priority, scope);
     } catch (err) {
-      if (this.current && isProxyError(err, 'UPSTREAM_UNAVAILABLE')) return;
+      if (this.current && isUpstreamOut(err)) return;
       throw err;
     }
   }
@@ -331,7 +331,7 @@ export class Folder extends EventEmitter {
     try {
       return await this.account.pool.run({ folder: this.path, priority: Priority.Client }, (conn) => conn.uidSearch(query));
     } catch (err) {
-      if (!isProxyError(err, 'UPSTREAM_UNAVAILABLE')) throw err;
+      if (!isUpstreamOut(err)) throw err;
       return searchCache(await this.ready(), query, uids);
     }
   }

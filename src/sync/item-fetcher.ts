@@ -83,7 +83,7 @@ export class ItemFetcher {
     });
     if (missing.length === 0) return result;
     await pool.run({ folder: this.generation.path, priority }, (conn) =>
-      fetchSectionsInto(conn, store, fid, missing, section, section, headerRuleOf(section), (uid, record) => {
+      fetchSectionsInto(conn, store, { acct: this.generation.account.id, fid }, missing, section, section, headerRuleOf(section), (uid, record) => {
         if (record) result.set(uid, record);
       }),
     );

@@ -7,6 +7,7 @@ import { METADATA_SCAN_BATCH, PREFETCH_BATCH_MESSAGES, PREFETCH_PROGRESS_MS, PRE
 import { isSelectable, type FolderListEntry, type FolderPath, type MessageMeta, type PrefetchMode, type Uid } from '../model/types.js';
 import { mergeSorted } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
+import type { DownloadBudget } from './download-budget.js';
 import type { Folder } from './folder.js';
 import type { FolderGeneration } from './generation.js';
 
@@ -14,6 +15,8 @@ import type { FolderGeneration } from './generation.js';
 export interface PrefetchTarget {
   readonly store: CacheStore;
   readonly clients: ClientActivity;
+  /** Today's downloads against the daily budget: the sync pauses when it is spent. */
+  readonly downloads: DownloadBudget;
   list(): Promise<FolderListEntry[]>;
   folder(path: FolderPath): Folder;
 }
@@ -30,9 +33,11 @@ export interface PrefetchOptions {
  * holds is counted from the cache itself (`cache stats`, `status`).
  */
 export interface PrefetchProgress {
-  state: 'idle' | 'listing' | 'running' | 'done' | 'waiting';
+  state: 'idle' | 'listing' | 'running' | 'done' | 'waiting' | 'paused';
   mode: PrefetchOptions['mode'];
   folder?: FolderPath;
+  /** Paused (the day's download budget is spent) until then (ms since epoch). */
+  resumesAt?: number;
   messagesDone: number;
   messagesTotal: number;
   bytesDone: number;
@@ -48,7 +53,8 @@ export interface PrefetchProgress {
  * priority on at most the connections the pool leaves to background work, so a client never
  * waits behind it, and in batches of fixed size. What is cached already is skipped: after a
  * restart it carries on where it stopped. Afterwards it follows changes: new mail is fetched
- * as the account watcher reports it.
+ * as the account watcher reports it. It keeps within the account's daily download budget
+ * (download-budget.ts): when the day's is spent, it pauses until the next day.
  */
 export class Prefetcher {
   private progress: PrefetchProgress;
@@ -60,6 +66,10 @@ export class Prefetcher {
   private lastLog = 0;
   /** Ends the pause before retrying an interrupted walk. */
   private wake: (() => void) | undefined;
+  /** Ends a wait for the next day's budget. */
+  private readonly halt = new AbortController();
+  /** The wait for the next day's budget, shared by the workers. */
+  private pausing: Promise<void> | undefined;
 
   constructor(
     private readonly account: PrefetchTarget,
@@ -88,6 +98,7 @@ export class Prefetcher {
   stop(): void {
     this.stopped = true;
     this.wake?.();
+    this.halt.abort();
   }
 
   /** Upstream is reachable again: an interrupted walk goes on now. */
@@ -201,7 +212,7 @@ export class Prefetcher {
         const batch = uids.slice(Math.max(0, end - PREFETCH_BATCH_MESSAGES), end);
         end -= batch.length;
         const metas = (await this.account.store.getMetas(generation.fid, batch)).filter((m): m is MessageMeta => !!m);
-        await this.fetch(generation, metas.filter((meta) => this.wants(meta)));
+        await this.fetchWithinBudget(generation, metas.filter((meta) => this.wants(meta)));
         this.progress.messagesDone += batch.length;
         this.report(false);
       }
@@ -209,8 +220,56 @@ export class Prefetcher {
     await Promise.all(Array.from({ length: PREFETCH_WORKERS }, worker));
   }
 
+  /** A body larger than the size limit, or than a whole day's budget, is left for clients to fetch. */
   private wants(meta: MessageMeta): boolean {
-    return this.options.mode === 'headers' || this.options.maxBodySize === undefined || meta.size <= this.options.maxBodySize;
+    if (this.options.mode === 'headers') return true;
+    return meta.size <= Math.min(this.options.maxBodySize ?? Infinity, this.account.downloads.limit ?? Infinity);
+  }
+
+  /** Fetches these in turn as today's download budget allows them, waiting for the next day when it is spent. */
+  private async fetchWithinBudget(generation: FolderGeneration, metas: MessageMeta[]): Promise<void> {
+    await this.account.downloads.ready; // today's count from before a restart
+    let rest = metas;
+    while (rest.length > 0 && !this.stopped) {
+      // a body is about its size; in "headers" mode the header blocks count when they came
+      const grant = this.account.downloads.reserve(rest.map((meta) => (this.options.mode === 'all' ? meta.size : 0)));
+      if (grant.count === 0) {
+        await this.pauseForBudget();
+        continue;
+      }
+      try {
+        await this.fetch(generation, rest.slice(0, grant.count));
+      } finally {
+        grant.release();
+      }
+      rest = rest.slice(grant.count);
+    }
+  }
+
+  /** The day's budget is spent: the sync waits for the next day (or its stop), all workers on one wait. */
+  private pauseForBudget(): Promise<void> {
+    this.pausing ??= (async () => {
+      const { downloads } = this.account;
+      const state = this.progress.state;
+      const resumesAt = downloads.nextDay();
+      this.progress.state = 'paused';
+      this.progress.resumesAt = resumesAt;
+      this.log.info(
+        { downloadedBytes: downloads.today().bytes, budgetBytes: downloads.limit, resumesAt: new Date(resumesAt).toISOString() },
+        "background sync paused: the day's download budget is spent",
+      );
+      try {
+        await downloads.untilNextDay(this.halt.signal);
+        this.log.info('background sync resumes: a new day, a new download budget');
+      } catch {
+        // stopped
+      } finally {
+        if (this.progress.state === 'paused') this.progress.state = state;
+        delete this.progress.resumesAt;
+        this.pausing = undefined;
+      }
+    })();
+    return this.pausing;
   }
 
   private async fetch(generation: FolderGeneration, metas: MessageMeta[]): Promise<void> {

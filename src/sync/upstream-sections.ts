@@ -1,4 +1,4 @@
-import type { CacheStore, HeaderRule, SectionRecord } from '../cache/cache-store.js';
+import type { CacheStore, GenerationKey, HeaderRule, SectionRecord } from '../cache/cache-store.js';
 import { headerLengthFor } from '../cache/section-writer.js';
 import { UPSTREAM_PARTIAL_SIZE } from '../model/limits.js';
 import type { Uid } from '../model/types.js';
@@ -51,7 +51,7 @@ function expungedReply(piece: Buffer, offset: number, size: number, wholeMessage
 export async function fetchSectionsInto(
   conn: UpstreamConnection,
   store: CacheStore,
-  fid: string,
+  at: GenerationKey,
   uids: readonly Uid[],
   section: string,
   storeAs: string,
@@ -72,7 +72,7 @@ export async function fetchSectionsInto(
     }
     // backpressure: the next response is read only when the cache can take more
     await store.writeSpace();
-    const { record, written } = store.storeSection(fid, fetched.uid, storeAs, bytes, headerLengthFor(rule, bytes));
+    const { record, written } = store.storeSection(at, fetched.uid, storeAs, bytes, headerLengthFor(rule, bytes));
     written.catch(() => undefined); // the caller decides what a failed write means
     outcome(fetched.uid, record, written);
   });
@@ -85,7 +85,7 @@ export async function fetchSectionsInto(
       entry.first = undefined; // handed over once: not kept while the rest comes
       return first ? Promise.resolve(first) : fetchPiece(conn, entry.uid, section, offset);
     };
-    outcome(entry.uid, await fetchLongSectionInto(fetchAt, store, fid, entry.uid, storeAs, rule, sizeOf(entry.uid), false), DONE);
+    outcome(entry.uid, await fetchLongSectionInto(fetchAt, store, at, entry.uid, storeAs, rule, sizeOf(entry.uid), false), DONE);
   }
 }
 
@@ -110,7 +110,7 @@ export async function fetchPiece(conn: UpstreamConnection, uid: Uid, section: st
 export async function fetchLongSectionInto(
   fetchAt: (offset: number) => Promise<Buffer | null | undefined>,
   store: CacheStore,
-  fid: string,
+  at: GenerationKey,
   uid: Uid,
   storeAs: string,
   rule: HeaderRule,
@@ -122,7 +122,7 @@ export async function fetchLongSectionInto(
     piece.catch(() => undefined); // awaited below, or not needed once an earlier piece came back short
     return piece;
   };
-  const writer = store.sectionWriter(fid, uid, storeAs, rule);
+  const writer = store.sectionWriter(at, uid, storeAs, rule);
   let current = start(0);
   try {
     for (let offset = 0; ; offset += UPSTREAM_PARTIAL_SIZE) {

@@ -153,7 +153,7 @@ async function appendOneByOne(
 
 /** An appended message's bytes, as the client sent them, become its cached body. */
 async function cacheBody(account: Account, fid: string, uid: Uid, message: AppendingMessage): Promise<void> {
-  const writer = account.store.sectionWriter(fid, uid, FULL_BODY, 'scan');
+  const writer = account.store.sectionWriter({ acct: account.id, fid }, uid, FULL_BODY, 'scan');
   try {
     for await (const chunk of message.open()) await writer.write(chunk as Buffer);
     await writer.end();

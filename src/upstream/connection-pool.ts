@@ -1,10 +1,19 @@
 import type { Logger } from '../log.js';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProxyError, ProxyError } from '../model/errors.js';
-import { CLIENT_UPSTREAM_WAIT_MS, POOL_DRAIN_MS, UPSTREAM_IDLE_CLOSE_MS, UPSTREAM_RETRY_MS } from '../model/limits.js';
+import { isProxyError, isUpstreamOut, ProxyError } from '../model/errors.js';
+import {
+  CLIENT_UPSTREAM_WAIT_MS,
+  CONNECTION_LIMIT_HOLD_MAX_MS,
+  CONNECTION_LIMIT_HOLD_MS,
+  POOL_DRAIN_MS,
+  THROTTLE_CLIENT_WAIT_MS,
+  UPSTREAM_IDLE_CLOSE_MS,
+  UPSTREAM_RETRY_MS,
+} from '../model/limits.js';
 import type { FolderPath, FolderStatus, Traffic } from '../model/types.js';
-import type { UpstreamConnection } from './upstream-connection.js';
+import { UpstreamBackoff } from './backoff.js';
+import { UpstreamTraffic, type UpstreamConnection } from './upstream-connection.js';
 
 /** Who is waiting: a client's own request always goes before work the proxy does on its own. */
 export enum Priority {
@@ -46,8 +55,19 @@ interface Waiter {
  * time, opened on demand and closed when idle. Requests queue by priority; background work
  * leaves one connection for clients. When upstream cannot be reached, requests fail at once
  * (NO [UNAVAILABLE] for a client) until it is tried again; emits 'offline' and 'online'.
+ * Upstream's limits (backoff.ts): while it asks for a pause, background work waits and no
+ * connection is opened; a client's command waits for the pause as long as a client may; a
+ * connection refused while others are open means upstream's connection limit: the pool works
+ * with those for a while.
  */
 export class ConnectionPool extends EventEmitter {
+  /** The pace of the account's upstream commands, shared by its connections. */
+  readonly backoff: UpstreamBackoff;
+  /** What the account's connections share: attached to each, the dedicated ones too. */
+  private readonly shared: UpstreamTraffic;
+  /** Upstream refused another connection: no more than `size` until `until`. */
+  private ceiling: { size: number; until: number } | undefined;
+  private ceilingHold = CONNECTION_LIMIT_HOLD_MS;
   private readonly all = new Set<UpstreamConnection>();
   private readonly idle: UpstreamConnection[] = [];
   private readonly idleTimers = new Map<UpstreamConnection, NodeJS.Timeout>();
@@ -60,16 +80,32 @@ export class ConnectionPool extends EventEmitter {
   /** After a failed connect: fail fast until then. */
   private unreachableUntil = 0;
   private offline = false;
-  /** What the connections that closed read and wrote; those open are asked when counted. */
-  private readonly spent: Traffic = { read: 0, written: 0 };
-  private readonly counted = new Set<UpstreamConnection>();
 
   constructor(
     private readonly connect: Connect,
     private readonly size: number,
     private readonly log: Logger,
+    /** Counts the message bytes the account's connections download. */
+    downloaded: (bytes: number) => void = () => undefined,
   ) {
     super();
+    this.backoff = new UpstreamBackoff(log);
+    this.shared = new UpstreamTraffic(this.backoff, downloaded);
+    this.backoff.on('resume', () => this.dispatch());
+  }
+
+  /** Connections the pool may have open now: its size, or fewer while upstream refuses more. */
+  get capacity(): number {
+    return this.limited ? (this.ceiling as { size: number }).size : this.size;
+  }
+
+  /** Upstream refused another connection: the pool keeps to the ones it had until then (epoch ms). */
+  get limitedUntil(): number | undefined {
+    return this.limited ? this.ceiling?.until : undefined;
+  }
+
+  private get limited(): boolean {
+    return this.ceiling !== undefined && Date.now() < this.ceiling.until;
   }
 
   /** Upstream answered the last connect attempt. */
@@ -77,9 +113,14 @@ export class ConnectionPool extends EventEmitter {
     return !this.offline;
   }
 
-  /** A connect failed: upstream is unreachable; say so once, retry after a pause. */
+  /**
+   * A connect failed: upstream is unreachable; say so once, retry after a pause: a short one, or
+   * when upstream refused the connection (too many, throttled) one that grows with each refusal.
+   */
   noteUnreachable(err: unknown): void {
-    this.unreachableUntil = Date.now() + UPSTREAM_RETRY_MS;
+    const refused = isProxyError(err, 'UPSTREAM_THROTTLED');
+    const retryAfter = refused ? (err.context['retryAfterMs'] as number | undefined) : undefined;
+    this.unreachableUntil = Date.now() + (refused ? this.backoff.refused(retryAfter) : UPSTREAM_RETRY_MS);
     if (this.offline) return;
     this.offline = true;
     this.log.warn({ err }, 'upstream unreachable: serving from the cache');
@@ -89,6 +130,7 @@ export class ConnectionPool extends EventEmitter {
   /** A connect succeeded (here or in the account's watcher or login). */
   noteReachable(): void {
     this.unreachableUntil = 0;
+    this.backoff.connected();
     if (!this.offline) return;
     this.offline = false;
     this.log.info('upstream reachable again');
@@ -97,7 +139,7 @@ export class ConnectionPool extends EventEmitter {
 
   /** Hands a connection that was opened to check a login to the pool. */
   adopt(conn: UpstreamConnection): void {
-    if (this.closed || this.all.size + this.opening >= this.size) {
+    if (this.closed || this.all.size + this.opening >= this.capacity) {
       void conn.close();
       return;
     }
@@ -107,13 +149,15 @@ export class ConnectionPool extends EventEmitter {
 
   /** A connection outside the pool, with the account's credentials (the account watcher's). */
   async connectDedicated(): Promise<UpstreamConnection> {
+    await this.backoff.turn(Infinity, 'connect');
     try {
       const conn = await this.connect();
       this.noteReachable();
-      this.count(conn);
+      conn.attach(this.shared);
       return conn;
     } catch (err) {
-      if (isProxyError(err, 'UPSTREAM_UNAVAILABLE')) this.noteUnreachable(err);
+      // refused while the pool has connections: upstream's limit, not upstream gone
+      if (isUpstreamOut(err) && this.all.size === 0) this.noteUnreachable(err);
       throw err;
     }
   }
@@ -124,13 +168,7 @@ export class ConnectionPool extends EventEmitter {
 
   /** Bytes read from and written to upstream since the start by the account's connections, the dedicated ones too. */
   get traffic(): Traffic {
-    const total = { ...this.spent };
-    for (const conn of this.counted) {
-      const { read, written } = conn.traffic;
-      total.read += read;
-      total.written += written;
-    }
-    return total;
+    return this.shared.total;
   }
 
   run<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
@@ -153,6 +191,7 @@ export class ConnectionPool extends EventEmitter {
 
   private async runGranted<T>(request: PoolRequest, work: PoolWork<T>): Promise<T> {
     const { conn, background } = await this.acquire(request);
+    conn.patience = request.priority === Priority.Client ? THROTTLE_CLIENT_WAIT_MS : Infinity;
     try {
       let opened: FolderStatus | null = null;
       if (request.folder !== undefined && (conn.selectedPath !== request.folder || (request.readWrite && conn.selectedReadOnly))) {
@@ -180,6 +219,7 @@ export class ConnectionPool extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.backoff.close();
     for (const waiter of this.waiters.splice(0)) {
       waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
     }
@@ -294,17 +334,20 @@ export class ConnectionPool extends EventEmitter {
       }
       runnable++;
     }
-    for (let n = runnable - this.opening; n > 0 && this.all.size + this.opening < this.size; n--) this.open();
+    // a login during a pause would only be throttled too: connections open when it ends
+    if (this.backoff.pausedMs > 0) return;
+    for (let n = runnable - this.opening; n > 0 && this.all.size + this.opening < this.capacity; n--) this.open();
   }
 
-  /** Background work may not take the last connection while there is more than one. */
+  /** Background work may not take the last connection while there is more than one, nor run while upstream asks for a pause. */
   private mayRun(request: PoolRequest): boolean {
-    return !isBackground(request) || this.backgroundSlots() > 0;
+    return !isBackground(request) || (this.backgroundSlots() > 0 && this.backoff.pausedMs === 0);
   }
 
   /** Connections background work may still take: all but one, or the only one. */
   private backgroundSlots(): number {
-    return this.size === 1 ? Infinity : this.size - 1 - this.busyBackground;
+    const capacity = this.capacity;
+    return capacity === 1 ? Infinity : capacity - 1 - this.busyBackground;
   }
 
   private takeIdle(request: PoolRequest): UpstreamConnection | undefined {
@@ -335,12 +378,18 @@ export class ConnectionPool extends EventEmitter {
             return;
           }
           this.noteReachable();
+          if (!this.limited) this.ceilingHold = CONNECTION_LIMIT_HOLD_MS;
           this.track(conn);
           this.release(conn);
         },
         (err: unknown) => {
           this.opening--;
-          if (isProxyError(err, 'UPSTREAM_UNAVAILABLE')) this.noteUnreachable(err);
+          if (isUpstreamOut(err) && this.all.size > 0) {
+            // the waiting requests get the connections that are open
+            this.limit(err);
+            return;
+          }
+          if (isUpstreamOut(err)) this.noteUnreachable(err);
           // the first waiting request gets the error, as if the connect had been its own: a
           // refused login is not tried again and again while requests wait
           const index = this.waiters.findIndex((w) => this.mayRun(w.request));
@@ -350,23 +399,24 @@ export class ConnectionPool extends EventEmitter {
       .finally(() => this.dispatch());
   }
 
+  /**
+   * A connect failed while connections were open: upstream's connection limit (too many
+   * connections of the account, its other clients' included). The pool keeps to those it has
+   * for a while, longer each time it is refused again.
+   */
+  private limit(err: unknown): void {
+    const hold = this.ceilingHold + this.backoff.jitter(this.ceilingHold);
+    this.ceiling = { size: this.all.size, until: Date.now() + hold };
+    this.ceilingHold = Math.min(this.ceilingHold * 2, CONNECTION_LIMIT_HOLD_MAX_MS);
+    this.log.info({ connections: this.all.size, retryInMs: hold, reason: (err as Error).message }, 'upstream refused another connection: working with those open');
+  }
+
   private track(conn: UpstreamConnection): void {
+    conn.attach(this.shared);
     this.all.add(conn);
-    this.count(conn);
     conn.once('close', () => {
       this.forget(conn);
       this.dispatch();
-    });
-  }
-
-  /** Counts a connection's traffic in the account's. */
-  private count(conn: UpstreamConnection): void {
-    this.counted.add(conn);
-    conn.once('close', () => {
-      const { read, written } = conn.traffic;
-      this.spent.read += read;
-      this.spent.written += written;
-      this.counted.delete(conn);
     });
   }
 

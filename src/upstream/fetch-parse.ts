@@ -9,6 +9,8 @@ export interface UpstreamFetch {
   size?: number;
   internalDate?: string;
   modseq?: string;
+  /** Gmail's X-GM-MSGID (X-GM-EXT-1): one id for the message under every label. */
+  gmMsgId?: string;
   envelope?: Buffer;
   bodystructure?: Buffer;
   body?: Buffer;
@@ -52,6 +54,9 @@ export function parseUpstreamFetch(untagged: UntaggedFetch): UpstreamFetch {
         break;
       case 'MODSEQ':
         result.modseq = Array.isArray(value) ? (tokenString(value[0]) ?? '0') : '0';
+        break;
+      case 'X-GM-MSGID':
+        result.gmMsgId = tokenString(value) ?? undefined;
         break;
       case 'ENVELOPE':
         result.envelope = serializeTokens(value);

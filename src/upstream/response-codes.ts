@@ -1,5 +1,5 @@
 import { parseUidRanges } from '../model/uid-set.js';
-import { tokenString, type Token } from './imap-tokens.js';
+import { tokenString, type OtherToken, type Token } from './imap-tokens.js';
 
 /** The [CODE arg ...] of a status response, uppercased code first; undefined if it has none. */
 export function responseCode(attributes: Token[] | undefined): string[] | undefined {
@@ -30,4 +30,12 @@ export function parseCopyUid(code: string[] | undefined, limit: number): CopyUid
   const destination = expandUidSet(code[3] as string, limit);
   if (source.length !== destination.length) return undefined;
   return { uidValidity: Number(code[1]), map: new Map(source.map((uid, i) => [uid, destination[i] as number])) };
+}
+
+/** The human-readable text of a status response (what follows its response code). */
+export function responseText(attributes: Token[] | undefined): string {
+  return (attributes ?? [])
+    .filter((token): token is OtherToken => token !== null && !Array.isArray(token) && token.type === 'TEXT')
+    .map((token) => token.value)
+    .join(' ');
 }

@@ -4,11 +4,12 @@ import { ImapFlow, type MailboxObject } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { IDLE_RETRY_MS, MAX_REPORTED_UIDS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_RENEW_MS, UPSTREAM_LOGOUT_WAIT_MS } from '../model/limits.js';
+import { connectRefusal, throttledError, throttleHint, type UpstreamBackoff } from './backoff.js';
 import type { FolderListEntry, FolderPath, FolderStatus, Traffic, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
 import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
 import { atom, sequence, tokenString, type Token } from './imap-tokens.js';
-import { expandUidSet, parseCopyUid, responseCode, type CopyUid } from './response-codes.js';
+import { expandUidSet, parseCopyUid, responseCode, responseText, type CopyUid } from './response-codes.js';
 import { toClientPath, toUpstreamPath } from './paths.js';
 import { streamedAppend, type OutgoingMessage, type RawChannel } from './streamed-append.js';
 
@@ -25,17 +26,51 @@ function statusValues(list: Token | undefined): Map<string, string> {
 /** A NO without a response code that says the mailbox is missing (Dovecot's STATUS and SELECT). */
 const MISSING_MAILBOX = /(doesn't|does not|not) exist|no such (mailbox|folder)|unknown (mailbox|folder)/i;
 
+/** What imapflow's errors carry (its types do not declare most of it). */
+interface ImapflowError {
+  authenticationFailed?: boolean;
+  responseStatus?: string;
+  responseText?: string;
+  response?: TaggedResponse;
+  /** The response code of a refused LOGIN or AUTHENTICATE. */
+  serverResponseCode?: string;
+  /** The text of the BYE the server closed the connection with. */
+  reason?: string;
+  code?: string;
+  message?: string;
+}
+
+/** The pause a throttle answer (NO or BAD) asks for; undefined when `err` is no such answer. */
+function throttleOf(err: unknown): number | null | undefined {
+  const e = err as ImapflowError | undefined;
+  if (e?.responseStatus !== 'NO' && e?.responseStatus !== 'BAD') return undefined;
+  return throttleHint(e.responseText ?? '');
+}
+
+/**
+ * Maps a failed connect and login: upstream refusing the connection for now (too many
+ * connections, throttled) is UPSTREAM_THROTTLED, not a refused password; the rest as upstreamError.
+ */
+function connectError(err: unknown, context: Record<string, unknown>): ProxyError {
+  const e = err as ImapflowError;
+  const refusal = connectRefusal({
+    ...(e?.responseStatus ? { status: e.responseStatus } : {}),
+    ...(e?.responseText ? { text: e.responseText } : {}),
+    ...(e?.serverResponseCode ? { code: e.serverResponseCode } : {}),
+    ...(e?.reason !== undefined && !e?.responseStatus ? { bye: e.reason } : {}),
+  });
+  if (!refusal) return upstreamError(err, 'login', context);
+  return new ProxyError('UPSTREAM_THROTTLED', `upstream refused the connection: ${refusal.reason}`, {
+    cause: err,
+    context: { ...context, ...(refusal.retryAfterMs !== undefined ? { retryAfterMs: refusal.retryAfterMs } : {}) },
+    clientText: 'The mail server refuses more connections of this account now; try again later',
+  });
+}
+
 /** Maps whatever imapflow threw to a ProxyError the rest of the proxy can branch on. */
 function upstreamError(err: unknown, action: string, context: Record<string, unknown> = {}): ProxyError {
   if (err instanceof ProxyError) return err;
-  const e = err as {
-    authenticationFailed?: boolean;
-    responseStatus?: string;
-    responseText?: string;
-    response?: TaggedResponse;
-    code?: string;
-    message?: string;
-  };
+  const e = err as ImapflowError;
   if (e?.authenticationFailed) {
     return new ProxyError('UPSTREAM_AUTH_FAILED', `upstream refused the login (${action})`, { cause: err, context, clientText: e.responseText });
   }
@@ -52,6 +87,19 @@ function upstreamError(err: unknown, action: string, context: Record<string, unk
     cause: err,
     context,
   });
+}
+
+/**
+ * imapflow waits out a Microsoft 365 throttle hint itself, holding the connection's reader (up
+ * to 150 s), before it fails the command: the account's backoff (backoff.ts) waits instead, with
+ * jitter, for every connection of the account and within a client's patience. `seen` gets the
+ * pause imapflow would have waited.
+ */
+function takeOverThrottleWaits(client: ImapFlow, seen: (delay: number) => void): void {
+  (client as unknown as { throttleWait(delay: number): Promise<boolean> }).throttleWait = async (delay) => {
+    seen(delay);
+    return false;
+  };
 }
 
 /** The capabilities that announce the OAuth2 mechanisms (XOAUTH is XOAUTH2's older name). */
@@ -111,12 +159,70 @@ interface RawResponse {
 }
 
 /**
+ * What the connections of one account share (the pool attaches each, the watcher's too): its
+ * pace, the count of message bytes downloaded (the daily budget's), and the bytes its
+ * connections read from and wrote to upstream (status).
+ */
+export class UpstreamTraffic {
+  /** What the connections that closed read and wrote; those open are asked when counted. */
+  private readonly spent: Traffic = { read: 0, written: 0 };
+  private readonly open = new Set<UpstreamConnection>();
+
+  constructor(
+    readonly backoff: UpstreamBackoff,
+    /** Counts the message bytes the account's connections download. */
+    readonly downloaded: (bytes: number) => void,
+  ) {}
+
+  /** Bytes read from and written to upstream since the start by the connections attached. */
+  get total(): Traffic {
+    const total = { ...this.spent };
+    for (const conn of this.open) {
+      const { read, written } = conn.transferred;
+      total.read += read;
+      total.written += written;
+    }
+    return total;
+  }
+
+  /** Counts a connection's bytes in the account's (its attach() does). */
+  join(conn: UpstreamConnection): void {
+    if (this.open.has(conn)) return;
+    this.open.add(conn);
+    conn.once('close', () => {
+      const { read, written } = conn.transferred;
+      this.spent.read += read;
+      this.spent.written += written;
+      this.open.delete(conn);
+    });
+  }
+}
+
+/** The bytes of message data (BODY[...] sections) in a FETCH response. */
+function sectionBytes(fetched: UpstreamFetch): number {
+  let bytes = 0;
+  for (const section of fetched.sections.values()) bytes += section?.length ?? 0;
+  return bytes;
+}
+
+/**
  * One authenticated connection to the upstream server, used by one operation at a time
  * (the pool guarantees that). Everything imapflow-specific stays in this file.
  */
 export class UpstreamConnection extends EventEmitter {
   private selected: { path: FolderPath; readOnly: boolean } | null = null;
   private closed = false;
+  private traffic: UpstreamTraffic | undefined;
+  /** Ends the throttle pauses commands wait in when the connection closes. */
+  private readonly closing = new AbortController();
+  /** A throttle pause imapflow saw in an answer that it does not hand on (a throttled IDLE). */
+  private swallowedThrottle: number | undefined;
+  /**
+   * How long the operation on this connection may still wait for throttle pauses, all its
+   * commands together (the pool sets it for each job: a client's is short); past it,
+   * UPSTREAM_THROTTLED.
+   */
+  patience = Infinity;
 
   private constructor(
     private readonly client: ImapFlow,
@@ -127,8 +233,18 @@ export class UpstreamConnection extends EventEmitter {
     client.on('close', () => {
       this.closed = true;
       this.selected = null;
+      this.closing.abort();
       this.emit('close');
     });
+    takeOverThrottleWaits(client, (delay) => {
+      this.swallowedThrottle = delay;
+    });
+  }
+
+  /** Joins the connection to its account's traffic: the backoff its commands go through, the download and byte counts. */
+  attach(traffic: UpstreamTraffic): void {
+    this.traffic = traffic;
+    traffic.join(this);
   }
 
   static async connect(options: UpstreamConnectOptions): Promise<UpstreamConnection> {
@@ -164,13 +280,14 @@ export class UpstreamConnection extends EventEmitter {
         clientInfo: { name: 'imap-cache-proxy' },
       } as ConstructorParameters<typeof ImapFlow>[0]);
       client = connecting;
+      takeOverThrottleWaits(connecting, () => undefined); // a throttled login is a refusal (connectError)
       if ('mechanism' in credentials && credentials.mechanism) onlyMechanism(connecting, credentials.mechanism);
       connecting.on('error', () => undefined); // reported through connect()'s rejection
       return connecting.connect().then(
         () => new UpstreamConnection(connecting, log),
         (err: unknown) => {
           connecting.close();
-          throw upstreamError(err, 'login', { host: endpoint.host, port: endpoint.port });
+          throw connectError(err, { host: endpoint.host, port: endpoint.port });
         },
       );
     };
@@ -195,7 +312,7 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   /** Bytes read from and written to upstream on this connection so far. */
-  get traffic(): Traffic {
+  get transferred(): Traffic {
     const { received, sent } = this.client.stats();
     return { read: received, written: sent };
   }
@@ -243,7 +360,7 @@ export class UpstreamConnection extends EventEmitter {
     const folders = (this.client as unknown as { folders: Map<string, object> }).folders;
     if (!folders.has(upstreamPath)) folders.set(upstreamPath, { path: upstreamPath, delimiter: this.delimiter, flags: new Set(), listed: true });
     try {
-      const mailbox = await this.client.mailboxOpen(upstreamPath, { readOnly });
+      const mailbox = await this.paced(readOnly ? 'EXAMINE' : 'SELECT', () => this.client.mailboxOpen(upstreamPath, { readOnly }));
       this.selected = { path, readOnly };
       return statusOf(mailbox);
     } catch (err) {
@@ -267,7 +384,7 @@ export class UpstreamConnection extends EventEmitter {
     const mailbox = this.client.mailbox;
     if (!mailbox || !this.selected) return undefined;
     try {
-      await this.client.noop();
+      await this.paced('NOOP', () => this.client.noop());
     } catch (err) {
       const error = upstreamError(err, 'NOOP', { path: this.selected.path });
       if (error.code === 'UPSTREAM_UNAVAILABLE') return undefined;
@@ -283,9 +400,11 @@ export class UpstreamConnection extends EventEmitter {
   async list(): Promise<FolderListing> {
     let listed: Awaited<ReturnType<ImapFlow['list']>>;
     try {
-      listed = await this.client.list({
-        statusQuery: { messages: true, uidNext: true, uidValidity: true, highestModseq: true, unseen: true },
-      });
+      listed = await this.paced('LIST', () =>
+        this.client.list({
+          statusQuery: { messages: true, uidNext: true, uidValidity: true, highestModseq: true, unseen: true },
+        }),
+      );
     } catch (err) {
       throw upstreamError(err, 'LIST');
     }
@@ -361,7 +480,9 @@ export class UpstreamConnection extends EventEmitter {
       FETCH: async (untagged: { command: string; attributes: Token[] }) => {
         if (handlerError) return;
         try {
-          await onFetch(parseUpstreamFetch(untagged));
+          const fetched = parseUpstreamFetch(untagged);
+          this.traffic?.downloaded(sectionBytes(fetched));
+          await onFetch(fetched);
         } catch (err) {
           handlerError = err;
         }
@@ -458,7 +579,10 @@ export class UpstreamConnection extends EventEmitter {
     };
     let answer: TaggedResponse;
     try {
-      answer = await streamedAppend(channel, this.mailboxArg(path), messages);
+      // sent again after a throttle answer only if upstream had not asked for a literal yet
+      answer = await this.paced('APPEND', (answered) =>
+        streamedAppend({ ...channel, exec: (command, attributes, onContinuation) => channel.exec(command, attributes, () => (answered(), onContinuation())) }, this.mailboxArg(path), messages),
+      );
     } catch (err) {
       throw upstreamError(err, 'APPEND', { path });
     }
@@ -512,8 +636,13 @@ export class UpstreamConnection extends EventEmitter {
       }
       onWatching();
       while (this.usable) {
+        await this.traffic?.backoff.turn(Infinity, 'IDLE', this.closing.signal);
         const started = Date.now();
         await this.client.idle();
+        // imapflow ends a throttled IDLE quietly: the account pauses all the same
+        const throttled = this.swallowedThrottle;
+        this.swallowedThrottle = undefined;
+        if (throttled !== undefined) this.traffic?.backoff.throttled(throttled, 'IDLE');
         // idle() returns at once when it cannot idle: do not spin
         if (Date.now() - started < IDLE_RETRY_MS) await new Promise((resolve) => setTimeout(resolve, IDLE_RETRY_MS));
       }
@@ -595,11 +724,50 @@ export class UpstreamConnection extends EventEmitter {
   /** Runs a raw command; returns its tagged response. NO and BAD become ProxyErrors with upstream's text. */
   private async runRaw(command: string, attributes: Token[], untagged: Record<string, unknown> = {}): Promise<TaggedResponse> {
     try {
-      const response = (await this.exec(command, attributes, untagged)) as RawResponse;
-      response.next();
-      return response.response;
+      return await this.paced(
+        command,
+        async (answered) => {
+          // an untagged response for the command means it ran: it is not sent again
+          const counted = Object.fromEntries(
+            Object.entries(untagged).map(([name, handler]) => [name, (...args: unknown[]) => (answered(), (handler as (...a: unknown[]) => unknown)(...args))]),
+          );
+          const response = (await this.exec(command, attributes, counted)) as RawResponse;
+          response.next();
+          return response.response;
+        },
+        (tagged) => responseText(tagged.attributes),
+      );
     } catch (err) {
       throw upstreamError(err, command, { path: this.selectedPath });
+    }
+  }
+
+  /**
+   * Sends a command at the account's pace (backoff.ts): after the pause upstream asked for, if
+   * any. A throttle answer pauses the account and the command is sent again after the pause,
+   * unless part of its answer had come (`answered`: it ran) or the pauses would take longer than
+   * `patience` (UPSTREAM_THROTTLED). A tagged OK that says [THROTTLED] (Gmail) pauses the account too.
+   */
+  private async paced<T>(action: string, send: (answered: () => void) => Promise<T>, okText?: (result: T) => string): Promise<T> {
+    const backoff = this.traffic?.backoff;
+    if (!backoff) return send(() => undefined);
+    for (;;) {
+      // what the job waited is spent for its later commands too
+      this.patience -= await backoff.turn(this.patience, action, this.closing.signal);
+      let ran = false;
+      this.swallowedThrottle = undefined;
+      try {
+        const result = await send(() => (ran = true));
+        const okHint = okText ? throttleHint(okText(result)) : undefined;
+        if (okHint === undefined) backoff.succeeded();
+        else backoff.throttled(okHint, action);
+        return result;
+      } catch (err) {
+        const hint = throttleOf(err);
+        if (hint === undefined) throw err;
+        backoff.throttled(hint, action);
+        if (ran) throw throttledError(backoff.pausedMs, action);
+      }
     }
   }
 

@@ -149,8 +149,13 @@ describe('admin commands', () => {
     assert.equal(account?.prefetch?.state, 'done');
     assert.equal(account?.watching, true);
     assert.ok((account?.connections ?? 0) >= 1, 'the watcher has an upstream connection');
+    assert.equal(account?.connectionLimit, 4);
+    assert.equal(account?.downloaded.budget, null);
+    assert.ok((account?.downloaded.bytes ?? 0) >= stats.totals.bodyBytes, 'every body downloaded today is counted');
     const text = (await cli(['status', '--data', synced])).stdout;
     assert.match(text, /cached: 60\/60 bodies \(100%\), [\d.]+ MB\/[\d.]+ MB \(100%\)/);
+    assert.match(text, /: \d upstream connection\(s\) of at most 4, one of them watching for changes/);
+    assert.match(text, /downloaded from upstream today \(\d{4}-\d\d-\d\d\): [\d.]+ MB\n/);
     assert.match((await cli(['cache', 'stats', '--data', synced])).stdout, /\(total\)\s+60\/60 \(100%\)\s+[\d.]+ MB\/[\d.]+ MB \(100%\)/);
     assert.equal(await proxy.stop(), 0);
   });

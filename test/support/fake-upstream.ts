@@ -12,6 +12,8 @@ export interface FakeMessage {
   flags: string[];
   body: Buffer;
   modseq: number;
+  /** Gmail's X-GM-MSGID, answered where the folder is `gmail`. */
+  gmMsgId?: string;
 }
 
 /** What the fake connections were asked, in order. */
@@ -28,12 +30,14 @@ export class FakeFolder {
   highestModseq = 1;
   /** Without it, the folder has no CONDSTORE (HIGHESTMODSEQ 0, no MODSEQ). */
   condstore = true;
+  /** Announces X-GM-EXT-1 and answers X-GM-MSGID, as Gmail does. */
+  gmail = false;
   /** Each fetch waits for this first (a test holds upstream back with it). */
   gate: Promise<void> = Promise.resolve();
 
-  add(body: string | Buffer, flags: string[] = []): number {
+  add(body: string | Buffer, flags: string[] = [], gmMsgId?: string): number {
     const uid = this.uidNext++;
-    this.messages.set(uid, { flags, body: Buffer.isBuffer(body) ? body : Buffer.from(body), modseq: ++this.highestModseq });
+    this.messages.set(uid, { flags, body: Buffer.isBuffer(body) ? body : Buffer.from(body), modseq: ++this.highestModseq, ...(gmMsgId ? { gmMsgId } : {}) });
     return uid;
   }
 
@@ -71,14 +75,17 @@ class FakeConnection extends EventEmitter {
   selectedPath: string | null = null;
   selectedReadOnly = true;
   readonly qresyncEnabled = false;
-  readonly traffic = { read: 0, written: 0 };
+  readonly transferred = { read: 0, written: 0 };
+  patience = Infinity;
 
   constructor(private readonly folder: FakeFolder) {
     super();
   }
 
+  attach(): void {}
+
   hasCapability(name: string): boolean {
-    return name === 'UIDPLUS';
+    return name === 'UIDPLUS' || (name === 'X-GM-EXT-1' && this.folder.gmail);
   }
 
   async open(path: string, readOnly: boolean): Promise<FolderStatus> {
@@ -119,6 +126,7 @@ class FakeConnection extends EventEmitter {
         if (item.value === 'RFC822.SIZE') fetched.size = message.body.length;
         if (item.value === 'INTERNALDATE') fetched.internalDate = '06-Dec-2026 10:00:00 +0000';
         if (item.value === 'MODSEQ') fetched.modseq = String(message.modseq);
+        if (item.value === 'X-GM-MSGID') fetched.gmMsgId = message.gmMsgId;
         if (item.value === 'BODY.PEEK' && (item.section ?? []).length === 0) {
           const [offset, length] = (item.partial ?? [0, message.body.length]).map(Number) as [number, number];
           fetched.sections.set('', message.body.subarray(offset, offset + length));

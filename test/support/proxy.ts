@@ -39,6 +39,10 @@ export interface TestProxyOptions {
   /** Default: certs/ in the data directory, generated on first start. */
   tlsCert?: string;
   tlsKey?: string;
+  /** The background sync (default off: tests drive what is fetched). */
+  prefetch?: 'off' | 'headers' | 'all';
+  /** The background sync's daily download budget, as the setting takes it (e.g. '200K'). */
+  prefetchBudget?: string;
   /** COMPRESS=DEFLATE for clients (default auto: off on loopback). */
   compress?: 'auto' | 'on' | 'off';
   /** Without NOTIFY upstream: how often cached folders no client has open are polled, e.g. '1s'. */
@@ -74,7 +78,8 @@ export async function startTestProxy(upstream: Dovecot | AccountTables, opts: Te
     tlsCert: opts.tlsCert ?? path.join(dataDir, 'certs', 'cert.pem'),
     tlsKey: opts.tlsKey ?? path.join(dataDir, 'certs', 'key.pem'),
     data: dataDir,
-    prefetch: 'off',
+    prefetch: opts.prefetch ?? 'off',
+    prefetchBudget: opts.prefetchBudget,
     upstreamConnections: opts.connections ?? 4,
     compress: opts.compress,
     logLevel: opts.logLevel ?? 'debug',

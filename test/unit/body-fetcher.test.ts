@@ -21,7 +21,7 @@ function fetcherFor(store: CacheStore, folder: FakeFolder) {
   const account = { id: 'acct', user: 'u', store, pool, log, freshBodies: new FreshBodies(1 << 20), served: new ServedCounter() } as AccountContext;
   const generation: GenerationContext = { account, path: 'INBOX', fid: store.newFolderId(), uids: [...folder.messages.keys()] };
   const metas = new Map<number, MessageMeta>(
-    [...folder.messages].map(([uid, m]) => [uid, { uid, flags: m.flags, modseq: String(m.modseq), size: m.body.length, internalDate: '' }]),
+    [...folder.messages].map(([uid, m]) => [uid, { uid, flags: m.flags, modseq: String(m.modseq), size: m.body.length, internalDate: '', ...(m.gmMsgId ? { gmMsgId: m.gmMsgId } : {}) }]),
   );
   return { fetcher: new BodyFetcher(generation), generation, pool, metas: (...uids: number[]) => uids.map((uid) => metas.get(uid) as MessageMeta) };
 }
@@ -93,6 +93,52 @@ describe('BodyFetcher', () => {
       assert.ok((await cachedBody(store, generation.fid, 1))?.equals(big));
       assert.equal(bodyFetches(folder).length, 3, 'three partials');
       await pool.close();
+    });
+  });
+
+  test('Gmail: a message cached under another label is not downloaded again, found by its X-GM-MSGID; once its body is gone, it is', async () => {
+    await withStore(async (store) => {
+      const small = Buffer.from('Subject: labelled\r\n\r\nsmall body');
+      const large = Buffer.concat([Buffer.from('Subject: large\r\n\r\n'), pattern(UPSTREAM_PARTIAL_SIZE + 1000, 5)]);
+      const inbox = new FakeFolder();
+      inbox.add(small, [], '1001');
+      inbox.add(large, [], '1002');
+      const allMail = new FakeFolder();
+      allMail.add('Subject: only here\r\n\r\nx', [], '1000');
+      allMail.add(small, [], '1001');
+      allMail.add(large, [], '1002');
+      const label = new FakeFolder();
+      label.add(small, [], '1001');
+
+      const first = fetcherFor(store, inbox);
+      await first.fetcher.prefetch(first.metas(1, 2)); // the background sync: both downloaded and noted
+      assert.equal(bodyFetches(inbox).length, 3, 'one batch and the large one in two partials');
+
+      const second = fetcherFor(store, allMail);
+      const records = await second.fetcher.ensure(second.metas(2, 3), Priority.Client);
+      assert.deepEqual([...records.keys()].sort(), [2, 3]);
+      assert.equal(bodyFetches(allMail).length, 0, 'a client asking under another label: nothing downloaded');
+      assert.ok((await cachedBody(store, second.generation.fid, 2))?.equals(small));
+      assert.ok((await cachedBody(store, second.generation.fid, 3))?.equals(large));
+      assert.deepEqual(await second.fetcher.uncached(), [1], 'counted as cached');
+      const third = fetcherFor(store, label);
+      assert.equal(await third.fetcher.prefetch(third.metas(1)), 0, 'the background sync: nothing to fetch');
+      assert.equal(bodyFetches(label).length, 0);
+      assert.deepEqual(await store.sharing('acct'), {
+        contents: 2, storedBytes: small.length + large.length, referencedBytes: 3 * small.length + 2 * large.length, savedBytes: 2 * small.length + large.length,
+      });
+
+      // expunged everywhere: the id still names the body, which is gone; the next label downloads it
+      const gone = { acct: 'acct', path: 'x', record: { v: 1, fid: 'x', uidValidity: 1, uidNext: 9, highestModseq: '0', messages: 0, keywords: [], lastSync: 0 } };
+      await store.expunge(first.generation.fid, [1], 1, gone);
+      await store.expunge(second.generation.fid, [2], 1, gone);
+      await store.expunge(third.generation.fid, [1], 1, gone);
+      const fourth = fetcherFor(store, label);
+      await fourth.fetcher.ensure(fourth.metas(1), Priority.Client);
+      await fourth.fetcher.prefetch(fourth.metas(1)); // waits until it is written
+      assert.equal(bodyFetches(label).length, 1);
+      assert.ok((await cachedBody(store, fourth.generation.fid, 1))?.equals(small));
+      for (const { pool } of [first, second, third, fourth]) await pool.close();
     });
   });
 });

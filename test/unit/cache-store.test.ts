@@ -6,7 +6,7 @@ import { FULL_BODY, HEADER_BLOCK } from '../../src/cache/keys.js';
 import { encodePartIndex } from '../../src/cache/part-index.js';
 import { headerLengthFor } from '../../src/cache/section-writer.js';
 import { BODY_CHUNK_SIZE, SECTION_INLINE_MAX } from '../../src/model/limits.js';
-import { pattern, readAll, stored, withStore } from '../support/cache-store.js';
+import { at, pattern, readAll, stored, withStore } from '../support/cache-store.js';
 
 const C = BODY_CHUNK_SIZE;
 const SIZES = [0, 1, C - 1, C, C + 1, 3.5 * C, 10 * C];
@@ -38,7 +38,7 @@ const chunkCount = (record: SectionRecord) => record.chunks.reduce((sum, range) 
 
 /** Writes bytes through a SectionWriter, cut by a cycle of piece sizes. */
 async function writeInPieces(store: CacheStore, fid: string, uid: number, bytes: Buffer, sizes: readonly number[]): Promise<SectionRecord> {
-  const writer = store.sectionWriter(fid, uid, FULL_BODY, 'none');
+  const writer = store.sectionWriter(at(fid), uid, FULL_BODY, 'none');
   for (let pos = 0, i = 0; pos < bytes.length; i++) {
     const size = sizes[i % sizes.length] as number;
     await writer.write(bytes.subarray(pos, pos + size));
@@ -67,7 +67,7 @@ describe('CacheStore sections', () => {
       const fid = store.newFolderId();
       for (const [uid, size] of SIZES.entries()) {
         const bytes = pattern(size, uid);
-        const { record, written } = store.storeSection(fid, uid + 1, FULL_BODY, bytes, -1);
+        const { record, written } = store.storeSection(at(fid), uid + 1, FULL_BODY, bytes, -1);
         assert.equal(record.inline, bytes); // the caller is served from memory meanwhile
         await written;
         const back = await stored(store, fid, uid + 1);
@@ -106,7 +106,7 @@ describe('CacheStore sections', () => {
   test('a range within one chunk comes as a Buffer, a longer one as a stream', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      await store.storeSection(fid, 1, FULL_BODY, pattern(3 * C, 1), -1).written;
+      await store.storeSection(at(fid), 1, FULL_BODY, pattern(3 * C, 1), -1).written;
       const record = await stored(store, fid, 1);
       assert.ok('buffer' in (await store.openSection(record, C + 10, 2 * C)));
       const content = await store.openSection(record, C - 10, C + 10);
@@ -118,12 +118,12 @@ describe('CacheStore sections', () => {
   test('a section is not visible until it is completely written', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      const { written } = store.storeSection(fid, 1, FULL_BODY, pattern(2 * C, 1), -1);
+      const { written } = store.storeSection(at(fid), 1, FULL_BODY, pattern(2 * C, 1), -1);
       assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: FULL_BODY }]), [undefined]);
       await written;
       assert.ok(await stored(store, fid, 1));
 
-      const writer = store.sectionWriter(fid, 2, FULL_BODY, 'none');
+      const writer = store.sectionWriter(at(fid), 2, FULL_BODY, 'none');
       await writer.write(pattern(3 * C, 2));
       assert.deepEqual(await store.getSections(fid, [{ uid: 2, section: FULL_BODY }]), [undefined]);
       await writer.end();
@@ -156,7 +156,7 @@ describe('header length rules', () => {
         ['none', message, 3, -1],
       ];
       for (const [i, [rule, bytes, cut, expected]] of cases.entries()) {
-        const writer = store.sectionWriter(fid, i + 1, HEADER_BLOCK, rule);
+        const writer = store.sectionWriter(at(fid), i + 1, HEADER_BLOCK, rule);
         await writer.write(bytes.subarray(0, cut));
         await writer.write(bytes.subarray(cut));
         const record = await writer.end();
@@ -169,7 +169,7 @@ describe('header length rules', () => {
   test('storeSection keeps the header length it is given', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      await store.storeSection(fid, 1, FULL_BODY, message, headerLengthFor('scan', message)).written;
+      await store.storeSection(at(fid), 1, FULL_BODY, message, headerLengthFor('scan', message)).written;
       assert.equal((await stored(store, fid, 1)).headerLength, 26);
     });
   });
@@ -182,10 +182,10 @@ describe('sections kept in their records', () => {
   test('a small section other than a whole message is kept whole in its record, with no chunks', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      await store.storeSection(fid, 1, HEADER_BLOCK, header, header.length).written;
-      await store.storeSection(fid, 1, '2', pattern(SECTION_INLINE_MAX, 2), -1).written;
-      await store.storeSection(fid, 1, '3', pattern(SECTION_INLINE_MAX + 1, 3), -1).written;
-      await store.storeSection(fid, 2, FULL_BODY, header, header.length).written;
+      await store.storeSection(at(fid), 1, HEADER_BLOCK, header, header.length).written;
+      await store.storeSection(at(fid), 1, '2', pattern(SECTION_INLINE_MAX, 2), -1).written;
+      await store.storeSection(at(fid), 1, '3', pattern(SECTION_INLINE_MAX + 1, 3), -1).written;
+      await store.storeSection(at(fid), 2, FULL_BODY, header, header.length).written;
       const kept = await stored(store, fid, 1, HEADER_BLOCK);
       assert.deepEqual([kept.chunks, kept.inline], [[], header]);
       assert.equal(chunkCount(await stored(store, fid, 1, '2')), 0);
@@ -199,8 +199,8 @@ describe('sections kept in their records', () => {
   test("a whole message's header block is kept whole as its HEADER section too: reading it takes no chunk", async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      await store.storeSection(fid, 1, FULL_BODY, message, header.length).written;
-      const writer = store.sectionWriter(fid, 2, FULL_BODY, 'scan');
+      await store.storeSection(at(fid), 1, FULL_BODY, message, header.length).written;
+      const writer = store.sectionWriter(at(fid), 2, FULL_BODY, 'scan');
       for (let pos = 0; pos < message.length; pos += 7) await writer.write(message.subarray(pos, pos + 7));
       await writer.end();
       for (const uid of [1, 2]) {
@@ -215,7 +215,7 @@ describe('sections kept in their records', () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
       const long = Buffer.concat([Buffer.from('X-Big: '), Buffer.alloc(SECTION_INLINE_MAX, 'a'), Buffer.from('\r\n\r\nbody')]);
-      await store.storeSection(fid, 1, FULL_BODY, long, long.length - 4).written;
+      await store.storeSection(at(fid), 1, FULL_BODY, long, long.length - 4).written;
       assert.deepEqual(await store.getSections(fid, [{ uid: 1, section: HEADER_BLOCK }]), [undefined]);
     });
   });
@@ -228,8 +228,8 @@ describe('removing data', () => {
       for (const uid of [1, 2]) {
         await store.putMetas(fid, [meta(uid)]);
         await store.putStructures(fid, [{ uid, structure: { envelope: Buffer.from('(NIL)') } }]);
-        await store.storeSection(fid, uid, FULL_BODY, pattern(3.5 * C, uid), -1).written;
-        await store.storeSection(fid, uid, HEADER_BLOCK, pattern(100, uid), 100).written;
+        await store.storeSection(at(fid), uid, FULL_BODY, pattern(3.5 * C, uid), -1).written;
+        await store.storeSection(at(fid), uid, HEADER_BLOCK, pattern(100, uid), 100).written;
       }
       const body = await stored(store, fid, 1);
       const header = await stored(store, fid, 1, HEADER_BLOCK);
@@ -283,10 +283,10 @@ describe('removing data', () => {
       await store.putFolder('acct', 'INBOX', old);
       for (const uid of [1, 2, 3]) {
         await store.putMetas(oldFid, [meta(uid)]);
-        await store.storeSection(oldFid, uid, FULL_BODY, pattern(2 * C + uid, uid), -1).written;
+        await store.storeSection(at(oldFid), uid, FULL_BODY, pattern(2 * C + uid, uid), -1).written;
       }
       const oldBody = await stored(store, oldFid, 2);
-      await store.storeSection(newFid, 1, FULL_BODY, pattern(C + 1, 9), -1).written;
+      await store.storeSection(at(newFid), 1, FULL_BODY, pattern(C + 1, 9), -1).written;
 
       await store.replaceFolder('acct', 'INBOX', old, folderRecord(newFid));
       assert.equal((await store.getFolder('acct', 'INBOX'))?.fid, newFid);
@@ -379,7 +379,7 @@ describe('section read ahead', () => {
       const fid = store.newFolderId();
       for (let uid = 1; uid <= 100; uid++) {
         await store.putMetas(fid, [meta(uid)]);
-        if (uid !== 7) await store.storeSection(fid, uid, HEADER_BLOCK, header(uid), header(uid).length).written;
+        if (uid !== 7) await store.storeSection(at(fid), uid, HEADER_BLOCK, header(uid), header(uid).length).written;
       }
       const db = (store as unknown as { db: { getMany: (...args: unknown[]) => Promise<unknown> } }).db;
       let getManys = 0;
@@ -395,7 +395,7 @@ describe('section read ahead', () => {
       assert.equal(await kept(64), header(64).toString());
       assert.equal(getManys, 0, 'no key-by-key read');
 
-      await store.storeSection(fid, 7, HEADER_BLOCK, header(700), header(700).length).written;
+      await store.storeSection(at(fid), 7, HEADER_BLOCK, header(700), header(700).length).written;
       assert.equal(await kept(7), header(700).toString(), 'written after the window was read');
       await store.expunge(fid, [8], 5, { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
       assert.equal(await kept(8), undefined, 'expunged after the window was read');
@@ -406,7 +406,7 @@ describe('section read ahead', () => {
   test('a client jumping about reads what it asks for, no window', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      for (const uid of [10, 50, 11]) await store.storeSection(fid, uid, HEADER_BLOCK, header(uid), header(uid).length).written;
+      for (const uid of [10, 50, 11]) await store.storeSection(at(fid), uid, HEADER_BLOCK, header(uid), header(uid).length).written;
       const db = (store as unknown as { db: { iterator: (...args: unknown[]) => unknown } }).db;
       let iterators = 0;
       const iterator = db.iterator.bind(db);
@@ -428,7 +428,7 @@ describe('cache verify and part indexes', () => {
       await store.putFolder('acct', 'INBOX', record);
       const body = Buffer.from('Subject: x\r\n\r\nbody');
       await store.putMetas(record.fid, [{ uid: 1, flags: [], modseq: '1', size: body.length, internalDate: '01-Jan-2025 00:00:00 +0000' }]);
-      await store.storeSection(record.fid, 1, FULL_BODY, body, 14).written;
+      await store.storeSection(at(record.fid), 1, FULL_BODY, body, 14).written;
       const beyond = encodePartIndex({ scanned: true, nodes: [{ kind: 'leaf', next: 1, start: 0, bodyStart: 14, end: 99 }] });
       await store.putStructures(record.fid, [{ uid: 1, structure: { bodystructure: Buffer.from('("text" "plain" NIL NIL NIL "7bit" 4 0)'), parts: beyond } }]);
       const found = await store.verify(false);

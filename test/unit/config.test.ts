@@ -186,9 +186,9 @@ describe('[[account]] tables', () => {
     const result = await load({ config });
     assert.equal(result.upstream, undefined);
     assert.deepEqual(result.accounts, [
-      { name: 'alice', upstream: parseUpstreamUrl('imaps://mail.example.com'), upstreamCa: undefined, upstreamInsecure: false, upstreamUser: 'alice', auth: 'password' },
-      { name: 'bob', upstream: parseUpstreamUrl('imap://other.example:1143'), upstreamCa: undefined, upstreamInsecure: true, upstreamUser: 'robert@other.example', auth: 'password' },
-      { name: 'carol', upstream: parseUpstreamUrl('imaps://mail.example.com'), upstreamCa: '/ca.pem', upstreamInsecure: false, upstreamUser: 'carol', auth: 'password' },
+      { name: 'alice', upstream: parseUpstreamUrl('imaps://mail.example.com'), upstreamCa: undefined, upstreamInsecure: false, upstreamUser: 'alice', auth: 'password', upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS, prefetchBudget: undefined },
+      { name: 'bob', upstream: parseUpstreamUrl('imap://other.example:1143'), upstreamCa: undefined, upstreamInsecure: true, upstreamUser: 'robert@other.example', auth: 'password', upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS, prefetchBudget: undefined },
+      { name: 'carol', upstream: parseUpstreamUrl('imaps://mail.example.com'), upstreamCa: '/ca.pem', upstreamInsecure: false, upstreamUser: 'carol', auth: 'password', upstreamConnections: DEFAULT_UPSTREAM_CONNECTIONS, prefetchBudget: undefined },
     ]);
   });
 
@@ -249,6 +249,36 @@ describe('[[account]] tables', () => {
     await assertRejects(load({ config: mechanism }), /"sasl": /);
     const stray = await accountsFile('name = "a"\nupstream = "imaps://x.example"\nclient-id = "c"');
     await assertRejects(load({ config: stray }), /"client-id": belongs to auth = "oauth2"/);
+  });
+
+  test('upstream connections: an account\'s own, else the top-level setting, which a Gmail account keeps within 10', async () => {
+    const config = await accountsFile(
+      'name = "own"\nupstream = "imaps://x.example"\nupstream-connections = 2',
+      'name = "plain"\nupstream = "imaps://y.example"',
+      'name = "me@gmail.com"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "app"',
+      'name = "many@gmail.com"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "app"\nupstream-connections = 12',
+    );
+    const connections = async (flags: Record<string, unknown>) => (await load({ config, ...flags })).accounts.map((a) => a.upstreamConnections);
+    assert.deepEqual(await connections({}), [2, DEFAULT_UPSTREAM_CONNECTIONS, DEFAULT_UPSTREAM_CONNECTIONS, 12]);
+    assert.deepEqual(await connections({ upstreamConnections: '16' }), [2, 16, 10, 12]);
+    const bad = await accountsFile('name = "a"\nupstream = "imaps://x.example"\nupstream-connections = 0');
+    await assertRejects(load({ config: bad }), `account "a" (#1 [[account]] in ${bad}), "upstream-connections": `);
+  });
+
+  test('prefetch budget: an account\'s own, else the top-level setting, which a Gmail account keeps within 2G', async () => {
+    const config = await accountsFile(
+      'name = "own"\nupstream = "imaps://x.example"\nprefetch-budget = "500M"',
+      'name = "plain"\nupstream = "imaps://y.example"',
+      'name = "me@gmail.com"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "app"',
+      'name = "big@gmail.com"\nauth = "oauth2"\nprovider = "gmail"\nclient-id = "app"\nprefetch-budget = "3G"',
+    );
+    const budgets = async (flags: Record<string, unknown>) => (await load({ config, ...flags })).accounts.map((a) => a.prefetchBudget);
+    assert.deepEqual(await budgets({}), [500 * 2 ** 20, undefined, 2 * 2 ** 30, 3 * 2 ** 30]);
+    assert.deepEqual(await budgets({ prefetchBudget: '1G' }), [500 * 2 ** 20, 2 ** 30, 2 ** 30, 3 * 2 ** 30]);
+    assert.deepEqual(await budgets({ prefetchBudget: '5G' }), [500 * 2 ** 20, 5 * 2 ** 30, 2 * 2 ** 30, 3 * 2 ** 30]);
+    assert.equal((await load({ upstream: 'imaps://x.example' }, { IMAP_CACHE_PROXY_PREFETCH_BUDGET: '2GB' })).prefetchBudget, 2 * 2 ** 30);
+    const bad = await accountsFile('name = "a"\nupstream = "imaps://x.example"\nprefetch-budget = "lots"');
+    await assertRejects(load({ config: bad }), `account "a" (#1 [[account]] in ${bad}), "prefetch-budget": "lots" is not a size`);
   });
 
   test('two accounts with one name, or on one upstream account, are refused', async () => {

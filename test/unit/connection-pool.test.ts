@@ -105,6 +105,46 @@ describe('ConnectionPool', () => {
     await p.close();
   });
 
+  test('a connect refused while connections are open is upstream\'s limit: the waiting work runs on those, the pool stays online', async () => {
+    const folder = new FakeFolder();
+    let connects = 0;
+    const p = new ConnectionPool(
+      async () => {
+        if (++connects > 1) throw new ProxyError('UPSTREAM_THROTTLED', 'upstream refused the connection: Too many simultaneous connections');
+        return folder.connection();
+      },
+      3,
+      log,
+    );
+    const blocker = held();
+    const running = p.run({ priority: Priority.Client }, blocker.work);
+    await blocker.started;
+    const waiting = p.run({ priority: Priority.Client }, async () => 'served');
+    await sleep(10);
+    assert.equal(connects, 2, 'a second connection was tried');
+    assert.equal(p.reachable, true);
+    assert.equal(p.capacity, 1);
+    assert.ok((p.limitedUntil ?? 0) > Date.now());
+    blocker.release();
+    assert.equal(await waiting, 'served');
+    await running;
+    await p.run({ priority: Priority.Background }, async () => undefined);
+    assert.equal(connects, 2, 'no connect while the limit holds');
+    await p.close();
+  });
+
+  test('while upstream asks for a pause, background work waits and a client\'s runs', async () => {
+    const { pool: p } = pool(3);
+    await p.run({ priority: Priority.Client }, async () => undefined);
+    p.backoff.throttled(100, 'UID FETCH');
+    const order: string[] = [];
+    const background = p.run({ priority: Priority.Background }, async () => void order.push('background'));
+    await p.run({ priority: Priority.Client }, async () => void order.push('client'));
+    await background;
+    assert.deepEqual(order, ['client', 'background']);
+    await p.close();
+  });
+
   test('close fails what waits and closes every connection', async () => {
     const { pool: p } = pool(1);
     const blocker = held();

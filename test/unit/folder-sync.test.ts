@@ -7,6 +7,7 @@ import type { AccountContext } from '../../src/sync/account-context.js';
 import { FLAG_SCAN_BATCH, FLAG_WINDOW_AFTER, FLAG_WINDOW_BEFORE, FLAG_WINDOWS_MAX } from '../../src/model/limits.js';
 import { syncFolder, type SyncInput } from '../../src/sync/folder-sync.js';
 import { widerScope, type SyncScope } from '../../src/sync/sync-scope.js';
+import { parseUpstreamFetch } from '../../src/upstream/fetch-parse.js';
 import { withStore } from '../support/cache-store.js';
 import { FakeFolder } from '../support/fake-upstream.js';
 
@@ -227,3 +228,32 @@ describe('syncFolder', () => {
     });
   });
 });
+
+describe('Gmail (X-GM-EXT-1)', () => {
+  test("the sync asks for X-GM-MSGID with the metadata where upstream announces it, and keeps it in the message's record", async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      folder.gmail = true;
+      folder.add('one', [], '1278455344230334865');
+      folder.add('two', [], '1278455344230334866');
+      const fid = store.newFolderId();
+      await syncOnce(store, folder, emptyRecord(fid), []);
+      assert.match(folder.calls[0]?.detail ?? '', /X-GM-MSGID/);
+      assert.deepEqual((await store.getMetas(fid, [1, 2])).map((m) => m?.gmMsgId), ['1278455344230334865', '1278455344230334866']);
+
+      const plain = new FakeFolder();
+      plain.add('three');
+      const other = store.newFolderId();
+      await syncOnce(store, plain, emptyRecord(other), []);
+      assert.doesNotMatch(plain.calls[0]?.detail ?? '', /X-GM-MSGID/);
+      assert.equal((await store.getMetas(other, [1]))[0]?.gmMsgId, undefined);
+    });
+  });
+
+  test("upstream's X-GM-MSGID is read from its FETCH response", () => {
+    const atom = (value: string) => ({ type: 'ATOM' as const, value });
+    const fetched = parseUpstreamFetch({ command: '3', attributes: [atom('FETCH'), [atom('UID'), atom('42'), atom('X-GM-MSGID'), atom('1278455344230334865')]] });
+    assert.deepEqual([fetched.uid, fetched.gmMsgId], [42, '1278455344230334865']);
+  });
+});
+

@@ -5,7 +5,7 @@ import type { CacheStore } from '../../src/cache/cache-store.js';
 import { FULL_BODY } from '../../src/cache/keys.js';
 import { UPSTREAM_PARTIAL_SIZE } from '../../src/model/limits.js';
 import { fetchLongSectionInto } from '../../src/sync/upstream-sections.js';
-import { pattern, readAll, stored, withStore } from '../support/cache-store.js';
+import { at, pattern, readAll, stored, withStore } from '../support/cache-store.js';
 
 const P = UPSTREAM_PARTIAL_SIZE;
 
@@ -31,7 +31,7 @@ function upstream(body: Buffer | ((offset: number) => Buffer | null | undefined 
 }
 
 const fetchInto = (store: CacheStore, fid: string, fetchAt: (offset: number) => Promise<Buffer | null | undefined>, expected: number) =>
-  fetchLongSectionInto(fetchAt, store, fid, 1, FULL_BODY, 'scan', expected);
+  fetchLongSectionInto(fetchAt, store, at(fid), 1, FULL_BODY, 'scan', expected);
 
 describe('fetchLongSectionInto', () => {
   test('pieces come two at a time, later ones first, and are written in order', async () => {

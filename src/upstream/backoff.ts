@@ -1,0 +1,164 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log.js';
+import { ProxyError } from '../model/errors.js';
+import {
+  REFUSED_RETRY_MAX_MS,
+  REFUSED_RETRY_MIN_MS,
+  THROTTLE_DEFAULT_MAX_MS,
+  THROTTLE_DEFAULT_MS,
+  THROTTLE_JITTER,
+  THROTTLE_JITTER_MAX_MS,
+  THROTTLE_MAX_MS,
+} from '../model/limits.js';
+
+/**
+ * How a server says "slow down" (from the providers' answers as their users reported them):
+ * - Microsoft 365: `<tag> BAD Request is throttled. Suggested Backoff Time: 299910 milliseconds`
+ *   (also as NO), the pause in the text;
+ * - Gmail: `[THROTTLED]` at the end of an answer's text while it slows the account down
+ *   (mscdex/node-imap#593: `OK Success [THROTTLED]`), no number;
+ * - Yahoo: `NO [LIMIT] CAPABILITY Rate limit hit.` (postalsys/imapflow#75), no number.
+ */
+const BACKOFF_TIME = /backoff time[:=\s]+(\d+)\s*(milliseconds?|ms|seconds?|s)?\b/i;
+const THROTTLED = /\[THROTTLED\]|\brequest is throttled\b|\brate limit\b|\btoo many requests\b/i;
+
+/**
+ * How a server refuses another connection of an account: Gmail `NO [ALERT] Too many
+ * simultaneous connections. (Failure)` at LOGIN, Dovecot `NO [UNAVAILABLE] Maximum number of
+ * connections from user+IP exceeded`, others a `* BYE` greeting.
+ */
+const TOO_MANY_CONNECTIONS = /too many (simultaneous |concurrent )?(connections|sessions)|maximum number of (connections|sessions)|connection limit/i;
+
+/**
+ * The pause a NO, BAD or OK answer's text asks for: its milliseconds, null when it says "slow
+ * down" without a number, undefined when it is no throttle answer.
+ */
+export function throttleHint(text: string): number | null | undefined {
+  const time = BACKOFF_TIME.exec(text);
+  if (time) return Number(time[1]) * (/^s/i.test(time[2] ?? '') ? 1000 : 1);
+  return THROTTLED.test(text) ? null : undefined;
+}
+
+/** How a connect or login ended, as far as refusals go (the upstream adapter fills it in from its library's error). */
+export interface ConnectFailure {
+  /** The tagged answer to LOGIN or AUTHENTICATE, when there was one. */
+  status?: string;
+  text?: string;
+  /** Its response code, e.g. UNAVAILABLE, ALERT. */
+  code?: string;
+  /** The text of a BYE the server closed the connection with before the login. */
+  bye?: string;
+}
+
+/**
+ * Whether upstream refused the connection for now rather than the credentials or for good: a BYE
+ * instead of (or after) the greeting, a login answered "too many connections", NO
+ * [UNAVAILABLE] (RFC 5530: a temporary failure) or a throttle answer. `retryAfterMs` when it
+ * said how long to wait.
+ */
+export function connectRefusal(failure: ConnectFailure): { reason: string; retryAfterMs?: number } | undefined {
+  if (failure.bye !== undefined) return { reason: failure.bye || 'BYE at the greeting' };
+  if (failure.status !== 'NO' && failure.status !== 'BAD') return undefined;
+  const text = failure.text ?? '';
+  const hint = throttleHint(text);
+  if (hint !== undefined) return { reason: text, ...(hint !== null ? { retryAfterMs: hint } : {}) };
+  if (failure.code?.toUpperCase() === 'UNAVAILABLE' || TOO_MANY_CONNECTIONS.test(text)) return { reason: text };
+  return undefined;
+}
+
+/** What a client is told when a pause upstream asked for is longer than it may wait. */
+export function throttledError(remainingMs: number, action: string): ProxyError {
+  const seconds = Math.ceil(remainingMs / 1000);
+  return new ProxyError('UPSTREAM_THROTTLED', `upstream asked to pause for ${remainingMs} ms more, longer than ${action} may wait`, {
+    context: { retryAfterMs: remainingMs, action },
+    clientText: `The mail server is throttling this account; try again in ${seconds} s`,
+  });
+}
+
+/**
+ * The pace of one account's upstream traffic: a throttle answer pauses every command of the
+ * account (all its connections) for the time upstream asked, or, without a number, for a time
+ * that doubles with each throttle answer in a row; each wait gets jitter on top. Refused
+ * connections are retried after a delay that doubles the same way. Emits 'resume' when a pause
+ * ends. The connections (upstream-connection.ts) wait their turn here; the pool
+ * (connection-pool.ts) holds background work back meanwhile.
+ */
+export class UpstreamBackoff extends EventEmitter {
+  private until = 0;
+  /** Throttle answers without a number in a row. */
+  private streak = 0;
+  /** Refused connects in a row. */
+  private refusals = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly random: () => number = Math.random,
+  ) {
+    super();
+  }
+
+  /** Milliseconds left of the pause upstream asked for (0: none). */
+  get pausedMs(): number {
+    return Math.max(0, this.until - Date.now());
+  }
+
+  /** Upstream answered `action` with a throttle answer: its hint in ms, or null for none. Returns the pause. */
+  throttled(hint: number | null, action: string): number {
+    if (hint === null) this.streak++;
+    const pause = Math.min(hint ?? THROTTLE_DEFAULT_MS * 2 ** Math.min(this.streak - 1, 16), hint === null ? THROTTLE_DEFAULT_MAX_MS : THROTTLE_MAX_MS);
+    const until = Date.now() + pause;
+    if (until <= this.until) return pause; // within the pause already taken
+    this.until = until;
+    this.log.info({ action, waitMs: pause, ...(hint !== null ? { hintMs: hint } : {}) }, 'upstream throttles the account: its upstream commands pause');
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.emit('resume'), pause).unref();
+    return pause;
+  }
+
+  /** A command went through without a throttle answer. */
+  succeeded(): void {
+    this.streak = 0;
+  }
+
+  /**
+   * Waits out the pause, with jitter, and a pause that another answer lengthened meanwhile;
+   * returns how long it waited. A wait longer than `patienceMs` is not begun: UPSTREAM_THROTTLED
+   * at once. An abort (the connection closes) ends the wait with UPSTREAM_UNAVAILABLE.
+   */
+  async turn(patienceMs: number, action: string, signal?: AbortSignal): Promise<number> {
+    let waited = 0;
+    for (let left = this.pausedMs; left > 0; left = this.pausedMs) {
+      const wait = left + this.jitter(left);
+      if (waited + wait > patienceMs) throw throttledError(left, action);
+      try {
+        await sleep(wait, undefined, { ref: false, ...(signal ? { signal } : {}) });
+      } catch (err) {
+        throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the upstream connection closed during a throttle pause', { cause: err });
+      }
+      waited += wait;
+    }
+    return waited;
+  }
+
+  /** Upstream refused a connection: how long until the next attempt (its hint, or a delay doubling with each refusal in a row), with jitter. */
+  refused(retryAfterMs?: number): number {
+    this.refusals++;
+    const base = retryAfterMs ?? Math.min(REFUSED_RETRY_MIN_MS * 2 ** Math.min(this.refusals - 1, 16), REFUSED_RETRY_MAX_MS);
+    return base + this.jitter(base);
+  }
+
+  /** A connect went through. */
+  connected(): void {
+    this.refusals = 0;
+  }
+
+  jitter(ms: number): number {
+    return Math.round(this.random() * Math.min(ms * THROTTLE_JITTER, THROTTLE_JITTER_MAX_MS));
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,125 @@
+// The same message in five folders (Gmail's labels, without X-GM-MSGID: Dovecot has no
+// X-GM-EXT-1) is stored once: pulled by mbsync through the proxy, identical to upstream, its bytes
+// in the cache once; expunged from four folders it stays, and it goes with the last reference.
+// A cache in the layout of earlier versions is served as it is, then stored once.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { adminRequest } from '../../src/admin/admin-client.js';
+import type { Sharing, StatsResult } from '../../src/admin/protocol.js';
+import { bodiesOnDisk } from '../support/cache-store.js';
+import { toLegacyLayout } from '../support/legacy-cache.js';
+import { bigMessage, generateCorpus } from '../support/corpus.js';
+import { withDovecot } from '../support/dovecot.js';
+import { ALL_MAIL, inFolders, LABELS } from '../support/labelled.js';
+import { createFolder, deliver, type MailMessage } from '../support/maildir.js';
+import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
+import { connectClient, runCli, startTestProxy } from '../support/proxy.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const FOLDERS = [ALL_MAIL, ...LABELS.slice(0, 4)];
+const dovecot = await withDovecot();
+for (const folder of FOLDERS) await createFolder(dovecot.mailDir(), folder);
+// in all five folders: a small message, one of several cache chunks, one longer than an upstream partial
+const [small] = generateCorpus({ seed: 7, messages: 1, folders: ALL_MAIL });
+const shared: MailMessage[] = [small as MailMessage, bigMessage({ sizeMb: 1, seed: 8 }), bigMessage({ sizeMb: 3, seed: 9 })];
+// and in each folder a message of its own
+const own = [...generateCorpus({ seed: 10, messages: FOLDERS.length, folders: ALL_MAIL })].map((message, i) => ({ ...message, folder: FOLDERS[i] as string }));
+await deliver(dovecot.mailDir(), [...shared.flatMap((message) => inFolders(message, FOLDERS)), ...own]);
+const [sizeSmall, sizeOneMb, sizeThreeMb] = shared.map((message) => message.vsize ?? message.size) as [number, number, number];
+const sizesOwn = own.map((message) => message.vsize ?? message.size);
+const sum = (sizes: number[]) => sizes.reduce((a, b) => a + b, 0);
+
+const tmp = await tempDir('imapcp-dedupe-');
+const dataDir = path.join(tmp, 'data');
+let pulls = 0;
+async function pull(port: number): Promise<Record<string, string[]>> {
+  const dir = path.join(tmp, `pull-${++pulls}`);
+  await mbsyncPull(port, dir);
+  return maildirDigests(dir);
+}
+
+async function sharing(): Promise<Sharing> {
+  const response = await adminRequest<StatsResult>(path.join(dataDir, 'admin.sock'), { command: 'stats' });
+  assert.ok(response?.ok);
+  return response.result.sharing;
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !(await check()); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('one copy of each body', () => {
+  test('a message in five folders, pulled by mbsync through the proxy: identical to upstream, its bytes cached once', async () => {
+    const expected = await pull(dovecot.port);
+    const proxy = await startTestProxy(dovecot, { dataDir });
+    assert.deepEqual(await pull(proxy.port), expected);
+    const distinct = sizeSmall + sizeOneMb + sizeThreeMb + sum(sizesOwn);
+    assert.deepEqual(await sharing(), {
+      contents: 3 + FOLDERS.length,
+      storedBytes: distinct,
+      referencedBytes: 5 * (sizeSmall + sizeOneMb + sizeThreeMb) + sum(sizesOwn),
+      savedBytes: 4 * (sizeSmall + sizeOneMb + sizeThreeMb),
+    });
+    await proxy.close();
+    assert.equal((await bodiesOnDisk(path.join(dataDir, 'cache'))).bytes, distinct, 'the bodies database holds each body once');
+    const stats = await runCli(['cache', 'stats', '--data', dataDir]);
+    assert.match(stats.stdout, /bodies stored once for all their folders: 8, [\d.]+ MB stored for [\d.]+ MB in folders, [\d.]+ MB saved by sharing/);
+  });
+
+  test('expunged from four folders it stays; with the last folder cleared its bytes go, and the pull stays identical', async () => {
+    const proxy = await startTestProxy(dovecot, { dataDir });
+    const client = await connectClient(proxy.port);
+    for (const folder of FOLDERS.slice(0, 4)) {
+      await client.mailboxOpen(folder);
+      const uids = await client.search({ larger: 2 * 1024 * 1024 }, { uid: true });
+      assert.equal(uids ? uids.length : 0, 1);
+      await client.messageDelete(uids as number[], { uid: true });
+    }
+    await client.logout();
+    const before = await sharing();
+    assert.equal(before.contents, 3 + FOLDERS.length, 'the large message is still stored');
+    assert.equal(before.referencedBytes, 5 * (sizeSmall + sizeOneMb) + sizeThreeMb + sum(sizesOwn));
+
+    // the last folder that has it: its own message and the large one go; the two others stay for the four folders left
+    const cleared = await adminRequest(path.join(dataDir, 'admin.sock'), { command: 'clear', scope: { folder: FOLDERS[4] } });
+    assert.ok(cleared?.ok);
+    const left = sizeSmall + sizeOneMb + sum(sizesOwn.slice(0, 4));
+    await until('the cleared folder is deleted', async () => (await sharing()).storedBytes === left);
+    assert.deepEqual(await sharing(), {
+      contents: 2 + 4,
+      storedBytes: left,
+      referencedBytes: 4 * (sizeSmall + sizeOneMb) + sum(sizesOwn.slice(0, 4)),
+      savedBytes: 3 * (sizeSmall + sizeOneMb),
+    });
+    assert.deepEqual(await pull(proxy.port), await pull(dovecot.port));
+    await proxy.close();
+    const verify = await runCli(['cache', 'verify', '--data', dataDir, '--json']);
+    assert.equal(verify.code, 0, verify.stdout);
+    // the pull cached the cleared folder again: its bodies once more, sharing the others'
+    assert.equal((await bodiesOnDisk(path.join(dataDir, 'cache'))).bytes, left + sizeThreeMb + (sizesOwn[4] as number));
+  });
+
+  test('the same cache as an earlier version wrote it (each copy on its own): served as it is, nothing fetched upstream, then stored once', async () => {
+    const cache = path.join(dataDir, 'cache');
+    await toLegacyLayout(cache);
+    const copies = 5 * (sizeSmall + sizeOneMb) + sizeThreeMb + sum(sizesOwn);
+    assert.equal((await bodiesOnDisk(cache)).bytes, copies);
+    const expected = await pull(dovecot.port);
+    await dovecot.waitSessionsClosed();
+    const before = await dovecot.bodyCount();
+    const proxy = await startTestProxy(dovecot, { dataDir });
+    assert.deepEqual(await pull(proxy.port), expected);
+    const distinct = sizeSmall + sizeOneMb + sizeThreeMb + sum(sizesOwn);
+    await until('the bodies are stored by content', async () => (await sharing()).storedBytes === distinct);
+    assert.deepEqual(await sharing(), { contents: 3 + FOLDERS.length, storedBytes: distinct, referencedBytes: copies, savedBytes: copies - distinct });
+    await proxy.close();
+    await dovecot.waitSessionsClosed();
+    assert.equal((await dovecot.bodyCount()) - before, 0, 'bodies Dovecot served for the pull through the proxy');
+    assert.equal((await bodiesOnDisk(cache)).bytes, distinct);
+  });
+});
+
