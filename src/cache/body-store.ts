@@ -1,7 +1,7 @@
 import { Level } from 'level';
 import { BODY_CHUNK_SIZE, RECLAIM_CHUNKS } from '../model/limits.js';
 import type { ChunkRange } from './records.js';
-import { bodyBytesRead } from './gc-pacer.js';
+import { cacheBytesRead } from './gc-pacer.js';
 import { WriteQueue } from './write-queue.js';
 
 /** Chunk keys: a sequence number in fixed-width hex, so key order is write order. */
@@ -113,7 +113,7 @@ export class BodyStore {
   /** Chunks by sequence number, read from one snapshot; undefined for a chunk that is gone. */
   async getChunks(seqs: readonly number[], snapshot?: ReturnType<Level<string, Buffer>['snapshot']>): Promise<(Buffer | undefined)[]> {
     const chunks = await this.db.getMany(seqs.map(chunkKey), { fillCache: false, ...(snapshot ? { snapshot } : {}) });
-    bodyBytesRead(chunks.reduce((sum, chunk) => sum + (chunk?.length ?? 0), 0));
+    cacheBytesRead(chunks.reduce((sum, chunk) => sum + (chunk?.length ?? 0), 0));
     return chunks;
   }
 

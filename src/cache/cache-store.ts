@@ -37,7 +37,7 @@ import { ReadAheadWindows } from './read-ahead.js';
 import { openSection, scanSection, type SectionContent } from './section-reader.js';
 import { headerBlockOps, SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue, type BatchOp } from './write-queue.js';
-import { bodyBytesRead } from './gc-pacer.js';
+import { cacheBytesRead } from './gc-pacer.js';
 
 export type { VerifyProblem, VerifyResult } from './cache-verify.js';
 export type { ChunkRange, HeaderRule, SectionContent, SectionRecord, FolderRecord, FolderListRecord, AccountRecord, DownloadRecord };
@@ -81,11 +81,11 @@ export interface FolderChange {
 
 const JSON_OPTS = { valueEncoding: 'utf8' } as const;
 
-/** Records read as Buffers (header blocks, structures) are spent as soon as they are answered: paced like bodies (gc-pacer.ts). */
+/** Records read as Buffers (header blocks, structures) are spent as soon as they are answered: paced like body chunks (gc-pacer.ts). */
 function paced<T extends { length: number } | undefined>(values: T[]): T[] {
   let bytes = 0;
   for (const value of values) bytes += value?.length ?? 0;
-  bodyBytesRead(bytes);
+  cacheBytesRead(bytes);
   return values;
 }
 

@@ -25,8 +25,8 @@ let sinceStored = 0;
  *   much is held keeps it down.
  */
 
-/** Bytes just read from the cache in fresh Buffers (bodies, header blocks, structures). */
-export function bodyBytesRead(bytes: number): void {
+/** Bytes just read from the cache (bodies, header blocks, structures) or the APPEND spool, in fresh Buffers. */
+export function cacheBytesRead(bytes: number): void {
   if (!gc) return;
   paceMinor(gc, bytes);
   sinceMajorRead += bytes;
@@ -40,8 +40,8 @@ export function responseBytesSent(bytes: number): void {
   if (gc) paceMinor(gc, bytes);
 }
 
-/** Bytes just queued for the cache (every write: body chunks of an upstream literal or an APPEND, records). */
-export function bodyBytesWritten(bytes: number): void {
+/** Bytes just queued for the cache (every write: body chunks, records) or the APPEND spool. */
+export function cacheBytesWritten(bytes: number): void {
   if (!gc) return;
   paceMinor(gc, bytes);
   sinceMajor += bytes;

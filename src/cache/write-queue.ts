@@ -1,6 +1,6 @@
 import type { Level } from 'level';
 import { WRITE_GROUP_BYTES, WRITE_QUEUE_BYTES } from '../model/limits.js';
-import { bodyBytesWritten } from './gc-pacer.js';
+import { cacheBytesWritten } from './gc-pacer.js';
 
 /** One operation of a LevelDB batch. */
 export type BatchOp = { type: 'put'; key: string; value: Buffer | string } | { type: 'del'; key: string };
@@ -37,7 +37,7 @@ export class WriteQueue {
     let bytes = 0;
     for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
     this.observe?.(ops);
-    bodyBytesWritten(bytes);
+    cacheBytesWritten(bytes);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ops, bytes, resolve, reject });
       this.queuedBytes += bytes;

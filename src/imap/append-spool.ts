@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { bodyBytesRead, bodyBytesWritten } from '../cache/gc-pacer.js';
+import { cacheBytesRead, cacheBytesWritten } from '../cache/gc-pacer.js';
 
 /**
  * Where the messages of one APPEND wait, from the client's literal to upstream: one after the
@@ -14,7 +14,7 @@ import { bodyBytesRead, bodyBytesWritten } from '../cache/gc-pacer.js';
 /** Spent Buffers are collected as they pass, not when 64 MB of them piled up (gc-pacer.ts). */
 async function* paced(file: Readable): AsyncGenerator<Buffer> {
   for await (const chunk of file) {
-    bodyBytesRead((chunk as Buffer).length);
+    cacheBytesRead((chunk as Buffer).length);
     yield chunk as Buffer;
   }
 }
@@ -36,7 +36,7 @@ export class AppendSpool {
     for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       await handle.write(chunk as Buffer);
       this.length += (chunk as Buffer).length;
-      bodyBytesWritten((chunk as Buffer).length);
+      cacheBytesWritten((chunk as Buffer).length);
     }
     return start;
   }
