@@ -133,7 +133,8 @@ export class UpstreamBackoff extends EventEmitter {
       const wait = left + this.jitter(left);
       if (waited + wait > patienceMs) throw throttledError(left, action);
       try {
-        await sleep(wait, undefined, { ref: false, ...(signal ? { signal } : {}) });
+        // kept referenced: a command waits on it (an abort ends it when the connection closes)
+        await sleep(wait, undefined, signal ? { signal } : {});
       } catch (err) {
         throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the upstream connection closed during a throttle pause', { cause: err });
       }

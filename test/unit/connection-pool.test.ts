@@ -6,6 +6,7 @@ import { ProxyError } from '../../src/model/errors.js';
 import { ConnectionPool, Priority } from '../../src/upstream/connection-pool.js';
 import type { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
 import { FakeFolder } from '../support/fake-upstream.js';
+import { holdEventLoop } from '../support/event-loop.js';
 
 const log = pino({ level: 'silent' });
 
@@ -37,6 +38,8 @@ async function busyPool() {
 }
 
 describe('ConnectionPool', () => {
+  holdEventLoop();
+
   test('connections open on demand, are reused, and work on a folder selects it once', async () => {
     const { pool: p, made, folder } = pool(2);
     await p.run({ folder: 'INBOX', priority: Priority.Client }, async () => undefined);

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { DownloadRecord } from '../../src/cache/records.js';
 import { DownloadBudget, type DownloadLedger } from '../../src/sync/download-budget.js';
+import { holdEventLoop } from '../support/event-loop.js';
 
 const log = pino({ level: 'silent' });
 
@@ -28,6 +29,8 @@ function clock(start: Date) {
 }
 
 describe('DownloadBudget', () => {
+  holdEventLoop();
+
   test('counts the bytes of the local day and starts again at 0 after midnight', async () => {
     const time = clock(new Date(2026, 11, 7, 23, 59, 0));
     const budget = new DownloadBudget({ id: 'a', ledger: memoryLedger(), limit: 1000, log, now: time.now });
