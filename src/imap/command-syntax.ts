@@ -12,6 +12,8 @@
  * Quoted strings and literals are left as they are.
  */
 export function normalizeCommand(line: string): string {
+  // most lines have nothing of the above (one test, no split into words)
+  if (!MAY_NEED_REWRITE.test(line)) return line;
   const [, name = '', subcommand = ''] = /^\S+ (\S+)(?: (\S+))?/.exec(line) ?? [];
   const command = name.toUpperCase();
   const verb = command === 'UID' ? subcommand.toUpperCase() : command;
@@ -46,6 +48,8 @@ export function normalizeCommand(line: string): string {
   return at === 0 ? line : out + line.slice(at);
 }
 
+/** What every rewrite above needs in the line: a wildcard, NIL, PARTIAL, or a SELECT / EXAMINE with parameters. */
+const MAY_NEED_REWRITE = /[*%]|NIL|PARTIAL|^\S+ (?:SELECT|EXAMINE) .*\(/i;
 const PATTERN_COMMANDS = new Set(['LIST', 'LSUB', 'XLIST']);
 /** Commands with a sequence set among their arguments (UID's subcommand follows it). */
 const SET_COMMANDS = new Set(['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'UID']);

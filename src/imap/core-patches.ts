@@ -28,6 +28,7 @@ import { parseNotify } from './notify-command.js';
 import { runNotify, type NotifyOutput } from './notify-session.js';
 import { parseMailboxId } from './mailbox-id.js';
 import { getMessageRange } from './message-range.js';
+import { makeFetchHandler, type FetchTools } from './fetch-command.js';
 import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
 import { requestedUids, type ResyncRequest } from './qresync.js';
@@ -608,6 +609,15 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         this.send(['* ENABLED', ...enabled].join(' '));
         callback(null, { response: 'OK', message: 'Enabled.' });
       };
+    },
+  },
+  {
+    what: 'command fetch (FETCH and UID FETCH): fetch-command.ts',
+    why: "imap-core's handler builds a JSON debug line and compiles every item and the whole command back to text for a log entry on every command, read or not: a client fetching message by message paid that per message",
+    apply: () => {
+      const tools = requireCore(`${CORE}/lib/imap-tools.js`) as Omit<FetchTools, 'compile'>;
+      const { compiler } = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { compiler(response: unknown): string };
+      (commandModule('fetch') as unknown as { handler: unknown }).handler = makeFetchHandler({ fetchSchema: tools.fetchSchema, validateSequence: tools.validateSequence, compile: compiler });
     },
   },
   {

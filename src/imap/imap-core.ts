@@ -53,10 +53,9 @@ export interface ImapSession {
   socket: Socket;
 }
 
+/** A FETCH data item (fetch-command.ts). */
 export interface FetchQueryItem {
   item: string;
-  query: string;
-  original: ImapToken;
   path?: string;
   type?: string;
   headers?: string[];
@@ -158,7 +157,11 @@ interface ImapCoreModule {
 
 const core = requireCore(`${CORE}/index.js`) as ImapCoreModule;
 
-/** A server with the proxy's handlers and notifier, which imap-core reads off the server object. */
-export function createCoreServer(options: Record<string, unknown>, handlers: ImapServerHandlers, notifier: ImapNotifier): ImapCoreServer {
-  return Object.assign(new core.IMAPServer(options), handlers, { notifier });
+/**
+ * A server with the proxy's handlers and notifier, which imap-core reads off the server object.
+ * Its `logger` is the one given as it is: imap-core wraps a logger in nodemailer's, which copies
+ * every entry into a new object before the level is even looked at (a debug line per command).
+ */
+export function createCoreServer(options: Record<string, unknown> & { logger: object }, handlers: ImapServerHandlers, notifier: ImapNotifier): ImapCoreServer {
+  return Object.assign(new core.IMAPServer(options), handlers, { notifier, logger: options.logger });
 }

@@ -48,7 +48,7 @@ function sectionQuery(section: string): FetchQueryItem {
   const name = (fields ? `${fields[1]}${fields[2]}` : section).toLowerCase();
   const path = /^(?:\d+\.)*\d+/.exec(name)?.[0] ?? '';
   const type = (path ? name.slice(path.length + 1) : name) || 'content';
-  const item: FetchQueryItem = { item: 'body', query: `BODY.PEEK[${section}]`, original: { type: 'ATOM', value: 'BODY' }, path, type, isLiteral: true };
+  const item: FetchQueryItem = { item: 'body', path, type, isLiteral: true };
   if (fields) item.headers = (fields[3] ?? '').split(' ').filter(Boolean).map((h) => h.toLowerCase());
   return item;
 }
