@@ -319,6 +319,15 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
+    what: 'handler/imap-handler compiler: nothing compiled for a log entry (its third argument, isLogging)',
+    why: "imap-core compiles every command line back to text for a debug line and its failure reports' payload; the proxy's logger drops both (log.ts)",
+    apply: () => {
+      const handler = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { compiler(response: unknown, asArray?: boolean, isLogging?: boolean): string };
+      const compile = handler.compiler;
+      handler.compiler = (response, asArray, isLogging) => (isLogging ? '' : compile(response, asArray, isLogging));
+    },
+  },
+  {
     what: 'command lsub: the subscribed folders as lsub-listing.ts lists them',
     why: 'imap-core always adds INBOX, subscribed or not, and never lists the unsubscribed parent of a subscribed folder (RFC 3501 6.3.9)',
     apply: () => {

@@ -42,3 +42,11 @@ test("imap-core's output stream writes a line and its CRLF to the socket in one 
   await new Promise((resolve) => composer.end(resolve));
   assert.deepEqual(writes, ['* 1 FETCH (BODY[] {5}\r\n', '\r\nab', 'c)', '\r\n', 'a1 OK FETCH completed\r\n']);
 });
+
+test('imap-core compiles nothing for a log entry, and responses as before', () => {
+  applyCorePatches(() => undefined);
+  const { compiler } = require('@zone-eu/wildduck/imap-core/lib/handler/imap-handler.js') as { compiler(response: unknown, asArray?: boolean, isLogging?: boolean): string };
+  const response = { tag: 'A1', command: 'OK', attributes: [{ type: 'SECTION', section: [{ type: 'TEXT', value: 'UIDNEXT 5' }] }, { type: 'TEXT', value: 'done' }] };
+  assert.equal(compiler(response, false, true), '');
+  assert.equal(compiler(response), 'A1 OK [UIDNEXT 5] done');
+});

@@ -35,26 +35,51 @@ export class HeaderFieldFilter {
     this.names = FieldNames.of(names);
   }
 
-  /** The selected fields of a header block held in memory, in one Buffer. */
+  /**
+   * The selected fields of a header block held in memory, in one Buffer: the runs to keep are
+   * noted as offsets and copied once (a listing of 100,000 messages makes no slice per run).
+   */
   static select(block: Buffer, names: ReadonlySet<string>, exclude: boolean): Buffer {
     const filter = new HeaderFieldFilter(names, exclude);
-    const out = filter.push(block);
-    for (const piece of filter.end()) out.push(piece);
-    return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+    // start and end offsets into the block, or (a name cut across pieces: never, in one block) bytes of their own
+    const runs: (number | Buffer)[] = [];
+    filter.scan(block, (bytes, start, end) => {
+      if (bytes === block) runs.push(start, end);
+      else runs.push(bytes.subarray(start, end));
+    });
+    runs.push(...filter.end());
+    let length = 0;
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i] as number | Buffer;
+      length += typeof run === 'number' ? (runs[++i] as number) - run : run.length;
+    }
+    const out = Buffer.allocUnsafe(length);
+    let at = 0;
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i] as number | Buffer;
+      at += typeof run === 'number' ? block.copy(out, at, run, runs[++i] as number) : run.copy(out, at);
+    }
+    return out;
   }
 
   push(piece: Buffer): Buffer[] {
     const out: Buffer[] = [];
-    /** Start of the selected lines being passed over in this piece (sent as one slice), -1 if none. */
+    this.scan(piece, (bytes, start, end) => out.push(bytes.subarray(start, end)));
+    return out;
+  }
+
+  /** Passes over a piece; `keep` is given each run of the selected lines, in order. */
+  private scan(piece: Buffer, keep: (bytes: Buffer, start: number, end: number) => void): void {
+    /** Start of the selected lines being passed over in this piece (kept as one run), -1 if none. */
     let run = -1;
     const closeRun = (at: number) => {
-      if (run >= 0 && at > run) out.push(piece.subarray(run, at));
+      if (run >= 0 && at > run) keep(piece, run, at);
       run = -1;
     };
     let pos = 0;
     while (pos < piece.length && !this.ended) {
       if (this.pendingLength > 0) {
-        pos = this.completeName(piece, pos, out);
+        pos = this.completeName(piece, pos, keep);
         continue;
       }
       if (this.carriageReturn) {
@@ -90,7 +115,6 @@ export class HeaderFieldFilter {
       pos = this.restOfLine(piece, pos);
     }
     closeRun(pos);
-    return out;
   }
 
   /**
@@ -126,7 +150,7 @@ export class HeaderFieldFilter {
     return pos;
   }
 
-  private completeName(piece: Buffer, pos: number, out: Buffer[]): number {
+  private completeName(piece: Buffer, pos: number, keep: (bytes: Buffer, start: number, end: number) => void): number {
     const colon = indexOfNameEnd(piece, pos);
     if (colon < 0 && this.pendingLength + piece.length - pos <= MAX_NAME) {
       this.pendingLine.push(piece.subarray(pos));
@@ -137,7 +161,7 @@ export class HeaderFieldFilter {
     const name = Buffer.concat([...this.pendingLine, piece.subarray(pos, nameEnd)]);
     this.include = this.matches(name, 0, name.length);
     this.atLineStart = false;
-    if (this.include) out.push(...this.pendingLine);
+    if (this.include) for (const pending of this.pendingLine) keep(pending, 0, pending.length);
     this.pendingLine = [];
     this.pendingLength = 0;
     return pos;
@@ -159,11 +183,16 @@ export class HeaderFieldFilter {
 }
 
 /**
- * The field names a command asks for, compiled once per command (its item's set of names): a
- * name is matched byte by byte, ASCII case folded, without making a string per header line.
+ * The field names a command asks for, compiled once: a name is matched byte by byte, ASCII case
+ * folded, without making a string per header line. Kept by the list's text, since a client asks
+ * the same list on every command (a filter, a client listing a folder message by message).
  */
 class FieldNames {
-  private static readonly compiled = new WeakMap<ReadonlySet<string>, FieldNames>();
+  /** By the command's set of names: a FETCH of many messages looks its list up once per message. */
+  private static readonly ofSet = new WeakMap<ReadonlySet<string>, FieldNames>();
+  /** The most recent lists compiled, by their text (a Map keeps insertion order: the oldest goes first). */
+  private static readonly ofText = new Map<string, FieldNames>();
+  private static readonly KEPT = 32;
   /** The names in capitals as bytes, by length. */
   private readonly byLength = new Map<number, Buffer[]>();
 
@@ -177,11 +206,16 @@ class FieldNames {
   }
 
   static of(names: ReadonlySet<string>): FieldNames {
-    let compiled = FieldNames.compiled.get(names);
+    let compiled = FieldNames.ofSet.get(names);
+    if (compiled) return compiled;
+    const text = [...names].join('\n');
+    compiled = FieldNames.ofText.get(text);
     if (!compiled) {
       compiled = new FieldNames(names);
-      FieldNames.compiled.set(names, compiled);
+      if (FieldNames.ofText.size >= FieldNames.KEPT) FieldNames.ofText.delete(FieldNames.ofText.keys().next().value as string);
+      FieldNames.ofText.set(text, compiled);
     }
+    FieldNames.ofSet.set(names, compiled);
     return compiled;
   }
 

@@ -103,20 +103,19 @@ async function filterFields(
   exclude: boolean,
   partial?: { start: number; length: number },
 ): Promise<LiteralBytes> {
-  const open = async () => store.openSection(block.record, block.start, block.end);
+  const start = partial?.start ?? 0;
+  const limit = partial?.length ?? Number.MAX_SAFE_INTEGER;
+  const cut = (all: Buffer) => (partial ? all.subarray(Math.min(start, all.length), Math.min(all.length, start + limit)) : all);
+  const inline = block.record.inline;
+  // the header block kept in the record (most messages): no read, no stream
+  if (inline && block.end <= inline.length) return cut(HeaderFieldFilter.select(block.start === 0 && block.end === inline.length ? inline : inline.subarray(block.start, block.end), names, exclude));
   const filtered = async function* (): AsyncGenerator<Buffer> {
     const filter = new HeaderFieldFilter(names, exclude);
-    const content = await open();
+    const content = await store.openSection(block.record, block.start, block.end);
     if ('buffer' in content) yield* filter.push(content.buffer);
     else for await (const chunk of content.stream) yield* filter.push(chunk as Buffer);
     yield* filter.end();
   };
-  const start = partial?.start ?? 0;
-  const limit = partial?.length ?? Number.MAX_SAFE_INTEGER;
-  const cut = (all: Buffer) => all.subarray(Math.min(start, all.length), Math.min(all.length, start + limit));
-  const inline = block.record.inline;
-  // the header block kept in the record (most messages): no read, no stream
-  if (inline && block.end <= inline.length) return cut(HeaderFieldFilter.select(inline.subarray(block.start, block.end), names, exclude));
   if (block.end - block.start <= FIELDS_IN_MEMORY) {
     const pieces: Buffer[] = [];
     for await (const piece of filtered()) pieces.push(piece);
