@@ -42,6 +42,8 @@ interface InFlight extends PromiseWithResolvers<SectionRecord | undefined> {
 export class BodyFetcher {
   private cached: Promise<Set<Uid>> | undefined;
   private readonly inflight = new Map<Uid, InFlight>();
+  /** Bodies being stored from bytes the proxy holds (an APPEND's): settles when that is over, stored or not. */
+  private readonly storing = new Map<Uid, Promise<void>>();
   /** Read-ahead state: the highest UID considered, and what was scheduled beyond the client. */
   private cursor = 0;
   private ahead: { uid: Uid; size: number }[] = [];
@@ -67,6 +69,23 @@ export class BodyFetcher {
   }
 
   /**
+   * These messages' bodies are being stored from bytes the proxy holds (an APPEND's, once upstream
+   * gave their UIDs): other sessions learn of the messages from upstream meanwhile, and a client
+   * that fetches one waits for `stored` (a few milliseconds) instead of downloading it again.
+   * `stored` resolves with the UIDs whose bodies are in the cache.
+   */
+  storeLocally(uids: readonly Uid[], stored: Promise<readonly Uid[]>): void {
+    const over = stored.then(
+      (done) => this.noteCached(done),
+      () => undefined,
+    );
+    for (const uid of uids) this.storing.set(uid, over);
+    void over.then(() => {
+      for (const uid of uids) if (this.storing.get(uid) === over) this.storing.delete(uid);
+    });
+  }
+
+  /**
    * Makes sure the bodies of these messages are cached; returns their section records. A message
    * missing from the result no longer exists upstream.
    */
@@ -75,6 +94,7 @@ export class BodyFetcher {
     const { fid } = this.generation;
     const result = new Map<Uid, SectionRecord>();
     if (metas.length === 0) return result;
+    if (this.storing.size > 0) await Promise.all(metas.map((meta) => this.storing.get(meta.uid)));
     const toRead: MessageMeta[] = [];
     for (const meta of metas) {
       const fresh = freshBodies.take(fid, meta.uid);

@@ -114,10 +114,17 @@ export async function appendMessages(account: Account, path: FolderPath, message
   await folder.load();
   const generation = folder.generation;
   if (appended && generation?.record.uidValidity === appended.uidValidity) {
-    for (const [i, uid] of appended.uids.entries()) {
-      const message = messages[i];
-      if (message && !message.literal8) await cacheBody(account, generation.fid, uid as Uid, message);
-    }
+    const uids = appended.uids as Uid[];
+    const stored = (async () => {
+      const done: Uid[] = [];
+      for (const [i, uid] of uids.entries()) {
+        const message = messages[i];
+        if (message && !message.literal8 && (await cacheBody(account, generation.fid, uid, message))) done.push(uid);
+      }
+      return done;
+    })();
+    generation.bodies.storeLocally(uids, stored);
+    await stored;
   }
   await folder.resync();
   return appended;
@@ -151,16 +158,18 @@ async function appendOneByOne(
   }
 }
 
-/** An appended message's bytes, as the client sent them, become its cached body. */
-async function cacheBody(account: Account, fid: string, uid: Uid, message: AppendingMessage): Promise<void> {
+/** An appended message's bytes, as the client sent them, become its cached body; whether they did. */
+async function cacheBody(account: Account, fid: string, uid: Uid, message: AppendingMessage): Promise<boolean> {
   const writer = account.store.sectionWriter({ acct: account.id, fid }, uid, FULL_BODY, 'scan');
   try {
     for await (const chunk of message.open()) await writer.write(chunk as Buffer);
     await writer.end();
     bodyStored(message.size);
+    return true;
   } catch (err) {
     await writer.abandon();
     account.log.warn({ err, uid }, 'an appended message could not be cached: it is fetched when needed');
+    return false;
   }
 }
 

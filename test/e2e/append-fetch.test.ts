@@ -1,0 +1,43 @@
+// A message appended through the proxy is cached from the client's bytes. Other sessions hear of
+// it from upstream as soon as upstream has it, while those bytes are still being stored: one
+// that fetches it then must wait for them, not download the body again.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withDovecot } from '../support/dovecot.js';
+import { startTestProxy } from '../support/proxy.js';
+import { fetchItems, suiteClients } from '../support/raw-client.js';
+
+const dovecot = await withDovecot();
+const raw = suiteClients();
+
+test('a session that fetches a message while its APPEND is being cached gets it from the cache, not upstream', async () => {
+  const before = await dovecot.bodyCount();
+  const proxy = await startTestProxy(dovecot);
+  const reader = await raw(proxy.port);
+  assert.match((await reader.command('SELECT INBOX')).tagged, /OK/);
+
+  // 4 MB: storing it takes long enough for the reader to see the message first
+  const line = `${'x'.repeat(998)}\r\n`;
+  const message = Buffer.from(`From: me@example.org\r\nSubject: big draft\r\n\r\n${line.repeat(4200)}`);
+  const writer = await raw(proxy.port);
+  const appended = writer.command(`APPEND INBOX {${message.length}+}\r\n${message.toString('latin1')}`);
+
+  // the reader polls with NOOP and fetches the message the moment it is told of it
+  let body: Buffer | undefined;
+  for (let polls = 0; !body && polls < 2000; polls++) {
+    const exists = (await reader.command('NOOP')).untagged.some((untagged) => /^\* 1 EXISTS/.test(untagged.toString('latin1')));
+    if (!exists) continue;
+    const fetched = await reader.command('UID FETCH 1:* (UID BODY.PEEK[])');
+    assert.match(fetched.tagged, /OK/);
+    body = fetchItems(fetched.untagged.find((untagged) => /^\* \d+ FETCH/.test(untagged.toString('latin1', 0, 20))) as Buffer).items.get('BODY[]') as Buffer;
+  }
+  assert.match((await appended).tagged, /OK \[APPENDUID/);
+  // fetchItems gives a literal with its announcement
+  assert.ok(body?.subarray(body.indexOf('\r\n') + 2).equals(message), 'the body as appended');
+
+  reader.close();
+  writer.close();
+  await proxy.close();
+  await dovecot.waitSessionsClosed();
+  assert.equal((await dovecot.bodyCount()) - before, 0, 'bodies Dovecot served');
+});
