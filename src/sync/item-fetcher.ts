@@ -20,6 +20,9 @@ function headerRuleOf(section: string): HeaderRule {
  * the proxy has none). One upstream command per batch of messages.
  */
 export class ItemFetcher {
+  /** Structure fetches under way, per message: what they ask for, and when they are stored (rejects as the fetch did). */
+  private readonly fetchingStructures = new Map<Uid, { items: ReadonlySet<StructureItem>; over: Promise<void> }>();
+
   constructor(private readonly generation: GenerationContext) {}
 
   /** UIDs of this folder whose ENVELOPE and BODYSTRUCTURE are not cached yet, ascending: keys only, no record read. */
@@ -33,7 +36,7 @@ export class ItemFetcher {
   }
 
   async structures(metas: readonly MessageMeta[], items: readonly StructureItem[], priority: Priority): Promise<Map<Uid, MessageStructure>> {
-    const { store, pool } = this.generation.account;
+    const { store } = this.generation.account;
     const fid = this.generation.fid;
     const uids = metas.map((m) => m.uid);
     const cached = await store.getStructures(fid, uids);
@@ -45,10 +48,40 @@ export class ItemFetcher {
       else missing.push(uid);
     });
     if (missing.length === 0) return result;
+    // a message whose structure another session is fetching already (one just appended, which
+    // every session hears of at once): that fetch is waited for, then the cache read
+    const joined: Uid[] = [];
+    const toFetch: Uid[] = [];
+    for (const uid of missing) {
+      const running = this.fetchingStructures.get(uid);
+      if (running && items.every((item) => running.items.has(item))) joined.push(uid);
+      else toFetch.push(uid);
+    }
+    if (toFetch.length) await this.fetchStructures(toFetch, items, new Map(uids.map((uid, i) => [uid, cached[i]])), result, priority);
+    if (joined.length) {
+      await Promise.all(joined.map((uid) => this.fetchingStructures.get(uid)?.over));
+      const stored = await store.getStructures(fid, joined);
+      joined.forEach((uid, i) => {
+        const structure = stored[i];
+        if (structure && items.every((item) => structure[item])) result.set(uid, structure);
+      });
+    }
+    return result;
+  }
+
+  /** One upstream command for the structures of `missing`, stored, and added to `result`. */
+  private async fetchStructures(
+    missing: readonly Uid[],
+    items: readonly StructureItem[],
+    previous: ReadonlyMap<Uid, MessageStructure | undefined>,
+    result: Map<Uid, MessageStructure>,
+    priority: Priority,
+  ): Promise<void> {
+    const { store, pool } = this.generation.account;
+    const fid = this.generation.fid;
     // ENVELOPE and BODYSTRUCTURE come together: a client that wants one usually wants the other next
     const wanted = new Set<StructureItem>(['envelope', 'bodystructure', ...items]);
-    const previous = new Map(uids.map((uid, i) => [uid, cached[i]]));
-    await pool.run({ folder: this.generation.path, priority }, async (conn) => {
+    const fetch = pool.run({ folder: this.generation.path, priority }, async (conn) => {
       const fetchedStructures: { uid: Uid; structure: MessageStructure }[] = [];
       await conn.uidFetch(toSequenceSet(missing), [...wanted].map((item) => atom(STRUCTURE_ATOMS[item])), (fetched) => {
         const structure: MessageStructure = { ...previous.get(fetched.uid) };
@@ -61,7 +94,14 @@ export class ItemFetcher {
       });
       await store.putStructures(fid, fetchedStructures);
     });
-    return result;
+    const entry = { items: wanted, over: fetch.then(() => undefined) };
+    entry.over.catch(() => undefined); // its own caller is told; a session that joined it is too
+    for (const uid of missing) this.fetchingStructures.set(uid, entry);
+    try {
+      await fetch;
+    } finally {
+      for (const uid of missing) if (this.fetchingStructures.get(uid) === entry) this.fetchingStructures.delete(uid);
+    }
   }
 
   /**
