@@ -47,7 +47,8 @@ export function makeFetchHandler(tools: FetchTools) {
     if (!tools.validateSequence(range)) return callback(new Error(`Invalid sequence set for ${command.command}`));
     const selected = this.selected;
 
-    let changedSince = 0;
+    /** CHANGEDSINCE given (0 too, which imap-core takes: its answers carry MODSEQ all the same). */
+    let changedSince: number | undefined;
     const extensions = Array.isArray(extensionsArg) ? extensionsArg.map((token) => token?.value) : extensionsArg ? [extensionsArg.value] : [];
     if (extensions.length) {
       if (extensions.length !== 2 || String(extensions[0] ?? '').toUpperCase() !== 'CHANGEDSINCE' || Number.isNaN(Number(extensions[1]))) {
@@ -85,7 +86,7 @@ export function makeFetchHandler(tools: FetchTools) {
     // a FETCH that sets \Seen shows the flags; UID FETCH the UID; CHANGEDSINCE the MODSEQ
     if (markAsSeen && !flags) params.push({ type: 'ATOM', value: 'FLAGS' });
     if (isUid && !uid) params.push({ type: 'ATOM', value: 'UID' });
-    if (changedSince && !modseq) params.push({ type: 'ATOM', value: 'MODSEQ' });
+    if (changedSince !== undefined && !modseq) params.push({ type: 'ATOM', value: 'MODSEQ' });
 
     const query: FetchQueryItem[] = [];
     for (const param of params) {
@@ -96,7 +97,7 @@ export function makeFetchHandler(tools: FetchTools) {
       query.push(item);
     }
 
-    const options: FetchOptions = { messages: getMessageRange(selected.uidList, range, isUid), query, markAsSeen, changedSince, isUid, metadataOnly };
+    const options: FetchOptions = { messages: getMessageRange(selected.uidList, range, isUid), query, markAsSeen, changedSince: changedSince ?? 0, isUid, metadataOnly };
     this._server.onFetch(selected.mailbox, options, this.session, (err, success) => {
       if (err) return callback(null, { response: 'NO', code: 'TEMPFAIL', message: err.responseMessage });
       callback(null, { response: success === true ? 'OK' : 'NO', code: typeof success === 'string' ? success.toUpperCase() : false });
