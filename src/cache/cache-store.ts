@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
-import { GARBAGE_BATCH, META_READ_AHEAD, SECTION_INLINE_MAX, SECTION_READ_AHEAD, SECTION_READ_AHEAD_ASKED, SECTION_READ_AHEAD_RECORDS } from '../model/limits.js';
+import { GARBAGE_BATCH, META_READ_AHEAD, METADATA_SCAN_BATCH, SECTION_INLINE_MAX, SECTION_READ_AHEAD, SECTION_READ_AHEAD_ASKED, SECTION_READ_AHEAD_RECORDS } from '../model/limits.js';
 import type { AccountId, FolderPath, MessageMeta, MessageStructure, Uid } from '../model/types.js';
 import { parseUidRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
 import { BodyContents, contentIdOf } from './body-contents.js';
@@ -465,7 +465,17 @@ export class CacheStore {
     return this.metaReadAhead.lookup(fid, uids) ?? this.readMetas(fid, uids);
   }
 
+  /**
+   * At most METADATA_SCAN_BATCH records per LevelDB read: one read of 5,000 left about 50 MB more
+   * RssAnon after a few flag scans of a 100,000-message folder (the read's native memory, kept in
+   * the allocator's heap).
+   */
   private async readMetas(fid: string, uids: readonly Uid[]): Promise<(MessageMeta | undefined)[]> {
+    if (uids.length > METADATA_SCAN_BATCH) {
+      const metas: (MessageMeta | undefined)[] = [];
+      for (let i = 0; i < uids.length; i += METADATA_SCAN_BATCH) metas.push(...(await this.readMetas(fid, uids.slice(i, i + METADATA_SCAN_BATCH))));
+      return metas;
+    }
     const values = await this.db.getMany(
       uids.map((uid) => keys.meta(fid, uid)),
       JSON_OPTS as never,

@@ -65,8 +65,8 @@ export const EXPUNGE_PROBES_PER_SPAN = 32;
 export const EXPUNGE_LIST_MAX = 256;
 export const EXPUNGE_FIND_MAX = 1000;
 
-/** Metadata read for a whole folder (a status from the cache, the background sync's sizes) goes
- * this many records at a time. */
+/** Metadata is read from LevelDB at most this many records at a time (cache-store.ts), and read
+ * for a whole folder (a status from the cache, the background sync's sizes) in batches this big. */
 export const METADATA_SCAN_BATCH = 1000;
 
 /** An offline SEARCH matches this many messages at a time (their metadata in one read). */
