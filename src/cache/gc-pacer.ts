@@ -1,4 +1,4 @@
-import { GC_PACE_BYTES, MINOR_GC_PACE_BYTES, STORED_GC_PACE_BYTES } from '../model/limits.js';
+import { GC_PACE_BYTES, MINOR_GC_PACE_BYTES, STORED_GC_PACE_BYTES, UPSTREAM_GC_PACE_RESPONSES } from '../model/limits.js';
 
 type GcFunction = (options?: { type: 'major' | 'minor'; execution: 'async' | 'sync' }) => void;
 /** V8's collector, when the process was started with --expose-gc (the CLI is). */
@@ -7,6 +7,7 @@ let sinceMinor = 0;
 let sinceMajor = 0;
 let sinceMajorRead = 0;
 let sinceStored = 0;
+let responsesParsed = 0;
 
 /*
  * Bodies pass through the proxy as Buffers whose memory lies outside V8's heap and is freed only
@@ -56,6 +57,19 @@ export function bodyStored(bytes: number): void {
   sinceStored += bytes;
   if (sinceStored < STORED_GC_PACE_BYTES) return;
   sinceStored = 0;
+  gc({ type: 'major', execution: 'async' });
+}
+
+/**
+ * One FETCH response from upstream parsed (its tokens, then the proxy's record). Metadata in bulk
+ * (a first fill, a flag scan of 100,000 messages without CONDSTORE) is nearly all such garbage,
+ * promoted while it waits on the cache: left to V8 (whose old generation may double after a full
+ * collection), a 100,000-message fill peaked 117-146 MB RssAnon; with a full collection every
+ * UPSTREAM_GC_PACE_RESPONSES, 102-106 MB.
+ */
+export function upstreamResponseParsed(): void {
+  if (!gc || ++responsesParsed < UPSTREAM_GC_PACE_RESPONSES) return;
+  responsesParsed = 0;
   gc({ type: 'major', execution: 'async' });
 }
 

@@ -21,6 +21,9 @@ export const GC_PACE_BYTES = 24 * 1024 * 1024;
  * (cache/gc-pacer.ts). At 6 MB and more, V8 again ran a full collection every 10 MB served. */
 export const MINOR_GC_PACE_BYTES = 4 * 1024 * 1024;
 
+/** A full garbage collection is started after this many FETCH responses parsed from upstream (cache/gc-pacer.ts). */
+export const UPSTREAM_GC_PACE_RESPONSES = 25_000;
+
 /** Appended messages cached from the spool: a full collection every this many of their bytes
  * (their Buffers are all spent then; left to V8, a MULTIAPPEND of 20 x 10 MB peaked 3-4 MB higher). */
 export const STORED_GC_PACE_BYTES = 16 * 1024 * 1024;

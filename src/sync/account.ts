@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { CacheStore } from '../cache/cache-store.js';
 import { RECORD_VERSION } from '../cache/records.js';
+import { upstreamResponseParsed } from '../cache/gc-pacer.js';
 import type { Logger } from '../log.js';
 import { isUpstreamOut } from '../model/errors.js';
 import { normalizePath } from '../model/folder-path.js';
@@ -107,7 +108,10 @@ export class Account extends EventEmitter implements AccountContext {
       log: this.log,
     });
     const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
-    this.pool = new ConnectionPool(connect, options.poolSize, this.log, (bytes) => this.downloads.note(bytes));
+    this.pool = new ConnectionPool(connect, options.poolSize, this.log, (bytes) => {
+      this.downloads.note(bytes);
+      upstreamResponseParsed();
+    });
     this.watcher = new AccountWatcher(this, { pollIntervalMs: options.pollIntervalMs });
     this.pool.on('online', () => {
       this.watcher.kick();

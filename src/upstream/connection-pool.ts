@@ -85,12 +85,12 @@ export class ConnectionPool extends EventEmitter {
     private readonly connect: Connect,
     private readonly size: number,
     private readonly log: Logger,
-    /** Counts the message bytes the account's connections download. */
-    downloaded: (bytes: number) => void = () => undefined,
+    /** Told of every FETCH response the account's connections parse, with the message bytes in it. */
+    fetched: (messageBytes: number) => void = () => undefined,
   ) {
     super();
     this.backoff = new UpstreamBackoff(log);
-    this.shared = new UpstreamTraffic(this.backoff, downloaded);
+    this.shared = new UpstreamTraffic(this.backoff, fetched);
     this.backoff.on('resume', () => this.dispatch());
   }
 

@@ -160,7 +160,7 @@ interface RawResponse {
 
 /**
  * What the connections of one account share (the pool attaches each, the watcher's too): its
- * pace, the count of message bytes downloaded (the daily budget's), and the bytes its
+ * pace, what its FETCH responses brought (the daily budget counts the message bytes), and the bytes its
  * connections read from and wrote to upstream (status).
  */
 export class UpstreamTraffic {
@@ -170,8 +170,8 @@ export class UpstreamTraffic {
 
   constructor(
     readonly backoff: UpstreamBackoff,
-    /** Counts the message bytes the account's connections download. */
-    readonly downloaded: (bytes: number) => void,
+    /** Told of every FETCH response the connections parse, with the message bytes in it. */
+    readonly fetched: (messageBytes: number) => void,
   ) {}
 
   /** Bytes read from and written to upstream since the start by the connections attached. */
@@ -481,7 +481,7 @@ export class UpstreamConnection extends EventEmitter {
         if (handlerError) return;
         try {
           const fetched = parseUpstreamFetch(untagged);
-          this.traffic?.downloaded(sectionBytes(fetched));
+          this.traffic?.fetched(sectionBytes(fetched));
           await onFetch(fetched);
         } catch (err) {
           handlerError = err;
