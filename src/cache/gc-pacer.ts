@@ -1,4 +1,4 @@
-import { GC_PACE_BYTES, MINOR_GC_PACE_BYTES, STORED_GC_PACE_BYTES, UPSTREAM_GC_PACE_RESPONSES } from '../model/limits.js';
+import { GC_PACE_BYTES, MINOR_GC_PACE_BYTES, STORED_GC_PACE_BYTES, UPSTREAM_GC_PACE_BYTES_PER_UNIT, UPSTREAM_GC_PACE_UNITS } from '../model/limits.js';
 
 type GcFunction = (options?: { type: 'major' | 'minor'; execution: 'async' | 'sync' }) => void;
 /** V8's collector, when the process was started with --expose-gc (the CLI is). */
@@ -7,7 +7,7 @@ let sinceMinor = 0;
 let sinceMajor = 0;
 let sinceMajorRead = 0;
 let sinceStored = 0;
-let responsesParsed = 0;
+let upstreamUnits = 0;
 
 /*
  * Bodies pass through the proxy as Buffers whose memory lies outside V8's heap and is freed only
@@ -61,15 +61,20 @@ export function bodyStored(bytes: number): void {
 }
 
 /**
- * One FETCH response from upstream parsed (its tokens, then the proxy's record). Metadata in bulk
- * (a first fill, a flag scan of 100,000 messages without CONDSTORE) is nearly all such garbage,
- * promoted while it waits on the cache: left to V8 (whose old generation may double after a full
- * collection), a 100,000-message fill peaked 117-146 MB RssAnon; with a full collection every
- * UPSTREAM_GC_PACE_RESPONSES, 102-106 MB.
+ * One FETCH response from upstream parsed (its tokens, then the proxy's record), with the message
+ * bytes it brought. Metadata and header blocks in bulk (a first fill or a flag scan of 100,000
+ * messages, a header sync) are nearly all such garbage, promoted while it waits on the cache, and
+ * V8 lets the old generation double after a full collection. A response weighs 1, plus 1 per
+ * UPSTREAM_GC_PACE_BYTES_PER_UNIT of its first 4 KB (bodies beyond that are paced as they are
+ * written); a full collection every UPSTREAM_GC_PACE_UNITS. By hand, 4 runs each: 100,000 messages'
+ * metadata without CONDSTORE (fill and two scans) peaked 117-133 MB RssAnon before, 103-105 after;
+ * the header sync of 10,000 corpus messages 87-120 MB before, 86-100 after.
  */
-export function upstreamResponseParsed(): void {
-  if (!gc || ++responsesParsed < UPSTREAM_GC_PACE_RESPONSES) return;
-  responsesParsed = 0;
+export function upstreamResponseParsed(messageBytes: number): void {
+  if (!gc) return;
+  upstreamUnits += 1 + Math.floor(Math.min(messageBytes, 4096) / UPSTREAM_GC_PACE_BYTES_PER_UNIT);
+  if (upstreamUnits < UPSTREAM_GC_PACE_UNITS) return;
+  upstreamUnits = 0;
   gc({ type: 'major', execution: 'async' });
 }
 

@@ -21,8 +21,10 @@ export const GC_PACE_BYTES = 24 * 1024 * 1024;
  * (cache/gc-pacer.ts). At 6 MB and more, V8 again ran a full collection every 10 MB served. */
 export const MINOR_GC_PACE_BYTES = 4 * 1024 * 1024;
 
-/** A full garbage collection is started after this many FETCH responses parsed from upstream (cache/gc-pacer.ts). */
-export const UPSTREAM_GC_PACE_RESPONSES = 25_000;
+/** A full garbage collection is started after this many units of FETCH responses parsed from
+ * upstream: 1 a response, plus 1 per UPSTREAM_GC_PACE_BYTES_PER_UNIT of its first 4 KB (cache/gc-pacer.ts). */
+export const UPSTREAM_GC_PACE_UNITS = 25_000;
+export const UPSTREAM_GC_PACE_BYTES_PER_UNIT = 256;
 
 /** Appended messages cached from the spool: a full collection every this many of their bytes
  * (their Buffers are all spent then; left to V8, a MULTIAPPEND of 20 x 10 MB peaked 3-4 MB higher). */

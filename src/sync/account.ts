@@ -110,7 +110,7 @@ export class Account extends EventEmitter implements AccountContext {
     const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
     this.pool = new ConnectionPool(connect, options.poolSize, this.log, (bytes) => {
       this.downloads.note(bytes);
-      upstreamResponseParsed();
+      upstreamResponseParsed(bytes);
     });
     this.watcher = new AccountWatcher(this, { pollIntervalMs: options.pollIntervalMs });
     this.pool.on('online', () => {
