@@ -99,6 +99,9 @@ export const STATUS_FRESH_MS = 3_000;
  * one round trip, which across the internet (20-50 ms) costs more than the open. */
 export const RESELECT_MAX_MESSAGES = 10_000;
 
+/** A sync that changed nothing writes the folder's record (its time of last sync) at most this often. */
+export const LAST_SYNC_WRITE_MS = 60_000;
+
 /** Without NOTIFY upstream, folders that clients have selected (other than INBOX, which IDLE
  * watches) are asked for their STATUS this often, so changes reach clients within 2 s. */
 export const WATCH_POLL_MS = 1_500;

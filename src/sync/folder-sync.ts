@@ -158,7 +158,8 @@ export async function syncFolder(
     ...(newKeywords.length ? { keywords: [...(record.keywords ?? []), ...newKeywords] } : {}),
     // UIDNEXT never goes down: a stale status's is at most the record's
     uidNext: Math.max(status.uidNext, status.stale ? record.uidNext : 0, findings.maxUid + 1),
-    highestModseq: status.stale && condstore ? String(maxModseq > BigInt(status.highestModseq) ? maxModseq : BigInt(status.highestModseq)) : status.highestModseq,
+    // a stale status's may be older than the cache's (another connection synced since): modseqs only grow
+    highestModseq: status.stale && condstore ? String(maxOf(maxModseq, BigInt(status.highestModseq), BigInt(record.highestModseq))) : status.highestModseq,
     messages: uids.length,
     lastSync: Date.now(),
     modseq,
@@ -166,6 +167,13 @@ export async function syncFolder(
     ...(options.quiet ? { vanishedFrom: modseq } : {}),
   };
   return { record: next, uids, changes, modseqBase: modseqs.base };
+}
+
+/** The highest of these (Math.max takes no bigint). */
+function maxOf(first: bigint, ...rest: bigint[]): bigint {
+  let max = first;
+  for (const value of rest) if (value > max) max = value;
+  return max;
 }
 
 function removeSorted(uids: readonly Uid[], remove: readonly Uid[]): Uid[] {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { FolderRecord } from '../cache/cache-store.js';
 import { clientModseq, RECORD_VERSION } from '../cache/records.js';
 import { isUpstreamOut, ProxyError } from '../model/errors.js';
-import { METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
+import { LAST_SYNC_WRITE_MS, METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, lowerBound, missingBelow, normalizeRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
@@ -168,7 +168,9 @@ export class Folder extends EventEmitter {
   /** One sync on one connection; false when that connection was lost before the sync began. */
   private syncOnce(priority: Priority, scope: SyncScope): Promise<boolean> {
     return this.account.pool.run({ folder: this.path, priority }, async (conn, opened) => {
-      // a connection already on this folder: its SELECT is old
+      // a connection already on this folder: its SELECT is old. A big one is refreshed by a NOOP
+      // (a FETCH alone is answered from the session's view upstream as it was: Dovecot tells of
+      // changes made elsewhere only after it)
       const big = (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
       const refreshed = opened ?? (big ? await conn.refreshSelected() : undefined);
       // a lost connection is given up (the next one selects anew); a live one selects again
@@ -199,6 +201,8 @@ export class Folder extends EventEmitter {
       const counter = this.highestModseq();
       let { record, changes } = result;
       if (counter >= result.modseqBase) ({ record, changes } = await this.renumber(generation, result, counter));
+      // nothing new but the time (a SELECT of a big folder): the stored record stays a while
+      if (onlyLaterSync(generation.record, record)) record = generation.record;
       const { expunged } = changes;
       if (expunged.length) await store.expunge(generation.fid, expunged, changes.expungedAt ?? 0, { acct: id, path: this.path, record });
       else if (record !== generation.record) await store.putFolder(id, this.path, record);
@@ -573,4 +577,16 @@ export class Folder extends EventEmitter {
       generation.uids.length === status.messages
     );
   }
+}
+
+/** `next` differs from `stored` only by a lastSync less than LAST_SYNC_WRITE_MS later (cache stats shows it to the minute). */
+function onlyLaterSync(stored: FolderRecord, next: FolderRecord): boolean {
+  if (next.lastSync - stored.lastSync >= LAST_SYNC_WRITE_MS) return false;
+  const keys = new Set([...Object.keys(stored), ...Object.keys(next)] as (keyof FolderRecord)[]);
+  keys.delete('lastSync');
+  for (const key of keys) {
+    const [a, b] = [stored[key], next[key]];
+    if (Array.isArray(a) && Array.isArray(b) ? a.join('\0') !== b.join('\0') : a !== b) return false;
+  }
+  return true;
 }

@@ -113,6 +113,24 @@ describe('syncFolder', () => {
     });
   });
 
+  test("a stale status older than the cache (another connection synced since): the cache's HIGHESTMODSEQ stays, it never goes back", async () => {
+    await withStore(async (store) => {
+      const folder = new FakeFolder();
+      for (let i = 0; i < 3; i++) folder.add(`message ${i}`);
+      const first = await syncOnce(store, folder, emptyRecord(store.newFolderId()), []);
+      const conn = folder.connection();
+      const selectedEarlier = { ...(await conn.open('INBOX', true)), stale: true };
+      const earlier = selectedEarlier.highestModseq;
+      folder.setFlags(2, ['\\Seen']);
+      const second = await syncOnce(store, folder, first.record, first.uids);
+      assert.ok(BigInt(second.record.highestModseq) > BigInt(earlier));
+
+      const third = await syncFolder(input(store, second.record, second.uids), conn, selectedEarlier);
+      assert.equal(third.record.highestModseq, second.record.highestModseq);
+      assert.deepEqual(third.changes.flagged, [], 'nothing changed since the cache');
+    });
+  });
+
   test('without CONDSTORE, flags are compared with the cache and changes get the proxy\'s own modseqs', async () => {
     await withStore(async (store) => {
       const folder = new FakeFolder();
