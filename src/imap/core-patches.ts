@@ -32,7 +32,7 @@ import { makeFetchHandler, type FetchTools } from './fetch-command.js';
 import { makeListHandler } from './list-command.js';
 import { makeSelectHandler } from './select-command.js';
 import { requestedUids, type ResyncRequest } from './qresync.js';
-import { attachState, contain, loggedInAccount, SessionState, stateOf } from './session-state.js';
+import { attachState, contain, loggedInAccount, ownUidList, SessionState, stateOf } from './session-state.js';
 import { keywordAnnouncement } from './untagged.js';
 import { cancelUpdate, type ContextSearch, keepUpdated, refreshContextSearches, removedBeforeExpunge } from './search-context.js';
 
@@ -370,13 +370,14 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPConnection.formatResponse: a FETCH update with a keyword the session was not told of is preceded by FLAGS; an EXPUNGE by the ESEARCH REMOVEFROM of the searches kept updated',
-    why: 'imap-core sends the flag changes of other sessions as they are; a client learns the keywords of a mailbox from FLAGS (RFC 3501 7.2.6); REMOVEFROM must name the message while it has its sequence number (RFC 5267 4.3)',
+    what: 'IMAPConnection.formatResponse: a FETCH update with a keyword the session was not told of is preceded by FLAGS; an EXPUNGE by the ESEARCH REMOVEFROM of the searches kept updated; the UID list shared with the folder is copied before an EXISTS or EXPUNGE changes it',
+    why: 'imap-core sends the flag changes of other sessions as they are; a client learns the keywords of a mailbox from FLAGS (RFC 3501 7.2.6); REMOVEFROM must name the message while it has its sequence number (RFC 5267 4.3); imap-core pushes to and splices the session\'s UID list in place',
     apply: () => {
       const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
       const format = IMAPConnection.prototype.formatResponse;
       IMAPConnection.prototype.formatResponse = function (this: CoreConnection, command, uid, data) {
         const qresync = stateOf(this.session).qresync;
+        if (/^(EXISTS|EXPUNGE)$/i.test(String(command))) ownUidList(this.session);
         if (String(command).toUpperCase() === 'FETCH' && Array.isArray(data?.flags)) {
           for (const line of keywordAnnouncement(this.session, data.flags)) this.session.writeStream.write({ compiled: Buffer.from(line) });
           // with QRESYNC a FETCH of flags names its message's UID (RFC 7162 3.2.4)

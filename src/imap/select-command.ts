@@ -12,6 +12,7 @@ import { flagsResponses } from './untagged.js';
 /** What the proxy's onOpen handler gives for a folder it opened. */
 export interface OpenedMailbox {
   _id: string;
+  /** The folder's own UID list, never changed in place: the session copies it before it changes it (uidsShared). */
   uidList: number[];
   uidValidity: number;
   uidNext: number;
@@ -65,6 +66,7 @@ export function makeSelectHandler(normalizeMailbox: (path: string, utf7: boolean
         path,
       };
       this.state = 'Selected';
+      state.uidsShared = true;
       state.contextSearches.clear();
       state.savedResult = [];
       state.keywords = new Set(mailbox.flags);

@@ -2,7 +2,7 @@ import type { Uid } from '../model/types.js';
 import { indexOfUid, toSequenceSet } from '../model/uid-set.js';
 import type { ImapSession } from './imap-core.js';
 import { removedBeforeExpunge } from './search-context.js';
-import { stateOf } from './session-state.js';
+import { ownUidList, stateOf } from './session-state.js';
 
 /**
  * Untagged responses a write command owes its own session (other sessions hear of the change
@@ -14,15 +14,15 @@ import { stateOf } from './session-state.js';
  * one `* VANISHED set` for them all (RFC 7162 3.2.10).
  */
 export function writeExpunges(session: ImapSession, uids: readonly Uid[]): void {
-  const selected = session.selected;
-  if (!selected) return;
+  const uidList = ownUidList(session);
+  if (!uidList) return;
   const qresync = stateOf(session).qresync;
   const gone: Uid[] = [];
   for (const uid of [...uids].sort((a, b) => a - b)) {
-    const index = indexOfUid(selected.uidList, uid);
+    const index = indexOfUid(uidList, uid);
     if (index < 0) continue;
     for (const line of removedBeforeExpunge(session, [uid])) session.writeStream.write({ compiled: Buffer.from(line) });
-    selected.uidList.splice(index, 1);
+    uidList.splice(index, 1);
     gone.push(uid);
     if (!qresync) session.writeStream.write({ compiled: Buffer.from(`* ${index + 1} EXPUNGE`) });
   }

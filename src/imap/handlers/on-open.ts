@@ -17,7 +17,7 @@ export function makeOnOpen(deps: { log: Logger }) {
     const view = folder.view(generation);
     const opened: OpenedMailbox = {
       _id: mailboxIdOf(account, folder.path),
-      uidList: view.uids.slice(),
+      uidList: view.uids,
       uidValidity: view.uidValidity,
       uidNext: view.uidNext,
       modifyIndex: view.modifyIndex,
