@@ -44,6 +44,8 @@ export class BodyFetcher {
   private readonly inflight = new Map<Uid, InFlight>();
   /** Bodies being stored from bytes the proxy holds (an APPEND's): settles when that is over, stored or not. */
   private readonly storing = new Map<Uid, Promise<void>>();
+  /** APPENDs under way upstream, with the UID their messages will have at least: until each has called storeLocally (or failed). */
+  private readonly appending = new Set<{ from: Uid; registered: Promise<void> }>();
   /** Read-ahead state: the highest UID considered, and what was scheduled beyond the client. */
   private cursor = 0;
   private ahead: { uid: Uid; size: number }[] = [];
@@ -74,6 +76,17 @@ export class BodyFetcher {
    * that fetches one waits for `stored` (a few milliseconds) instead of downloading it again.
    * `stored` resolves with the UIDs whose bodies are in the cache.
    */
+  /**
+   * An APPEND to the folder is under way upstream; its messages get UIDs of `from` and up.
+   * Upstream may tell other sessions of them before it answers the APPEND: a fetch of one waits
+   * for `registered` (the APPEND answered and storeLocally called, or failed).
+   */
+  appendUnderWay(from: Uid, registered: Promise<void>): void {
+    const entry = { from, registered };
+    this.appending.add(entry);
+    void registered.finally(() => this.appending.delete(entry));
+  }
+
   storeLocally(uids: readonly Uid[], stored: Promise<readonly Uid[]>): void {
     const over = stored.then(
       (done) => this.noteCached(done),
@@ -94,6 +107,7 @@ export class BodyFetcher {
     const { fid } = this.generation;
     const result = new Map<Uid, SectionRecord>();
     if (metas.length === 0) return result;
+    for (const append of this.appending) if (metas.some((meta) => meta.uid >= append.from)) await append.registered.catch(() => undefined);
     if (this.storing.size > 0) await Promise.all(metas.map((meta) => this.storing.get(meta.uid)));
     const toRead: MessageMeta[] = [];
     for (const meta of metas) {

@@ -101,6 +101,19 @@ export type AppendingMessage = OutgoingMessage;
  */
 export async function appendMessages(account: Account, path: FolderPath, messages: readonly AppendingMessage[]): Promise<AppendUid | undefined> {
   const folder = account.folder(path);
+  await folder.load();
+  const registered = Promise.withResolvers<void>();
+  const before = folder.generation;
+  before?.bodies.appendUnderWay(before.record.uidNext as Uid, registered.promise);
+  try {
+    return await appendThenStore(account, folder, messages, registered.resolve);
+  } finally {
+    registered.resolve();
+  }
+}
+
+/** appendMessages' work; `registered` once the bodies are registered for storing (or will not be). */
+async function appendThenStore(account: Account, folder: Folder, messages: readonly AppendingMessage[], registered: () => void): Promise<AppendUid | undefined> {
   const outcome = await account.pool.run({ priority: Priority.Client }, async (conn) => {
     const before = conn.hasCapability('UIDPLUS') ? undefined : await conn.status(folder.path);
     if (messages.length === 1 || conn.hasCapability('MULTIAPPEND')) return { appended: await conn.append(folder.path, messages), before, count: messages.length };
@@ -124,6 +137,7 @@ export async function appendMessages(account: Account, path: FolderPath, message
       return done;
     })();
     generation.bodies.storeLocally(uids, stored);
+    registered();
     await stored;
   }
   await folder.resync();
