@@ -117,6 +117,14 @@ export class BodyStore {
     return chunks;
   }
 
+  /** One chunk read on the calling thread (for a small section: SYNC_READ_MAX), undefined if it is gone. */
+  getChunkSync(seq: number): Buffer | undefined {
+    // classic-level takes fillCache here too; abstract-level's types do not list it
+    const chunk = this.db.getSync(chunkKey(seq), { fillCache: false } as never);
+    cacheBytesRead(chunk?.length ?? 0);
+    return chunk;
+  }
+
   snapshot(): ReturnType<Level<string, Buffer>['snapshot']> {
     return this.db.snapshot();
   }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { BODY_CHUNK_SIZE, CHUNKS_PER_READ } from '../model/limits.js';
+import { BODY_CHUNK_SIZE, CHUNKS_PER_READ, SYNC_READ_MAX } from '../model/limits.js';
 import type { BodyStore } from './body-store.js';
 import type { SectionRecord } from './records.js';
 
@@ -21,7 +21,7 @@ export async function openSection(bodies: BodyStore, record: SectionRecord, star
   const last = Math.floor((end - 1) / BODY_CHUNK_SIZE);
   const seqs = chunkSeqs(record, first, last);
   if (seqs.length === 1) {
-    const [chunk] = await bodies.getChunks(seqs);
+    const [chunk] = record.length <= SYNC_READ_MAX ? [bodies.getChunkSync(seqs[0] as number)] : await bodies.getChunks(seqs);
     if (!chunk) throw new Error(`chunk ${seqs[0]} is missing`);
     const base = first * BODY_CHUNK_SIZE;
     return { length: end - start, buffer: chunk.subarray(start - base, end - base) };

@@ -376,3 +376,11 @@ export const SORT_KEY_BATCH = 500;
  */
 export const ACCESS_TOKEN_REFRESH_PART = 0.25;
 export const ACCESS_TOKEN_REFRESH_MARGIN_MS = 60_000;
+
+/**
+ * A section of at most this many bytes in one chunk is read from LevelDB on the main thread: a
+ * read through libuv's thread pool costs a thread wake-up and two context switches (about as
+ * much as the rest of a one-message FETCH), a read of a few KB from LevelDB's cache or the page
+ * cache a few microseconds (section-reader.ts).
+ */
+export const SYNC_READ_MAX = 64 * 1024;
