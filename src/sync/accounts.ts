@@ -10,6 +10,7 @@ import { Account } from './account.js';
 import { AccessTokens, accountLoginNeeded } from './access-tokens.js';
 import { accountIdOf, routeOf, type AccountDirectory, type AccountRoute } from './account-directory.js';
 import { TokenVault, vaultPath } from './token-vault.js';
+import { LoginQueue } from './login-queue.js';
 import { hashPassword, verifyPassword } from './password-hash.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import type { PrefetchOptions } from './prefetch.js';
@@ -57,6 +58,8 @@ export class Accounts {
   private readonly tokens = new Map<AccountId, AccessTokens>();
   /** Accounts whose unencrypted upstream connection was warned about (once, however many log in at once). */
   private readonly warnedUnencrypted = new Set<AccountId>();
+  /** Upstream logins under way: one per account at a time, shared by clients with the same password. */
+  private readonly logins = new LoginQueue<Account>();
 
   constructor(private readonly options: AccountsOptions) {}
 
@@ -67,18 +70,27 @@ export class Accounts {
    * `login` is what the client gave: its login name picks the account.
    */
   async login(login: Credentials): Promise<Account> {
-    const { store, log } = this.options;
     const route = routeOf(this.options.directory, login.user);
     if (!route) throw new ProxyError('UPSTREAM_AUTH_FAILED', 'no account has this login name');
-    const { endpoint } = route;
     const credentials = { user: route.upstreamUser, pass: login.pass };
     const id = accountIdOf(route);
-    const existing = this.accounts.get(id);
-    if (existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass)) return existing;
+    const live = () => {
+      const existing = this.accounts.get(id);
+      return existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass) ? existing : undefined;
+    };
+    return live() ?? this.logins.run(id, credentials.pass, async () => live() ?? this.loginUpstream(route, id, credentials));
+  }
 
-    const upstreamLogin = route.oauth ? await this.tokenLogin(id, route, route.oauth, login.pass) : credentials;
+  /** The login of `login()` that goes upstream: one at a time per account (LoginQueue), its connection within the account's cap. */
+  private async loginUpstream(route: AccountRoute, id: AccountId, credentials: Credentials): Promise<Account> {
+    const { store, log } = this.options;
+    const { endpoint } = route;
+    const upstreamLogin = route.oauth ? await this.tokenLogin(id, route, route.oauth, credentials.pass) : credentials;
     const record = await store.getAccount(id);
+    // an account already live: the login's connection is one of its pool's until it is adopted or fails
+    const release = await this.accounts.get(id)?.pool.reserve().catch(() => undefined);
     const attempt = UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
+    if (release) attempt.connected.then(release, release);
     let conn: UpstreamConnection;
     try {
       conn = record?.passwordHash ? await unlessUnreachable(attempt) : await attempt.connected;

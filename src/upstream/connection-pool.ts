@@ -147,6 +147,39 @@ export class ConnectionPool extends EventEmitter {
     this.release(conn);
   }
 
+  /**
+   * Room for one connection opened outside the pool (a login to check a client's password): it
+   * counts against the pool's size until the returned function is called, then adopt() may take
+   * it. At the size, an idle connection is closed to make room, or the first one freed by its job.
+   */
+  async reserve(): Promise<() => void> {
+    for (;;) {
+      if (this.closed) throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down');
+      if (this.all.size + this.opening < this.capacity) {
+        this.opening++;
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          this.opening--;
+          // after the caller's adopt(), which it makes in the same turn
+          setImmediate(() => this.dispatch());
+        };
+      }
+      const conn = this.idle.at(-1) ?? (await this.acquireAny());
+      this.forget(conn);
+      await conn.close();
+    }
+  }
+
+  /** The first connection that is free, whatever its folder, for reserve() to close: no deadline, no connect of its own. */
+  private acquireAny(): Promise<UpstreamConnection> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ request: { priority: Priority.Client }, resolve: ({ conn }) => resolve(conn), reject });
+      this.dispatch();
+    });
+  }
+
   /** A connection outside the pool, with the account's credentials (the account watcher's). */
   async connectDedicated(): Promise<UpstreamConnection> {
     await this.backoff.turn(Infinity, 'connect');
