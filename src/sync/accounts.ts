@@ -3,6 +3,7 @@ import type { OAuthSettings } from '../oauth/presets.js';
 import type { Logger } from '../log.js';
 import type { AccountId, Credentials, UpstreamLogin } from '../model/types.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
+import { lockedOutError } from '../upstream/backoff.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, isUpstreamOut, ProxyError } from '../model/errors.js';
 import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
@@ -88,8 +89,13 @@ export class Accounts {
     const upstreamLogin = route.oauth ? await this.tokenLogin(id, route, route.oauth, credentials.pass) : credentials;
     const record = await store.getAccount(id);
     // an account already live: the login's connection is one of its pool's until it is adopted or fails
-    const release = await this.accounts.get(id)?.pool.reserve().catch(() => undefined);
-    const attempt = UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
+    const live = this.accounts.get(id);
+    // while the server locks the account out, a login is not tried upstream (another refusal could keep the lock on)
+    const locked = live?.pool.backoff.lockout && live.pool.backoff.pausedMs > 0 ? live.pool.backoff.lockout : undefined;
+    const release = locked ? undefined : await live?.pool.reserve().catch(() => undefined);
+    const attempt = locked
+      ? { connected: Promise.reject(lockedOutError(live?.pool.backoff.pausedMs ?? 0, locked.reason, 'login')), answered: () => true }
+      : UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
     if (release) attempt.connected.then(release, release);
     let conn: UpstreamConnection;
     try {
@@ -104,6 +110,7 @@ export class Accounts {
       account.upstreamCapabilities = new Set(record.upstreamCapabilities ?? []);
       // refused while the account has connections open: upstream's connection limit, not upstream gone
       if (account.pool.connectionCount === 0) account.pool.noteUnreachable(err);
+      else account.pool.noteLockout(err);
       account.acceptedPassword(credentials.pass, upstreamLogin);
       account.watcher.start();
       // an upstream login that was only slow still joins the pool when it completes, and one

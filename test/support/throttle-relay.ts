@@ -1,5 +1,5 @@
 // A TCP relay between the proxy and a real Dovecot that behaves like a busy provider: it answers
-// chosen commands itself with Microsoft 365's throttle answer instead of passing them on, and
+// chosen commands itself (Microsoft 365's throttle answer, Gmail's lockout) instead of passing them on, and
 // refuses connections beyond a number (with a BYE greeting, as a server at its limit does, or a
 // TCP reset). Everything else passes through unchanged. Plain IMAP only (no STARTTLS, no COMPRESS).
 import net from 'node:net';
@@ -16,6 +16,12 @@ export interface RelayOptions {
    * Time: <n> milliseconds` without passing the command on.
    */
   throttle?: (command: string) => number | undefined;
+  /**
+   * Called with each command's line (after `throttle`): a text has the relay answer `<tag>
+   * <text>` itself without passing the command on, e.g. `NO [OVERQUOTA] Account exceeded command
+   * or bandwidth limits.` (Gmail's lockout).
+   */
+  answer?: (command: string) => string | undefined;
 }
 
 /** A command the relay saw, when, on which connection, and whether it answered it with a throttle. */
@@ -24,6 +30,8 @@ export interface RelayCommand {
   at: number;
   command: string;
   throttledMs?: number;
+  /** The tagged answer the relay gave itself (`answer`). */
+  answered?: string;
 }
 
 /** Where a byte stream is: inside a line, at a line's end, or inside a literal the line announced. */
@@ -122,9 +130,10 @@ export async function startRelay(target: { host: string; port: number }, options
         const match = /^(\S+) (.*?)\r?\n$/.exec(line);
         const command = match?.[2] ?? line.trim();
         const throttledMs = match ? options.throttle?.(command) : undefined;
-        relay.commands.push({ conn, at: Date.now(), command, ...(throttledMs !== undefined ? { throttledMs } : {}) });
-        if (throttledMs !== undefined && match) {
-          injected.push(`${match[1]} BAD Request is throttled. Suggested Backoff Time: ${throttledMs} milliseconds\r\n`);
+        const answered = !match ? undefined : throttledMs !== undefined ? `BAD Request is throttled. Suggested Backoff Time: ${throttledMs} milliseconds` : options.answer?.(command);
+        relay.commands.push({ conn, at: Date.now(), command, ...(throttledMs !== undefined ? { throttledMs } : {}), ...(answered !== undefined ? { answered } : {}) });
+        if (answered !== undefined && match) {
+          injected.push(`${match[1]} ${answered}\r\n`);
           flush();
           return;
         }
