@@ -1,7 +1,8 @@
 // A TCP relay between the proxy and a real Dovecot that behaves like a busy provider: it answers
 // chosen commands itself (Microsoft 365's throttle answer, Gmail's lockout) instead of passing them on, and
 // refuses connections beyond a number (with a BYE greeting, as a server at its limit does, or a
-// TCP reset). Everything else passes through unchanged. Plain IMAP only (no STARTTLS, no COMPRESS).
+// TCP reset). Everything else passes through unchanged, or rewritten by a transform (a provider
+// played by Dovecot: gmail-relay.ts). Plain IMAP only (no STARTTLS, no COMPRESS).
 import net from 'node:net';
 import { after } from 'node:test';
 
@@ -22,6 +23,16 @@ export interface RelayOptions {
    * or bandwidth limits.` (Gmail's lockout).
    */
   answer?: (command: string) => string | undefined;
+  /** Rewrites what passes: a provider played by Dovecot (test/support/gmail-relay.ts). */
+  transform?: RelayTransform;
+}
+
+/** What a relay rewrites on its way through, in latin1 (byte for byte). */
+export interface RelayTransform {
+  /** A command line of the client, its tag and CRLF included (not a literal, not a line that follows one). */
+  command?(line: string): string;
+  /** A whole response of the server, its literals inline and its CRLF included. */
+  response?(response: Buffer): Buffer;
 }
 
 /** A command the relay saw, when, on which connection, and whether it answered it with a throttle. */
@@ -44,8 +55,12 @@ class LineTracker {
     return this.literalLeft === 0 && this.tail === '';
   }
 
-  /** Splits `chunk` into pieces that each end at a boundary or at the chunk's end; calls `piece` for each. */
-  feed(chunk: Buffer, piece: (bytes: Buffer, line?: string) => void): void {
+  /**
+   * Splits `chunk` into pieces that each end at a boundary or at the chunk's end; calls `piece`
+   * for each: with the whole `line` when the piece ends one, `partial` when it is the start of a
+   * line that goes on in the next chunk.
+   */
+  feed(chunk: Buffer, piece: (bytes: Buffer, line?: string, partial?: boolean) => void): void {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.literalLeft > 0) {
@@ -58,7 +73,7 @@ class LineTracker {
       const lf = chunk.indexOf(10, offset);
       if (lf < 0) {
         this.tail = (this.tail + chunk.toString('latin1', offset)).slice(-65536);
-        piece(chunk.subarray(offset));
+        piece(chunk.subarray(offset), undefined, true);
         return;
       }
       const line = (this.tail + chunk.toString('latin1', offset, lf + 1)).slice(-65536);
@@ -113,14 +128,32 @@ export async function startRelay(target: { host: string; port: number }, options
     const flush = () => {
       while (injected.length && fromServer.atBoundary) client.write(injected.shift() as string);
     };
+    const rewrite = options.transform;
+    /** The pieces of the server's response under way (with a response transform), or of the client's command line. */
+    let response: Buffer[] = [];
+    let lineStart: Buffer[] = [];
     upstream.on('data', (chunk: Buffer) =>
-      fromServer.feed(chunk, (bytes) => {
-        client.write(bytes);
+      fromServer.feed(chunk, (bytes, line) => {
+        if (!rewrite?.response) client.write(bytes);
+        else {
+          response.push(bytes);
+          if (line === undefined || /\{\d+\+?\}\r\n$/.test(line)) return;
+          client.write(rewrite.response(Buffer.concat(response)));
+          response = [];
+        }
         flush();
       }),
     );
     client.on('data', (chunk: Buffer) =>
-      fromClient.feed(chunk, (bytes, line) => {
+      fromClient.feed(chunk, (piece, line, partial) => {
+        // a command line is passed on whole
+        if (partial && commandStart) {
+          lineStart.push(Buffer.from(piece));
+          return;
+        }
+        let bytes = lineStart.length ? Buffer.concat([...lineStart, piece]) : piece;
+        lineStart = [];
+        if (line !== undefined && commandStart && rewrite?.command) bytes = Buffer.from(rewrite.command(bytes.toString('latin1')), 'latin1');
         if (line === undefined || !commandStart) {
           // a literal, the rest of a line, or a line that follows a literal of the same command
           if (line !== undefined) commandStart = !/\{\d+\+?\}\r\n$/.test(line);
