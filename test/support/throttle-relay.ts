@@ -25,6 +25,8 @@ export interface RelayOptions {
   answer?: (command: string) => string | undefined;
   /** Rewrites what passes: a provider played by Dovecot (test/support/gmail-relay.ts). */
   transform?: RelayTransform;
+  /** Outside a test (the bench): the caller closes the relay; otherwise it closes after the test file. */
+  closedByCaller?: boolean;
 }
 
 /** What a relay rewrites on its way through, in latin1 (byte for byte). */
@@ -195,6 +197,6 @@ export async function startRelay(target: { host: string; port: number }, options
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  after(() => relay.close());
+  if (!options.closedByCaller) after(() => relay.close());
   return relay;
 }
