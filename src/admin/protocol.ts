@@ -9,7 +9,8 @@ import type { Traffic } from '../model/types.js';
 // 3: `status` has each account's connection limit, throttle pause and downloads today
 // 4: `stats` has `sharing` (bodies stored by content), `verify` checks contents and their counts
 // 5: `status` has each account's upstream traffic since the start (bytes read and written)
-export const ADMIN_PROTOCOL_VERSION = 5;
+// 6: `status` has each account's lockout by the server (`lockedOut`)
+export const ADMIN_PROTOCOL_VERSION = 6;
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
 /** Which cached data a clear drops: everything, one account's, or one folder's. */
@@ -89,6 +90,11 @@ export interface AccountStatus {
   connectionsLimited?: { connections: number; until: string };
   /** Upstream asked the proxy to slow down: the account's upstream commands pause this many seconds more. */
   throttledSeconds?: number;
+  /**
+   * The server locks the account out (Gmail: "Account exceeded command or bandwidth limits"):
+   * since when, until when no upstream command or login is tried (ISO 8601), what it said.
+   */
+  lockedOut?: { since: string; until: string; reason: string };
   /**
    * Message bytes downloaded from upstream today (`day`, local time), for clients and the
    * background sync alike, and the background sync's daily budget (null: none).

@@ -64,13 +64,16 @@ export async function proxyStatus(options: {
 }
 
 /** What upstream imposes on the account now: fewer connections, a pause. */
-function upstreamLimits(live: Account): Pick<AccountStatus, 'connectionsLimited' | 'throttledSeconds'> {
+function upstreamLimits(live: Account): Pick<AccountStatus, 'connectionsLimited' | 'throttledSeconds' | 'lockedOut'> {
   const until = live.pool.limitedUntil;
   const paused = live.pool.backoff.pausedMs;
+  const lockout = live.pool.backoff.lockout;
   const connections = live.pool.capacity + (live.watcher.watching ? 1 : 0);
+  const iso = (ms: number) => new Date(ms).toISOString();
   return {
-    ...(until !== undefined ? { connectionsLimited: { connections, until: new Date(until).toISOString() } } : {}),
-    ...(paused > 0 ? { throttledSeconds: Math.ceil(paused / 1000) } : {}),
+    ...(until !== undefined ? { connectionsLimited: { connections, until: iso(until) } } : {}),
+    ...(paused > 0 && !lockout ? { throttledSeconds: Math.ceil(paused / 1000) } : {}),
+    ...(lockout ? { lockedOut: { since: iso(lockout.since), until: iso(lockout.until), reason: lockout.reason } } : {}),
   };
 }
 

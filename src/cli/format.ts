@@ -56,6 +56,7 @@ export function formatStatus(status: StatusResult): string {
     if (a.tokensRefused) out.push(`  login refused: ${a.tokensRefused}; run "imap-cache-proxy account login ${a.name}"`);
     if (a.connectionsLimited) out.push(`  upstream refused more connections: keeping to ${a.connectionsLimited.connections} until ${clock(a.connectionsLimited.until)}`);
     if (a.throttledSeconds) out.push(`  upstream asked to slow down: the account's upstream commands pause ${a.throttledSeconds} s more`);
+    if (a.lockedOut) out.push(`  upstream locks the account out since ${clock(a.lockedOut.since)} ("${a.lockedOut.reason}"): cached mail is served, nothing is tried upstream until ${clock(a.lockedOut.until)}`);
     const d = a.downloaded;
     out.push(`  downloaded from upstream today (${d.day}): ${megabytes(d.bytes)}${d.budget === null ? '' : ` of the background sync's daily budget of ${megabytes(d.budget)}`}`);
     const c = a.cached;

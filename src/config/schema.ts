@@ -13,7 +13,7 @@ import {
   MIN_MAX_MESSAGE_SIZE,
 } from '../model/limits.js';
 import type { UpstreamEndpoint } from '../model/types.js';
-import { OAUTH_PRESETS, OAUTH_PROVIDER_NAMES, SASL_MECHANISMS, type OAuthPreset, type OAuthSettings } from '../oauth/presets.js';
+import { OAUTH_PRESETS, OAUTH_PROVIDER_NAMES, providerLimitsOf, SASL_MECHANISMS, type OAuthPreset, type OAuthSettings } from '../oauth/presets.js';
 
 export function parseUpstreamUrl(value: string): UpstreamEndpoint {
   let url: URL;
@@ -144,9 +144,10 @@ const accountSchema = z
   })
   .transform((account) => {
     const preset: OAuthPreset | undefined = account.provider ? OAUTH_PRESETS[account.provider] : undefined;
+    const upstream = (account.upstream ?? preset?.upstream) as UpstreamEndpoint;
     return {
       name: account.name,
-      upstream: (account.upstream ?? preset?.upstream) as UpstreamEndpoint,
+      upstream,
       upstreamCa: account['upstream-ca'],
       upstreamInsecure: account['upstream-insecure'],
       /** The user name upstream: the local name unless upstream-user says otherwise. */
@@ -156,7 +157,8 @@ const accountSchema = z
       upstreamConnections: account['upstream-connections'],
       /** Its own prefetch-budget; without it the top-level one, within what its provider allows. */
       prefetchBudget: account['prefetch-budget'],
-      providerLimits: preset?.limits,
+      /** Its provider's (the preset's, or Gmail's for any account on imap.gmail.com). */
+      providerLimits: preset?.limits ?? providerLimitsOf(upstream),
       ...(account.auth === 'oauth2'
         ? {
             oauth: {
@@ -235,8 +237,11 @@ export const startConfigSchema = z
   .transform(({ tlsCert, tlsKey, ...config }) => {
     const own = tlsCert !== undefined || tlsKey !== undefined;
     const certs = join(config.data, 'certs');
+    // the single upstream: its settings are the account's own; a budget not given is its provider's (Gmail's)
+    const prefetchBudget = config.prefetchBudget ?? providerLimitsOf(config.upstream)?.prefetchBudget;
     return {
       ...config,
+      ...(prefetchBudget !== undefined ? { prefetchBudget } : {}),
       // each account's settings: its own, else the top-level ones kept within its provider's limits
       accounts: config.accounts.map(({ providerLimits, ...account }) => ({
         ...account,

@@ -165,6 +165,13 @@ export const THROTTLE_JITTER_MAX_MS = 5_000;
  * up on a server silent for 20 s by default. Background work waits the whole pause. */
 export const THROTTLE_CLIENT_WAIT_MS = 15_000;
 
+/** The server locked the account out (Gmail: "Account exceeded command or bandwidth limits",
+ * for up to a day): the account's upstream commands and logins pause this long, doubling while
+ * the server still refuses after a pause, up to the maximum; one try each time, not a storm that
+ * could keep the lock on. */
+export const LOCKOUT_MIN_MS = 5 * 60_000;
+export const LOCKOUT_MAX_MS = 4 * 60 * 60_000;
+
 /** After upstream refused a connection while none of the account's was open (too many
  * connections, a throttled login), the next connect waits this long, doubling up to the maximum. */
 export const REFUSED_RETRY_MIN_MS = 2_000;

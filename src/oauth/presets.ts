@@ -75,3 +75,14 @@ export const OAUTH_PRESETS = {
 
 export type OAuthProviderName = keyof typeof OAUTH_PRESETS;
 export const OAUTH_PROVIDER_NAMES = Object.keys(OAUTH_PRESETS) as [OAuthProviderName, ...OAuthProviderName[]];
+
+/** The IMAP hosts of Gmail (and of its older googlemail.com name). */
+const GMAIL_HOSTS = new Set(['imap.gmail.com', 'imap.googlemail.com']);
+
+/**
+ * What the provider of an upstream server allows an account, known by its host name whatever
+ * the account logs in with: Gmail's limits hold for app passwords as for OAuth2.
+ */
+export function providerLimitsOf(upstream: UpstreamEndpoint | undefined): ProviderLimits | undefined {
+  return upstream && GMAIL_HOSTS.has(upstream.host.toLowerCase().replace(/\.$/, '')) ? OAUTH_PRESETS.gmail.limits : undefined;
+}

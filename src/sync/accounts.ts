@@ -3,6 +3,7 @@ import type { OAuthSettings } from '../oauth/presets.js';
 import type { Logger } from '../log.js';
 import type { AccountId, Credentials, UpstreamLogin } from '../model/types.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
+import { lockedOutError } from '../upstream/backoff.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, isUpstreamOut, ProxyError } from '../model/errors.js';
 import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
@@ -10,6 +11,7 @@ import { Account } from './account.js';
 import { AccessTokens, accountLoginNeeded } from './access-tokens.js';
 import { accountIdOf, routeOf, type AccountDirectory, type AccountRoute } from './account-directory.js';
 import { TokenVault, vaultPath } from './token-vault.js';
+import { LoginQueue } from './login-queue.js';
 import { hashPassword, verifyPassword } from './password-hash.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import type { PrefetchOptions } from './prefetch.js';
@@ -57,6 +59,8 @@ export class Accounts {
   private readonly tokens = new Map<AccountId, AccessTokens>();
   /** Accounts whose unencrypted upstream connection was warned about (once, however many log in at once). */
   private readonly warnedUnencrypted = new Set<AccountId>();
+  /** Upstream logins under way: one per account at a time, shared by clients with the same password. */
+  private readonly logins = new LoginQueue<Account>();
 
   constructor(private readonly options: AccountsOptions) {}
 
@@ -67,18 +71,32 @@ export class Accounts {
    * `login` is what the client gave: its login name picks the account.
    */
   async login(login: Credentials): Promise<Account> {
-    const { store, log } = this.options;
     const route = routeOf(this.options.directory, login.user);
     if (!route) throw new ProxyError('UPSTREAM_AUTH_FAILED', 'no account has this login name');
-    const { endpoint } = route;
     const credentials = { user: route.upstreamUser, pass: login.pass };
     const id = accountIdOf(route);
-    const existing = this.accounts.get(id);
-    if (existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass)) return existing;
+    const live = () => {
+      const existing = this.accounts.get(id);
+      return existing && existing.pool.connectionCount > 0 && existing.hasPassword(credentials.pass) ? existing : undefined;
+    };
+    return live() ?? this.logins.run(id, credentials.pass, async () => live() ?? this.loginUpstream(route, id, credentials));
+  }
 
-    const upstreamLogin = route.oauth ? await this.tokenLogin(id, route, route.oauth, login.pass) : credentials;
+  /** The login of `login()` that goes upstream: one at a time per account (LoginQueue), its connection within the account's cap. */
+  private async loginUpstream(route: AccountRoute, id: AccountId, credentials: Credentials): Promise<Account> {
+    const { store, log } = this.options;
+    const { endpoint } = route;
+    const upstreamLogin = route.oauth ? await this.tokenLogin(id, route, route.oauth, credentials.pass) : credentials;
     const record = await store.getAccount(id);
-    const attempt = UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
+    // an account already live: the login's connection is one of its pool's until it is adopted or fails
+    const live = this.accounts.get(id);
+    // while the server locks the account out, a login is not tried upstream (another refusal could keep the lock on)
+    const locked = live?.pool.backoff.lockout && live.pool.backoff.pausedMs > 0 ? live.pool.backoff.lockout : undefined;
+    const release = locked ? undefined : await live?.pool.reserve().catch(() => undefined);
+    const attempt = locked
+      ? { connected: Promise.reject(lockedOutError(live?.pool.backoff.pausedMs ?? 0, locked.reason, 'login')), answered: () => true }
+      : UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
+    if (release) attempt.connected.then(release, release);
     let conn: UpstreamConnection;
     try {
       conn = record?.passwordHash ? await unlessUnreachable(attempt) : await attempt.connected;
@@ -92,6 +110,7 @@ export class Accounts {
       account.upstreamCapabilities = new Set(record.upstreamCapabilities ?? []);
       // refused while the account has connections open: upstream's connection limit, not upstream gone
       if (account.pool.connectionCount === 0) account.pool.noteUnreachable(err);
+      else account.pool.noteLockout(err);
       account.acceptedPassword(credentials.pass, upstreamLogin);
       account.watcher.start();
       // an upstream login that was only slow still joins the pool when it completes, and one

@@ -345,10 +345,12 @@ export class BodyFetcher {
         else if (candidates.length === 0) this.cursor = uid; // cached or on its way: nothing to read ahead up to here
       }
       if (candidates.length === 0) return;
-      const metas = await this.generation.account.store.getMetas(this.generation.fid, candidates);
+      const metas = (await this.generation.account.store.getMetas(this.generation.fid, candidates)).filter((meta) => meta !== undefined);
+      // Gmail: what is stored under another label is linked, not read ahead from upstream
+      const unlinked = await this.linkKnown(metas);
+      if (unlinked.length === 0 && metas.length > 0) continue;
       const take: MessageMeta[] = [];
-      for (const meta of metas) {
-        if (!meta) continue;
+      for (const meta of unlinked) {
         if (this.aheadBytes >= this.window) break;
         take.push(meta);
         this.ahead.push({ uid: meta.uid, size: meta.size });

@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import { ProxyError } from '../model/errors.js';
 import {
+  LOCKOUT_MAX_MS,
+  LOCKOUT_MIN_MS,
   REFUSED_RETRY_MAX_MS,
   REFUSED_RETRY_MIN_MS,
   THROTTLE_DEFAULT_MAX_MS,
@@ -31,6 +33,23 @@ const THROTTLED = /\[THROTTLED\]|\brequest is throttled\b|\brate limit\b|\btoo m
 const TOO_MANY_CONNECTIONS = /too many (simultaneous |concurrent )?(connections|sessions)|maximum number of (connections|sessions)|connection limit/i;
 
 /**
+ * How a server says it locks the account out for a long while (hours), not just slows it down:
+ * Gmail `NO [OVERQUOTA] Account exceeded command or bandwidth limits.` to a FETCH
+ * (ljmerza/ha-email-sensor#16), the same text to LOGIN, with [ALERT] or [UNAVAILABLE], or in a
+ * BYE, once an account downloaded about 2.5 GB in a day or sent too many commands.
+ */
+const LOCKED_OUT = /exceeded (its |the )?(command or )?bandwidth limits?|bandwidth limits? exceeded|account exceeded command/i;
+
+/**
+ * Whether a NO or BAD (or a BYE) says the server locks the account out: Gmail's text; or, to a
+ * login (which no storage quota can refuse), the response code OVERQUOTA (RFC 5530). To an
+ * APPEND or COPY, OVERQUOTA alone is a full mailbox, no lockout.
+ */
+export function isLockoutAnswer(text: string, code: string | undefined, login: boolean): boolean {
+  return LOCKED_OUT.test(text) || (login && code?.toUpperCase() === 'OVERQUOTA');
+}
+
+/**
  * The pause a NO, BAD or OK answer's text asks for: its milliseconds, null when it says "slow
  * down" without a number, undefined when it is no throttle answer.
  */
@@ -57,10 +76,11 @@ export interface ConnectFailure {
  * [UNAVAILABLE] (RFC 5530: a temporary failure) or a throttle answer. `retryAfterMs` when it
  * said how long to wait.
  */
-export function connectRefusal(failure: ConnectFailure): { reason: string; retryAfterMs?: number } | undefined {
-  if (failure.bye !== undefined) return { reason: failure.bye || 'BYE at the greeting' };
+export function connectRefusal(failure: ConnectFailure): { reason: string; retryAfterMs?: number; lockout?: true } | undefined {
+  if (failure.bye !== undefined) return { reason: failure.bye || 'BYE at the greeting', ...(isLockoutAnswer(failure.bye, undefined, true) ? { lockout: true } : {}) };
   if (failure.status !== 'NO' && failure.status !== 'BAD') return undefined;
   const text = failure.text ?? '';
+  if (isLockoutAnswer(text, failure.code, true)) return { reason: text || `[${failure.code}]`, lockout: true };
   const hint = throttleHint(text);
   if (hint !== undefined) return { reason: text, ...(hint !== null ? { retryAfterMs: hint } : {}) };
   if (failure.code?.toUpperCase() === 'UNAVAILABLE' || TOO_MANY_CONNECTIONS.test(text)) return { reason: text };
@@ -74,6 +94,25 @@ export function throttledError(remainingMs: number, action: string): ProxyError 
     context: { retryAfterMs: remainingMs, action },
     clientText: `The mail server is throttling this account; try again in ${seconds} s`,
   });
+}
+
+/** What a client is told of a lockout (with when to try again). */
+export const LOCKED_OUT_TEXT = 'The mail server limits this account (too many commands or downloads)';
+
+/** What a client is told while the server locks the account out (UPSTREAM_THROTTLED: `NO [UNAVAILABLE]`). */
+export function lockedOutError(remainingMs: number, reason: string, action: string): ProxyError {
+  const minutes = Math.ceil(remainingMs / 60_000);
+  return new ProxyError('UPSTREAM_THROTTLED', `upstream locks the account out (${reason}); ${remainingMs} ms until the next try`, {
+    context: { retryAfterMs: remainingMs, action, lockout: true },
+    clientText: `${LOCKED_OUT_TEXT}; what is not cached can be fetched again in about ${minutes} min`,
+  });
+}
+
+/** An account-wide lockout by the server: since when, until when the proxy leaves it alone, what the server said. */
+export interface Lockout {
+  since: number;
+  until: number;
+  reason: string;
 }
 
 /**
@@ -90,6 +129,11 @@ export class UpstreamBackoff extends EventEmitter {
   private streak = 0;
   /** Refused connects in a row. */
   private refusals = 0;
+  /** The server locks the account out: the pause is the lockout's, until a command or login goes through again. */
+  private locked: Lockout | undefined;
+  /** Lockout answers in a row (each after the pause of the one before). */
+  private lockouts = 0;
+  private lastLockoutAt = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -120,6 +164,41 @@ export class UpstreamBackoff extends EventEmitter {
   /** A command went through without a throttle answer. */
   succeeded(): void {
     this.streak = 0;
+    // a command that was under way when the lockout came does not end it: one sent after the pause does
+    if (this.locked && Date.now() >= this.locked.until) this.unlocked();
+  }
+
+  /** The server locks the account out, since when and until when nothing is tried; undefined: it does not. */
+  get lockout(): Lockout | undefined {
+    return this.locked;
+  }
+
+  /**
+   * Upstream answered `action` saying it locks the account out: every command and login of the
+   * account pauses (LOCKOUT_MIN_MS, doubling with each such answer after a pause, up to
+   * LOCKOUT_MAX_MS; a lockout more than twice that after the last starts over). Logged once when
+   * it begins, and when a command goes through again. Returns the pause.
+   */
+  lockedOut(reason: string, action: string): number {
+    const now = Date.now();
+    if (this.locked && now < this.until) return this.until - now; // the same lockout, told by another connection
+    // a lockout long after the last one starts the pauses over
+    if (now - this.lastLockoutAt > 2 * LOCKOUT_MAX_MS) this.lockouts = 0;
+    this.lastLockoutAt = now;
+    this.lockouts++;
+    const pause = Math.min(LOCKOUT_MIN_MS * 2 ** Math.min(this.lockouts - 1, 16), LOCKOUT_MAX_MS);
+    if (!this.locked) this.log.warn({ action, reason, waitMs: pause }, 'upstream locks the account out: no upstream command or login until the pause ends; cached mail is served');
+    else this.log.debug({ action, waitMs: pause }, 'upstream still locks the account out: a longer pause');
+    this.locked = { since: this.locked?.since ?? now, until: now + pause, reason };
+    this.until = Math.max(this.until, now + pause);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.emit('resume'), this.until - now).unref();
+    return pause;
+  }
+
+  private unlocked(): void {
+    this.log.info({ lockedForMs: Date.now() - (this.locked?.since ?? Date.now()) }, 'upstream accepts the account again');
+    this.locked = undefined;
   }
 
   /**
@@ -131,7 +210,7 @@ export class UpstreamBackoff extends EventEmitter {
     let waited = 0;
     for (let left = this.pausedMs; left > 0; left = this.pausedMs) {
       const wait = left + this.jitter(left);
-      if (waited + wait > patienceMs) throw throttledError(left, action);
+      if (waited + wait > patienceMs) throw this.locked ? lockedOutError(left, this.locked.reason, action) : throttledError(left, action);
       try {
         // kept referenced: a command waits on it (an abort ends it when the connection closes)
         await sleep(wait, undefined, signal ? { signal } : {});
@@ -150,7 +229,7 @@ export class UpstreamBackoff extends EventEmitter {
     return base + this.jitter(base);
   }
 
-  /** A connect went through. */
+  /** A connect went through (no sign the lockout ended: Gmail may take the login and refuse the FETCH). */
   connected(): void {
     this.refusals = 0;
   }

@@ -12,7 +12,7 @@ import {
   UPSTREAM_RETRY_MS,
 } from '../model/limits.js';
 import type { FolderPath, FolderStatus, Traffic } from '../model/types.js';
-import { UpstreamBackoff } from './backoff.js';
+import { lockedOutError, UpstreamBackoff } from './backoff.js';
 import { UpstreamTraffic, type UpstreamConnection } from './upstream-connection.js';
 
 /** Who is waiting: a client's own request always goes before work the proxy does on its own. */
@@ -118,13 +118,25 @@ export class ConnectionPool extends EventEmitter {
    * when upstream refused the connection (too many, throttled) one that grows with each refusal.
    */
   noteUnreachable(err: unknown): void {
+    const lockout = this.noteLockout(err);
     const refused = isProxyError(err, 'UPSTREAM_THROTTLED');
     const retryAfter = refused ? (err.context['retryAfterMs'] as number | undefined) : undefined;
-    this.unreachableUntil = Date.now() + (refused ? this.backoff.refused(retryAfter) : UPSTREAM_RETRY_MS);
+    this.unreachableUntil = Date.now() + (lockout ? this.backoff.pausedMs : refused ? this.backoff.refused(retryAfter) : UPSTREAM_RETRY_MS);
     if (this.offline) return;
     this.offline = true;
-    this.log.warn({ err }, 'upstream unreachable: serving from the cache');
+    // a lockout was logged by the backoff
+    if (!lockout) this.log.warn({ err }, 'upstream unreachable: serving from the cache');
     this.emit('offline');
+  }
+
+  /**
+   * A login was refused because the server locks the account out (backoff.ts): the whole account
+   * pauses, its connections and logins too. False for any other error.
+   */
+  noteLockout(err: unknown): boolean {
+    if (!isProxyError(err, 'UPSTREAM_THROTTLED') || err.context['lockout'] !== true) return false;
+    this.backoff.lockedOut(String(err.context['reason'] ?? err.message), 'login');
+    return true;
   }
 
   /** A connect succeeded (here or in the account's watcher or login). */
@@ -147,6 +159,39 @@ export class ConnectionPool extends EventEmitter {
     this.release(conn);
   }
 
+  /**
+   * Room for one connection opened outside the pool (a login to check a client's password): it
+   * counts against the pool's size until the returned function is called, then adopt() may take
+   * it. At the size, an idle connection is closed to make room, or the first one freed by its job.
+   */
+  async reserve(): Promise<() => void> {
+    for (;;) {
+      if (this.closed) throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down');
+      if (this.all.size + this.opening < this.capacity) {
+        this.opening++;
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          this.opening--;
+          // after the caller's adopt(), which it makes in the same turn
+          setImmediate(() => this.dispatch());
+        };
+      }
+      const conn = this.idle.at(-1) ?? (await this.acquireAny());
+      this.forget(conn);
+      await conn.close();
+    }
+  }
+
+  /** The first connection that is free, whatever its folder, for reserve() to close: no deadline, no connect of its own. */
+  private acquireAny(): Promise<UpstreamConnection> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ request: { priority: Priority.Client }, resolve: ({ conn }) => resolve(conn), reject });
+      this.dispatch();
+    });
+  }
+
   /** A connection outside the pool, with the account's credentials (the account watcher's). */
   async connectDedicated(): Promise<UpstreamConnection> {
     await this.backoff.turn(Infinity, 'connect');
@@ -158,6 +203,7 @@ export class ConnectionPool extends EventEmitter {
     } catch (err) {
       // refused while the pool has connections: upstream's limit, not upstream gone
       if (isUpstreamOut(err) && this.all.size === 0) this.noteUnreachable(err);
+      else this.noteLockout(err);
       throw err;
     }
   }
@@ -249,6 +295,8 @@ export class ConnectionPool extends EventEmitter {
 
   private acquire(request: PoolRequest): Promise<Grant> {
     if (this.closed) return Promise.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
+    const locked = this.lockedOutError();
+    if (locked && request.priority === Priority.Client) return Promise.reject(locked);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { request, resolve, reject };
       if (request.priority === Priority.Client) {
@@ -266,6 +314,13 @@ export class ConnectionPool extends EventEmitter {
       this.enqueue(waiter);
       this.dispatch();
     });
+  }
+
+  /** While the server locks the account out for longer than a client waits: what a client is told at once. */
+  private lockedOutError(): ProxyError | undefined {
+    const lockout = this.backoff.lockout;
+    const left = this.backoff.pausedMs;
+    return lockout && left > THROTTLE_CLIENT_WAIT_MS ? lockedOutError(left, lockout.reason, 'a client request') : undefined;
   }
 
   /** Keeps the queue ordered by priority, first come first served within one priority. */
@@ -302,7 +357,7 @@ export class ConnectionPool extends EventEmitter {
       if (!conn && Date.now() < this.unreachableUntil) {
         // upstream failed a moment ago: fail now rather than try again for every request
         this.waiters.splice(index, 1);
-        waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'upstream is unreachable'));
+        waiter.reject(this.lockedOutError() ?? new ProxyError('UPSTREAM_UNAVAILABLE', 'upstream is unreachable'));
         continue;
       }
       if (!conn) {
@@ -384,6 +439,8 @@ export class ConnectionPool extends EventEmitter {
         },
         (err: unknown) => {
           this.opening--;
+          // locked out while connections are open: the waiting requests get those, and the pause
+          if (this.all.size > 0 && this.noteLockout(err)) return;
           if (isUpstreamOut(err) && this.all.size > 0) {
             // the waiting requests get the connections that are open
             this.limit(err);

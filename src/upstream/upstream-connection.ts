@@ -4,7 +4,7 @@ import { ImapFlow, type MailboxObject } from 'imapflow';
 import { imapflowLogger, type Logger } from '../log.js';
 import { isProxyError, ProxyError } from '../model/errors.js';
 import { IDLE_RETRY_MS, MAX_REPORTED_UIDS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_RENEW_MS, UPSTREAM_LOGOUT_WAIT_MS } from '../model/limits.js';
-import { connectRefusal, throttledError, throttleHint, type UpstreamBackoff } from './backoff.js';
+import { connectRefusal, isLockoutAnswer, LOCKED_OUT_TEXT, lockedOutError, throttledError, throttleHint, type UpstreamBackoff } from './backoff.js';
 import type { FolderListEntry, FolderPath, FolderStatus, Traffic, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
 import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
@@ -47,6 +47,14 @@ function throttleOf(err: unknown): number | null | undefined {
   return throttleHint(e.responseText ?? '');
 }
 
+/** The text of a NO or BAD that says the server locks the account out (backoff.ts); undefined for any other. */
+function lockoutOf(err: unknown): string | undefined {
+  const e = err as ImapflowError | undefined;
+  if (e?.responseStatus !== 'NO' && e?.responseStatus !== 'BAD') return undefined;
+  const text = e.responseText ?? '';
+  return isLockoutAnswer(text, responseCode(e.response?.attributes)?.[0], false) ? text : undefined;
+}
+
 /**
  * Maps a failed connect and login: upstream refusing the connection for now (too many
  * connections, throttled) is UPSTREAM_THROTTLED, not a refused password; the rest as upstreamError.
@@ -60,6 +68,13 @@ function connectError(err: unknown, context: Record<string, unknown>): ProxyErro
     ...(e?.reason !== undefined && !e?.responseStatus ? { bye: e.reason } : {}),
   });
   if (!refusal) return upstreamError(err, 'login', context);
+  if (refusal.lockout) {
+    return new ProxyError('UPSTREAM_THROTTLED', `upstream locks the account out: ${refusal.reason}`, {
+      cause: err,
+      context: { ...context, lockout: true, reason: refusal.reason },
+      clientText: `${LOCKED_OUT_TEXT}; try again later`,
+    });
+  }
   return new ProxyError('UPSTREAM_THROTTLED', `upstream refused the connection: ${refusal.reason}`, {
     cause: err,
     context: { ...context, ...(refusal.retryAfterMs !== undefined ? { retryAfterMs: refusal.retryAfterMs } : {}) },
@@ -763,6 +778,8 @@ export class UpstreamConnection extends EventEmitter {
         else backoff.throttled(okHint, action);
         return result;
       } catch (err) {
+        const lockout = lockoutOf(err);
+        if (lockout !== undefined) throw lockedOutError(backoff.lockedOut(lockout, action), lockout, action);
         const hint = throttleOf(err);
         if (hint === undefined) throw err;
         backoff.throttled(hint, action);

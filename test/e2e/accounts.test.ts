@@ -90,7 +90,8 @@ describe('accounts in the config', () => {
     const started = Date.now();
     assert.match((await client.command('LOGIN bob wrong-again')).tagged, /NO \[AUTHENTICATIONFAILED\]/);
     assert.ok(Date.now() - started >= 900, `answered after ${Date.now() - started} ms`);
-    assert.equal(await failedUpstream(), before + 5, 'robert\'s server saw no attempt while bob was throttled');
+    // the five at the same moment with the same password shared one upstream login (LoginQueue)
+    assert.equal(await failedUpstream(), before + 1, 'robert\'s server saw no attempt while bob was throttled');
     // another name is not held up, and bob's right password logs in after the delay
     const alice = await session();
     const quick = Date.now();

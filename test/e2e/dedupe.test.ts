@@ -1,7 +1,9 @@
 // The same message in five folders (Gmail's labels, without X-GM-MSGID: Dovecot has no
 // X-GM-EXT-1) is stored once: pulled by mbsync through the proxy, identical to upstream, its bytes
 // in the cache once; expunged from four folders it stays, and it goes with the last reference.
-// A cache in the layout of earlier versions is served as it is, then stored once.
+// A cache in the layout of earlier versions is served as it is, then stored once. With X-GM-MSGID
+// (Dovecot made to look like Gmail by a relay, test/support/gmail-relay.ts) each message is
+// downloaded once.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -16,6 +18,8 @@ import { createFolder, deliver, type MailMessage } from '../support/maildir.js';
 import { maildirDigests, mbsyncPull } from '../support/mbsync.js';
 import { connectClient, runCli, startTestProxy } from '../support/proxy.js';
 import { tempDir } from '../support/temp-dir.js';
+import { startGmailRelay } from '../support/gmail-relay.js';
+import { UPSTREAM_PARTIAL_SIZE } from '../../src/model/limits.js';
 
 const FOLDERS = [ALL_MAIL, ...LABELS.slice(0, 4)];
 const dovecot = await withDovecot();
@@ -39,8 +43,8 @@ async function pull(port: number): Promise<Record<string, string[]>> {
   return maildirDigests(dir);
 }
 
-async function sharing(): Promise<Sharing> {
-  const response = await adminRequest<StatsResult>(path.join(dataDir, 'admin.sock'), { command: 'stats' });
+async function sharing(dir = dataDir): Promise<Sharing> {
+  const response = await adminRequest<StatsResult>(path.join(dir, 'admin.sock'), { command: 'stats' });
   assert.ok(response?.ok);
   return response.result.sharing;
 }
@@ -68,6 +72,34 @@ describe('one copy of each body', () => {
     assert.equal((await bodiesOnDisk(path.join(dataDir, 'cache'))).bytes, distinct, 'the bodies database holds each body once');
     const stats = await runCli(['cache', 'stats', '--data', dataDir]);
     assert.match(stats.stdout, /bodies stored once for all their folders: 8, [\d.]+ MB stored for [\d.]+ MB in folders, [\d.]+ MB saved by sharing/);
+  });
+
+  test('with X-GM-MSGID (Dovecot made to look like Gmail by a relay): a message in five folders is downloaded once, and the pull is identical', async () => {
+    const relay = await startGmailRelay(dovecot);
+    const gmailData = path.join(tmp, 'gmail-data');
+    const expected = await pull(dovecot.port);
+    await dovecot.waitSessionsClosed();
+    const before = await dovecot.bodyCount();
+    const bytesBefore = (await dovecot.sessionStats()).reduce((n, session) => n + session.bodyBytes, 0);
+    const proxy = await startTestProxy(dovecot, { upstreamUrl: `imap://127.0.0.1:${relay.port}`, dataDir: gmailData });
+    assert.deepEqual(await pull(proxy.port), expected);
+    const distinct = sizeSmall + sizeOneMb + sizeThreeMb + sum(sizesOwn);
+    assert.deepEqual(await sharing(gmailData), {
+      contents: 3 + FOLDERS.length,
+      storedBytes: distinct,
+      referencedBytes: 5 * (sizeSmall + sizeOneMb + sizeThreeMb) + sum(sizesOwn),
+      savedBytes: 4 * (sizeSmall + sizeOneMb + sizeThreeMb),
+    });
+    await proxy.close();
+    await dovecot.waitSessionsClosed();
+    // each distinct message once, a large one in upstream partials; without X-GM-MSGID each copy
+    const pieces = (sizes: number[]) => sizes.reduce((n, size) => n + Math.ceil(size / UPSTREAM_PARTIAL_SIZE), 0);
+    const once = pieces([sizeSmall, sizeOneMb, sizeThreeMb, ...sizesOwn]);
+    assert.equal((await dovecot.bodyCount()) - before, once, `body fetches Dovecot served (each copy: ${pieces([sizeSmall, sizeOneMb, sizeThreeMb]) * FOLDERS.length + pieces(sizesOwn)})`);
+    const bodyBytes = (await dovecot.sessionStats()).reduce((n, session) => n + session.bodyBytes, 0);
+    assert.equal(bodyBytes - bytesBefore, distinct, 'body bytes Dovecot served: each distinct message once');
+    // the proxy asked for X-GM-MSGID in every folder, and the relay answered it
+    assert.equal(relay.commands.filter((c) => /X-GM-MSGID/.test(c.command)).length, FOLDERS.length);
   });
 
   test('expunged from four folders it stays; with the last folder cleared its bytes go, and the pull stays identical', async () => {
@@ -122,4 +154,3 @@ describe('one copy of each body', () => {
     assert.equal((await bodiesOnDisk(cache)).bytes, distinct);
   });
 });
-

@@ -275,7 +275,8 @@ describe('hostile input', () => {
       const wrong = await attempt(client, 'LOGIN victim wrong-again');
       assert.match(wrong.tagged, /NO \[AUTHENTICATIONFAILED\] Invalid credentials/);
       assert.ok(wrong.ms >= 900, `answered after ${wrong.ms} ms`);
-      assert.equal((await victimLogins()).failed, 5, 'upstream saw no attempt while the user was throttled');
+      // the five at the same moment with the same password shared one upstream login (LoginQueue)
+      assert.equal((await victimLogins()).failed, 1, 'upstream saw no attempt while the user was throttled');
       // the sixth failure doubled the delay; the right password passes after it
       const token = Buffer.from('\0victim\0victim-pass').toString('base64');
       const right = await attempt(client, `AUTHENTICATE PLAIN ${token}`);
@@ -285,7 +286,7 @@ describe('hostile input', () => {
       const next = await connect(fresh.port);
       const again = await attempt(next, 'LOGIN victim wrong-password');
       assert.match(again.tagged, /Invalid credentials/);
-      assert.equal((await victimLogins()).failed, 6);
+      assert.equal((await victimLogins()).failed, 2);
       clients.forEach((c) => c.close());
       next.close();
     });

@@ -1,7 +1,8 @@
 // A TCP relay between the proxy and a real Dovecot that behaves like a busy provider: it answers
-// chosen commands itself with Microsoft 365's throttle answer instead of passing them on, and
+// chosen commands itself (Microsoft 365's throttle answer, Gmail's lockout) instead of passing them on, and
 // refuses connections beyond a number (with a BYE greeting, as a server at its limit does, or a
-// TCP reset). Everything else passes through unchanged. Plain IMAP only (no STARTTLS, no COMPRESS).
+// TCP reset). Everything else passes through unchanged, or rewritten by a transform (a provider
+// played by Dovecot: gmail-relay.ts). Plain IMAP only (no STARTTLS, no COMPRESS).
 import net from 'node:net';
 import { after } from 'node:test';
 
@@ -16,6 +17,24 @@ export interface RelayOptions {
    * Time: <n> milliseconds` without passing the command on.
    */
   throttle?: (command: string) => number | undefined;
+  /**
+   * Called with each command's line (after `throttle`): a text has the relay answer `<tag>
+   * <text>` itself without passing the command on, e.g. `NO [OVERQUOTA] Account exceeded command
+   * or bandwidth limits.` (Gmail's lockout).
+   */
+  answer?: (command: string) => string | undefined;
+  /** Rewrites what passes: a provider played by Dovecot (test/support/gmail-relay.ts). */
+  transform?: RelayTransform;
+  /** Outside a test (the bench): the caller closes the relay; otherwise it closes after the test file. */
+  closedByCaller?: boolean;
+}
+
+/** What a relay rewrites on its way through, in latin1 (byte for byte). */
+export interface RelayTransform {
+  /** A command line of the client, its tag and CRLF included (not a literal, not a line that follows one). */
+  command?(line: string): string;
+  /** A whole response of the server, its literals inline and its CRLF included. */
+  response?(response: Buffer): Buffer;
 }
 
 /** A command the relay saw, when, on which connection, and whether it answered it with a throttle. */
@@ -24,6 +43,8 @@ export interface RelayCommand {
   at: number;
   command: string;
   throttledMs?: number;
+  /** The tagged answer the relay gave itself (`answer`). */
+  answered?: string;
 }
 
 /** Where a byte stream is: inside a line, at a line's end, or inside a literal the line announced. */
@@ -36,8 +57,12 @@ class LineTracker {
     return this.literalLeft === 0 && this.tail === '';
   }
 
-  /** Splits `chunk` into pieces that each end at a boundary or at the chunk's end; calls `piece` for each. */
-  feed(chunk: Buffer, piece: (bytes: Buffer, line?: string) => void): void {
+  /**
+   * Splits `chunk` into pieces that each end at a boundary or at the chunk's end; calls `piece`
+   * for each: with the whole `line` when the piece ends one, `partial` when it is the start of a
+   * line that goes on in the next chunk.
+   */
+  feed(chunk: Buffer, piece: (bytes: Buffer, line?: string, partial?: boolean) => void): void {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.literalLeft > 0) {
@@ -50,7 +75,7 @@ class LineTracker {
       const lf = chunk.indexOf(10, offset);
       if (lf < 0) {
         this.tail = (this.tail + chunk.toString('latin1', offset)).slice(-65536);
-        piece(chunk.subarray(offset));
+        piece(chunk.subarray(offset), undefined, true);
         return;
       }
       const line = (this.tail + chunk.toString('latin1', offset, lf + 1)).slice(-65536);
@@ -105,14 +130,32 @@ export async function startRelay(target: { host: string; port: number }, options
     const flush = () => {
       while (injected.length && fromServer.atBoundary) client.write(injected.shift() as string);
     };
+    const rewrite = options.transform;
+    /** The pieces of the server's response under way (with a response transform), or of the client's command line. */
+    let response: Buffer[] = [];
+    let lineStart: Buffer[] = [];
     upstream.on('data', (chunk: Buffer) =>
-      fromServer.feed(chunk, (bytes) => {
-        client.write(bytes);
+      fromServer.feed(chunk, (bytes, line) => {
+        if (!rewrite?.response) client.write(bytes);
+        else {
+          response.push(bytes);
+          if (line === undefined || /\{\d+\+?\}\r\n$/.test(line)) return;
+          client.write(rewrite.response(Buffer.concat(response)));
+          response = [];
+        }
         flush();
       }),
     );
     client.on('data', (chunk: Buffer) =>
-      fromClient.feed(chunk, (bytes, line) => {
+      fromClient.feed(chunk, (piece, line, partial) => {
+        // a command line is passed on whole
+        if (partial && commandStart) {
+          lineStart.push(Buffer.from(piece));
+          return;
+        }
+        let bytes = lineStart.length ? Buffer.concat([...lineStart, piece]) : piece;
+        lineStart = [];
+        if (line !== undefined && commandStart && rewrite?.command) bytes = Buffer.from(rewrite.command(bytes.toString('latin1')), 'latin1');
         if (line === undefined || !commandStart) {
           // a literal, the rest of a line, or a line that follows a literal of the same command
           if (line !== undefined) commandStart = !/\{\d+\+?\}\r\n$/.test(line);
@@ -122,9 +165,10 @@ export async function startRelay(target: { host: string; port: number }, options
         const match = /^(\S+) (.*?)\r?\n$/.exec(line);
         const command = match?.[2] ?? line.trim();
         const throttledMs = match ? options.throttle?.(command) : undefined;
-        relay.commands.push({ conn, at: Date.now(), command, ...(throttledMs !== undefined ? { throttledMs } : {}) });
-        if (throttledMs !== undefined && match) {
-          injected.push(`${match[1]} BAD Request is throttled. Suggested Backoff Time: ${throttledMs} milliseconds\r\n`);
+        const answered = !match ? undefined : throttledMs !== undefined ? `BAD Request is throttled. Suggested Backoff Time: ${throttledMs} milliseconds` : options.answer?.(command);
+        relay.commands.push({ conn, at: Date.now(), command, ...(throttledMs !== undefined ? { throttledMs } : {}), ...(answered !== undefined ? { answered } : {}) });
+        if (answered !== undefined && match) {
+          injected.push(`${match[1]} ${answered}\r\n`);
           flush();
           return;
         }
@@ -153,6 +197,6 @@ export async function startRelay(target: { host: string; port: number }, options
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  after(() => relay.close());
+  if (!options.closedByCaller) after(() => relay.close());
   return relay;
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { pino } from 'pino';
 import { isProxyError } from '../../src/model/errors.js';
-import { THROTTLE_DEFAULT_MS } from '../../src/model/limits.js';
-import { connectRefusal, throttleHint, UpstreamBackoff } from '../../src/upstream/backoff.js';
+import { LOCKOUT_MAX_MS, LOCKOUT_MIN_MS, THROTTLE_CLIENT_WAIT_MS, THROTTLE_DEFAULT_MS } from '../../src/model/limits.js';
+import { connectRefusal, isLockoutAnswer, throttleHint, UpstreamBackoff } from '../../src/upstream/backoff.js';
 
 const log = pino({ level: 'silent' });
 
@@ -117,5 +117,49 @@ describe('UpstreamBackoff', () => {
     assert.equal(backoff.refused(7_000), 7_000);
     backoff.connected();
     assert.equal(backoff.refused(), first);
+  });
+
+  test('lockout answers: Gmail\'s text with any code or in a BYE; OVERQUOTA alone only to a login (to an APPEND it is a full mailbox)', () => {
+    const gmail = 'Account exceeded command or bandwidth limits. (Failure)';
+    assert.ok(isLockoutAnswer(gmail, 'OVERQUOTA', false));
+    assert.ok(isLockoutAnswer(gmail, undefined, false));
+    assert.ok(isLockoutAnswer('Try again later', 'OVERQUOTA', true));
+    assert.ok(!isLockoutAnswer('Quota exceeded (mailbox full)', 'OVERQUOTA', false));
+    assert.ok(!isLockoutAnswer('Request is throttled.', undefined, true));
+    assert.deepEqual(connectRefusal({ status: 'NO', code: 'ALERT', text: gmail }), { reason: gmail, lockout: true });
+    assert.deepEqual(connectRefusal({ status: 'NO', code: 'UNAVAILABLE', text: gmail }), { reason: gmail, lockout: true });
+    assert.deepEqual(connectRefusal({ status: 'NO', code: 'OVERQUOTA', text: '' }), { reason: '[OVERQUOTA]', lockout: true });
+    assert.deepEqual(connectRefusal({ bye: gmail }), { reason: gmail, lockout: true });
+  });
+
+  test('a lockout pauses the account for minutes, logged once; refused again after the pause, longer; a command after the pause ends it', async (t) => {
+    t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
+    const lines: Record<string, unknown>[] = [];
+    const backoff = new UpstreamBackoff(pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }), () => 0);
+    assert.equal(backoff.lockedOut('Account exceeded command or bandwidth limits.', 'UID FETCH'), LOCKOUT_MIN_MS);
+    assert.equal(backoff.pausedMs, LOCKOUT_MIN_MS);
+    // told again by another connection during the pause: the same lockout
+    t.mock.timers.tick(1000);
+    assert.equal(backoff.lockedOut('Account exceeded command or bandwidth limits.', 'SELECT'), LOCKOUT_MIN_MS - 1000);
+    // a command that was under way does not end it; a client does not wait for it
+    backoff.succeeded();
+    assert.deepEqual(backoff.lockout, { since: 1_000_000, until: 1_000_000 + LOCKOUT_MIN_MS, reason: 'Account exceeded command or bandwidth limits.' });
+    await assert.rejects(backoff.turn(THROTTLE_CLIENT_WAIT_MS, 'UID FETCH'), (err: unknown) => isProxyError(err, 'UPSTREAM_THROTTLED') && err.context['lockout'] === true && /limits this account/.test(err.clientText ?? ''));
+    // refused again after the pause: twice as long, not logged again
+    t.mock.timers.tick(LOCKOUT_MIN_MS);
+    assert.equal(backoff.lockedOut('Account exceeded command or bandwidth limits.', 'LOGIN'), 2 * LOCKOUT_MIN_MS);
+    assert.equal(lines.filter((l) => l['level'] === 40).length, 1, 'logged once');
+    t.mock.timers.tick(2 * LOCKOUT_MIN_MS);
+    backoff.succeeded();
+    assert.equal(backoff.lockout, undefined);
+    assert.equal(lines.at(-1)?.['msg'], 'upstream accepts the account again');
+    // soon after, the pauses go on growing; long after, they start over
+    assert.equal(backoff.lockedOut('again', 'UID FETCH'), 4 * LOCKOUT_MIN_MS);
+    t.mock.timers.tick(4 * LOCKOUT_MIN_MS);
+    backoff.succeeded();
+    t.mock.timers.tick(2 * LOCKOUT_MAX_MS + 1);
+    assert.equal(backoff.lockedOut('again', 'UID FETCH'), LOCKOUT_MIN_MS);
+    backoff.close();
   });
 });

@@ -281,6 +281,35 @@ describe('[[account]] tables', () => {
     await assertRejects(load({ config: bad }), `account "a" (#1 [[account]] in ${bad}), "prefetch-budget": "lots" is not a size`);
   });
 
+  test('Gmail\'s limits by host: a password account on imap.gmail.com as the preset, unless it sets its own; --upstream to Gmail gets its budget unless given', async () => {
+    const config = await accountsFile(
+      'name = "me@gmail.com"\nupstream = "imaps://imap.gmail.com:993"',
+      'name = "old@googlemail.com"\nupstream = "imaps://IMAP.googlemail.com"',
+      'name = "own@gmail.com"\nupstream = "imaps://imap.gmail.com"\nupstream-connections = 12\nprefetch-budget = "3G"',
+      'name = "other"\nupstream = "imaps://mail.example"',
+    );
+    const limits = async (flags: Record<string, unknown>) => (await load({ config, ...flags })).accounts.map((a) => [a.upstreamConnections, a.prefetchBudget]);
+    assert.deepEqual(await limits({}), [
+      [DEFAULT_UPSTREAM_CONNECTIONS, 2 * 2 ** 30],
+      [DEFAULT_UPSTREAM_CONNECTIONS, 2 * 2 ** 30],
+      [12, 3 * 2 ** 30],
+      [DEFAULT_UPSTREAM_CONNECTIONS, undefined],
+    ]);
+    assert.deepEqual(await limits({ upstreamConnections: '16', prefetchBudget: '5G' }), [
+      [10, 2 * 2 ** 30],
+      [10, 2 * 2 ** 30],
+      [12, 3 * 2 ** 30],
+      [16, 5 * 2 ** 30],
+    ]);
+    // the single upstream: its settings are the account's own
+    const single = await load({ upstream: 'imaps://imap.gmail.com:993' });
+    assert.equal(single.prefetchBudget, 2 * 2 ** 30);
+    assert.equal(single.upstreamConnections, DEFAULT_UPSTREAM_CONNECTIONS);
+    const given = await load({ upstream: 'imaps://imap.gmail.com:993', prefetchBudget: '3G', upstreamConnections: '12' });
+    assert.deepEqual([given.prefetchBudget, given.upstreamConnections], [3 * 2 ** 30, 12]);
+    assert.equal((await load({ upstream: 'imaps://mail.example' })).prefetchBudget, undefined);
+  });
+
   test('two accounts with one name, or on one upstream account, are refused', async () => {
     const names = await accountsFile('name = "alice"\nupstream = "imaps://x.example"', 'name = "alice"\nupstream = "imaps://y.example"');
     await assertRejects(load({ config: names }), `account "alice" (#2 [[account]] in ${names}), "name": "alice" is already the name of account #1`);
