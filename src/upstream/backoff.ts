@@ -135,6 +135,8 @@ export class UpstreamBackoff extends EventEmitter {
   private lockouts = 0;
   private lastLockoutAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Ends every wait in turn() when the account closes (a lockout's pause is minutes long). */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly log: Logger,
@@ -204,7 +206,7 @@ export class UpstreamBackoff extends EventEmitter {
   /**
    * Waits out the pause, with jitter, and a pause that another answer lengthened meanwhile;
    * returns how long it waited. A wait longer than `patienceMs` is not begun: UPSTREAM_THROTTLED
-   * at once. An abort (the connection closes) ends the wait with UPSTREAM_UNAVAILABLE.
+   * at once. An abort (the connection or the account closes) ends the wait with UPSTREAM_UNAVAILABLE.
    */
   async turn(patienceMs: number, action: string, signal?: AbortSignal): Promise<number> {
     let waited = 0;
@@ -212,10 +214,10 @@ export class UpstreamBackoff extends EventEmitter {
       const wait = left + this.jitter(left);
       if (waited + wait > patienceMs) throw this.locked ? lockedOutError(left, this.locked.reason, action) : throttledError(left, action);
       try {
-        // kept referenced: a command waits on it (an abort ends it when the connection closes)
-        await sleep(wait, undefined, signal ? { signal } : {});
+        // kept referenced: a command waits on it (an abort ends it when the connection or the account closes)
+        await sleep(wait, undefined, { signal: signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal });
       } catch (err) {
-        throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the upstream connection closed during a throttle pause', { cause: err });
+        throw new ProxyError('UPSTREAM_UNAVAILABLE', 'the upstream connection or the account closed during a pause', { cause: err });
       }
       waited += wait;
     }
@@ -240,5 +242,6 @@ export class UpstreamBackoff extends EventEmitter {
 
   close(): void {
     clearTimeout(this.timer);
+    this.closing.abort();
   }
 }

@@ -109,6 +109,16 @@ describe('UpstreamBackoff', () => {
     backoff.close();
   });
 
+  test('every turn ends when the account closes, one without a connection too (the watcher waiting to connect during a lockout)', async () => {
+    const backoff = new UpstreamBackoff(log);
+    backoff.throttled(300_000, 'LOGIN');
+    const connecting = backoff.turn(Infinity, 'connect');
+    const fetching = backoff.turn(Infinity, 'UID FETCH', new AbortController().signal);
+    backoff.close();
+    await assert.rejects(connecting, (err: unknown) => isProxyError(err, 'UPSTREAM_UNAVAILABLE'));
+    await assert.rejects(fetching, (err: unknown) => isProxyError(err, 'UPSTREAM_UNAVAILABLE'));
+  });
+
   test('refused connections: the next attempt waits longer each time, or as long as upstream said', () => {
     const backoff = new UpstreamBackoff(log, () => 0);
     const first = backoff.refused();
