@@ -158,9 +158,18 @@ export class UpstreamBackoff extends EventEmitter {
     if (until <= this.until) return pause; // within the pause already taken
     this.until = until;
     this.log.info({ action, waitMs: pause, ...(hint !== null ? { hintMs: hint } : {}) }, 'upstream throttles the account: its upstream commands pause');
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.emit('resume'), pause).unref();
+    this.resumeWhenDone();
     return pause;
+  }
+
+  /**
+   * 'resume' once the pause is over by the wall clock it is kept in: a timer runs on the monotonic
+   * clock and may fire a millisecond before Date.now() reaches the end, when work that looks
+   * at pausedMs would still wait, with nothing to wake it again (a pool test waited 10 minutes).
+   */
+  private resumeWhenDone(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => (this.pausedMs > 0 ? this.resumeWhenDone() : this.emit('resume')), Math.max(1, this.pausedMs)).unref();
   }
 
   /** A command went through without a throttle answer. */
@@ -193,8 +202,7 @@ export class UpstreamBackoff extends EventEmitter {
     else this.log.debug({ action, waitMs: pause }, 'upstream still locks the account out: a longer pause');
     this.locked = { since: this.locked?.since ?? now, until: now + pause, reason };
     this.until = Math.max(this.until, now + pause);
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.emit('resume'), this.until - now).unref();
+    this.resumeWhenDone();
     return pause;
   }
 

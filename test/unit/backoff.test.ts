@@ -109,6 +109,23 @@ describe('UpstreamBackoff', () => {
     backoff.close();
   });
 
+  test("'resume' comes when the pause is over by Date.now(), though the timer fires a millisecond early", (t) => {
+    let now = 1_000_000;
+    t.mock.method(Date, 'now', () => now);
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const backoff = new UpstreamBackoff(log);
+    const left: number[] = [];
+    backoff.on('resume', () => left.push(backoff.pausedMs));
+    backoff.throttled(100, 'UID FETCH');
+    now += 99; // the monotonic timer's 100 ms, the wall clock's 99
+    t.mock.timers.tick(100);
+    assert.deepEqual(left, [], 'not yet: 1 ms of the pause is left');
+    now += 1;
+    t.mock.timers.tick(1);
+    assert.deepEqual(left, [0]);
+    backoff.close();
+  });
+
   test('every turn ends when the account closes, one without a connection too (the watcher waiting to connect during a lockout)', async () => {
     const backoff = new UpstreamBackoff(log);
     backoff.throttled(300_000, 'LOGIN');
