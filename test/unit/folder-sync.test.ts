@@ -36,6 +36,16 @@ async function cachedFolder(store: CacheStore, count: number) {
   return { folder, first };
 }
 
+/** A folder of 3 messages cached by a first sync, and a connection that selected it then: its status is stale from there on. */
+async function selectedThen(store: CacheStore) {
+  const folder = new FakeFolder();
+  for (let i = 0; i < 3; i++) folder.add(`message ${i}`);
+  const first = await syncOnce(store, folder, emptyRecord(store.newFolderId()), []);
+  const conn = folder.connection();
+  const selectedEarlier = { ...(await conn.open('INBOX', true)), stale: true };
+  return { folder, first, conn, selectedEarlier };
+}
+
 describe('syncFolder', () => {
   test('first sync: every message is new, its metadata cached; nothing changed is nobody\'s news', async () => {
     await withStore(async (store) => {
@@ -96,11 +106,7 @@ describe('syncFolder', () => {
 
   test('a status from a connection that had the folder selected (stale): asks what changed, learns new keywords and HIGHESTMODSEQ from it', async () => {
     await withStore(async (store) => {
-      const folder = new FakeFolder();
-      for (let i = 0; i < 3; i++) folder.add(`message ${i}`);
-      const first = await syncOnce(store, folder, emptyRecord(store.newFolderId()), []);
-      const conn = folder.connection();
-      const selectedEarlier = { ...(await conn.open('INBOX', true)), stale: true };
+      const { folder, first, conn, selectedEarlier } = await selectedThen(store);
       folder.setFlags(2, ['\\Seen', '$Label1']);
       folder.calls.length = 0;
 
@@ -115,11 +121,7 @@ describe('syncFolder', () => {
 
   test("a stale status older than the cache (another connection synced since): the cache's HIGHESTMODSEQ stays, it never goes back", async () => {
     await withStore(async (store) => {
-      const folder = new FakeFolder();
-      for (let i = 0; i < 3; i++) folder.add(`message ${i}`);
-      const first = await syncOnce(store, folder, emptyRecord(store.newFolderId()), []);
-      const conn = folder.connection();
-      const selectedEarlier = { ...(await conn.open('INBOX', true)), stale: true };
+      const { folder, first, conn, selectedEarlier } = await selectedThen(store);
       const earlier = selectedEarlier.highestModseq;
       folder.setFlags(2, ['\\Seen']);
       const second = await syncOnce(store, folder, first.record, first.uids);
