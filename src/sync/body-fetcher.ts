@@ -71,12 +71,6 @@ export class BodyFetcher {
   }
 
   /**
-   * These messages' bodies are being stored from bytes the proxy holds (an APPEND's, once upstream
-   * gave their UIDs): other sessions learn of the messages from upstream meanwhile, and a client
-   * that fetches one waits for `stored` (a few milliseconds) instead of downloading it again.
-   * `stored` resolves with the UIDs whose bodies are in the cache.
-   */
-  /**
    * An APPEND to the folder is under way upstream; its messages get UIDs of `from` and up.
    * Upstream may tell other sessions of them before it answers the APPEND: a fetch of one waits
    * for `registered` (the APPEND answered and storeLocally called, or failed).
@@ -84,9 +78,16 @@ export class BodyFetcher {
   appendUnderWay(from: Uid, registered: Promise<void>): void {
     const entry = { from, registered };
     this.appending.add(entry);
-    void registered.finally(() => this.appending.delete(entry));
+    const over = () => void this.appending.delete(entry);
+    registered.then(over, over);
   }
 
+  /**
+   * These messages' bodies are being stored from bytes the proxy holds (an APPEND's, once upstream
+   * gave their UIDs): other sessions learn of the messages from upstream meanwhile, and a client
+   * that fetches one waits for `stored` (a few milliseconds) instead of downloading it again.
+   * `stored` resolves with the UIDs whose bodies are in the cache.
+   */
   storeLocally(uids: readonly Uid[], stored: Promise<readonly Uid[]>): void {
     const over = stored.then(
       (done) => this.noteCached(done),

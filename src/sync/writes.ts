@@ -103,8 +103,9 @@ export async function appendMessages(account: Account, path: FolderPath, message
   const folder = account.folder(path);
   await folder.load();
   const registered = Promise.withResolvers<void>();
-  const before = folder.generation;
-  before?.bodies.appendUnderWay(before.record.uidNext as Uid, registered.promise);
+  // its messages get UIDs from the cached UIDNEXT up: a session told of them by upstream first waits for their bytes
+  const current = folder.generation;
+  current?.bodies.appendUnderWay(current.record.uidNext as Uid, registered.promise);
   try {
     return await appendThenStore(account, folder, messages, registered.resolve);
   } finally {
