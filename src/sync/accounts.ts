@@ -11,7 +11,7 @@ import { Account } from './account.js';
 import { AccessTokens, accountLoginNeeded } from './access-tokens.js';
 import { accountIdOf, routeOf, type AccountDirectory, type AccountRoute } from './account-directory.js';
 import { TokenVault, vaultPath } from './token-vault.js';
-import { LoginQueue } from './login-queue.js';
+import { SharedLogins } from './shared-logins.js';
 import { hashPassword, verifyPassword } from './password-hash.js';
 import type { FreshBodies } from './fresh-bodies.js';
 import type { PrefetchOptions } from './prefetch.js';
@@ -59,8 +59,8 @@ export class Accounts {
   private readonly tokens = new Map<AccountId, AccessTokens>();
   /** Accounts whose unencrypted upstream connection was warned about (once, however many log in at once). */
   private readonly warnedUnencrypted = new Set<AccountId>();
-  /** Upstream logins under way: one per account at a time, shared by clients with the same password. */
-  private readonly logins = new LoginQueue<Account>();
+  /** Upstream logins under way, shared by clients of one account with the same password. */
+  private readonly logins = new SharedLogins<Account>();
 
   constructor(private readonly options: AccountsOptions) {}
 
@@ -82,7 +82,7 @@ export class Accounts {
     return live() ?? this.logins.run(id, credentials.pass, async () => live() ?? this.loginUpstream(route, id, credentials));
   }
 
-  /** The login of `login()` that goes upstream: one at a time per account (LoginQueue), its connection within the account's cap. */
+  /** The login of `login()` that goes upstream (shared: SharedLogins), its connection within the account's cap. */
   private async loginUpstream(route: AccountRoute, id: AccountId, credentials: Credentials): Promise<Account> {
     const { store, log } = this.options;
     const { endpoint } = route;

@@ -90,7 +90,7 @@ describe('accounts in the config', () => {
     const started = Date.now();
     assert.match((await client.command('LOGIN bob wrong-again')).tagged, /NO \[AUTHENTICATIONFAILED\]/);
     assert.ok(Date.now() - started >= 900, `answered after ${Date.now() - started} ms`);
-    // the five at the same moment with the same password shared one upstream login (LoginQueue)
+    // the five at the same moment with the same password shared one upstream login (SharedLogins)
     assert.equal(await failedUpstream(), before + 1, 'robert\'s server saw no attempt while bob was throttled');
     // another name is not held up, and bob's right password logs in after the delay
     const alice = await session();

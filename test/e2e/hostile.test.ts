@@ -275,7 +275,7 @@ describe('hostile input', () => {
       const wrong = await attempt(client, 'LOGIN victim wrong-again');
       assert.match(wrong.tagged, /NO \[AUTHENTICATIONFAILED\] Invalid credentials/);
       assert.ok(wrong.ms >= 900, `answered after ${wrong.ms} ms`);
-      // the five at the same moment with the same password shared one upstream login (LoginQueue)
+      // the five at the same moment with the same password shared one upstream login (SharedLogins)
       assert.equal((await victimLogins()).failed, 1, 'upstream saw no attempt while the user was throttled');
       // the sixth failure doubled the delay; the right password passes after it
       const token = Buffer.from('\0victim\0victim-pass').toString('base64');

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LoginQueue } from '../../src/sync/login-queue.js';
+import { SharedLogins } from '../../src/sync/shared-logins.js';
 
 const later = <T>() => Promise.withResolvers<T>();
 
-describe('LoginQueue', () => {
+describe('SharedLogins', () => {
   test('logins with the password of the one under way share its outcome, its failure too', async () => {
-    const queue = new LoginQueue<string>();
+    const queue = new SharedLogins<string>();
     const upstream = later<string>();
     let calls = 0;
     const login = () => (calls++, upstream.promise);
@@ -22,18 +22,17 @@ describe('LoginQueue', () => {
     assert.equal(calls, 2);
   });
 
-  test('another password waits until the login under way ends, then goes itself; other accounts do not wait', async () => {
-    const queue = new LoginQueue<string>();
+  test('another password does not wait for the login under way (a wrong one would hold up the right one); other accounts neither', async () => {
+    const queue = new SharedLogins<string>();
     const first = later<string>();
     const order: string[] = [];
-    const one = queue.run('a', 'old', () => (order.push('old'), first.promise));
-    const two = queue.run('a', 'new', async () => (order.push('new'), 'second'));
-    const other = queue.run('b', 'old', async () => (order.push('b'), 'other'));
+    const one = queue.run('a', 'wrong', () => (order.push('wrong'), first.promise));
+    const two = queue.run('a', 'right', async () => (order.push('right'), 'account'));
+    const other = queue.run('b', 'wrong', async () => (order.push('b'), 'other'));
+    assert.equal(await two, 'account');
     assert.equal(await other, 'other');
-    assert.deepEqual(order, ['old', 'b']);
+    assert.deepEqual(order, ['wrong', 'right', 'b']);
     first.reject(new Error('wrong password'));
     await assert.rejects(one, /wrong password/);
-    assert.equal(await two, 'second');
-    assert.deepEqual(order, ['old', 'b', 'new']);
   });
 });
