@@ -3,7 +3,6 @@ import type { OAuthSettings } from '../oauth/presets.js';
 import type { Logger } from '../log.js';
 import type { AccountId, Credentials, UpstreamLogin } from '../model/types.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
-import { lockedOutError } from '../upstream/backoff.js';
 import { RECORD_VERSION } from '../cache/records.js';
 import { isProxyError, isUpstreamOut, ProxyError } from '../model/errors.js';
 import { LOGIN_UPSTREAM_WAIT_MS } from '../model/limits.js';
@@ -91,11 +90,9 @@ export class Accounts {
     // an account already live: the login's connection is one of its pool's until it is adopted or fails
     const live = this.accounts.get(id);
     // while the server locks the account out, a login is not tried upstream (another refusal could keep the lock on)
-    const locked = live?.pool.backoff.lockout && live.pool.backoff.pausedMs > 0 ? live.pool.backoff.lockout : undefined;
+    const locked = live?.pool.backoff.lockedOutFor('login');
     const release = locked ? undefined : await live?.pool.reserve().catch(() => undefined);
-    const attempt = locked
-      ? { connected: Promise.reject(lockedOutError(live?.pool.backoff.pausedMs ?? 0, locked.reason, 'login')), answered: () => true }
-      : UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
+    const attempt = locked ? { connected: Promise.reject(locked), answered: () => true } : UpstreamConnection.attempt({ endpoint, credentials: upstreamLogin, logger: log });
     if (release) attempt.connected.then(release, release);
     let conn: UpstreamConnection;
     try {

@@ -184,6 +184,12 @@ export class UpstreamBackoff extends EventEmitter {
     return this.locked;
   }
 
+  /** While the server locks the account out for longer than `patienceMs`: the error `action` fails with at once. */
+  lockedOutFor(action: string, patienceMs = 0): ProxyError | undefined {
+    const left = this.pausedMs;
+    return this.locked && left > patienceMs ? lockedOutError(left, this.locked.reason, action) : undefined;
+  }
+
   /**
    * Upstream answered `action` saying it locks the account out: every command and login of the
    * account pauses (LOCKOUT_MIN_MS, doubling with each such answer after a pause, up to

@@ -12,7 +12,7 @@ import {
   UPSTREAM_RETRY_MS,
 } from '../model/limits.js';
 import type { FolderPath, FolderStatus, Traffic } from '../model/types.js';
-import { lockedOutError, UpstreamBackoff } from './backoff.js';
+import { UpstreamBackoff } from './backoff.js';
 import { UpstreamTraffic, type UpstreamConnection } from './upstream-connection.js';
 
 /** Who is waiting: a client's own request always goes before work the proxy does on its own. */
@@ -318,9 +318,7 @@ export class ConnectionPool extends EventEmitter {
 
   /** While the server locks the account out for longer than a client waits: what a client is told at once. */
   private lockedOutError(): ProxyError | undefined {
-    const lockout = this.backoff.lockout;
-    const left = this.backoff.pausedMs;
-    return lockout && left > THROTTLE_CLIENT_WAIT_MS ? lockedOutError(left, lockout.reason, 'a client request') : undefined;
+    return this.backoff.lockedOutFor('a client request', THROTTLE_CLIENT_WAIT_MS);
   }
 
   /** Keeps the queue ordered by priority, first come first served within one priority. */
