@@ -44,9 +44,10 @@ describe('the cap on upstream connections', () => {
     assert.ok(relay.peak >= 2, 'the watcher and the pool both had a connection');
 
     // the password changed upstream: logins with the new one are checked upstream while the
-    // account's connections are all open and busy, each within the cap
-    await dovecot.setPassword('test', 'new');
+    // account's connections are all open and busy, each within the cap (the busy pulls log in
+    // with the old password first: once the new one is accepted, the old one is refused)
     const busy = Promise.all([pullDigests(proxy.port), pullDigests(proxy.port)]);
+    await dovecot.setPassword('test', 'new');
     const newClients = await Promise.all(Array.from({ length: 3 }, () => connect(proxy.port, { login: false })));
     const newAnswers = await Promise.all(newClients.map((client) => client.command('LOGIN "test" "new"')));
     for (const answer of newAnswers) assert.match(answer.tagged, /^T\d+ OK/);
