@@ -34,7 +34,7 @@ import {
 } from './records.js';
 import { readRange } from './range-read.js';
 import { ReadAheadWindows } from './read-ahead.js';
-import { openSection, scanSection, type SectionContent } from './section-reader.js';
+import { openSection, openSectionNow, scanSection, type SectionContent } from './section-reader.js';
 import { headerBlockOps, SectionWriter, storeSection, type HeaderRule, type SectionTarget } from './section-writer.js';
 import { WriteQueue, type BatchOp } from './write-queue.js';
 import { cacheBytesRead } from './gc-pacer.js';
@@ -560,6 +560,11 @@ export class CacheStore {
 
   openSection(record: SectionRecord, start: number, end: number): Promise<SectionContent> {
     return openSection(this.bodies, record, start, end);
+  }
+
+  /** See openSectionNow: the bytes when they can be had without waiting, else undefined. */
+  openSectionNow(record: SectionRecord, start: number, end: number): Buffer | undefined {
+    return openSectionNow(this.bodies, record, start, end);
   }
 
   /** A whole section one chunk at a time, for a pass that keeps nothing; see scanSection. */

@@ -13,20 +13,39 @@ export type SectionContent = { length: number; buffer: Buffer } | { length: numb
  * cannot cut the body short.
  */
 export async function openSection(bodies: BodyStore, record: SectionRecord, start: number, end: number): Promise<SectionContent> {
+  const now = openSectionNow(bodies, record, start, end);
+  if (now) return { length: now.length, buffer: now };
   start = Math.min(start, record.length);
   end = Math.max(start, Math.min(end, record.length));
-  if (record.inline) return { length: end - start, buffer: record.inline.subarray(start, end) };
-  if (end === start) return { length: 0, buffer: Buffer.alloc(0) };
   const first = Math.floor(start / BODY_CHUNK_SIZE);
   const last = Math.floor((end - 1) / BODY_CHUNK_SIZE);
   const seqs = chunkSeqs(record, first, last);
   if (seqs.length === 1) {
-    const [chunk] = record.length <= SYNC_READ_MAX ? [bodies.getChunkSync(seqs[0] as number)] : await bodies.getChunks(seqs);
+    const [chunk] = await bodies.getChunks(seqs);
     if (!chunk) throw new Error(`chunk ${seqs[0]} is missing`);
     const base = first * BODY_CHUNK_SIZE;
     return { length: end - start, buffer: chunk.subarray(start - base, end - base) };
   }
   return { length: end - start, stream: new ChunkStream(bodies, seqs, start - first * BODY_CHUNK_SIZE, end - start) };
+}
+
+/**
+ * The range [start, end) when it can be had without waiting: kept in the record, or in the one
+ * chunk of a section of at most SYNC_READ_MAX, read on this thread. Undefined otherwise.
+ */
+export function openSectionNow(bodies: BodyStore, record: SectionRecord, start: number, end: number): Buffer | undefined {
+  start = Math.min(start, record.length);
+  end = Math.max(start, Math.min(end, record.length));
+  if (record.inline) return record.inline.subarray(start, end);
+  if (end === start) return Buffer.alloc(0);
+  if (record.length > SYNC_READ_MAX) return undefined;
+  const first = Math.floor(start / BODY_CHUNK_SIZE);
+  const seqs = chunkSeqs(record, first, Math.floor((end - 1) / BODY_CHUNK_SIZE));
+  if (seqs.length !== 1) return undefined;
+  const chunk = bodies.getChunkSync(seqs[0] as number);
+  if (!chunk) throw new Error(`chunk ${seqs[0]} is missing`);
+  const base = first * BODY_CHUNK_SIZE;
+  return chunk.subarray(start - base, end - base);
 }
 
 /**

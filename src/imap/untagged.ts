@@ -42,13 +42,19 @@ export function flagsResponses(keywords: Iterable<string>): string[] {
  * keyword the session has not been told of (a client learns the mailbox's keywords from FLAGS);
  * none when nothing is new.
  */
-export function keywordAnnouncement(session: ImapSession, flags: readonly string[]): string[] {
+export function keywordAnnouncement(session: ImapSession, flags: readonly string[]): readonly string[] {
   const known = stateOf(session).keywords;
-  const fresh = flags.filter((flag) => !flag.startsWith('\\') && !known.has(flag));
-  if (fresh.length === 0) return [];
-  for (const flag of fresh) known.add(flag);
-  return flagsResponses(known);
+  let fresh = false;
+  for (const flag of flags) {
+    if (flag.startsWith('\\') || known.has(flag)) continue;
+    known.add(flag);
+    fresh = true;
+  }
+  return fresh ? flagsResponses(known) : NO_LINES;
 }
+
+/** No response lines (shared: never written to). */
+const NO_LINES: readonly string[] = [];
 
 /** A message's flags as this session sees them: with \Recent where the message is recent in it. */
 export function sessionFlags(session: ImapSession, uid: Uid, flags: string[]): string[] {

@@ -27,7 +27,7 @@ export interface MessageSections {
   /** The header block fetched on its own (when the whole message is not cached). */
   header?: SectionRecord;
   /** Part sections and BINARY sections by their section name. */
-  parts: Map<string, PartBytes>;
+  parts: ReadonlyMap<string, PartBytes>;
 }
 
 export interface FetchData {
@@ -38,6 +38,9 @@ export interface FetchData {
    */
   sections: Map<Uid, MessageSections>;
 }
+
+/** The parts of a message when a FETCH asks for none (shared: never written to). */
+const NO_PARTS: ReadonlyMap<string, PartBytes> = new Map();
 
 /**
  * Everything a FETCH of these messages needs, from the cache where it is there and from upstream
@@ -62,9 +65,16 @@ export async function gatherFetchData(generation: FolderGeneration, metas: Messa
     if ((bodies && !body) || (headers && !body && !header)) continue;
     if (needs.structures.length && !structures.has(uid)) continue;
     if (partMaps.some((bytes) => !bytes.has(uid))) continue;
-    const partRecords = new Map<string, PartBytes>();
-    for (const [section, bytes] of parts) partRecords.set(section, bytes.get(uid) as PartBytes);
-    sections.set(uid, { uid, ...(body ? { body } : {}), ...(header ? { header } : {}), parts: partRecords });
+    let partRecords = NO_PARTS;
+    if (parts.size > 0) {
+      const own = new Map<string, PartBytes>();
+      for (const [section, bytes] of parts) own.set(section, bytes.get(uid) as PartBytes);
+      partRecords = own;
+    }
+    const message: MessageSections = { uid, parts: partRecords };
+    if (body) message.body = body;
+    if (header) message.header = header;
+    sections.set(uid, message);
   }
   return { structures, sections };
 }

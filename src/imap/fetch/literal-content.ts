@@ -6,14 +6,14 @@ import { HeaderFieldFilter } from './header-fields.js';
 import type { LiteralBytes } from './response-writer.js';
 import { FIELDS_IN_MEMORY } from '../../model/limits.js';
 
-
-
 interface ByteRange {
   record: SectionRecord;
   start: number;
   end: number;
 }
 
+/** literalNow's answer when the bytes need a read that waits. */
+export const NEEDS_READ = Symbol('needs a read');
 
 /** Opens the bytes of one literal item; undefined when the message has no such data. */
 export async function openLiteral(
@@ -22,23 +22,65 @@ export async function openLiteral(
   source: LiteralSource,
   partial?: { start: number; length: number },
 ): Promise<LiteralBytes | undefined> {
+  const now = literalNow(store, message, source, partial);
+  if (now !== NEEDS_READ) return now;
   if (source.kind === 'fields') {
     const block = headerRange(message);
     return block && filterFields(store, block, source.names, source.exclude, partial);
   }
   if (source.kind === 'part' && source.fields) {
     const part = message.parts.get(source.request.section);
-    // a header block cut from the cached body: the fields are picked here; upstream's answer is picked already
     if (part?.headerBlock) return filterFields(store, part, source.fields.names, source.fields.exclude, partial);
   }
   const range = rangeOf(message, source);
   if (!range) return undefined;
-  let { start, end } = range;
-  if (partial) {
-    start = Math.min(end, start + partial.start);
-    end = Math.min(end, start + partial.length);
-  }
+  const { start, end } = cutRange(range, partial);
   return asLiteralBytes(await store.openSection(range.record, start, end));
+}
+
+/**
+ * The bytes of one literal item when they can be had without waiting (kept in its record, or
+ * one small chunk: section-reader's openSectionNow), as most header fields and small bodies
+ * are: a FETCH of 100,000 messages then makes no promise per message. NEEDS_READ otherwise;
+ * undefined when the message has no such data.
+ */
+export function literalNow(
+  store: CacheStore,
+  message: MessageSections,
+  source: LiteralSource,
+  partial?: { start: number; length: number },
+): Buffer | undefined | typeof NEEDS_READ {
+  if (source.kind === 'fields') {
+    const block = headerRange(message);
+    return block ? fieldsNow(store, block, source.names, source.exclude, partial) : undefined;
+  }
+  if (source.kind === 'part' && source.fields) {
+    const part = message.parts.get(source.request.section);
+    // a header block cut from the cached body: the fields are picked here; upstream's answer is picked already
+    if (part?.headerBlock) return fieldsNow(store, part, source.fields.names, source.fields.exclude, partial);
+  }
+  const range = rangeOf(message, source);
+  if (!range) return undefined;
+  const { start, end } = cutRange(range, partial);
+  return store.openSectionNow(range.record, start, end) ?? NEEDS_READ;
+}
+
+/** The selected header fields of a block that can be read without waiting. */
+function fieldsNow(store: CacheStore, block: ByteRange, names: ReadonlySet<string>, exclude: boolean, partial?: { start: number; length: number }): Buffer | typeof NEEDS_READ {
+  if (block.end - block.start > FIELDS_IN_MEMORY) return NEEDS_READ;
+  const bytes = store.openSectionNow(block.record, block.start, block.end);
+  return bytes ? cutPartial(HeaderFieldFilter.select(bytes, names, exclude), partial) : NEEDS_READ;
+}
+
+/** A range narrowed to a partial fetch's window. */
+function cutRange(range: ByteRange, partial?: { start: number; length: number }): { start: number; end: number } {
+  if (!partial) return range;
+  const start = Math.min(range.end, range.start + partial.start);
+  return { start, end: Math.min(range.end, start + partial.length) };
+}
+
+function cutPartial(all: Buffer, partial?: { start: number; length: number }): Buffer {
+  return partial ? all.subarray(Math.min(partial.start, all.length), Math.min(all.length, partial.start + partial.length)) : all;
 }
 
 function rangeOf(message: MessageSections, source: Exclude<LiteralSource, { kind: 'fields' }>): ByteRange | undefined {
@@ -105,10 +147,6 @@ async function filterFields(
 ): Promise<LiteralBytes> {
   const start = partial?.start ?? 0;
   const limit = partial?.length ?? Number.MAX_SAFE_INTEGER;
-  const cut = (all: Buffer) => (partial ? all.subarray(Math.min(start, all.length), Math.min(all.length, start + limit)) : all);
-  const inline = block.record.inline;
-  // the header block kept in the record (most messages): no read, no stream
-  if (inline && block.end <= inline.length) return cut(HeaderFieldFilter.select(block.start === 0 && block.end === inline.length ? inline : inline.subarray(block.start, block.end), names, exclude));
   const filtered = async function* (): AsyncGenerator<Buffer> {
     const filter = new HeaderFieldFilter(names, exclude);
     const content = await store.openSection(block.record, block.start, block.end);
@@ -119,7 +157,7 @@ async function filterFields(
   if (block.end - block.start <= FIELDS_IN_MEMORY) {
     const pieces: Buffer[] = [];
     for await (const piece of filtered()) pieces.push(piece);
-    return cut(Buffer.concat(pieces));
+    return cutPartial(Buffer.concat(pieces), partial);
   }
   // a huge header block: one pass for the length, a second one to send it
   let total = 0;

@@ -29,28 +29,40 @@ export class ResponseWriter {
 
   /** Queues one response (without its CRLF). */
   async write(segments: Segment[]): Promise<void> {
+    if (this.add(segments)) return;
+    if (this.used > 0) await this.flush();
+    if (this.add(segments)) return;
+    // a large response is not copied into one buffer: its pieces go out one after the other
+    await this.push(Readable.from(concatSegments(segments, this.session), { objectMode: false }));
+  }
+
+  /**
+   * Queues one response (without its CRLF) if that needs no wait: it is small, all in memory, and
+   * fits in what is joined so far. False otherwise: then write() it.
+   */
+  add(segments: Segment[]): boolean {
     let size = 0;
-    let streamed = false;
     for (const segment of segments) {
-      if (typeof segment === 'string') size += Buffer.byteLength(segment);
-      else {
-        size += segment.length;
-        streamed ||= !Buffer.isBuffer(segment);
-      }
+      if (typeof segment === 'string') size += segment.length; // ASCII or not, at most 3 bytes per UTF-16 unit: checked below
+      else if (Buffer.isBuffer(segment)) size += segment.length;
+      else return false;
     }
-    if (streamed || size >= RESPONSE_COALESCE_BYTES) {
-      // a large response is not copied into one buffer: its pieces go out one after the other
-      await this.flush();
-      await this.push(Readable.from(concatSegments(segments, this.session), { objectMode: false }));
-      return;
-    }
-    if (this.joined && this.used + 2 + size > this.joined.length) await this.flush();
+    if (size >= RESPONSE_COALESCE_BYTES) return false;
+    const room = RESPONSE_COALESCE_BYTES - this.used - 2;
+    if (size > room || (size * 3 > room && this.byteLength(segments) > room)) return false;
     this.joined ??= Buffer.allocUnsafe(RESPONSE_COALESCE_BYTES);
     const joined = this.joined;
     if (this.used > 0) this.used += CRLF.copy(joined, this.used);
     for (const segment of segments) {
       this.used += typeof segment === 'string' ? joined.write(segment, this.used, 'utf8') : (segment as Buffer).copy(joined, this.used);
     }
+    return true;
+  }
+
+  private byteLength(segments: Segment[]): number {
+    let bytes = 0;
+    for (const segment of segments) bytes += typeof segment === 'string' ? Buffer.byteLength(segment) : segment.length;
+    return bytes;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { CacheStore } from '../../cache/cache-store.js';
 import type { Logger } from '../../log.js';
 import { FETCH_RESPONSE_BATCH } from '../../model/limits.js';
 import type { MessageMeta, MessageStructure } from '../../model/types.js';
@@ -5,8 +6,8 @@ import { indexOfUid } from '../../model/uid-set.js';
 import type { FetchData, MessageSections } from '../../sync/fetch-data.js';
 import type { Folder } from '../../sync/folder.js';
 import { planFetch, type FetchPlan, type PlannedItem } from '../fetch/fetch-plan.js';
-import { openLiteral, wantsLiteral8 } from '../fetch/literal-content.js';
-import { ResponseWriter, type Segment } from '../fetch/response-writer.js';
+import { literalNow, NEEDS_READ, openLiteral, wantsLiteral8 } from '../fetch/literal-content.js';
+import { ResponseWriter, type LiteralBytes, type Segment } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer } from '../responses.js';
 import { folderOf } from '../mailbox-id.js';
@@ -65,6 +66,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
     return { metas, vanished, seen, data: await folder.fetchData(metas, plan) };
   };
 
+  const store = folder.account.store;
   /** Writes one prepared batch; whether some of its messages were gone. */
   const writeBatch = async ({ metas, vanished: gone, seen, data }: PreparedBatch): Promise<boolean> => {
     let vanished = gone;
@@ -80,7 +82,9 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
       if (flags) for (const line of keywordAnnouncement(session, meta.flags)) await writer.write([line]);
       const shownFlags = sessionFlags(session, meta.uid, meta.flags);
       const shown = shownFlags === meta.flags ? meta : { ...meta, flags: shownFlags };
-      await writer.write(await render(folder, plan, shown, seq, data.structures.get(meta.uid), sections, flags && !plan.hasFlags));
+      const literals = literalsNow(store, plan, sections) ?? (await readLiterals(store, plan, sections));
+      const response = render(plan, shown, seq, data.structures.get(meta.uid), sections, literals, flags && !plan.hasFlags);
+      if (!writer.add(response)) await writer.write(response);
     }
     return vanished;
   };
@@ -148,41 +152,77 @@ async function markSeen(folder: Folder, metas: MessageMeta[], origin: string): P
   };
 }
 
-async function render(
-  folder: Folder,
+/** A message's literal items in the plan's order: their bytes, and which go as a literal8. */
+interface Literals {
+  bytes: LiteralBytes[];
+  literal8?: boolean[];
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/** The literal items' bytes when none needs a read that waits (literalNow), as for most messages; else undefined. */
+function literalsNow(store: CacheStore, plan: FetchPlan, sections: MessageSections): Literals | undefined {
+  const bytes: LiteralBytes[] = [];
+  for (const item of plan.items) {
+    if (item.kind !== 'literal') continue;
+    // BINARY: whether it goes as a literal8 may need a read
+    if (item.source.kind === 'binary') return undefined;
+    const now = literalNow(store, sections, item.source, item.partial);
+    if (now === NEEDS_READ) return undefined;
+    bytes.push(now ?? NO_BYTES);
+  }
+  return { bytes };
+}
+
+async function readLiterals(store: CacheStore, plan: FetchPlan, sections: MessageSections): Promise<Literals> {
+  const bytes: LiteralBytes[] = [];
+  const literal8: boolean[] = [];
+  for (const item of plan.items) {
+    if (item.kind !== 'literal') continue;
+    bytes.push((await openLiteral(store, sections, item.source, item.partial)) ?? NO_BYTES);
+    literal8.push(item.source.kind === 'binary' && (await wantsLiteral8(store, sections, item.source.section)));
+  }
+  return { bytes, literal8 };
+}
+
+/** One message's FETCH response, as segments for the response writer. */
+function render(
   plan: FetchPlan,
   meta: MessageMeta,
   seq: number,
   structure: MessageStructure | undefined,
   sections: MessageSections,
+  literals: Literals,
   withFlags: boolean,
-): Promise<Segment[]> {
+): Segment[] {
   const segments: Segment[] = [];
   let text = `* ${seq} FETCH (`;
-  for (const [index, item] of plan.items.entries()) {
+  let literal = 0;
+  const items = plan.items;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index] as PlannedItem;
     if (index > 0) text += ' ';
     if (item.kind === 'binarySize') {
       const part = sections.parts.get(item.section);
       text += `${item.name} ${part ? part.end - part.start : 0}`;
       continue;
     }
-    if (item.kind !== 'literal' && item.kind !== 'structure') {
-      text += scalar(item, meta);
-      continue;
-    }
     if (item.kind === 'structure') {
-      const raw = structure?.[item.item];
-      segments.push(`${text}${item.name} `, raw ?? 'NIL');
+      segments.push(`${text}${item.name} `, structure?.[item.item] ?? 'NIL');
       text = '';
       continue;
     }
-    const store = folder.account.store;
-    const content = (await openLiteral(store, sections, item.source, item.partial)) ?? Buffer.alloc(0);
-    const literal8 = item.source.kind === 'binary' && (await wantsLiteral8(store, sections, item.source.section));
+    if (item.kind !== 'literal') {
+      text += scalar(item, meta);
+      continue;
+    }
+    const content = literals.bytes[literal] as LiteralBytes;
+    const literal8 = literals.literal8?.[literal] ?? false;
+    literal++;
     segments.push(`${text}${item.name} ${literal8 ? '~' : ''}{${content.length}}\r\n`, content);
     text = '';
   }
-  if (withFlags) text += `${plan.items.length > 0 ? ' ' : ''}FLAGS (${meta.flags.join(' ')})`;
+  if (withFlags) text += `${items.length > 0 ? ' ' : ''}FLAGS (${meta.flags.join(' ')})`;
   segments.push(`${text})`);
   return segments;
 }
