@@ -141,6 +141,18 @@ export function missingBelow(sorted: readonly Uid[], limit: Uid): UidRange[] {
 }
 
 /** The union of two ascending UID lists, ascending; one of them itself when the other is empty (neither is changed in place). */
+/**
+ * The UIDs of `sorted` that are in `wanted`, ascending. Where `wanted` is much the smaller (the
+ * messages changed since a modseq, among a `1:*` of 100,000), each is looked up by binary search
+ * instead of passing over the whole list.
+ */
+export function sortedAmong(sorted: readonly Uid[], wanted: ReadonlySet<Uid>): Uid[] {
+  if (wanted.size * 16 >= sorted.length) return sorted.filter((uid) => wanted.has(uid));
+  const found: Uid[] = [];
+  for (const uid of wanted) if (indexOfUid(sorted, uid) >= 0) found.push(uid);
+  return found.sort((a, b) => a - b);
+}
+
 export function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {
   if (b.length === 0 || a === b) return a as Uid[];
   if (a.length === 0) return b as Uid[];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { indexOfUid, intersectRanges, lowerBound, mergeSorted, missingBelow, normalizeRanges, parseUidRanges, rangesContain, rangesToSet, toSequenceSet, uidsInRanges, uidsNotIn } from '../../src/model/uid-set.js';
+import { indexOfUid, intersectRanges, lowerBound, mergeSorted, missingBelow, normalizeRanges, sortedAmong, parseUidRanges, rangesContain, rangesToSet, toSequenceSet, uidsInRanges, uidsNotIn } from '../../src/model/uid-set.js';
 
 const MAX_UID = 4294967295;
 
@@ -167,5 +167,14 @@ describe('merging ascending UID lists', () => {
     assert.deepEqual(await uidsNotIn([1, 2, 3, 5, 8, 13], present([2, 2, 4, 5, 13, 20])), [1, 3, 8]);
     assert.deepEqual(await uidsNotIn([1, 2], present([])), [1, 2]);
     assert.deepEqual(await uidsNotIn([], present([1])), []);
+  });
+
+  test('sortedAmong: the UIDs of a list that a set names, ascending, whichever of the two is the smaller', () => {
+    const all = Array.from({ length: 1000 }, (_, i) => i * 2 + 1);
+    // a few among many: looked up one by one; UIDs not in the list are left out
+    assert.deepEqual(sortedAmong(all, new Set([999, 3, 4, 1999, 2001])), [3, 999, 1999]);
+    // as many as the list: one pass over it
+    assert.deepEqual(sortedAmong([1, 5, 9], new Set([9, 1, 2])), [1, 9]);
+    assert.deepEqual(sortedAmong([], new Set([1])), []);
   });
 });

@@ -2,7 +2,7 @@ import type { CacheStore } from '../../cache/cache-store.js';
 import type { Logger } from '../../log.js';
 import { FETCH_RESPONSE_BATCH } from '../../model/limits.js';
 import type { MessageMeta, MessageStructure } from '../../model/types.js';
-import { indexOfUid } from '../../model/uid-set.js';
+import { indexOfUid, sortedAmong } from '../../model/uid-set.js';
 import type { FetchData, MessageSections } from '../../sync/fetch-data.js';
 import type { Folder } from '../../sync/folder.js';
 import { planFetch, type FetchPlan, type PlannedItem } from '../fetch/fetch-plan.js';
@@ -48,7 +48,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
   let vanished = false;
   // CHANGEDSINCE: the changed messages from the folder's journal, where it reaches back that far
   const changed = changedSince ? folder.changedSince(Number(changedSince)) : undefined;
-  const messages = changed ? options.messages.filter((uid) => changed.has(uid)) : options.messages;
+  const messages = changed ? sortedAmong(options.messages, changed) : options.messages;
   // UID FETCH ... (CHANGEDSINCE m VANISHED): what of the UIDs it names went since m, first (RFC 7162 3.2.6)
   const state = stateOf(session);
   const vanishedWithin = state.fetchVanished;
