@@ -108,9 +108,9 @@ export class Account extends EventEmitter implements AccountContext {
       log: this.log,
     });
     const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
-    this.pool = new ConnectionPool(connect, options.poolSize, this.log, (bytes) => {
-      this.downloads.note(bytes);
-      upstreamResponseParsed(bytes);
+    this.pool = new ConnectionPool(connect, options.poolSize, this.log, (messageBytes, structureBytes) => {
+      this.downloads.note(messageBytes);
+      upstreamResponseParsed(messageBytes + structureBytes);
     });
     this.watcher = new AccountWatcher(this, { pollIntervalMs: options.pollIntervalMs });
     this.pool.on('online', () => {

@@ -85,8 +85,8 @@ export class ConnectionPool extends EventEmitter {
     private readonly connect: Connect,
     private readonly size: number,
     private readonly log: Logger,
-    /** Told of every FETCH response the account's connections parse, with the message bytes in it. */
-    fetched: (messageBytes: number) => void = () => undefined,
+    /** Told of every FETCH response the account's connections parse: its message bytes, and its ENVELOPE and BODYSTRUCTURE bytes. */
+    fetched: (messageBytes: number, structureBytes: number) => void = () => undefined,
   ) {
     super();
     this.backoff = new UpstreamBackoff(log);

@@ -185,8 +185,8 @@ export class UpstreamTraffic {
 
   constructor(
     readonly backoff: UpstreamBackoff,
-    /** Told of every FETCH response the connections parse, with the message bytes in it. */
-    readonly fetched: (messageBytes: number) => void,
+    /** Told of every FETCH response the connections parse: its message bytes, and its ENVELOPE and BODYSTRUCTURE bytes. */
+    readonly fetched: (messageBytes: number, structureBytes: number) => void,
   ) {}
 
   /** Bytes read from and written to upstream since the start by the connections attached. */
@@ -496,7 +496,7 @@ export class UpstreamConnection extends EventEmitter {
         if (handlerError) return;
         try {
           const fetched = parseUpstreamFetch(untagged);
-          this.traffic?.fetched(sectionBytes(fetched));
+          this.traffic?.fetched(sectionBytes(fetched), (fetched.envelope?.length ?? 0) + (fetched.bodystructure?.length ?? 0));
           await onFetch(fetched);
         } catch (err) {
           handlerError = err;
