@@ -24,18 +24,10 @@ export async function openLiteral(
 ): Promise<LiteralBytes | undefined> {
   const now = literalNow(store, message, source, partial);
   if (now !== NEEDS_READ) return now;
-  if (source.kind === 'fields') {
-    const block = headerRange(message);
-    return block && filterFields(store, block, source.names, source.exclude, partial);
-  }
-  if (source.kind === 'part' && source.fields) {
-    const part = message.parts.get(source.request.section);
-    if (part?.headerBlock) return filterFields(store, part, source.fields.names, source.fields.exclude, partial);
-  }
-  const range = rangeOf(message, source);
-  if (!range) return undefined;
-  const { start, end } = cutRange(range, partial);
-  return asLiteralBytes(await store.openSection(range.record, start, end));
+  const pick = fieldPick(message, source);
+  if (pick) return pick.block && filterFields(store, pick.block, pick.names, pick.exclude, partial);
+  const range = literalRange(message, source, partial);
+  return range && asLiteralBytes(await store.openSection(range.record, range.start, range.end));
 }
 
 /**
@@ -50,19 +42,37 @@ export function literalNow(
   source: LiteralSource,
   partial?: { start: number; length: number },
 ): Buffer | undefined | typeof NEEDS_READ {
-  if (source.kind === 'fields') {
-    const block = headerRange(message);
-    return block ? fieldsNow(store, block, source.names, source.exclude, partial) : undefined;
-  }
-  if (source.kind === 'part' && source.fields) {
-    const part = message.parts.get(source.request.section);
-    // a header block cut from the cached body: the fields are picked here; upstream's answer is picked already
-    if (part?.headerBlock) return fieldsNow(store, part, source.fields.names, source.fields.exclude, partial);
-  }
-  const range = rangeOf(message, source);
-  if (!range) return undefined;
-  const { start, end } = cutRange(range, partial);
-  return store.openSectionNow(range.record, start, end) ?? NEEDS_READ;
+  const pick = fieldPick(message, source);
+  if (pick) return pick.block && fieldsNow(store, pick.block, pick.names, pick.exclude, partial);
+  const range = literalRange(message, source, partial);
+  return range && (store.openSectionNow(range.record, range.start, range.end) ?? NEEDS_READ);
+}
+
+/** Header fields the proxy picks itself: from which header block (undefined: the message has none), which names. */
+interface FieldPick {
+  block: ByteRange | undefined;
+  names: ReadonlySet<string>;
+  exclude: boolean;
+}
+
+/**
+ * BODY[HEADER.FIELDS (...)] is picked from the message's header block, and a part's from a
+ * header block cut from the cached body; upstream's answer for a part is picked already, and any
+ * other item is no pick (undefined).
+ */
+function fieldPick(message: MessageSections, source: LiteralSource): FieldPick | undefined {
+  if (source.kind === 'fields') return { block: headerRange(message), names: source.names, exclude: source.exclude };
+  if (source.kind !== 'part' || !source.fields) return undefined;
+  const part = message.parts.get(source.request.section);
+  return part?.headerBlock ? { block: part, ...source.fields } : undefined;
+}
+
+/** The bytes of an item that is not a pick of header fields, narrowed to a partial fetch's window. */
+function literalRange(message: MessageSections, source: LiteralSource, partial?: { start: number; length: number }): ByteRange | undefined {
+  const range = source.kind === 'fields' ? undefined : rangeOf(message, source);
+  if (!range || !partial) return range;
+  const start = Math.min(range.end, range.start + partial.start);
+  return { record: range.record, start, end: Math.min(range.end, start + partial.length) };
 }
 
 /** The selected header fields of a block that can be read without waiting. */
@@ -70,13 +80,6 @@ function fieldsNow(store: CacheStore, block: ByteRange, names: ReadonlySet<strin
   if (block.end - block.start > FIELDS_IN_MEMORY) return NEEDS_READ;
   const bytes = store.openSectionNow(block.record, block.start, block.end);
   return bytes ? cutPartial(HeaderFieldFilter.select(bytes, names, exclude), partial) : NEEDS_READ;
-}
-
-/** A range narrowed to a partial fetch's window. */
-function cutRange(range: ByteRange, partial?: { start: number; length: number }): { start: number; end: number } {
-  if (!partial) return range;
-  const start = Math.min(range.end, range.start + partial.start);
-  return { start, end: Math.min(range.end, start + partial.length) };
 }
 
 function cutPartial(all: Buffer, partial?: { start: number; length: number }): Buffer {
