@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { ImapSession } from '../../src/imap/imap-core.js';
 import { ResponseWriter } from '../../src/imap/fetch/response-writer.js';
@@ -41,5 +41,26 @@ describe('ResponseWriter', () => {
     assert.equal(socket.listenerCount('close'), 0);
     assert.equal(socket.listenerCount('error'), 0);
     assert.equal(session.writeStream.listenerCount('drain'), 0);
+  });
+
+  test('add() takes a small response in memory without a wait, and leaves a streamed or too large one, or one that does not fit, to write()', async () => {
+    const { session, written } = slowSession();
+    const writer = new ResponseWriter(session);
+    assert.equal(writer.add(['* 1 FETCH (UID 1 BODY[] {3}\r\n', Buffer.from('abc'), ')']), true);
+    const stream = { length: 3, stream: Readable.from([Buffer.from('abc')]) };
+    assert.equal(writer.add(['* 2 FETCH (BODY[] {3}\r\n', stream, ')']), false);
+    assert.equal(writer.add([Buffer.alloc(64 * 1024)]), false);
+    // what is joined so far leaves no room for 60 KB more: write() sends it first
+    assert.equal(writer.add([Buffer.alloc(30 * 1024)]), true);
+    const big = [Buffer.alloc(60 * 1024)];
+    assert.equal(writer.add(big), false);
+    await writer.write(big);
+    await writer.flush();
+    // non-ASCII text: its UTF-8 bytes are what must fit
+    assert.equal(writer.add(['é'.repeat(40_000)]), false);
+    assert.equal(writer.add(['é'.repeat(30_000)]), true);
+    await writer.flush();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(written(), 33 + 2 + 30 * 1024 + 60 * 1024 + 60_000);
   });
 });
