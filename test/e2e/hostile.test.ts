@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LOGIN_BACKOFF_MAX_MS, LOGIN_UPSTREAM_WAIT_MS } from '../../src/model/limits.js';
 import { corpusFolders, generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { mutate, PRE_AUTH_COMMANDS, randomBytes, sendHostile, SESSION_COMMANDS, valid, type HostileResult } from '../support/fuzz.js';
@@ -132,8 +133,11 @@ describe('hostile input', () => {
             chunks.push(rng.chance(0.7) ? mutate(rng, command) : valid(rng, command));
           }
         }
-        // from other loopback addresses: the fuzzer's failed logins throttle only those
-        const result = await sendHostile(proxy.port, chunks, { localAddress: `127.0.0.${2 + (index % 8)}`, quietMs: 500, maxMs: 10_000 });
+        // from other loopback addresses: the fuzzer's failed logins throttle only those. A wrong
+        // login first may wait out the throttle's longest delay and then upstream's refusal
+        // before anything is answered (CI: AUTHENTICATE PLAIN of a wrong password, 10 s silent)
+        const maxMs = LOGIN_BACKOFF_MAX_MS + LOGIN_UPSTREAM_WAIT_MS + 3_000;
+        const result = await sendHostile(proxy.port, chunks, { localAddress: `127.0.0.${2 + (index % 8)}`, quietMs: 500, maxMs });
         results.push({ ...result, index, kind });
       }
     };
