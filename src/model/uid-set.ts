@@ -140,7 +140,6 @@ export function missingBelow(sorted: readonly Uid[], limit: Uid): UidRange[] {
   return gaps;
 }
 
-/** The union of two ascending UID lists, ascending; one of them itself when the other is empty (neither is changed in place). */
 /**
  * The UIDs of `sorted` that are in `wanted`, ascending. Where `wanted` is much the smaller (the
  * messages changed since a modseq, among a `1:*` of 100,000), each is looked up by binary search
@@ -153,6 +152,7 @@ export function sortedAmong(sorted: readonly Uid[], wanted: ReadonlySet<Uid>): U
   return found.sort((a, b) => a - b);
 }
 
+/** The union of two ascending UID lists, ascending; one of them itself when the other is empty (neither is changed in place). */
 export function mergeSorted(a: readonly Uid[], b: readonly Uid[]): Uid[] {
   if (b.length === 0 || a === b) return a as Uid[];
   if (a.length === 0) return b as Uid[];
