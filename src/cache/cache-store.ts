@@ -79,6 +79,12 @@ export interface FolderChange {
   record: FolderRecord;
 }
 
+/** A message's metadata to write; `previousModseq`: the modseq its cached record has, whose index entry goes. */
+export interface MetaWrite {
+  meta: MessageMeta;
+  previousModseq?: string;
+}
+
 const JSON_OPTS = { valueEncoding: 'utf8' } as const;
 
 /** Records read as Buffers (header blocks, structures) are spent as soon as they are answered: paced like body chunks (gc-pacer.ts). */
@@ -322,18 +328,33 @@ export class CacheStore {
   // messages ---------------------------------------------------------------------------------
 
   /** Metadata of messages, new or changed, in one write. */
-  async putMetas(fid: string, metas: readonly MessageMeta[]): Promise<void> {
-    await this.batch(metas.map((meta) => this.metaPutOp(fid, meta)));
+  async putMetas(fid: string, writes: readonly MetaWrite[]): Promise<void> {
+    await this.batch(writes.flatMap((write) => this.metaPutOps(fid, write)));
   }
 
   /**
    * Flags changed: the messages' metadata and, with `folder`, the folder's new record (the
    * proxy's own modseq counter) in one write.
    */
-  async updateMetas(fid: string, metas: readonly MessageMeta[], folder?: FolderChange): Promise<void> {
-    const ops = metas.map((meta) => this.metaPutOp(fid, meta));
+  async updateMetas(fid: string, writes: readonly MetaWrite[], folder?: FolderChange): Promise<void> {
+    const ops = writes.flatMap((write) => this.metaPutOps(fid, write));
     if (folder) ops.push(this.folderPutOp(folder.acct, folder.path, folder.record));
     await this.batch(ops);
+  }
+
+  /**
+   * The messages whose modseq is above `modseq`, from the modseq index, without reading a record;
+   * undefined when there are more than `limit`. Where two writes of one message raced, an entry
+   * can be left with a modseq the message no longer has: callers check the metadata they read.
+   */
+  async changedSince(fid: string, modseq: number, limit: number): Promise<Set<Uid> | undefined> {
+    const uids = new Set<Uid>();
+    let entries = 0;
+    for await (const key of readRange(this.db.keys({ gte: keys.changedAbove(fid, modseq), lt: prefixEnd(keys.changedPrefix(fid)), limit: limit + 1 }))) {
+      if (++entries > limit) return undefined;
+      uids.add(uidOfMetaKey(key));
+    }
+    return uids;
   }
 
   async putStructures(fid: string, structures: readonly { uid: Uid; structure: MessageStructure }[]): Promise<void> {
@@ -358,6 +379,7 @@ export class CacheStore {
   async expunge(fid: string, uids: readonly Uid[], modseq: number, folder: FolderChange): Promise<void> {
     const ops: BatchOp[] = [];
     if (uids.length) ops.push({ type: 'put', key: keys.vanished(fid, modseq, uids[0] as Uid), value: toSequenceSet(uids) });
+    for (const meta of await this.readMetas(fid, uids)) if (meta) ops.push({ type: 'del', key: keys.changed(fid, Number(meta.modseq), meta.uid) });
     const sections: string[] = [];
     for (const uid of uids) {
       ops.push({ type: 'del', key: keys.meta(fid, uid) }, { type: 'del', key: keys.structure(fid, uid) }, { type: 'del', key: keys.messageKeys(fid, uid) });
@@ -587,8 +609,14 @@ export class CacheStore {
     return { type: 'put', key: keys.folder(acct, path), value: JSON.stringify(record) };
   }
 
-  private metaPutOp(fid: string, meta: MessageMeta): BatchOp {
-    return { type: 'put', key: keys.meta(fid, meta.uid), value: encodeMeta(meta) };
+  /** A message's record and its entry in the modseq index, which replaces the entry of its modseq before. */
+  private metaPutOps(fid: string, { meta, previousModseq }: MetaWrite): BatchOp[] {
+    const ops: BatchOp[] = [
+      { type: 'put', key: keys.meta(fid, meta.uid), value: encodeMeta(meta) },
+      { type: 'put', key: keys.changed(fid, Number(meta.modseq), meta.uid), value: '' },
+    ];
+    if (previousModseq !== undefined && previousModseq !== meta.modseq) ops.push({ type: 'del', key: keys.changed(fid, Number(previousModseq), meta.uid) });
+    return ops;
   }
 
   /** Applies metadata operations atomically, in order with every other metadata write. */

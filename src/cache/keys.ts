@@ -16,6 +16,7 @@ import type { AccountId, FolderPath, Uid } from '../model/types.js';
  *   x!<fid>!s!<uid>                  raw ENVELOPE / BODYSTRUCTURE / BODY
  *   x!<fid>!h!<uid>!<section>        section record: length, header length, where its chunks are
  *   x!<fid>!v!<modseq>!<uid>         UIDs expunged at that modseq (a UID set; <uid>: its first)
+ *   x!<fid>!q!<modseq>!<uid>         empty: the message's modseq is that (CHANGEDSINCE reads what changed, not the folder)
  *   w!<acct>!<path>                  a cleared folder's last HIGHESTMODSEQ (records.ts ModseqMark)
  *   x!<fid>!k!<uid>                  sort and thread keys derived from ENVELOPE and References
  *   g!<fid>                          a dropped folder generation whose data is still being deleted
@@ -78,6 +79,10 @@ export const keys = {
   /** Where the expunges above `modseq` start. */
   vanishedAbove: (fid: string, modseq: number) => `x!${fid}!v!${modseqHex(modseq + 1)}`,
   vanishedPrefix: (fid: string) => `x!${fid}!v!`,
+  changed: (fid: string, modseq: number, uid: Uid) => `x!${fid}!q!${modseqHex(modseq)}!${uidHex(uid)}`,
+  /** The first key of the modseq index above a modseq. */
+  changedAbove: (fid: string, modseq: number) => `x!${fid}!q!${modseqHex(modseq + 1)}`,
+  changedPrefix: (fid: string) => `x!${fid}!q!`,
   modseqMark: (acct: AccountId, path: FolderPath) => `w!${acct}!${path}`,
   garbage: (fid: string) => `g!${fid}`,
   garbagePrefix: () => 'g!',

@@ -55,6 +55,11 @@ export interface FolderRecord {
    * the generation was first filled (what went before that is not known one by one).
    */
   vanishedFrom?: number;
+  /**
+   * The modseq index (keys.ts `q`) holds every message whose modseq is above this: the counter
+   * when the generation was started, or when a version that keeps the index first loaded it.
+   */
+  changesFrom?: number;
   /** Older versions' counter where upstream had no CONDSTORE; read only to carry it over. */
   localModseq?: number;
   /** When the folder was last brought up to date with upstream (ms since epoch), 0 = never. */

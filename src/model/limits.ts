@@ -371,6 +371,12 @@ export const LIST_FRESH_MS = 2_000;
 /** A folder's update journal keeps this many changes for sessions that have not fetched them yet; the oldest go first. */
 export const JOURNAL_CAPACITY = 20_000;
 
+/**
+ * A CHANGEDSINCE the journal cannot answer reads the cache's modseq index when at most this many
+ * messages changed; beyond that, every message's record (in batches, as a FETCH of all of them).
+ */
+export const CHANGED_INDEX_LIMIT = 20_000;
+
 /** A generated certificate is long-lived: users trust it by hand, once (a Thunderbird exception, a keychain entry). */
 export const CERTIFICATE_VALIDITY_YEARS = 5;
 

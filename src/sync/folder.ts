@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { FolderRecord } from '../cache/cache-store.js';
+import type { FolderRecord, MetaWrite } from '../cache/cache-store.js';
 import { clientModseq, RECORD_VERSION } from '../cache/records.js';
 import { isUpstreamOut, ProxyError } from '../model/errors.js';
-import { LAST_SYNC_WRITE_MS, METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
+import { CHANGED_INDEX_LIMIT, LAST_SYNC_WRITE_MS, METADATA_SCAN_BATCH, RESELECT_MAX_MESSAGES, STATUS_FRESH_MS } from '../model/limits.js';
 import type { FolderPath, FolderStatus, MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid, lowerBound, missingBelow, normalizeRanges, toSequenceSet, type UidRange } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
@@ -112,8 +112,8 @@ export class Folder extends EventEmitter {
     this.loading ??= (async () => {
       const { store, id } = this.account;
       const stored = await store.getFolder(id, this.path);
-      // a record of an older version has no record of expunges: it starts now
-      const record = stored && { ...stored, vanishedFrom: stored.vanishedFrom ?? clientModseq(stored) };
+      // a record of an older version has no record of expunges and no modseq index: they start now
+      const record = stored && { ...stored, vanishedFrom: stored.vanishedFrom ?? clientModseq(stored), changesFrom: stored.changesFrom ?? clientModseq(stored) };
       if (record) this.current = new FolderGeneration(this.account, this.path, record, await store.loadUids(record.fid));
     })();
     return this.loading;
@@ -227,7 +227,7 @@ export class Folder extends EventEmitter {
     const { store } = this.account;
     for (let i = 0; i < uids.length; i += METADATA_SCAN_BATCH) {
       const metas = await store.getMetas(generation.fid, uids.slice(i, i + METADATA_SCAN_BATCH));
-      await store.putMetas(generation.fid, metas.filter((m): m is MessageMeta => !!m).map((m) => ({ ...m, modseq })));
+      await store.putMetas(generation.fid, metas.filter((m): m is MessageMeta => !!m).map((m) => ({ meta: { ...m, modseq }, previousModseq: m.modseq })));
     }
     const upstream = result.record.highestModseq !== '0' ? Number(result.record.highestModseq) : 0;
     return { changes, record: { ...result.record, modseq: Math.max(modseqs.counter(upstream), clientModseq(result.record)) } };
@@ -355,13 +355,15 @@ export class Folder extends EventEmitter {
     const previous = this.current;
     // a cleared cache of the same UIDVALIDITY told clients a HIGHESTMODSEQ: the new one goes on from there
     const mark = previous ? undefined : await this.account.store.getModseqMark(this.account.id, this.path);
+    const modseq = mark?.uidValidity === uidValidity ? mark.modseq : 0;
     const record: FolderRecord = {
       v: RECORD_VERSION,
       fid: this.account.store.newFolderId(),
       uidValidity,
       uidNext: 1,
       highestModseq: '0',
-      modseq: mark?.uidValidity === uidValidity ? mark.modseq : 0,
+      modseq,
+      changesFrom: modseq,
       // nothing recorded until the first fill is done (folder-sync.ts)
       vanishedFrom: Number.MAX_SAFE_INTEGER,
       messages: 0,
@@ -387,11 +389,17 @@ export class Folder extends EventEmitter {
   }
 
   /**
-   * The messages whose flags changed or that arrived above a modseq (a FETCH with CHANGEDSINCE),
-   * from the journal: what changed, not the folder; undefined when it does not reach back that far.
+   * The messages whose flags changed or that arrived above a modseq (a FETCH with CHANGEDSINCE,
+   * a SELECT with QRESYNC): what changed, not the folder. From the journal, or else (a modseq from
+   * before the proxy started) the cache's modseq index; undefined when neither reaches back that
+   * far or too many changed: then every message's modseq is to be looked at.
    */
-  changedSince(modseq: number): Set<Uid> | undefined {
-    return this.journal.changedSince(modseq);
+  async changedSince(modseq: number): Promise<Set<Uid> | undefined> {
+    const recent = this.journal.changedSince(modseq);
+    if (recent) return recent;
+    const generation = this.current;
+    if (!generation || modseq < (generation.record.changesFrom ?? Number.POSITIVE_INFINITY)) return undefined;
+    return this.account.store.changedSince(generation.fid, modseq, CHANGED_INDEX_LIMIT);
   }
 
   /**
@@ -540,10 +548,10 @@ export class Folder extends EventEmitter {
       const metas = await store.getMetas(generation.fid, updates.map((u) => u.uid));
       const modseqs = new ModseqAssigner(this.highestModseq());
       const changed = updates.map((u) => ({ ...u, modseq: String(modseqs.next(u.modseq)) }));
-      const updated: MessageMeta[] = [];
+      const updated: MetaWrite[] = [];
       for (const [i, meta] of metas.entries()) {
         const update = changed[i] as FlagUpdate;
-        if (meta) updated.push({ ...meta, flags: update.flags, modseq: update.modseq });
+        if (meta) updated.push({ meta: { ...meta, flags: update.flags, modseq: update.modseq }, previousModseq: meta.modseq });
       }
       const record = { ...generation.record, modseq: modseqs.counter() };
       await store.updateMetas(generation.fid, updated, { acct: this.account.id, path: this.path, record });

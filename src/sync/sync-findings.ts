@@ -1,4 +1,4 @@
-import type { CacheStore, FolderRecord } from '../cache/cache-store.js';
+import type { CacheStore, FolderRecord, MetaWrite } from '../cache/cache-store.js';
 import { META_WRITE_BATCH } from '../model/limits.js';
 import type { MessageMeta, Uid } from '../model/types.js';
 import { indexOfUid } from '../model/uid-set.js';
@@ -25,7 +25,7 @@ export class SyncFindings {
   /** Fetched whole, not yet compared with the cache. */
   private fetched: MessageMeta[] = [];
   /** Known to have changed, not yet written. */
-  private writes: MessageMeta[] = [];
+  private writes: MetaWrite[] = [];
 
   constructor(
     private readonly store: CacheStore,
@@ -62,7 +62,7 @@ export class SyncFindings {
   async flagsChanged(cached: MessageMeta, flags: string[]): Promise<void> {
     const modseq = String(this.modseqs.next());
     this.changes.flagged.push({ uid: cached.uid, flags, modseq });
-    this.writes.push({ ...cached, flags, modseq });
+    this.writes.push({ meta: { ...cached, flags, modseq }, previousModseq: cached.modseq });
     if (this.writes.length >= META_WRITE_BATCH) await this.flush();
   }
 
@@ -72,19 +72,21 @@ export class SyncFindings {
     this.fetched = [];
     const knownMetas = batch.filter((meta) => indexOfUid(this.known, meta.uid) >= 0);
     const before = knownMetas.length ? await this.store.getMetas(this.fid, knownMetas.map((m) => m.uid)) : [];
-    knownMetas.forEach((meta, i) => {
+    const writes: MetaWrite[] = knownMetas.map((meta, i) => {
       const old = before[i];
       const flagsChanged = !old || !sameFlags(old.flags, meta.flags);
       meta.modseq = flagsChanged || !old ? String(this.modseqs.next(meta.modseq)) : old.modseq;
       if (flagsChanged) this.changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
+      return { meta, ...(old ? { previousModseq: old.modseq } : {}) };
     });
     for (const meta of batch) {
       if (indexOfUid(this.known, meta.uid) >= 0) continue;
       meta.modseq = String(this.modseqs.next(meta.modseq));
       this.addedUids.push(meta.uid);
       if (!this.quiet) this.changes.added.push({ uid: meta.uid, modseq: meta.modseq });
+      writes.push({ meta });
     }
-    const writes = [...batch, ...this.writes];
+    writes.push(...this.writes);
     this.writes = [];
     if (writes.length) await this.store.putMetas(this.fid, writes);
   }

@@ -1,7 +1,10 @@
 // CONDSTORE for clients: MODSEQ, HIGHESTMODSEQ and CHANGEDSINCE work through the proxy, with the
 // proxy's own modseqs: level with upstream's where it has CONDSTORE, its own counter where not.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
 import { generateCorpus } from '../support/corpus.js';
 import { withDovecot, type Dovecot } from '../support/dovecot.js';
 import { deliver } from '../support/maildir.js';
@@ -44,6 +47,31 @@ describe('CONDSTORE through the proxy', () => {
     assert.equal(proxied.highest, direct.highest);
     assert.deepEqual(await changedSince(proxied.client, before.highest), [3, 7]);
     assert.deepEqual(await changedSince(proxied.client, before.highest), await changedSince(direct.client, before.highest));
+  });
+
+  test('after a restart, CHANGEDSINCE from before it: the same answers as Dovecot', async () => {
+    const dovecot = await withDovecot();
+    await deliver(dovecot.mailDir(), generateCorpus({ seed: 5, messages: 15, folders: 'INBOX:1' }));
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imapcp-modseq-'));
+    after(() => rm(dataDir, { recursive: true, force: true }));
+    let proxy = await startTestProxy(dovecot, { dataDir });
+    const before = await session(proxy.port);
+    // one change through the proxy, two upstream while it runs, then one while it is stopped
+    await before.client.command('UID STORE 2 +FLAGS (\\Answered)');
+    await changeUpstream(dovecot);
+    await session(proxy.port);
+    await proxy.close();
+    const direct = await connectClient(dovecot.port);
+    await direct.mailboxOpen('INBOX');
+    await direct.messageFlagsAdd('11', ['$Later'], { uid: true });
+    await direct.logout();
+    proxy = await startTestProxy(dovecot, { dataDir });
+    const proxied = await session(proxy.port);
+    const upstream = await session(dovecot.port);
+    for (const modseq of [before.highest, before.highest + 1, proxied.highest - 1]) {
+      assert.deepEqual(await changedSince(proxied.client, modseq), await changedSince(upstream.client, modseq), `CHANGEDSINCE ${modseq}`);
+    }
+    assert.deepEqual(await changedSince(proxied.client, before.highest), [2, 3, 7, 11]);
   });
 
   test('upstream without CONDSTORE: the proxy keeps its own modseqs', async () => {

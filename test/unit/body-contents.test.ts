@@ -33,7 +33,7 @@ async function newFolder(store: CacheStore, path: string): Promise<FolderRecord>
 /** A folder of the account with one message whose body is stored (from memory or streamed). */
 async function folderWith(store: CacheStore, path: string, uid: number, body: Buffer, streamed = false): Promise<FolderRecord> {
   const record = await newFolder(store, path);
-  await store.putMetas(record.fid, [meta(uid, body.length)]);
+  await store.putMetas(record.fid, [{ meta: meta(uid, body.length) }]);
   if (streamed) {
     const writer = store.sectionWriter(at(record.fid), uid, FULL_BODY, 'scan');
     for (let at = 0; at < body.length; at += 100_000) await writer.write(body.subarray(at, at + 100_000));
@@ -79,7 +79,7 @@ describe('bodies stored by content', () => {
       const folders = [];
       for (const path of paths) folders.push(await folderWith(store, path, 7, body));
       const [a, b, c, d, e] = folders as [FolderRecord, FolderRecord, FolderRecord, FolderRecord, FolderRecord];
-      await store.putMetas(a.fid, [meta(8, other.length)]);
+      await store.putMetas(a.fid, [{ meta: meta(8, other.length) }]);
       await store.storeSection(at(a.fid), 8, FULL_BODY, other, 14).written;
       const refs = async () => (await store.sharing('acct')).referencedBytes;
 
@@ -130,7 +130,7 @@ describe('bodies stored by content', () => {
       const store = await open();
       const body = message(6, 5 * C);
       const fid = store.newFolderId();
-      await store.putMetas(fid, [1, 2, 3, 4].map((uid) => meta(uid, body.length)));
+      await store.putMetas(fid, [1, 2, 3, 4].map((uid) => ({ meta: meta(uid, body.length) })));
       const streamed = async (uid: number) => {
         const writer = store.sectionWriter(at(fid), uid, FULL_BODY, 'scan');
         for (let at = 0; at < body.length; at += C / 2) await writer.write(body.subarray(at, at + C / 2));
@@ -153,7 +153,7 @@ describe('bodies stored by content', () => {
       const cleared = await newFolder(store, 'Cleared');
       const kept = await newFolder(store, 'Kept');
       for (const folder of [cleared, kept]) {
-        await store.putMetas(folder.fid, bodies.map((body, i) => meta(i + 1, body.length)));
+        await store.putMetas(folder.fid, bodies.map((body, i) => ({ meta: meta(i + 1, body.length) })));
         await Promise.all(bodies.map((body, i) => store.storeSection(at(folder.fid), i + 1, FULL_BODY, body, 14).written));
       }
       await store.clearFolders('acct', [{ path: 'Cleared', record: cleared }], false);
@@ -180,7 +180,7 @@ describe('bodies stored by content', () => {
       const lonely = message(8, 2 * C);
       for (const path of ['A', 'B', 'C']) await folderWith(store, path, 1, body);
       const d = await folderWith(store, 'D', 2, lonely);
-      await store.putMetas(d.fid, [meta(3, lonely.length)]);
+      await store.putMetas(d.fid, [{ meta: meta(3, lonely.length) }]);
       await store.close();
       await withRawCache(dir, async (meta) => {
         const prefix = keys.contentPrefix();

@@ -226,7 +226,7 @@ describe('removing data', () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
       for (const uid of [1, 2]) {
-        await store.putMetas(fid, [meta(uid)]);
+        await store.putMetas(fid, [{ meta: meta(uid) }]);
         await store.putStructures(fid, [{ uid, structure: { envelope: Buffer.from('(NIL)') } }]);
         await store.storeSection(at(fid), uid, FULL_BODY, pattern(3.5 * C, uid), -1).written;
         await store.storeSection(at(fid), uid, HEADER_BLOCK, pattern(100, uid), 100).written;
@@ -254,7 +254,7 @@ describe('removing data', () => {
   test('expunges are noted with their modseq: vanishedSince lists those above a modseq, in the order they went', async () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
-      await store.putMetas(fid, [1, 2, 3, 4, 5, 9].map(meta));
+      await store.putMetas(fid, [1, 2, 3, 4, 5, 9].map((uid) => ({ meta: meta(uid) })));
       const record = folderRecord(fid);
       await store.expunge(fid, [2, 3], 7, { acct: 'acct', path: 'INBOX', record });
       await store.expunge(fid, [9], 12, { acct: 'acct', path: 'INBOX', record });
@@ -263,6 +263,30 @@ describe('removing data', () => {
       assert.deepEqual(await store.vanishedSince(fid, 7), [[9, 9], [1, 1]]);
       assert.deepEqual(await store.vanishedSince(fid, 299), [[1, 1]]);
       assert.deepEqual(await store.vanishedSince(fid, 300), []);
+    });
+  });
+
+  test('the modseq index names the messages above a modseq: a rewrite moves a message, an expunge drops it, too many is undefined', async () => {
+    await withStore(async (store) => {
+      const fid = store.newFolderId();
+      const at = (uid: number, modseq: number) => ({ ...meta(uid), modseq: String(modseq) });
+      await store.putMetas(fid, [1, 2, 3, 4, 5].map((uid) => ({ meta: at(uid, uid * 10) })));
+      const since = async (modseq: number, limit = 100) => {
+        const uids = await store.changedSince(fid, modseq, limit);
+        return uids && [...uids].sort((a, b) => a - b);
+      };
+      assert.deepEqual(await since(0), [1, 2, 3, 4, 5]);
+      assert.deepEqual(await since(30), [4, 5]);
+      // message 1 changed at 60: it is above 50 now, and no longer at 10
+      await store.updateMetas(fid, [{ meta: at(1, 60), previousModseq: '10' }]);
+      assert.deepEqual(await since(50), [1]);
+      // (its entry at 10 went: five entries, not six)
+      assert.deepEqual(await since(5, 5), [1, 2, 3, 4, 5]);
+      await store.expunge(fid, [5], 70, { acct: 'acct', path: 'INBOX', record: folderRecord(fid) });
+      assert.deepEqual(await since(30), [1, 4]);
+      assert.deepEqual(await since(60), []);
+      assert.equal(await since(0, 3), undefined);
+      assert.deepEqual(await since(0, 4), [1, 2, 3, 4]);
     });
   });
 
@@ -282,7 +306,7 @@ describe('removing data', () => {
       const old = folderRecord(oldFid);
       await store.putFolder('acct', 'INBOX', old);
       for (const uid of [1, 2, 3]) {
-        await store.putMetas(oldFid, [meta(uid)]);
+        await store.putMetas(oldFid, [{ meta: meta(uid) }]);
         await store.storeSection(at(oldFid), uid, FULL_BODY, pattern(2 * C + uid, uid), -1).written;
       }
       const oldBody = await stored(store, oldFid, 2);
@@ -323,7 +347,7 @@ describe('metadata read ahead', () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
       // UIDs 1..600 without 10: a window from UID 1 asked for one message holds 257 records and ends at 258
-      await store.putMetas(fid, uids(1, 600).filter((uid) => uid !== 10).map(meta));
+      await store.putMetas(fid, uids(1, 600).filter((uid) => uid !== 10).map((uid) => ({ meta: meta(uid) })));
       await run(store, fid);
     });
   }
@@ -354,12 +378,12 @@ describe('metadata read ahead', () => {
     await withMessages(async (store, fid) => {
       await store.getMetas(fid, [1], readAhead);
       const seen = { ...meta(3), flags: ['\\Answered'] };
-      await store.updateMetas(fid, [seen]);
+      await store.updateMetas(fid, [{ meta: seen }]);
       assert.deepEqual(await store.getMetas(fid, [3], readAhead), [seen]);
 
       const racing = store.getMetas(fid, [4], readAhead);
       const flagged = { ...meta(5), flags: ['\\Flagged'] };
-      const written = store.updateMetas(fid, [flagged]);
+      const written = store.updateMetas(fid, [{ meta: flagged }]);
       await racing;
       await written;
       assert.deepEqual(await store.getMetas(fid, [5], readAhead), [flagged]);
@@ -378,7 +402,7 @@ describe('section read ahead', () => {
     await withStore(async (store) => {
       const fid = store.newFolderId();
       for (let uid = 1; uid <= 100; uid++) {
-        await store.putMetas(fid, [meta(uid)]);
+        await store.putMetas(fid, [{ meta: meta(uid) }]);
         if (uid !== 7) await store.storeSection(at(fid), uid, HEADER_BLOCK, header(uid), header(uid).length).written;
       }
       const db = (store as unknown as { db: { getMany: (...args: unknown[]) => Promise<unknown> } }).db;
@@ -427,7 +451,7 @@ describe('cache verify and part indexes', () => {
       await store.putAccount('acct', { v: 1, upstream: 'imap://example', user: 'u', createdAt: 0 });
       await store.putFolder('acct', 'INBOX', record);
       const body = Buffer.from('Subject: x\r\n\r\nbody');
-      await store.putMetas(record.fid, [{ uid: 1, flags: [], modseq: '1', size: body.length, internalDate: '01-Jan-2025 00:00:00 +0000' }]);
+      await store.putMetas(record.fid, [{ meta: { uid: 1, flags: [], modseq: '1', size: body.length, internalDate: '01-Jan-2025 00:00:00 +0000' } }]);
       await store.storeSection(at(record.fid), 1, FULL_BODY, body, 14).written;
       const beyond = encodePartIndex({ scanned: true, nodes: [{ kind: 'leaf', next: 1, start: 0, bodyStart: 14, end: 99 }] });
       await store.putStructures(record.fid, [{ uid: 1, structure: { bodystructure: Buffer.from('("text" "plain" NIL NIL NIL "7bit" 4 0)'), parts: beyond } }]);

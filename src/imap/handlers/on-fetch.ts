@@ -46,8 +46,8 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
   // imap-core does not count RFC822.TEXT (RFC 3501 6.4.5) and BINARY[] (RFC 3516 4.2) among the items that set \Seen
   const marksSeen = options.markAsSeen || (!selected.readOnly && options.query.some((q) => q.item === 'rfc822.text' || q.item === 'binary'));
   let vanished = false;
-  // CHANGEDSINCE: the changed messages from the folder's journal, where it reaches back that far
-  const changed = changedSince ? folder.changedSince(Number(changedSince)) : undefined;
+  // CHANGEDSINCE: the changed messages, where the folder knows them without reading every record
+  const changed = changedSince ? await folder.changedSince(Number(changedSince)) : undefined;
   const messages = changed ? sortedAmong(options.messages, changed) : options.messages;
   // UID FETCH ... (CHANGEDSINCE m VANISHED): what of the UIDs it names went since m, first (RFC 7162 3.2.6)
   const state = stateOf(session);
@@ -58,7 +58,8 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
 
   /** One batch's metadata and cached sections, read while the batch before it is written. */
   const prepareBatch = async (uids: number[]): Promise<PreparedBatch> => {
-    let metas = (await folder.metas(uids, { readAhead: true })).filter((m): m is MessageMeta => !!m);
+    // read ahead in UID order for a client that fetches message by message, not for the changed messages among them
+    let metas = (await folder.metas(uids, { readAhead: !changed })).filter((m): m is MessageMeta => !!m);
     const vanished = metas.length < uids.length;
     if (changedSince) metas = metas.filter((m) => BigInt(m.modseq) > changedSince);
     const seen = marksSeen ? await markSeen(folder, metas, session.id) : undefined;

@@ -19,7 +19,7 @@ export async function vanishedEarlier(folder: Folder, modseq: number, within: re
  * mailbox's untagged responses: the UIDs it knows that were expunged since its modseq, then
  * `* n FETCH (UID FLAGS MODSEQ)` for each of them that changed since (Dovecot's order). From the
  * proxy's record of expunges and its modseqs; the metadata is read in batches, or only the
- * messages the folder's journal names where it reaches back that far.
+ * messages the folder knows changed (its journal, the cache's modseq index) where it can tell.
  */
 export function makeResyncSelected(deps: { log: Logger }) {
   return async (session: ImapSession, request: ResyncRequest): Promise<void> => {
@@ -30,8 +30,8 @@ export function makeResyncSelected(deps: { log: Logger }) {
     const vanished = await vanishedEarlier(folder, request.modseq, request.knownUids);
     if (vanished) await writer.write([vanished]);
     const uids = selected.uidList.slice();
-    const journal = folder.changedSince(request.modseq);
-    const candidates = journal ? uids.filter((uid) => journal.has(uid)) : uids;
+    const changed = await folder.changedSince(request.modseq);
+    const candidates = changed ? uids.filter((uid) => changed.has(uid)) : uids;
     const since = BigInt(request.modseq);
     for (let i = 0; i < candidates.length; i += METADATA_SCAN_BATCH) {
       const batch = candidates.slice(i, i + METADATA_SCAN_BATCH).filter((uid) => rangesContain(request.knownUids, uid));
