@@ -15,6 +15,8 @@ import { log, median, round, run } from './util.js';
 const CLIENT = path.resolve(import.meta.dirname, '../../bench/client-sessions.py');
 /** Flags changed upstream before the resync is timed. */
 const FLAG_CHANGES = 1000;
+/** Rounds of those changes, each with a keyword of its own; the resync's figures are their medians. */
+const RESYNC_ROUNDS = 3;
 /** The background sync of a big folder is given up on after this long without progress. */
 const STALL_SECONDS = 300;
 /** Messages fetched one command at a time, per kind of command. */
@@ -43,8 +45,10 @@ export interface ScaleResults {
   warmRatio: number;
   /** SELECT alone, in the warm session and straight from Dovecot (medians). */
   selectSeconds: { direct: number; warm: number; ratio: number };
-  /** After FLAG_CHANGES flag changes upstream: the next SELECT and UID FETCH 1:* (FLAGS) (CHANGEDSINCE m). */
-  flagResync: { changes: number; direct: { select: number; fetch: number }; proxy: { select: number; fetch: number }; selectRatio: number; fetchRatio: number; changedMessages: number };
+  /** After FLAG_CHANGES flag changes upstream: the next SELECT and UID FETCH 1:* (FLAGS) (CHANGEDSINCE m), medians of RESYNC_ROUNDS. */
+  flagResync: { changes: number; rounds: number; direct: { select: number; fetch: number }; proxy: { select: number; fetch: number }; selectRatio: number; fetchRatio: number; changedMessages: number };
+  /** The same CHANGEDSINCE (the modseq before the first round) from a proxy started again: what the cache holds, no journal. */
+  afterRestart: { direct: number; proxy: number; ratio: number };
   /** Median milliseconds per one-message command, warm. */
   latency: { commands: number; direct: Latency; proxy: Latency; ratios: Latency };
   /** Peak RssAnon of the proxy, MB: through the bin (cold and warm runs), and started as node main.js (a session, single commands, the resync). */
@@ -102,13 +106,41 @@ export async function scaleScenario(options: { messages: number; runs: number; f
       const latencyProxy = (await client('latency', proxy.port, SINGLE_COMMANDS)) as Latency;
       log(`  one command at a time (ms): direct ${JSON.stringify(latencyDirect)}, proxy ${JSON.stringify(latencyProxy)}`);
 
-      const { highestModseqBefore } = (await client('store', dovecot.port, `1:${FLAG_CHANGES}`, '\\Flagged')) as { highestModseqBefore: number };
-      const resyncProxy = (await client('changed', proxy.port, highestModseqBefore)) as Session;
-      const resyncDirect = (await client('changed', dovecot.port, highestModseqBefore)) as Session;
-      if (resyncProxy.messages !== FLAG_CHANGES || resyncDirect.messages !== FLAG_CHANGES) {
-        throw new Error(`CHANGEDSINCE after ${FLAG_CHANGES} flag changes: ${resyncDirect.messages} direct, ${resyncProxy.messages} through the proxy`);
+      const rounds: { proxy: Session; direct: Session }[] = [];
+      let firstModseq = 0;
+      for (let i = 1; i <= RESYNC_ROUNDS; i++) {
+        const { highestModseqBefore } = (await client('store', dovecot.port, `1:${FLAG_CHANGES}`, `$Resync${i}`)) as { highestModseqBefore: number };
+        firstModseq ||= highestModseqBefore;
+        const proxied = (await client('changed', proxy.port, highestModseqBefore)) as Session;
+        const direct = (await client('changed', dovecot.port, highestModseqBefore)) as Session;
+        if (proxied.messages !== FLAG_CHANGES || direct.messages !== FLAG_CHANGES) {
+          throw new Error(`CHANGEDSINCE after ${FLAG_CHANGES} flag changes: ${direct.messages} direct, ${proxied.messages} through the proxy`);
+        }
+        log(`  after ${FLAG_CHANGES} flag changes upstream: direct SELECT ${direct.selectSeconds.toFixed(4)} s + CHANGEDSINCE ${direct.fetchSeconds.toFixed(4)} s, proxy ${proxied.selectSeconds.toFixed(4)} s + ${proxied.fetchSeconds.toFixed(4)} s`);
+        rounds.push({ proxy: proxied, direct });
       }
-      log(`  after ${FLAG_CHANGES} flag changes upstream: direct SELECT ${resyncDirect.selectSeconds.toFixed(4)} s + CHANGEDSINCE ${resyncDirect.fetchSeconds.toFixed(4)} s, proxy ${resyncProxy.selectSeconds.toFixed(4)} s + ${resyncProxy.fetchSeconds.toFixed(4)} s`);
+      const resync = (side: 'proxy' | 'direct') => ({
+        select: median(rounds.map((r) => r[side].selectSeconds)),
+        fetch: median(rounds.map((r) => r[side].fetchSeconds)),
+      });
+      const resyncProxy = resync('proxy');
+      const resyncDirect = resync('direct');
+      await proxy.stop();
+      let nodePeak = proxy.peakRssAnonMb();
+
+      // a client that was last here before the proxy stopped: its modseq is older than anything the new process saw
+      const restarted = await startProxyProcess(['--upstream', `imap://127.0.0.1:${dovecot.port}`, '--data', data, '--prefetch', 'headers'], { launch: 'node' });
+      let afterRestart: ScaleResults['afterRestart'];
+      try {
+        const proxied = (await client('changed', restarted.port, firstModseq)) as Session;
+        const direct = (await client('changed', dovecot.port, firstModseq)) as Session;
+        if (proxied.messages !== direct.messages) throw new Error(`CHANGEDSINCE after a restart: ${direct.messages} direct, ${proxied.messages} through the proxy`);
+        log(`  after a restart, CHANGEDSINCE ${firstModseq}: direct ${direct.fetchSeconds.toFixed(4)} s, proxy ${proxied.fetchSeconds.toFixed(4)} s (${proxied.messages} messages)`);
+        afterRestart = { direct: round(direct.fetchSeconds, 4), proxy: round(proxied.fetchSeconds, 4), ratio: round(proxied.fetchSeconds / direct.fetchSeconds) };
+        nodePeak = Math.max(nodePeak, restarted.peakRssAnonMb());
+      } finally {
+        await restarted.stop();
+      }
 
       const d = median(direct.map((s) => s.totalSeconds));
       const selectDirect = median(direct.map((s) => s.selectSeconds));
@@ -124,12 +156,14 @@ export async function scaleScenario(options: { messages: number; runs: number; f
         selectSeconds: { direct: round(selectDirect, 4), warm: round(selectWarm, 4), ratio: ratio(selectWarm, selectDirect) },
         flagResync: {
           changes: FLAG_CHANGES,
-          direct: { select: round(resyncDirect.selectSeconds, 4), fetch: round(resyncDirect.fetchSeconds, 4) },
-          proxy: { select: round(resyncProxy.selectSeconds, 4), fetch: round(resyncProxy.fetchSeconds, 4) },
-          selectRatio: ratio(resyncProxy.selectSeconds, resyncDirect.selectSeconds),
-          fetchRatio: ratio(resyncProxy.fetchSeconds, resyncDirect.fetchSeconds),
-          changedMessages: resyncProxy.messages,
+          rounds: RESYNC_ROUNDS,
+          direct: { select: round(resyncDirect.select, 4), fetch: round(resyncDirect.fetch, 4) },
+          proxy: { select: round(resyncProxy.select, 4), fetch: round(resyncProxy.fetch, 4) },
+          selectRatio: ratio(resyncProxy.select, resyncDirect.select),
+          fetchRatio: ratio(resyncProxy.fetch, resyncDirect.fetch),
+          changedMessages: FLAG_CHANGES,
         },
+        afterRestart,
         latency: {
           commands: SINGLE_COMMANDS,
           direct: roundLatency(latencyDirect, 3),
@@ -140,7 +174,7 @@ export async function scaleScenario(options: { messages: number; runs: number; f
             bodyMs: ratio(latencyProxy.bodyMs, latencyDirect.bodyMs),
           },
         },
-        peakRssAnonMb: { bin: round(binPeak, 1), node: round(proxy.peakRssAnonMb(), 1) },
+        peakRssAnonMb: { bin: round(binPeak, 1), node: round(nodePeak, 1) },
       };
     } finally {
       await proxy.stop();
@@ -155,7 +189,7 @@ function roundLatency(latency: Latency, digits: number): Latency {
 }
 
 export function scaleMarkdown(r: ScaleResults): string[] {
-  const { latency, flagResync } = r;
+  const { latency, flagResync, afterRestart } = r;
   return [
     `## Scale: one folder of ${r.messages} small messages (medians)`,
     '',
@@ -165,8 +199,9 @@ export function scaleMarkdown(r: ScaleResults): string[] {
     '| --- | --- | --- | --- | --- | --- |',
     `| the session (s) | ${round(median(r.directSeconds))} | ${round(median(r.coldSeconds))} | ${r.coldRatio}x | ${round(median(r.warmSeconds))} | ${r.warmRatio}x |`,
     `| SELECT (ms) | ${round(r.selectSeconds.direct * 1000, 1)} | | | ${round(r.selectSeconds.warm * 1000, 1)} | ${r.selectSeconds.ratio}x |`,
-    `| after ${flagResync.changes} flag changes upstream: SELECT (ms) | ${round(flagResync.direct.select * 1000, 1)} | | | ${round(flagResync.proxy.select * 1000, 1)} | ${flagResync.selectRatio}x |`,
+    `| after ${flagResync.changes} flag changes upstream (median of ${flagResync.rounds} rounds): SELECT (ms) | ${round(flagResync.direct.select * 1000, 1)} | | | ${round(flagResync.proxy.select * 1000, 1)} | ${flagResync.selectRatio}x |`,
     `| then \`UID FETCH 1:* (FLAGS) (CHANGEDSINCE m)\` (ms) | ${round(flagResync.direct.fetch * 1000, 1)} | | | ${round(flagResync.proxy.fetch * 1000, 1)} | ${flagResync.fetchRatio}x |`,
+    `| the same from before the first round, the proxy started again (ms) | ${round(afterRestart.direct * 1000, 1)} | | | ${round(afterRestart.proxy * 1000, 1)} | ${afterRestart.ratio}x |`,
     `| one command at a time: \`UID FETCH n (FLAGS)\` (ms) | ${latency.direct.flagsMs} | | | ${latency.proxy.flagsMs} | ${latency.ratios.flagsMs}x |`,
     `| \`UID FETCH n BODY.PEEK[HEADER.FIELDS (SUBJECT)]\` (ms) | ${latency.direct.headerFieldMs} | | | ${latency.proxy.headerFieldMs} | ${latency.ratios.headerFieldMs}x |`,
     `| \`UID FETCH n BODY.PEEK[]\` (ms) | ${latency.direct.bodyMs} | | | ${latency.proxy.bodyMs} | ${latency.ratios.bodyMs}x |`,
