@@ -79,6 +79,11 @@ export class BodyStore {
     for (const range of ranges) for (let seq = range.start; seq < range.start + range.count; seq++) this.unsettled.delete(seq);
   }
 
+  /** No chunk is in flight: each one written is referenced by a record, or was dropped. */
+  allSettled(): boolean {
+    return this.unsettled.size === 0;
+  }
+
   /** Every chunk below this sequence number is settled: referenced by a record, or an orphan. */
   settledBelow(): number {
     let lowest = this.nextSeq;

@@ -108,6 +108,8 @@ export class CacheStore {
   private readonly sectionReadAhead = new ReadAheadWindows<Map<string, SectionRecord>>('h');
   private readonly contents: BodyContents;
   private closed = false;
+  /** Nothing in the cache is unreferenced but what this process may leave: a clean stop says so for the next start. */
+  private orphansSwept = false;
 
   private constructor(
     private readonly db: Level<string, Buffer>,
@@ -126,7 +128,9 @@ export class CacheStore {
 
   /**
    * Opens (by default creating) the cache in `dir`; `create: false` fails when there is none.
-   * `sweep` (the proxy, not an admin command) drops in the background what a crash left unreferenced.
+   * `sweep` (the proxy, not an admin command) drops in the background what a crash left
+   * unreferenced: at a start after anything but the proxy's own clean stop (keys.ts `z!stopped`;
+   * any open takes that mark away, so that whatever comes next is checked).
    */
   static async open(dir: string, log: Logger, options: { create?: boolean; sweep?: boolean } = {}): Promise<CacheStore> {
     if (options.create === false && !existsSync(join(dir, 'meta'))) {
@@ -149,10 +153,15 @@ export class CacheStore {
       const hint = code === 'LEVEL_LOCKED' ? ' (another imap-cache-proxy is using this data directory)' : '';
       throw new ProxyError('CACHE_FAILURE', `cannot open the cache in ${dir}${hint}`, { cause: err, context: { dir } });
     }
+    const stoppedCleanly = (await db.get(keys.stoppedCleanly())) !== undefined;
+    if (stoppedCleanly) await db.del(keys.stoppedCleanly(), { sync: true } as never);
     const store = new CacheStore(db, bodies, log.child({ component: 'cache' }));
     store.resumeGarbageCollection();
     if (options.sweep) {
-      store.sweepOrphans().then(() => store.resumeReclaim());
+      (stoppedCleanly ? Promise.resolve(true) : store.sweepOrphans()).then((swept) => {
+        store.orphansSwept = swept;
+        store.resumeReclaim();
+      });
       store.migrateBodies();
     }
     return store;
@@ -166,6 +175,8 @@ export class CacheStore {
       await Promise.all([this.writes.idle(), this.bodies.writesDone()]);
       await new Promise((resolve) => setImmediate(resolve));
     }
+    // chunks still in flight (a section neither recorded nor given up) would be left unreferenced
+    if (this.orphansSwept && this.bodies.allSettled()) await this.db.put(keys.stoppedCleanly(), Buffer.from('1'), { sync: true } as never);
     await this.db.close();
     await this.bodies.close();
   }
@@ -713,15 +724,17 @@ export class CacheStore {
     });
   }
 
-  /** Chunks a crash left without a record take disk space only: they are dropped in the background at every start. */
-  private sweepOrphans(): Promise<void> {
+  /** Chunks a crash left without a record take disk space only: they are dropped in the background at a start. Whether it went through. */
+  private sweepOrphans(): Promise<boolean> {
     return sweepOrphans(this.verifyTarget()).then(
       ({ orphanChunks, wrongRefCounts }) => {
         if (orphanChunks > 0) this.log.info({ chunks: orphanChunks }, 'dropped cached data an earlier crash left unreferenced');
         if (wrongRefCounts > 0) this.log.warn({ contents: wrongRefCounts }, 'corrected the reference counts of stored bodies');
+        return true;
       },
       (err: unknown) => {
         if (!this.closed) this.log.warn({ err }, 'looking for unreferenced cached data failed');
+        return false;
       },
     );
   }

@@ -24,6 +24,7 @@ import type { AccountId, FolderPath, Uid } from '../model/types.js';
  *                                    account it is in: its chunks and how many section records refer to it
  *   i!<acct>!<X-GM-MSGID>            the content id a Gmail message was stored as (a hint: checked on use)
  *   z!content                        every whole body is stored by content (content-migration.ts is done)
+ *   z!stopped                        the proxy stopped cleanly, nothing unreferenced left: its next start needs no sweep
  *   r!<first chunk>                  dropped chunks of a second copy whose space is still to be compacted away
  */
 
@@ -92,6 +93,7 @@ export const keys = {
   messageId: (acct: AccountId, msgid: string) => `i!${acct}!${msgid}`,
   messageIdPrefix: () => 'i!',
   contentLayout: () => 'z!content',
+  stoppedCleanly: () => 'z!stopped',
   /** Chunk sequence numbers as in the bodies database: fixed-width hex. */
   reclaim: (start: number) => `r!${start.toString(16).padStart(12, '0')}`,
   reclaimPrefix: () => 'r!',

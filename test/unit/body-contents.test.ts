@@ -240,6 +240,49 @@ describe('bodies stored by content', () => {
     });
   });
 
+  test('the sweep runs at each start but one after a clean stop of the proxy: not after a section left in flight or an admin command (nor a crash: a start takes the mark away)', async () => {
+    await withCacheDir(async (dir, open) => {
+      const stoppedCleanly = () => withRawCache(dir, async (meta) => (await meta.get(keys.stoppedCleanly())) !== undefined);
+      const chunks = async () => (await bodiesOnDisk(dir)).chunks;
+      /** A chunk no record refers to, as only a crash leaves one. */
+      const plantOrphan = () =>
+        withRawCache(dir, async (_meta, bodies) => {
+          let last = 0;
+          for await (const key of bodies.keys({ reverse: true, limit: 1 })) last = parseInt(key, 16);
+          await bodies.put((last + 1).toString(16).padStart(12, '0'), Buffer.alloc(100));
+        });
+      /** The proxy's run: the sweep at start (if any) done, then a clean stop. */
+      const run = async (during?: (store: CacheStore) => Promise<void>) => {
+        const store = await open({ sweep: true });
+        await sleep(200);
+        await during?.(store);
+        await store.close();
+      };
+      await run((store) => folderWith(store, 'A', 1, message(12, C)).then(() => undefined));
+      assert.ok(await stoppedCleanly());
+      const clean = await chunks();
+      // after a clean stop nothing is read at start: the planted chunk stays
+      await plantOrphan();
+      await run();
+      assert.equal(await chunks(), clean + 1);
+      assert.ok(await stoppedCleanly());
+      // an admin command opened the cache: the next start sweeps
+      await (await open()).close();
+      assert.ok(!(await stoppedCleanly()));
+      await run();
+      assert.equal(await chunks(), clean);
+      // a section in flight at the stop: its chunks would be left, so the next start sweeps
+      await run(async (store) => {
+        const writer = store.sectionWriter(at(store.newFolderId()), 1, FULL_BODY, 'scan');
+        await writer.write(pattern(2 * C, 13));
+      });
+      assert.ok(!(await stoppedCleanly()));
+      assert.ok((await chunks()) > clean);
+      await run();
+      assert.equal(await chunks(), clean);
+    });
+  });
+
   test('cache verify checks each stored body once: a damaged one is reported for every folder that has it, and dropped with --repair', async () => {
     await withCacheDir(async (dir, open) => {
       let store = await open();
