@@ -6,6 +6,7 @@
   latency HOST PORT COUNT            one command at a time on one connection: UID FETCH of FLAGS, of a
                                      header field and of BODY.PEEK[] for messages 1..COUNT (a first
                                      pass, then the timed one); medians per command
+  selects HOST PORT COUNT            COUNT sessions in a row, each LOGIN, SELECT INBOX, LOGOUT; the median SELECT
   changed HOST PORT MODSEQ           SELECT INBOX, then UID FETCH 1:* (FLAGS) (CHANGEDSINCE MODSEQ)
   store HOST PORT UIDS FLAG          UID STORE UIDS +FLAGS (FLAG); prints the HIGHESTMODSEQ before
   flags HOST PORT FOLDER             SELECT FOLDER, then UID FETCH 1:* (FLAGS); a digest of every UID
@@ -84,6 +85,16 @@ def latency(host, port, count):
     return result
 
 
+def selects(host, port, count):
+    times = []
+    for _ in range(count):
+        client = Client(host, port)
+        times.append(timed(client, 'SELECT INBOX')[0])
+        client.command('LOGOUT')
+        client.sock.close()
+    return {'selectSeconds': statistics.median(times)}
+
+
 def changed(host, port, modseq):
     client = Client(host, port)
     select, _ = timed(client, 'SELECT INBOX')
@@ -143,6 +154,6 @@ def change(host, port, folder, spec):
 
 if __name__ == '__main__':
     kind, host, port, *rest = sys.argv[1:]
-    run = {'session': session, 'latency': lambda h, p, n: latency(h, p, int(n)), 'changed': changed, 'store': store, 'flags': flags,
+    run = {'session': session, 'latency': lambda h, p, n: latency(h, p, int(n)), 'selects': lambda h, p, n: selects(h, p, int(n)), 'changed': changed, 'store': store, 'flags': flags,
            'change': change}[kind]
     print(json.dumps(run(host, port, *rest)))

@@ -21,6 +21,8 @@ const RESYNC_ROUNDS = 3;
 const STALL_SECONDS = 300;
 /** Messages fetched one command at a time, per kind of command. */
 const SINGLE_COMMANDS = 400;
+/** New sessions that each SELECT the folder once, timed after the proxy has served a few. */
+const SELECT_SESSIONS = 20;
 
 interface Session {
   selectSeconds: number;
@@ -45,6 +47,8 @@ export interface ScaleResults {
   warmRatio: number;
   /** SELECT alone, in the warm session and straight from Dovecot (medians). */
   selectSeconds: { direct: number; warm: number; ratio: number };
+  /** SELECT in each of SELECT_SESSIONS new sessions, once the proxy has served a few (its code compiled): medians. */
+  selectSteady: { sessions: number; direct: number; proxy: number; ratio: number };
   /** After FLAG_CHANGES flag changes upstream: the next SELECT and UID FETCH 1:* (FLAGS) (CHANGEDSINCE m), medians of RESYNC_ROUNDS. */
   flagResync: { changes: number; rounds: number; direct: { select: number; fetch: number }; proxy: { select: number; fetch: number }; selectRatio: number; fetchRatio: number; changedMessages: number };
   /** The same CHANGEDSINCE (the modseq before the first round) from a proxy started again: what the cache holds, no journal. */
@@ -105,6 +109,9 @@ export async function scaleScenario(options: { messages: number; runs: number; f
       const latencyDirect = (await client('latency', dovecot.port, SINGLE_COMMANDS)) as Latency;
       const latencyProxy = (await client('latency', proxy.port, SINGLE_COMMANDS)) as Latency;
       log(`  one command at a time (ms): direct ${JSON.stringify(latencyDirect)}, proxy ${JSON.stringify(latencyProxy)}`);
+      const steadyDirect = ((await client('selects', dovecot.port, SELECT_SESSIONS)) as { selectSeconds: number }).selectSeconds;
+      const steadyProxy = ((await client('selects', proxy.port, SELECT_SESSIONS)) as { selectSeconds: number }).selectSeconds;
+      log(`  SELECT in ${SELECT_SESSIONS} new sessions (median): direct ${(steadyDirect * 1000).toFixed(2)} ms, proxy ${(steadyProxy * 1000).toFixed(2)} ms`);
 
       const rounds: { proxy: Session; direct: Session }[] = [];
       let firstModseq = 0;
@@ -154,6 +161,7 @@ export async function scaleScenario(options: { messages: number; runs: number; f
         coldRatio: ratio(median(cold.map((s) => s.totalSeconds)), d),
         warmRatio: ratio(median(warm.map((s) => s.totalSeconds)), d),
         selectSeconds: { direct: round(selectDirect, 4), warm: round(selectWarm, 4), ratio: ratio(selectWarm, selectDirect) },
+        selectSteady: { sessions: SELECT_SESSIONS, direct: round(steadyDirect, 5), proxy: round(steadyProxy, 5), ratio: ratio(steadyProxy, steadyDirect) },
         flagResync: {
           changes: FLAG_CHANGES,
           rounds: RESYNC_ROUNDS,
@@ -199,6 +207,7 @@ export function scaleMarkdown(r: ScaleResults): string[] {
     '| --- | --- | --- | --- | --- | --- |',
     `| the session (s) | ${round(median(r.directSeconds))} | ${round(median(r.coldSeconds))} | ${r.coldRatio}x | ${round(median(r.warmSeconds))} | ${r.warmRatio}x |`,
     `| SELECT (ms) | ${round(r.selectSeconds.direct * 1000, 1)} | | | ${round(r.selectSeconds.warm * 1000, 1)} | ${r.selectSeconds.ratio}x |`,
+    `| SELECT in a new session, median of ${r.selectSteady.sessions} in a row, the proxy past its first sessions (ms) | ${round(r.selectSteady.direct * 1000, 2)} | | | ${round(r.selectSteady.proxy * 1000, 2)} | ${r.selectSteady.ratio}x |`,
     `| after ${flagResync.changes} flag changes upstream (median of ${flagResync.rounds} rounds): SELECT (ms) | ${round(flagResync.direct.select * 1000, 1)} | | | ${round(flagResync.proxy.select * 1000, 1)} | ${flagResync.selectRatio}x |`,
     `| then \`UID FETCH 1:* (FLAGS) (CHANGEDSINCE m)\` (ms) | ${round(flagResync.direct.fetch * 1000, 1)} | | | ${round(flagResync.proxy.fetch * 1000, 1)} | ${flagResync.fetchRatio}x |`,
     `| the same from before the first round, the proxy started again (ms) | ${round(afterRestart.direct * 1000, 1)} | | | ${round(afterRestart.proxy * 1000, 1)} | ${afterRestart.ratio}x |`,
