@@ -9,7 +9,7 @@ import { generateCorpus } from '../support/corpus.js';
 import { withDovecot } from '../support/dovecot.js';
 import { createFolder, deliver } from '../support/maildir.js';
 import { startTestProxy } from '../support/proxy.js';
-import { pullDigests } from '../support/pull.js';
+import { digestsOf, pullDigests } from '../support/pull.js';
 import { suiteClients } from '../support/raw-client.js';
 import { tempDir } from '../support/temp-dir.js';
 import { startRelay } from '../support/throttle-relay.js';
@@ -44,9 +44,10 @@ describe('the cap on upstream connections', () => {
     assert.ok(relay.peak >= 2, 'the watcher and the pool both had a connection');
 
     // the password changed upstream: logins with the new one are checked upstream while the
-    // account's connections are all open and busy, each within the cap (the busy pulls log in
-    // with the old password first: once the new one is accepted, the old one is refused)
-    const busy = Promise.all([pullDigests(proxy.port), pullDigests(proxy.port)]);
+    // account's connections are all open and busy, each within the cap (the busy pulls logged in
+    // with the old password before it changed: once the new one is accepted, the old one is refused)
+    const busyClients = await Promise.all([1, 2].map(() => connect(proxy.port)));
+    const busy = Promise.all(busyClients.map(digestsOf));
     await dovecot.setPassword('test', 'new');
     const newClients = await Promise.all(Array.from({ length: 3 }, () => connect(proxy.port, { login: false })));
     const newAnswers = await Promise.all(newClients.map((client) => client.command('LOGIN "test" "new"')));

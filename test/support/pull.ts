@@ -6,8 +6,16 @@ import { fetchItems, RawImapClient } from './raw-client.js';
 /** sha256 of BODY[] of every message of every selectable folder, by "folder UID". */
 export async function pullDigests(port: number, user = 'test', pass = 'pass'): Promise<Map<string, string>> {
   const client = await RawImapClient.connect(port);
+  await client.login(user, pass).catch((err: unknown) => {
+    client.close();
+    throw err;
+  });
+  return digestsOf(client);
+}
+
+/** pullDigests by a client that is logged in already; closes it. */
+export async function digestsOf(client: RawImapClient): Promise<Map<string, string>> {
   try {
-    await client.login(user, pass);
     const digests = new Map<string, string>();
     const list = await client.command('LIST "" "*"');
     for (const line of list.untagged) {
