@@ -72,9 +72,9 @@ export function bodyStored(bytes: number): void {
  * 86-100 after. Counting the structures' bytes too: the ENVELOPE and BODYSTRUCTURE sync of
  * 1,000,000 messages 139-155 MB before, 126-137 after.
  */
-export function upstreamResponseParsed(messageBytes: number): void {
+export function upstreamResponseParsed(bytes: number): void {
   if (!gc) return;
-  upstreamUnits += 1 + Math.floor(Math.min(messageBytes, 4096) / UPSTREAM_GC_PACE_BYTES_PER_UNIT);
+  upstreamUnits += 1 + Math.floor(Math.min(bytes, 4096) / UPSTREAM_GC_PACE_BYTES_PER_UNIT);
   if (upstreamUnits < UPSTREAM_GC_PACE_UNITS) return;
   upstreamUnits = 0;
   gc({ type: 'major', execution: 'async' });

@@ -99,7 +99,7 @@ export const keys = {
   reclaimPrefix: () => 'r!',
 };
 
-/** Reads the UID back out of a meta or structure key. */
+/** Reads the UID back out of a key that ends in one: meta, structure, sort keys, modseq index. */
 export function uidOfMetaKey(key: string): Uid {
   return parseInt(key.slice(key.length - 8), 16);
 }

@@ -77,7 +77,7 @@ export class SyncFindings {
       const flagsChanged = !old || !sameFlags(old.flags, meta.flags);
       meta.modseq = flagsChanged || !old ? String(this.modseqs.next(meta.modseq)) : old.modseq;
       if (flagsChanged) this.changes.flagged.push({ uid: meta.uid, flags: meta.flags, modseq: meta.modseq });
-      return { meta, ...(old ? { previousModseq: old.modseq } : {}) };
+      return { meta, previousModseq: old?.modseq };
     });
     for (const meta of batch) {
       if (indexOfUid(this.known, meta.uid) >= 0) continue;

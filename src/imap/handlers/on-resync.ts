@@ -1,6 +1,6 @@
 import type { Logger } from '../../log.js';
 import { METADATA_SCAN_BATCH } from '../../model/limits.js';
-import { indexOfUid, intersectRanges, rangesContain, rangesToSet, type UidRange } from '../../model/uid-set.js';
+import { indexOfUid, intersectRanges, rangesContain, rangesToSet, sortedAmong, type UidRange } from '../../model/uid-set.js';
 import type { Folder } from '../../sync/folder.js';
 import { ResponseWriter } from '../fetch/response-writer.js';
 import type { ImapSession } from '../imap-core.js';
@@ -31,7 +31,7 @@ export function makeResyncSelected(deps: { log: Logger }) {
     if (vanished) await writer.write([vanished]);
     const uids = selected.uidList.slice();
     const changed = await folder.changedSince(request.modseq);
-    const candidates = changed ? uids.filter((uid) => changed.has(uid)) : uids;
+    const candidates = changed ? sortedAmong(uids, changed) : uids;
     const since = BigInt(request.modseq);
     for (let i = 0; i < candidates.length; i += METADATA_SCAN_BATCH) {
       const batch = candidates.slice(i, i + METADATA_SCAN_BATCH).filter((uid) => rangesContain(request.knownUids, uid));
