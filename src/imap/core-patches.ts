@@ -22,6 +22,7 @@ import { argumentText, CORE, plainValue, requireCore, type Callback, type Comman
 import { answerFor } from './responses.js';
 import { InputGuard, type CommandLine, type GuardedConnection, type LineCallback, type LineParser, type ParsedLine } from './input-guard.js';
 import { lsubListing } from './lsub-listing.js';
+import { flushLines, queueLine, resumeLiteral, streamLiteral, type OutputStream } from './response-output.js';
 import { saveResult, substituteSaved } from './saved-search.js';
 import { rewriteSortCommand } from './sort-command.js';
 import { parseNotify } from './notify-command.js';
@@ -100,16 +101,18 @@ interface CoreConnectionClass {
     emitNotifications(): void;
     init(): void;
     send(payload: string, callback?: () => void): void;
+    close(force?: boolean): void;
   };
 }
 /** imap-core's output stream of a connection (a Transform piped into its socket, or into its deflate stream). */
-interface CoreComposer {
-  push(chunk: Buffer): boolean;
-}
+type CoreComposer = OutputStream;
 interface CoreComposerClass {
-  prototype: CoreComposer & { _transform(item: unknown, encoding: BufferEncoding, done: (err?: Error) => void): void };
+  prototype: CoreComposer & {
+    _transform(item: unknown, encoding: BufferEncoding, done: (err?: Error) => void): void;
+    _flush(done: (err?: Error) => void): void;
+    _read(size: number): void;
+  };
 }
-const CRLF_BYTES = Buffer.from('\r\n');
 interface CoreCommandClass {
   prototype: {
     connection: CoreConnection & { _nextHandler?: unknown };
@@ -440,23 +443,45 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
         }
         const output = this.session?.writeStream;
         // a caller waiting for the write (STARTTLS), or a connection on its way out: as imap-core does
-        if (callback || !output?.writable || this._closing || this._closed) return send.call(this, payload, callback);
+        if (callback || !output?.writable || this._closing || this._closed) {
+          if (output) flushLines(output);
+          return send.call(this, payload, callback);
+        }
         output.write({ compiled: Buffer.from(payload, 'binary') });
       };
     },
   },
   {
-    what: 'IMAPComposer._transform: a compiled line goes to the socket with its CRLF, in one write',
-    why: 'imap-core pushes each line and then its CRLF, each a write of its own to the socket: a LOGIN took 14 system calls, and on this machine each costs more than the work of building the line (imaptest stress, one command at a time). The line is joined with its CRLF instead; nothing is corked or held back, so what imap-core pipes straight into the socket (a FETCH literal) stays in order with the lines around it',
+    what: 'IMAPComposer (the output stream): the lines of one turn of the event loop joined into one write, streamed literals sent through it (response-output.ts); IMAPConnection.close sends what is queued first',
+    why: 'imap-core pushes each line and then its CRLF, each a write of its own to the socket (a LOGIN took 14 system calls; on loopback each also wakes the reader), and pipes a FETCH literal straight into the socket, where it overtook lines the paused output stream still held (CI: a BODY[] response lost while the socket was corked)',
     apply: () => {
       const { IMAPComposer } = requireCore(`${CORE}/lib/imap-composer.js`) as { IMAPComposer: CoreComposerClass };
-      const transform = IMAPComposer.prototype._transform;
+      const { _transform: transform, _flush: flush, _read: read } = IMAPComposer.prototype;
       IMAPComposer.prototype._transform = function (this: CoreComposer, item, encoding, done) {
         const compiled = (item as { compiled?: unknown } | null)?.compiled;
         // (imap-core's own branch also logs the line, at debug, which the proxy's logger drops: log.ts)
-        if (!Buffer.isBuffer(compiled)) return transform.call(this, item, encoding, done);
-        this.push(Buffer.concat([compiled, CRLF_BYTES]));
-        done();
+        if (Buffer.isBuffer(compiled)) {
+          queueLine(this, compiled);
+          return done();
+        }
+        if (typeof (item as Readable | null)?.pipe === 'function') return streamLiteral(this, item as Readable, () => done());
+        flushLines(this);
+        return transform.call(this, item, encoding, done);
+      };
+      IMAPComposer.prototype._flush = function (this: CoreComposer, done) {
+        flushLines(this);
+        return flush.call(this, done);
+      };
+      IMAPComposer.prototype._read = function (this: CoreComposer, size) {
+        resumeLiteral(this);
+        return read.call(this, size);
+      };
+      const { IMAPConnection } = requireCore(`${CORE}/lib/imap-connection.js`) as { IMAPConnection: CoreConnectionClass };
+      const close = IMAPConnection.prototype.close;
+      IMAPConnection.prototype.close = function (this: CoreConnection, force?: boolean) {
+        const output = this.session?.writeStream;
+        if (output && !force) flushLines(output);
+        return close.call(this, force);
       };
     },
   },

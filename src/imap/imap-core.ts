@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Server, Socket } from 'node:net';
-import type { Writable } from 'node:stream';
+import type { Transform } from 'node:stream';
 import type { AppendIntake } from './append-intake.js';
 
 process.env['DISABLE_WILD_CONFIG'] = 'true';
@@ -49,7 +49,8 @@ export interface ImapSession {
   clientHostname?: string;
   user?: { id: string; username: string };
   selected: SelectedState | false;
-  writeStream: Writable;
+  /** imap-core's output stream (its IMAPComposer), piped into the socket: see response-output.ts. */
+  writeStream: Transform;
   socket: Socket;
 }
 

@@ -65,15 +65,8 @@ export class ResponseWriter {
     return bytes;
   }
 
-  /**
-   * Flushes what is left so that it goes out in one write with the command's tagged answer: the
-   * socket is corked until the end of this turn of the event loop. A client fetching one message
-   * per command then waits for one packet, not two.
-   */
+  /** Flushes what is left (imap-core's output stream sends it in one write with the command's tagged answer: response-output.ts). */
   async end(): Promise<void> {
-    const { socket } = this.session;
-    socket.cork();
-    setImmediate(() => socket.uncork());
     await this.flush();
   }
 
