@@ -107,7 +107,7 @@ export class Account extends EventEmitter implements AccountContext {
       ...(options.prefetchBudget !== undefined ? { limit: options.prefetchBudget } : {}),
       log: this.log,
     });
-    const connect = () => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log });
+    const connect = (signal?: AbortSignal) => UpstreamConnection.connect({ endpoint, credentials: this.credentials, logger: this.log, ...(signal ? { signal } : {}) });
     this.pool = new ConnectionPool(connect, options.poolSize, this.log, (messageBytes, structureBytes) => {
       this.downloads.note(messageBytes);
       upstreamResponseParsed(messageBytes + structureBytes);

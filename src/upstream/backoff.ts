@@ -204,11 +204,13 @@ export class UpstreamBackoff extends EventEmitter {
     this.lastLockoutAt = now;
     this.lockouts++;
     const pause = Math.min(LOCKOUT_MIN_MS * 2 ** Math.min(this.lockouts - 1, 16), LOCKOUT_MAX_MS);
-    if (!this.locked) this.log.warn({ action, reason, waitMs: pause }, 'upstream locks the account out: no upstream command or login until the pause ends; cached mail is served');
+    const begins = !this.locked;
+    if (begins) this.log.warn({ action, reason, waitMs: pause }, 'upstream locks the account out: no upstream command or login until the pause ends; cached mail is served');
     else this.log.debug({ action, waitMs: pause }, 'upstream still locks the account out: a longer pause');
     this.locked = { since: this.locked?.since ?? now, until: now + pause, reason };
     this.until = Math.max(this.until, now + pause);
     this.resumeWhenDone();
+    if (begins) this.emit('locked');
     return pause;
   }
 

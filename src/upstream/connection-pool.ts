@@ -31,7 +31,8 @@ export interface PoolRequest {
 }
 
 /** Opens and logs in one upstream connection (UpstreamConnection.connect; a fake in unit tests). */
-export type Connect = () => Promise<UpstreamConnection>;
+/** Connects and logs in; `signal` abandons the attempt. */
+export type Connect = (signal?: AbortSignal) => Promise<UpstreamConnection>;
 
 /** The connection, and the folder status upstream gave if the pool had to (re)select it. */
 export type PoolWork<T> = (conn: UpstreamConnection, opened: FolderStatus | null) => Promise<T>;
@@ -75,6 +76,8 @@ export class ConnectionPool extends EventEmitter {
   /** Every run() not settled yet. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private opening = 0;
+  /** Abandons the connects under way: the pool closes, or upstream locks the account out (no login until the pause ends). */
+  private connects = new AbortController();
   private busyBackground = 0;
   private closed = false;
   /** After a failed connect: fail fast until then. */
@@ -92,6 +95,27 @@ export class ConnectionPool extends EventEmitter {
     this.backoff = new UpstreamBackoff(log);
     this.shared = new UpstreamTraffic(this.backoff, fetched);
     this.backoff.on('resume', () => this.dispatch());
+    this.backoff.on('locked', () => this.lockedOut());
+  }
+
+  /**
+   * Upstream locks the account out: connects under way are abandoned before they log in (a login
+   * during the pause is what the lockout forbids), and clients waiting for a connection are told
+   * at once, as those that ask from now on are.
+   */
+  private lockedOut(): void {
+    this.abandonConnects();
+    const locked = this.lockedOutError();
+    if (!locked) return;
+    for (const waiter of this.waiters.filter((w) => w.request.priority === Priority.Client)) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.reject(locked);
+    }
+  }
+
+  private abandonConnects(): void {
+    this.connects.abort();
+    this.connects = new AbortController();
   }
 
   /** Connections the pool may have open now: its size, or fewer while upstream refuses more. */
@@ -195,12 +219,14 @@ export class ConnectionPool extends EventEmitter {
   /** A connection outside the pool, with the account's credentials (the account watcher's). */
   async connectDedicated(): Promise<UpstreamConnection> {
     await this.backoff.turn(Infinity, 'connect');
+    const abandoned = this.connects.signal;
     try {
-      const conn = await this.connect();
+      const conn = await this.connect(abandoned);
       this.noteReachable();
       conn.attach(this.shared);
       return conn;
     } catch (err) {
+      if (abandoned.aborted) throw err;
       // refused while the pool has connections: upstream's limit, not upstream gone
       if (isUpstreamOut(err) && this.all.size === 0) this.noteUnreachable(err);
       else this.noteLockout(err);
@@ -265,6 +291,7 @@ export class ConnectionPool extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.abandonConnects();
     this.backoff.close();
     for (const waiter of this.waiters.splice(0)) {
       waiter.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the proxy is shutting down'));
@@ -422,7 +449,8 @@ export class ConnectionPool extends EventEmitter {
 
   private open(): void {
     this.opening++;
-    this.connect()
+    const abandoned = this.connects.signal;
+    this.connect(abandoned)
       .then(
         (conn) => {
           this.opening--;
@@ -437,6 +465,8 @@ export class ConnectionPool extends EventEmitter {
         },
         (err: unknown) => {
           this.opening--;
+          // the pool closed, or a lockout began: the waiting requests were told
+          if (abandoned.aborted) return;
           // locked out while connections are open: the waiting requests get those, and the pause
           if (this.all.size > 0 && this.noteLockout(err)) return;
           if (isUpstreamOut(err) && this.all.size > 0) {

@@ -140,6 +140,8 @@ export interface UpstreamConnectOptions {
   endpoint: UpstreamEndpoint;
   credentials: UpstreamLogin;
   logger: Logger;
+  /** Abandons the connect, before its login where that is not sent yet (connection-pool.ts). */
+  signal?: AbortSignal;
 }
 
 export interface FolderListing {
@@ -298,13 +300,20 @@ export class UpstreamConnection extends EventEmitter {
       takeOverThrottleWaits(connecting, () => undefined); // a throttled login is a refusal (connectError)
       if ('mechanism' in credentials && credentials.mechanism) onlyMechanism(connecting, credentials.mechanism);
       connecting.on('error', () => undefined); // reported through connect()'s rejection
-      return connecting.connect().then(
-        () => new UpstreamConnection(connecting, log),
-        (err: unknown) => {
-          connecting.close();
-          throw connectError(err, { host: endpoint.host, port: endpoint.port });
-        },
-      );
+      const { signal } = options;
+      if (signal?.aborted) return Promise.reject(new ProxyError('UPSTREAM_UNAVAILABLE', 'the connect was abandoned'));
+      const abandon = () => connecting.close();
+      signal?.addEventListener('abort', abandon, { once: true });
+      return connecting
+        .connect()
+        .then(
+          () => new UpstreamConnection(connecting, log),
+          (err: unknown) => {
+            connecting.close();
+            throw connectError(err, { host: endpoint.host, port: endpoint.port });
+          },
+        )
+        .finally(() => signal?.removeEventListener('abort', abandon));
     };
     const tokenLogin = async (user: string, accessToken: (refused?: string) => Promise<string>): Promise<UpstreamConnection> => {
       const token = await accessToken();

@@ -55,6 +55,7 @@ describe('Gmail locks the account out', () => {
 
     locked = true;
     assert.match((await client.command('FETCH 40 (BODY.PEEK[])')).tagged, LOCKED_ANSWER);
+    const lockedAt = Date.now();
     const fetchesUpstream = relay.commands.filter((c) => isBodyFetch(c.command)).length;
     const started = Date.now();
     assert.match((await client.command('FETCH 50 (BODY.PEEK[])')).tagged, LOCKED_ANSWER);
@@ -80,6 +81,9 @@ describe('Gmail locks the account out', () => {
     client.close();
     second.close();
     await proxy.close();
+    // connects under way when the lockout came were abandoned, not left to log in during the pause (or after the close)
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(relay.commands.filter((c) => isLogin(c.command) && c.at > lockedAt), [], 'no login upstream after the lockout');
   });
 
   test('LOGIN answered NO [ALERT] "Account exceeded ...": no refused password, the stored hash logs clients in, the cache is served, nothing more is tried upstream', async () => {
