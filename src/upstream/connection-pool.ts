@@ -30,8 +30,7 @@ export interface PoolRequest {
   priority: Priority;
 }
 
-/** Opens and logs in one upstream connection (UpstreamConnection.connect; a fake in unit tests). */
-/** Connects and logs in; `signal` abandons the attempt. */
+/** Opens and logs in one upstream connection (UpstreamConnection.connect; a fake in unit tests); `signal` abandons the attempt. */
 export type Connect = (signal?: AbortSignal) => Promise<UpstreamConnection>;
 
 /** The connection, and the folder status upstream gave if the pool had to (re)select it. */
