@@ -65,11 +65,7 @@ export class ResponseWriter {
     return bytes;
   }
 
-  /** Flushes what is left (imap-core's output stream sends it in one write with the command's tagged answer: response-output.ts). */
-  async end(): Promise<void> {
-    await this.flush();
-  }
-
+  /** Sends what is joined so far (what is left at a command's end goes out in one write with its tagged answer: response-output.ts). */
   async flush(): Promise<void> {
     if (!this.joined || this.used === 0) return;
     const compiled = this.joined.subarray(0, this.used);

@@ -122,7 +122,7 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
     // a failed batch: the one read ahead is not written, but settled
     next?.prepared.then(next.endRead, () => undefined);
   }
-  await writer.end();
+  await writer.flush();
   // RFC 2180 4.1.2: what could not be sent was expunged upstream (Dovecot's words, which
   // clients and imaptest know)
   if (vanished) overrideAnswer(session, { response: 'NO', code: 'EXPUNGEISSUED', message: 'Some of the requested messages no longer exist' });

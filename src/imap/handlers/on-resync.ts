@@ -42,7 +42,7 @@ export function makeResyncSelected(deps: { log: Logger }) {
         for (const line of flagFetchLines(session, seq, meta)) await writer.write([line]);
       }
     }
-    await writer.end();
+    await writer.flush();
     deps.log.debug({ session: session.id, folder: folder.path }, 'QRESYNC: changes sent');
   };
 }
