@@ -610,8 +610,9 @@ export class CacheStore {
     return storeSection(this.sectionTarget(at, uid, section), bytes, headerLength);
   }
 
-  sectionWriter(at: GenerationKey, uid: Uid, section: string, headerRule: HeaderRule): SectionWriter {
-    return new SectionWriter(this.sectionTarget(at, uid, section), headerRule);
+  /** `digest`: a whole body's SHA-256, when the caller computed it already (see SectionWriter). */
+  sectionWriter(at: GenerationKey, uid: Uid, section: string, headerRule: HeaderRule, digest?: Buffer): SectionWriter {
+    return new SectionWriter(this.sectionTarget(at, uid, section), headerRule, digest);
   }
 
   // internals --------------------------------------------------------------------------------

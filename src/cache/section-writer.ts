@@ -124,17 +124,19 @@ export class SectionWriter {
   private readonly ranges: ChunkRange[] = [];
   private readonly chunkWrites: Promise<void>[] = [];
   private readonly scanner: HeaderBoundaryScanner | undefined;
-  /** A whole body's SHA-256, computed as its bytes pass: it is stored by content. */
+  /** A whole body's SHA-256, computed as its bytes pass (unless given): it is stored by content. */
   private readonly hash: Hash | undefined;
   /** The section's first SECTION_INLINE_MAX bytes, copied: a whole message's header block may be kept whole. */
   private readonly head = Buffer.allocUnsafe(SECTION_INLINE_MAX);
 
+  /** `digest`: a whole body's SHA-256 computed before (an APPEND's, as the client's bytes came). */
   constructor(
     private readonly target: SectionTarget,
     private readonly headerRule: HeaderRule,
+    private readonly digest?: Buffer,
   ) {
     this.scanner = headerRule === 'scan' ? new HeaderBoundaryScanner() : undefined;
-    this.hash = target.section === FULL_BODY ? createHash('sha256') : undefined;
+    this.hash = target.section === FULL_BODY && !digest ? createHash('sha256') : undefined;
   }
 
   async write(data: Buffer): Promise<void> {
@@ -165,7 +167,8 @@ export class SectionWriter {
     const found = this.scanner?.headerLength ?? -1;
     const headerLength = this.headerRule === 'scan' ? (found < 0 ? this.length : found) : this.headerRule === 'all' ? this.length : -1;
     const record: SectionRecord = { length: this.length, headerLength, chunks: this.ranges };
-    if (this.hash) record.content = { account: this.target.acct, digest: this.hash.digest() };
+    const digest = this.target.section === FULL_BODY ? (this.digest ?? this.hash?.digest()) : undefined;
+    if (digest) record.content = { account: this.target.acct, digest };
     return commit(this.target, record, this.head.subarray(0, Math.min(this.length, SECTION_INLINE_MAX)));
   }
 

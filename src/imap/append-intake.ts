@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ProxyError } from '../model/errors.js';
@@ -49,6 +50,8 @@ type CatenatePart = { bytes: KeptBytes } | { url: string };
 interface KeptBytes {
   size: number;
   open(): Readable;
+  /** Their SHA-256, computed as they came. */
+  digest: Buffer;
 }
 
 /** A message whose arguments are parsed, its content still to come. */
@@ -237,8 +240,8 @@ export class AppendIntake {
     if (message?.utf8 && !literal.literal8) this.fail(bad('UTF8 ( needs a literal8'));
     if (this.failure || !message) return drain(literal.body);
     this.closeUtf8 = message.utf8;
-    await this.takeBytes(literal, ({ size, open }) => {
-      this.messages.push({ flags: message.flags, size, literal8: literal.literal8, open, ...(message.internalDate ? { internalDate: message.internalDate } : {}) });
+    await this.takeBytes(literal, ({ size, open, digest }) => {
+      this.messages.push({ flags: message.flags, size, literal8: literal.literal8, open, digest, ...(message.internalDate ? { internalDate: message.internalDate } : {}) });
     });
   }
 
@@ -253,8 +256,8 @@ export class AppendIntake {
   private async takeBytes(literal: IncomingLiteral, taken: (bytes: KeptBytes) => void): Promise<void> {
     this.current = literal.body;
     try {
-      const open = await this.keep(literal);
-      if (open) taken({ size: literal.size, open });
+      const kept = await this.keep(literal);
+      if (kept) taken({ size: literal.size, ...kept });
     } catch (err) {
       this.fail(new ProxyError('INTERNAL', 'an APPEND literal could not be spooled', { cause: err }));
       await drain(literal.body);
@@ -286,8 +289,8 @@ export class AppendIntake {
           continue;
         }
         const { size, body } = await this.target.openUrl(part.url);
-        const start = await spool.write(body);
-        parts.push({ size, open: () => spool.read(start, size) });
+        const { start, digest } = await spool.write(body);
+        parts.push({ size, open: () => spool.read(start, size), digest });
       }
       const joined: AppendingMessage = {
         flags: message.args.flags,
@@ -302,17 +305,17 @@ export class AppendIntake {
   }
 
   /** Takes a literal's bytes whole, in memory or in the spool; undefined when it was cut off. */
-  private async keep(literal: IncomingLiteral): Promise<(() => Readable) | undefined> {
+  private async keep(literal: IncomingLiteral): Promise<Omit<KeptBytes, 'size'> | undefined> {
     if (literal.size <= this.keepBudget) {
       this.keepBudget -= literal.size;
       const chunks: Buffer[] = [];
       for await (const chunk of literal.body.iterator({ destroyOnReturn: false })) chunks.push(chunk as Buffer);
       const bytes = Buffer.concat(chunks);
-      return bytes.length === literal.size ? () => Readable.from([bytes]) : undefined;
+      return bytes.length === literal.size ? { open: () => Readable.from([bytes]), digest: createHash('sha256').update(bytes).digest() } : undefined;
     }
     const spool = this.target.spool;
-    const start = await spool.write(literal.body);
-    return this.failure ? undefined : () => spool.read(start, literal.size);
+    const { start, digest } = await spool.write(literal.body);
+    return this.failure ? undefined : { open: () => spool.read(start, literal.size), digest };
   }
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,17 +28,22 @@ export class AppendSpool {
     this.path = join(dir, `append-${randomUUID()}`);
   }
 
-  /** Writes a literal's bytes as they come; returns where they start. The body is not destroyed on failure: the caller drains it. */
-  async write(body: Readable): Promise<number> {
+  /**
+   * Writes a literal's bytes as they come; returns where they start, and their SHA-256. The body
+   * is not destroyed on failure: the caller drains it.
+   */
+  async write(body: Readable): Promise<{ start: number; digest: Buffer }> {
     this.handle ??= open(this.path, 'wx', 0o600);
     const handle = await this.handle;
     const start = this.length;
+    const hash = createHash('sha256');
     for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+      hash.update(chunk as Buffer);
       await handle.write(chunk as Buffer);
       this.length += (chunk as Buffer).length;
       cacheBytesWritten((chunk as Buffer).length);
     }
-    return start;
+    return { start, digest: hash.digest() };
   }
 
   /** A message written before, read back. */

@@ -108,8 +108,7 @@ export class BodyFetcher {
     const { fid } = this.generation;
     const result = new Map<Uid, SectionRecord>();
     if (metas.length === 0) return result;
-    for (const append of this.appending) if (metas.some((meta) => meta.uid >= append.from)) await append.registered.catch(() => undefined);
-    if (this.storing.size > 0) await Promise.all(metas.map((meta) => this.storing.get(meta.uid)));
+    await this.localStores(metas);
     const toRead: MessageMeta[] = [];
     for (const meta of metas) {
       const fresh = freshBodies.take(fid, meta.uid);
@@ -159,6 +158,7 @@ export class BodyFetcher {
    * once they are in the cache, holding none of them in memory meanwhile. Returns the bytes fetched.
    */
   async prefetch(metas: readonly MessageMeta[]): Promise<number> {
+    await this.localStores(metas);
     const cached = await this.cachedUids();
     const uncached = metas.filter((meta) => !cached.has(meta.uid));
     // a Gmail message stored under another label is not downloaded again; one on its way is awaited
@@ -167,6 +167,19 @@ export class BodyFetcher {
     this.schedule(missing.filter((meta) => !this.inflight.has(meta.uid)), Priority.Background);
     await Promise.all(missing.map((meta) => this.inflight.get(meta.uid)?.stored.promise));
     return missing.reduce((sum, meta) => sum + meta.size, 0);
+  }
+
+  /** Waits for the APPENDs these messages may come from, and for bodies being stored from an APPEND's bytes: those are not fetched again. */
+  private async localStores(metas: readonly MessageMeta[]): Promise<void> {
+    for (const append of this.appending) if (metas.some((meta) => meta.uid >= append.from)) await append.registered.catch(() => undefined);
+    if (this.storing.size > 0) await Promise.all(metas.map((meta) => this.storing.get(meta.uid)));
+  }
+
+  /** Whether a message's body is being stored, or may soon be, from an APPEND's bytes (see localStores). */
+  private storedLocally(uid: Uid): boolean {
+    if (this.storing.has(uid)) return true;
+    for (const append of this.appending) if (uid >= append.from) return true;
+    return false;
   }
 
   /** UIDs of this folder whose body is not cached yet, ascending. */
@@ -342,7 +355,7 @@ export class BodyFetcher {
       const end = Math.min(uids.length, start + READ_AHEAD_MESSAGES);
       for (let i = start; i < end && candidates.length < BODY_BATCH_MAX_MESSAGES; i++) {
         const uid = uids[i] as Uid;
-        if (!cached.has(uid) && !this.inflight.has(uid)) candidates.push(uid);
+        if (!cached.has(uid) && !this.inflight.has(uid) && !this.storedLocally(uid)) candidates.push(uid);
         else if (candidates.length === 0) this.cursor = uid; // cached or on its way: nothing to read ahead up to here
       }
       if (candidates.length === 0) return;

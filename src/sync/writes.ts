@@ -1,5 +1,5 @@
 import { bodyStored } from '../cache/gc-pacer.js';
-import { FULL_BODY } from '../cache/keys.js';
+import { contentId, FULL_BODY } from '../cache/keys.js';
 import type { FolderPath, Uid } from '../model/types.js';
 import { toSequenceSet } from '../model/uid-set.js';
 import { Priority } from '../upstream/connection-pool.js';
@@ -89,8 +89,11 @@ async function resolveNewUids(destination: Folder, uidNext: number, sources: rea
   });
 }
 
-/** One message of a client's APPEND, complete (in memory or spooled), read when needed. */
-export type AppendingMessage = OutgoingMessage;
+/**
+ * One message of a client's APPEND, complete (in memory or spooled), read when needed; with the
+ * SHA-256 of its bytes when they were taken as they are (not assembled by CATENATE).
+ */
+export type AppendingMessage = OutgoingMessage & { digest?: Buffer };
 
 /**
  * APPEND of one message, or MULTIAPPEND (RFC 3502) of several: all or nothing. Where upstream has
@@ -173,9 +176,15 @@ async function appendOneByOne(
   }
 }
 
-/** An appended message's bytes, as the client sent them, become its cached body; whether they did. */
+/**
+ * An appended message's bytes, as the client sent them, become its cached body; whether they did.
+ * A body stored already (the same message appended again, or cached in another folder) is a
+ * reference to it: nothing is written, and no chunk is written only to be dropped and compacted
+ * away again (body-store.ts, reclaim).
+ */
 async function cacheBody(account: Account, fid: string, uid: Uid, message: AppendingMessage): Promise<boolean> {
-  const writer = account.store.sectionWriter({ acct: account.id, fid }, uid, FULL_BODY, 'scan');
+  if (message.digest && (await account.store.linkBody(fid, uid, contentId(account.id, message.digest, message.size)))) return true;
+  const writer = account.store.sectionWriter({ acct: account.id, fid }, uid, FULL_BODY, 'scan', message.digest);
   try {
     for await (const chunk of message.open()) await writer.write(chunk as Buffer);
     await writer.end();

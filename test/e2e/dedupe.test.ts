@@ -5,6 +5,7 @@
 // (Dovecot made to look like Gmail by a relay, test/support/gmail-relay.ts) each message is
 // downloaded once.
 import assert from 'node:assert/strict';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { adminRequest } from '../../src/admin/admin-client.js';
@@ -153,4 +154,35 @@ describe('one copy of each body', () => {
     assert.equal((await dovecot.bodyCount()) - before, 0, 'bodies Dovecot served for the pull through the proxy');
     assert.equal((await bodiesOnDisk(cache)).bytes, distinct);
   });
+
+  test('a message appended again while its body is cached (another folder, the same one): a reference to it, none of its bytes written again', async () => {
+    const appendData = path.join(tmp, 'append-data');
+    const bodiesDir = path.join(appendData, 'cache', 'bodies');
+    const proxy = await startTestProxy(dovecot, { dataDir: appendData });
+    const client = await connectClient(proxy.port);
+    // folders the proxy knows (appended bodies are cached for folders it has synced)
+    for (const folder of [LABELS[0] as string, ALL_MAIL]) await client.mailboxOpen(folder);
+    // CRLF line ends: upstream stores the bytes as sent, and the cache keeps what the client sent
+    const message = Buffer.from(Buffer.concat([...bigMessage({ sizeMb: 1, seed: 11 }).chunks()]).toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+    await client.append(ALL_MAIL, message);
+    const once = await directoryBytes(bodiesDir);
+    assert.ok(once >= message.length, `the first copy is written (${once} bytes on disk)`);
+    await client.append(LABELS[0] as string, message);
+    await client.append(ALL_MAIL, message);
+    await client.logout();
+    const stats = await sharing(appendData);
+    assert.equal(stats.storedBytes, message.length);
+    assert.equal(stats.referencedBytes, 3 * message.length);
+    // before: each copy written in full, then dropped and compacted away
+    assert.ok((await directoryBytes(bodiesDir)) - once < message.length / 10, 'bytes written for the two copies appended after the first');
+    await proxy.close();
+    const verify = await runCli(['cache', 'verify', '--data', appendData, '--json']);
+    assert.equal(verify.code, 0, verify.stdout);
+  });
 });
+
+async function directoryBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const name of await readdir(dir)) bytes += (await stat(path.join(dir, name))).size;
+  return bytes;
+}
