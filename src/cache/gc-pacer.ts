@@ -33,7 +33,7 @@ export function cacheBytesRead(bytes: number): void {
   sinceMajorRead += bytes;
   if (sinceMajorRead < GC_PACE_BYTES) return;
   sinceMajorRead = 0;
-  gc({ type: 'major', execution: 'async' });
+  collectIfHeld(gc);
 }
 
 /** Response bytes just handed to a client's socket in a fresh Buffer (fetch/response-writer.ts). */
@@ -48,7 +48,7 @@ export function cacheBytesWritten(bytes: number): void {
   sinceMajor += bytes;
   if (sinceMajor < GC_PACE_BYTES) return;
   sinceMajor = 0;
-  if (process.memoryUsage().arrayBuffers >= GC_PACE_BYTES) gc({ type: 'major', execution: 'async' });
+  collectIfHeld(gc);
 }
 
 /** A whole body was just stored from bytes the proxy held (an appended message): all its Buffers are spent. */
@@ -57,7 +57,7 @@ export function bodyStored(bytes: number): void {
   sinceStored += bytes;
   if (sinceStored < STORED_GC_PACE_BYTES) return;
   sinceStored = 0;
-  gc({ type: 'major', execution: 'async' });
+  collectIfHeld(gc);
 }
 
 /**
@@ -78,6 +78,11 @@ export function upstreamResponseParsed(bytes: number): void {
   if (upstreamUnits < UPSTREAM_GC_PACE_UNITS) return;
   upstreamUnits = 0;
   gc({ type: 'major', execution: 'async' });
+}
+
+/** A full collection, if at least GC_PACE_BYTES of Buffer memory (live or spent) is held: below that, spent Buffers cost less than marking the heap. */
+function collectIfHeld(collect: GcFunction): void {
+  if (process.memoryUsage().arrayBuffers >= GC_PACE_BYTES) collect({ type: 'major', execution: 'async' });
 }
 
 function paceMinor(collect: GcFunction, bytes: number): void {
