@@ -4,6 +4,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { cacheBytesRead, cacheBytesWritten } from '../cache/gc-pacer.js';
+import { SPOOL_IO_BYTES } from '../model/limits.js';
 
 /**
  * Where the messages of one APPEND wait, from the client's literal to upstream: one after the
@@ -37,19 +38,32 @@ export class AppendSpool {
     const handle = await this.handle;
     const start = this.length;
     const hash = createHash('sha256');
+    // the pieces a socket gives (often a few KB) go to the file SPOOL_IO_BYTES at a time, in one call
+    let pieces: Buffer[] = [];
+    let held = 0;
+    const flush = async () => {
+      if (held === 0) return;
+      const written = pieces;
+      pieces = [];
+      held = 0;
+      await handle.writev(written);
+    };
     for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       hash.update(chunk as Buffer);
-      await handle.write(chunk as Buffer);
+      pieces.push(chunk as Buffer);
+      held += (chunk as Buffer).length;
       this.length += (chunk as Buffer).length;
       cacheBytesWritten((chunk as Buffer).length);
+      if (held >= SPOOL_IO_BYTES) await flush();
     }
+    await flush();
     return { start, digest: hash.digest() };
   }
 
   /** A message written before, read back. */
   read(start: number, size: number): Readable {
     if (size === 0) return Readable.from([]);
-    const file = createReadStream(this.path, { start, end: start + size - 1 });
+    const file = createReadStream(this.path, { start, end: start + size - 1, highWaterMark: SPOOL_IO_BYTES });
     return Readable.from(paced(file), { objectMode: false });
   }
 
