@@ -452,19 +452,27 @@ const PATCHES: { what: string; why: string; apply(reportErrors: (report: Record<
     },
   },
   {
-    what: 'IMAPComposer (the output stream): the lines of one turn of the event loop joined into one write, streamed literals sent through it (response-output.ts); IMAPConnection.close sends what is queued first',
+    what: 'IMAPComposer (the output stream): the lines of one turn of the event loop joined into one write, the responses it compiles itself (notifications) among them, streamed literals sent through it (response-output.ts); IMAPConnection.close sends what is queued first',
     why: 'imap-core pushes each line and then its CRLF, each a write of its own to the socket (a LOGIN took 14 system calls; on loopback each also wakes the reader), and pipes a FETCH literal straight into the socket, where it overtook lines the paused output stream still held (CI: a BODY[] response lost while the socket was corked)',
     apply: () => {
       const { IMAPComposer } = requireCore(`${CORE}/lib/imap-composer.js`) as { IMAPComposer: CoreComposerClass };
+      const { compiler } = requireCore(`${CORE}/lib/handler/imap-handler.js`) as { compiler(response: unknown): string | Buffer };
       const { _transform: transform, _flush: flush, _read: read } = IMAPComposer.prototype;
       IMAPComposer.prototype._transform = function (this: CoreComposer, item, encoding, done) {
-        const compiled = (item as { compiled?: unknown } | null)?.compiled;
-        // (imap-core's own branch also logs the line, at debug, which the proxy's logger drops: log.ts)
-        if (Buffer.isBuffer(compiled)) {
-          queueLine(this, compiled);
+        if (!item) return done();
+        if (typeof (item as Readable).pipe === 'function') return streamLiteral(this, item as Readable, () => done());
+        // a line compiled already, or a response to compile (a notification's EXPUNGE, EXISTS or
+        // FETCH: one write each before, a burst of 20 EXPUNGEs 20 system calls). imap-core's own
+        // branch also logs the line, at debug, which the proxy's logger drops (log.ts)
+        const compiled = (item as { compiled?: unknown }).compiled ?? compiler(item);
+        if (Buffer.isBuffer(compiled) || typeof compiled === 'string') {
+          queueLine(this, Buffer.isBuffer(compiled) ? compiled : Buffer.from(compiled, 'binary'));
+          // a command's tagged answer from imap-core goes out now, with what is queued before it,
+          // as imap-core sent it: COMPRESS starts compressing right after its OK
+          const tag = (item as { tag?: unknown }).tag;
+          if (tag !== undefined && tag !== '*' && tag !== '+') flushLines(this);
           return done();
         }
-        if (typeof (item as Readable | null)?.pipe === 'function') return streamLiteral(this, item as Readable, () => done());
         flushLines(this);
         return transform.call(this, item, encoding, done);
       };

@@ -52,6 +52,18 @@ test("imap-core's output stream sends the lines of one turn of the event loop in
   assert.deepEqual(writes, ['* 1 EXISTS\r\n* 1 RECENT\r\na1 OK NOOP completed\r\n', '* 1 FETCH (BODY[] {3}\r\n', 'ab', 'c)', '\r\na2 OK FETCH completed\r\n']);
 });
 
+test("imap-core's output stream joins the responses it compiles itself (a burst of notifications) with the lines of the same turn", async () => {
+  const { composer, writes, ended } = outputInto();
+  // as imap-core's emitNotifications writes them: response objects, not compiled lines
+  composer.write({ tag: '*', command: '3', attributes: [{ type: 'atom', value: 'EXPUNGE' }] });
+  composer.write({ tag: '*', command: '5', attributes: [{ type: 'atom', value: 'EXPUNGE' }] });
+  composer.write({ tag: '*', command: '7', attributes: [{ type: 'atom', value: 'FETCH' }, [{ type: 'atom', value: 'FLAGS' }, [{ type: 'atom', value: '\\Seen' }]]] });
+  composer.write({ compiled: Buffer.from('* 9 EXISTS') });
+  composer.write({ compiled: 'a1 OK NOOP completed' });
+  await ended();
+  assert.deepEqual(writes, ['* 3 EXPUNGE\r\n* 5 EXPUNGE\r\n* 7 FETCH (FLAGS (\\Seen))\r\n* 9 EXISTS\r\na1 OK NOOP completed\r\n']);
+});
+
 test("imap-core's output stream keeps a streamed literal behind the lines queued while the socket is full", async () => {
   const { composer, writes, ended } = outputInto({ highWaterMark: 1, slow: true });
   const big = 'x'.repeat(100 * 1024);
