@@ -247,9 +247,9 @@ export const MIN_MAX_LINE_LENGTH = 1024;
  * together; the rest in a spool file. */
 export const APPEND_KEPT_BYTES = 256 * 1024;
 
-/** The APPEND spool is written and read this many bytes at a time: each file system call costs
- * a trip through libuv's thread pool, and at 64 KB (Node's default) the spool's calls were 10%
- * of the event loop's time under imaptest's stress with large messages. */
+/** The APPEND spool is written this many bytes at a time, in one call: each file system call costs
+ * a trip through libuv's thread pool, and the spool's calls were 10% of the event loop's time under
+ * imaptest's stress with large messages. */
 export const SPOOL_IO_BYTES = 256 * 1024;
 
 /** Messages in one MULTIAPPEND. */
