@@ -31,6 +31,8 @@ export interface SyncResult {
   changes: FolderChanges;
   /** The lowest modseq the sync gave its changes: taken again if the folder's counter reached it meanwhile (folder.ts). */
   modseqBase: number;
+  /** Flag updates upstream sent unasked during the sync (changes made meanwhile, which a later CHANGEDSINCE finds). */
+  unsolicited: number;
 }
 
 /**
@@ -46,12 +48,14 @@ export interface SyncResult {
  * (the folder changed meanwhile), upstream is asked which UIDs exist.
  * `quiet`: a new generation's first fill, which no session is told of: its new messages are not
  * listed one by one (a 1,000,000-message folder would otherwise hold an object per message).
+ * `unchangedUpstream`: the connection's NOOP brought no news since a sync on it that left the
+ * cache as upstream had it (folder.ts): nothing to ask.
  */
 export async function syncFolder(
   input: SyncInput,
   conn: UpstreamConnection,
   status: FolderStatus,
-  options: { quiet?: boolean; scope?: SyncScope } = {},
+  options: { quiet?: boolean; scope?: SyncScope; unchangedUpstream?: boolean } = {},
 ): Promise<SyncResult> {
   const { store } = input.account;
   let record = input.record;
@@ -60,8 +64,8 @@ export async function syncFolder(
   const known = input.uids;
   const condstore = status.highestModseq !== '0';
   const unchanged = record.highestModseq === status.highestModseq && record.uidNext === status.uidNext && known.length === status.messages;
-  if (condstore && !status.stale && unchanged) {
-    return { record, uids: known as Uid[], changes: { added: [], expunged: [], flagged: [] }, modseqBase: clientModseq(record) + 1 };
+  if (condstore && ((!status.stale && unchanged) || (options.unchangedUpstream && known.length === status.messages))) {
+    return { record, uids: known as Uid[], changes: { added: [], expunged: [], flagged: [] }, modseqBase: clientModseq(record) + 1, unsolicited: 0 };
   }
 
   // what changed gets the proxy's own modseqs, upstream's where they are higher
@@ -70,9 +74,13 @@ export async function syncFolder(
   // Gmail: the message's id under every label, so that its body is stored (and fetched) once
   const gmail = conn.hasCapability(GMAIL_EXTENSION) ? ['X-GM-MSGID'] : [];
   const items: Token[] = [...META_ITEMS, ...(condstore ? ['MODSEQ'] : []), ...gmail].map(atom);
+  let unsolicited = 0;
   const onFetch = async (fetched: UpstreamFetch) => {
     // an unsolicited flag update has no size or date: the fetch itself reports the current flags
-    if (fetched.size === undefined || fetched.internalDate === undefined || fetched.flags === undefined) return;
+    if (fetched.size === undefined || fetched.internalDate === undefined || fetched.flags === undefined) {
+      unsolicited++;
+      return;
+    }
     const meta: MessageMeta = { uid: fetched.uid, flags: fetched.flags, modseq: fetched.modseq ?? '0', size: fetched.size, internalDate: fetched.internalDate };
     if (fetched.gmMsgId) meta.gmMsgId = fetched.gmMsgId;
     await findings.fetchedWhole(meta);
@@ -166,7 +174,7 @@ export async function syncFolder(
     // expunges are recorded from a generation's first fill on
     ...(options.quiet ? { vanishedFrom: modseq } : {}),
   };
-  return { record: next, uids, changes, modseqBase: modseqs.base };
+  return { record: next, uids, changes, modseqBase: modseqs.base, unsolicited };
 }
 
 /** The highest of these (Math.max takes no bigint). */

@@ -8,7 +8,7 @@ import { indexOfUid, lowerBound, missingBelow, normalizeRanges, toSequenceSet, t
 import { Priority } from '../upstream/connection-pool.js';
 import { hasAtom, type Token } from '../upstream/imap-tokens.js';
 import type { CopyUid } from '../upstream/response-codes.js';
-import type { FlagUpdate } from '../upstream/upstream-connection.js';
+import type { FlagUpdate, MailboxActivity, UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { AccountContext } from './account-context.js';
 import { searchCache } from './cached-search.js';
 import { sortMessages } from './sort/sort-messages.js';
@@ -50,6 +50,12 @@ export class Folder extends EventEmitter {
   private lastStatus: { status: FolderStatus; at: number } | undefined;
   /** The last of the steps that give changes modseqs (changingModseqs). */
   private modseqStep: Promise<void> = Promise.resolve();
+  /**
+   * The connection the last sync ran on, where upstream told of nothing beyond what the sync
+   * asked for, and what it had sent and been told when the sync ended: a NOOP alone on it since,
+   * answered without news, means upstream has not changed the folder (nothing else said so).
+   */
+  private quietSync: { conn: UpstreamConnection; fid: string; activity: MailboxActivity } | undefined;
   /** UIDs from here up have not been taken as \Recent by a session (claimRecent). */
   private unclaimedFrom: Uid | undefined;
 
@@ -172,6 +178,8 @@ export class Folder extends EventEmitter {
       // (a FETCH alone is answered from the session's view upstream as it was: Dovecot tells of
       // changes made elsewhere only after it)
       const big = (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
+      const quiet = this.quietSync;
+      this.quietSync = undefined;
       const refreshed = opened ?? (big ? await conn.refreshSelected() : undefined);
       // a lost connection is given up (the next one selects anew); a live one selects again
       if (!refreshed && !conn.usable) return false;
@@ -179,7 +187,14 @@ export class Folder extends EventEmitter {
       const known = this.current?.record.uidValidity === status.uidValidity ? this.current : undefined;
       const generation = known ?? (await this.startGeneration(status.uidValidity));
       const before = this.highestModseq();
-      const result = await syncFolder(generation, conn, status, { quiet: !known, scope });
+      const start = conn.activity();
+      const unchangedUpstream = !opened && !!refreshed && quiet?.conn === conn && quiet.fid === generation.fid && onlyQuietNoop(quiet.activity, start);
+      const result = await syncFolder(generation, conn, status, { quiet: !known, scope, unchangedUpstream });
+      const end = conn.activity();
+      // CONDSTORE upstream: flag changes come as FETCH responses, which a quiet NOOP would have brought
+      if (status.highestModseq !== '0' && end.changes === start.changes && result.unsolicited === 0) {
+        this.quietSync = { conn, fid: generation.fid, activity: end };
+      }
       // a new generation has no session yet: its first fill is nobody's news
       await this.apply(generation, result, !!known);
       // from here on every change reaches the journal: CHANGEDSINCE above this needs no scan
@@ -597,4 +612,9 @@ function onlyLaterSync(stored: FolderRecord, next: FolderRecord): boolean {
     if (Array.isArray(a) && Array.isArray(b) ? a.join('\0') !== b.join('\0') : a !== b) return false;
   }
   return true;
+}
+
+/** Since `then`, one command (the NOOP) and nothing upstream told of. */
+function onlyQuietNoop(then: MailboxActivity, now: MailboxActivity): boolean {
+  return now.commands === then.commands + 1 && now.changes === then.changes && now.fetches === then.fetches;
 }

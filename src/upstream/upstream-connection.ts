@@ -117,6 +117,41 @@ function takeOverThrottleWaits(client: ImapFlow, seen: (delay: number) => void):
   };
 }
 
+/**
+ * What a connection has sent and been told of its selected folder so far: commands, untagged
+ * EXISTS, EXPUNGE and VANISHED (not EARLIER: those answer a CHANGEDSINCE), and FETCH responses
+ * (asked for or not). Two snapshots tell whether anything came between them.
+ */
+export interface MailboxActivity {
+  commands: number;
+  changes: number;
+  fetches: number;
+}
+
+/**
+ * Counts the untagged responses that tell of mailbox changes, whichever handler takes them (a
+ * command's own or imapflow's): imapflow looks up a handler for every untagged response.
+ */
+function countMailboxUpdates(client: ImapFlow, activity: MailboxActivity): void {
+  const flow = client as unknown as {
+    getUntaggedHandler(command: string, attributes: unknown): unknown;
+    normalizeUntaggedCommand(command: string, attributes: unknown): string;
+  };
+  const lookup = flow.getUntaggedHandler.bind(client);
+  flow.getUntaggedHandler = (command, attributes) => {
+    const name = flow.normalizeUntaggedCommand(command, attributes);
+    if (name === 'FETCH') activity.fetches++;
+    else if (name === 'EXISTS' || name === 'EXPUNGE' || (name === 'VANISHED' && !earlier(attributes))) activity.changes++;
+    return lookup(command, attributes);
+  };
+}
+
+/** VANISHED (EARLIER): its first attribute a list holding the atom EARLIER. */
+function earlier(attributes: unknown): boolean {
+  const first = Array.isArray(attributes) ? (attributes[0] as unknown) : undefined;
+  return Array.isArray(first) && first.some((token) => tokenString(token as Token)?.toUpperCase() === 'EARLIER');
+}
+
 /** The capabilities that announce the OAuth2 mechanisms (XOAUTH is XOAUTH2's older name). */
 const OAUTH_CAPABILITIES = { XOAUTH2: ['AUTH=XOAUTH2', 'AUTH=XOAUTH'], OAUTHBEARER: ['AUTH=OAUTHBEARER'] } as const;
 
@@ -240,6 +275,7 @@ export class UpstreamConnection extends EventEmitter {
    * UPSTREAM_THROTTLED.
    */
   patience = Infinity;
+  private readonly mailboxActivity: MailboxActivity = { commands: 0, changes: 0, fetches: 0 };
 
   private constructor(
     private readonly client: ImapFlow,
@@ -256,6 +292,12 @@ export class UpstreamConnection extends EventEmitter {
     takeOverThrottleWaits(client, (delay) => {
       this.swallowedThrottle = delay;
     });
+    countMailboxUpdates(client, this.mailboxActivity);
+  }
+
+  /** A snapshot of what this connection has sent and been told so far (MailboxActivity). */
+  activity(): MailboxActivity {
+    return { ...this.mailboxActivity };
   }
 
   /** Joins the connection to its account's traffic: the backoff its commands go through, the download and byte counts. */
@@ -780,6 +822,7 @@ export class UpstreamConnection extends EventEmitter {
       this.patience -= await backoff.turn(this.patience, action, this.closing.signal);
       let ran = false;
       this.swallowedThrottle = undefined;
+      this.mailboxActivity.commands++;
       try {
         const result = await send(() => (ran = true));
         const okHint = okText ? throttleHint(okText(result)) : undefined;

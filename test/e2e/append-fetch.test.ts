@@ -3,10 +3,8 @@
 // that fetches it then must wait for them, not download the body again. Its ENVELOPE and
 // BODYSTRUCTURE come from upstream once, however many sessions ask for them at once.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { test } from 'node:test';
-import { withDovecot } from '../support/dovecot.js';
+import { upstreamCommands, withDovecot } from '../support/dovecot.js';
 import { startTestProxy } from '../support/proxy.js';
 import { fetchItems, suiteClients } from '../support/raw-client.js';
 
@@ -45,14 +43,6 @@ test('a session that fetches a message while its APPEND is being cached gets it 
   assert.equal((await dovecot.bodyCount()) - before, 0, 'bodies Dovecot served');
 });
 
-/** The commands the proxy sent upstream that match `pattern`, from Dovecot's raw session logs. */
-async function upstreamCommands(pattern: RegExp): Promise<string[]> {
-  const dir = dovecot.rawlogDir as string;
-  const logs = (await readdir(dir)).filter((file) => file.endsWith('.in'));
-  const lines = await Promise.all(logs.map(async (file) => (await readFile(path.join(dir, file), 'latin1')).split('\n')));
-  return lines.flat().filter((line) => pattern.test(line));
-}
-
 test('sessions that ask at once for the ENVELOPE and BODYSTRUCTURE of a new message share one upstream fetch', async () => {
   const proxy = await startTestProxy(dovecot);
   const writer = await raw(proxy.port);
@@ -62,7 +52,7 @@ test('sessions that ask at once for the ENVELOPE and BODYSTRUCTURE of a new mess
   assert.ok(uid, appended.tagged);
   const readers = await Promise.all(Array.from({ length: 4 }, () => raw(proxy.port)));
   for (const reader of readers) assert.match((await reader.command('SELECT INBOX')).tagged, /OK/);
-  const before = (await upstreamCommands(/ENVELOPE/)).length;
+  const before = (await upstreamCommands(dovecot, /ENVELOPE/)).length;
   const answers = await Promise.all(readers.map((reader) => reader.command(`UID FETCH ${uid} (ENVELOPE BODYSTRUCTURE)`)));
   for (const answer of answers) {
     assert.match(answer.tagged, /OK/);
@@ -71,5 +61,5 @@ test('sessions that ask at once for the ENVELOPE and BODYSTRUCTURE of a new mess
   for (const client of [writer, ...readers]) client.close();
   await proxy.close();
   await dovecot.waitSessionsClosed();
-  assert.equal((await upstreamCommands(/ENVELOPE/)).length - before, 1, 'structure fetches upstream');
+  assert.equal((await upstreamCommands(dovecot, /ENVELOPE/)).length - before, 1, 'structure fetches upstream');
 });

@@ -4,14 +4,15 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 import { generateCorpus } from '../support/corpus.js';
-import { withDovecot } from '../support/dovecot.js';
+import { rawlogFiles, upstreamCommands, withDovecot } from '../support/dovecot.js';
 import { RESELECT_MAX_MESSAGES } from '../../src/model/limits.js';
 import { deliver } from '../support/maildir.js';
 import { smallMessages } from '../support/small-messages.js';
 import { connectClient, startTestProxy } from '../support/proxy.js';
 import { fetchItems, RawImapClient } from '../support/raw-client.js';
 
-const dovecot = await withDovecot();
+// rawlog: what the proxy asks upstream at a SELECT
+const dovecot = await withDovecot({ rawlog: true });
 await deliver(dovecot.mailDir(), generateCorpus({ seed: 5, messages: 40, folders: 'INBOX:1' }));
 const proxy = await startTestProxy(dovecot);
 const upstream: ImapFlow = await connectClient(dovecot.port);
@@ -68,7 +69,7 @@ describe('resync at SELECT', () => {
   });
 });
 
-describe(`resync at SELECT of a folder of ${RESELECT_MAX_MESSAGES} messages (a connection that has it selected asks NOOP and CHANGEDSINCE instead of selecting it again)`, () => {
+describe(`resync at SELECT of a folder of ${RESELECT_MAX_MESSAGES} messages (a connection that has it selected asks NOOP, then CHANGEDSINCE if something changed, instead of selecting it again)`, () => {
   const folder = 'Big';
 
   test('the first SELECT matches Dovecot', async () => {
@@ -87,6 +88,39 @@ describe(`resync at SELECT of a folder of ${RESELECT_MAX_MESSAGES} messages (a c
     assert.equal(expected.exists, RESELECT_MAX_MESSAGES - 3 + 4);
     assert.deepEqual(expected.keywords, ['$BigLabel']);
     assert.deepEqual(await view(proxy.port, folder), expected);
+  });
+
+  test('while nothing changes upstream a SELECT asks only a NOOP, and a change made just before the next SELECT shows', async () => {
+    // the proxy's upstream sessions are those whose raw logs come after these
+    const others = await rawlogFiles(dovecot);
+    const own = await startTestProxy(dovecot);
+    const fetchesUpstream = async () => (await upstreamCommands(dovecot, /CHANGEDSINCE/, others)).length;
+    const writer = await RawImapClient.connect(own.port);
+    try {
+      assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+      await writer.login();
+      await writer.command(`SELECT ${folder}`);
+      for (let round = 1; round <= 3; round++) {
+        const before = await fetchesUpstream();
+        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+        assert.equal(await fetchesUpstream(), before, `round ${round}: CHANGEDSINCE fetches upstream at SELECTs of an unchanged folder`);
+        // made by a client of Dovecot, through another session of the proxy, and an expunge
+        await upstream.mailboxOpen(folder);
+        await upstream.messageFlagsAdd(`${100 + round}`, [`$Round${round}`], { uid: true });
+        await upstream.mailboxClose();
+        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+        assert.match((await writer.command(`UID STORE ${200 + round} +FLAGS.SILENT (\\Flagged)`)).tagged, /OK/);
+        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+        await upstream.mailboxOpen(folder);
+        await upstream.messageDelete(`${300 + round}`, { uid: true });
+        await upstream.mailboxClose();
+        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+      }
+    } finally {
+      writer.close();
+      await own.close();
+    }
   });
 
   test('a new UIDVALIDITY (Dovecot ends the sessions that have the folder selected) drops the folder cache', async () => {

@@ -385,6 +385,23 @@ async function chownTree(roots: string[], uid: number, gid: number): Promise<voi
   }
 }
 
+/**
+ * The command lines clients sent Dovecot (started with `rawlog`) that match `pattern`, from the
+ * raw session logs (`.in` files), of every session or of those whose logs are not in `except`.
+ */
+export async function upstreamCommands(dovecot: Dovecot, pattern: RegExp, except: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const dir = dovecot.rawlogDir;
+  if (!dir) throw new Error('upstreamCommands: Dovecot was started without rawlog');
+  const logs = (await readdir(dir)).filter((file) => file.endsWith('.in') && !except.has(file));
+  const lines = await Promise.all(logs.map(async (file) => (await readFile(path.join(dir, file), 'latin1')).split('\n')));
+  return lines.flat().filter((line) => pattern.test(line));
+}
+
+/** The raw session logs Dovecot (started with `rawlog`) has written so far. */
+export async function rawlogFiles(dovecot: Dovecot): Promise<Set<string>> {
+  return new Set(await readdir(dovecot.rawlogDir as string));
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
