@@ -105,16 +105,18 @@ describe(`resync at SELECT of a folder of ${RESELECT_MAX_MESSAGES} messages (a c
         assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
         assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
         assert.equal(await fetchesUpstream(), before, `round ${round}: CHANGEDSINCE fetches upstream at SELECTs of an unchanged folder`);
-        // made by a client of Dovecot, through another session of the proxy, and an expunge
+        // made by a client of Dovecot, through another session of the proxy, an expunge and new mail
         await upstream.mailboxOpen(folder);
         await upstream.messageFlagsAdd(`${100 + round}`, [`$Round${round}`], { uid: true });
         await upstream.mailboxClose();
         assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
         assert.match((await writer.command(`UID STORE ${200 + round} +FLAGS.SILENT (\\Flagged)`)).tagged, /OK/);
         assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+        // one message goes and one comes: the folder stays above RESELECT_MAX_MESSAGES
         await upstream.mailboxOpen(folder);
         await upstream.messageDelete(`${300 + round}`, { uid: true });
         await upstream.mailboxClose();
+        await deliver(dovecot.mailDir(), smallMessages(folder, 1, RESELECT_MAX_MESSAGES + 4 + round));
         assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
       }
     } finally {
