@@ -13,6 +13,90 @@ export type LiteralBytes = Buffer | { length: number; stream: Readable };
 /** A piece of one response: text (UTF-8) or bytes. */
 export type Segment = string | LiteralBytes;
 
+/** Where a response is rendered: text (UTF-8), numbers and literal bytes, in order. */
+export interface ResponseSink {
+  text(text: string): void;
+  number(value: number): void;
+  bytes(bytes: LiteralBytes): void;
+}
+
+/** Renders into segments: text runs joined into one string between literals. */
+class SegmentSink implements ResponseSink {
+  readonly segments: Segment[] = [];
+  private pending = '';
+
+  text(text: string): void {
+    this.pending += text;
+  }
+
+  number(value: number): void {
+    this.pending += value;
+  }
+
+  bytes(bytes: LiteralBytes): void {
+    this.segments.push(this.pending, bytes);
+    this.pending = '';
+  }
+
+  end(): Segment[] {
+    this.segments.push(this.pending);
+    return this.segments;
+  }
+}
+
+const ZERO = 0x30;
+
+/**
+ * Renders straight into a buffer from `at` on, making no string or Buffer on the way; `full`
+ * once something did not fit (or is a stream): then nothing it wrote counts.
+ */
+class BufferSink implements ResponseSink {
+  full = false;
+  buffer: Buffer = Buffer.alloc(0);
+  at = 0;
+
+  /** Renders from `at` on in `buffer` from here on. */
+  reset(buffer: Buffer, at: number): void {
+    this.buffer = buffer;
+    this.at = at;
+    this.full = false;
+  }
+
+  text(text: string): void {
+    // at most 3 bytes per UTF-16 unit
+    if (this.full || this.at + text.length * 3 > this.buffer.length) {
+      this.full = true;
+      return;
+    }
+    this.at += this.buffer.write(text, this.at, 'utf8');
+  }
+
+  number(value: number): void {
+    // a safe integer has at most 16 digits
+    if (this.full || this.at + 16 > this.buffer.length || !Number.isSafeInteger(value) || value < 0) {
+      if (!this.full) this.text(String(value));
+      return;
+    }
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    let pos = this.at + digits;
+    this.at = pos;
+    let rest = value;
+    do {
+      this.buffer[--pos] = ZERO + (rest % 10);
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
+  }
+
+  bytes(bytes: LiteralBytes): void {
+    if (this.full || !Buffer.isBuffer(bytes) || this.at + bytes.length > this.buffer.length) {
+      this.full = true;
+      return;
+    }
+    this.at += bytes.copy(this.buffer, this.at);
+  }
+}
+
 /**
  * Writes untagged responses to a client through imap-core's output stream (which appends CRLF
  * to everything written to it). Small responses are copied straight into one buffer and sent as
@@ -24,6 +108,8 @@ export class ResponseWriter {
   /** Where small responses are joined; handed on whole when it is sent (never written to again). */
   private joined: Buffer | undefined;
   private used = 0;
+  /** Renders into what is joined (beginJoined). */
+  private readonly sink = new BufferSink();
 
   constructor(private readonly session: ImapSession) {}
 
@@ -57,6 +143,40 @@ export class ResponseWriter {
       this.used += typeof segment === 'string' ? joined.write(segment, this.used, 'utf8') : (segment as Buffer).copy(joined, this.used);
     }
     return true;
+  }
+
+  /**
+   * Starts a response (without its CRLF) rendered straight into what is joined, with no wait (a
+   * FETCH of 100,000 messages then makes no string per line): render it into the sink returned,
+   * then call endJoined().
+   */
+  beginJoined(): ResponseSink {
+    this.joined ??= Buffer.allocUnsafe(RESPONSE_COALESCE_BYTES);
+    // the CRLF between it and what is joined before it is left room for
+    this.sink.reset(this.joined, this.used > 0 ? this.used + CRLF.length : 0);
+    return this.sink;
+  }
+
+  /** Keeps the response begun with beginJoined() if it fit; false (nothing kept) if it did not or has a streamed literal: then render() it. */
+  endJoined(): boolean {
+    const sink = this.sink;
+    if (sink.full || sink.at > RESPONSE_COALESCE_BYTES - CRLF.length || sink.buffer !== this.joined) return false;
+    if (this.used > 0) CRLF.copy(sink.buffer, this.used);
+    this.used = sink.at;
+    return true;
+  }
+
+  /** Queues one response (without its CRLF) that `render` puts in a sink: joined where it fits, else after what is joined is sent, or on its own. */
+  async render(render: (sink: ResponseSink) => void): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      render(this.beginJoined());
+      if (this.endJoined()) return;
+      if (this.used === 0) break;
+      await this.flush();
+    }
+    const segments = new SegmentSink();
+    render(segments);
+    await this.write(segments.end());
   }
 
   private byteLength(segments: Segment[]): number {

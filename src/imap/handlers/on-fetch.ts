@@ -7,7 +7,7 @@ import type { FetchData, MessageSections } from '../../sync/fetch-data.js';
 import type { Folder } from '../../sync/folder.js';
 import { planFetch, type FetchPlan, type PlannedItem } from '../fetch/fetch-plan.js';
 import { literalNow, NEEDS_READ, openLiteral, wantsLiteral8 } from '../fetch/literal-content.js';
-import { ResponseWriter, type LiteralBytes, type Segment } from '../fetch/response-writer.js';
+import { ResponseWriter, type LiteralBytes, type ResponseSink } from '../fetch/response-writer.js';
 import type { FetchOptions, ImapSession } from '../imap-core.js';
 import { handle, overrideAnswer } from '../responses.js';
 import { folderOf } from '../mailbox-id.js';
@@ -84,8 +84,10 @@ async function fetchMessages(folder: Folder, options: FetchOptions, session: Ima
       const shownFlags = sessionFlags(session, meta.uid, meta.flags);
       const shown = shownFlags === meta.flags ? meta : { ...meta, flags: shownFlags };
       const literals = literalsNow(store, plan, sections) ?? (await readLiterals(store, plan, sections));
-      const response = render(plan, shown, seq, data.structures.get(meta.uid), sections, literals, flags && !plan.hasFlags);
-      if (!writer.add(response)) await writer.write(response);
+      const structure = data.structures.get(meta.uid);
+      const withFlags = flags && !plan.hasFlags;
+      render(writer.beginJoined(), plan, shown, seq, structure, sections, literals, withFlags);
+      if (!writer.endJoined()) await writer.render((sink) => render(sink, plan, shown, seq, structure, sections, literals, withFlags));
     }
     return vanished;
   };
@@ -186,8 +188,9 @@ async function readLiterals(store: CacheStore, plan: FetchPlan, sections: Messag
   return { bytes, literal8 };
 }
 
-/** One message's FETCH response, as segments for the response writer. */
+/** One message's FETCH response, into a sink of the response writer. */
 function render(
+  sink: ResponseSink,
   plan: FetchPlan,
   meta: MessageMeta,
   seq: number,
@@ -195,50 +198,84 @@ function render(
   sections: MessageSections,
   literals: Literals,
   withFlags: boolean,
-): Segment[] {
-  const segments: Segment[] = [];
-  let text = `* ${seq} FETCH (`;
+): void {
+  sink.text('* ');
+  sink.number(seq);
+  sink.text(' FETCH (');
   let literal = 0;
   const items = plan.items;
   for (let index = 0; index < items.length; index++) {
     const item = items[index] as PlannedItem;
-    if (index > 0) text += ' ';
-    if (item.kind === 'binarySize') {
-      const part = sections.parts.get(item.section);
-      text += `${item.name} ${part ? part.end - part.start : 0}`;
-      continue;
+    if (index > 0) sink.text(' ');
+    switch (item.kind) {
+      case 'binarySize': {
+        const part = sections.parts.get(item.section);
+        sink.text(item.name);
+        sink.text(' ');
+        sink.number(part ? part.end - part.start : 0);
+        break;
+      }
+      case 'structure': {
+        const bytes = structure?.[item.item];
+        sink.text(item.name);
+        sink.text(' ');
+        if (bytes) sink.bytes(bytes);
+        else sink.text('NIL');
+        break;
+      }
+      case 'literal': {
+        const content = literals.bytes[literal] as LiteralBytes;
+        const literal8 = literals.literal8?.[literal] ?? false;
+        literal++;
+        sink.text(item.name);
+        sink.text(literal8 ? ' ~{' : ' {');
+        sink.number(content.length);
+        sink.text('}\r\n');
+        sink.bytes(content);
+        break;
+      }
+      default:
+        scalar(sink, item, meta);
     }
-    if (item.kind === 'structure') {
-      segments.push(`${text}${item.name} `, structure?.[item.item] ?? 'NIL');
-      text = '';
-      continue;
-    }
-    if (item.kind !== 'literal') {
-      text += scalar(item, meta);
-      continue;
-    }
-    const content = literals.bytes[literal] as LiteralBytes;
-    const literal8 = literals.literal8?.[literal] ?? false;
-    literal++;
-    segments.push(`${text}${item.name} ${literal8 ? '~' : ''}{${content.length}}\r\n`, content);
-    text = '';
   }
-  if (withFlags) text += `${items.length > 0 ? ' ' : ''}FLAGS (${meta.flags.join(' ')})`;
-  segments.push(`${text})`);
-  return segments;
+  if (withFlags) {
+    if (items.length > 0) sink.text(' ');
+    flagList(sink, meta.flags);
+  }
+  sink.text(')');
 }
 
-function scalar(item: Exclude<PlannedItem, { kind: 'literal' | 'structure' | 'binarySize' }>, meta: MessageMeta): string {
+function scalar(sink: ResponseSink, item: Exclude<PlannedItem, { kind: 'literal' | 'structure' | 'binarySize' }>, meta: MessageMeta): void {
   switch (item.kind) {
     case 'uid':
-      return `UID ${meta.uid}`;
+      sink.text('UID ');
+      sink.number(meta.uid);
+      return;
     case 'flags':
-      return `FLAGS (${meta.flags.join(' ')})`;
+      flagList(sink, meta.flags);
+      return;
     case 'size':
-      return `RFC822.SIZE ${meta.size}`;
+      sink.text('RFC822.SIZE ');
+      sink.number(meta.size);
+      return;
     case 'internaldate':
-      return `INTERNALDATE "${meta.internalDate}"`;
+      sink.text('INTERNALDATE "');
+      sink.text(meta.internalDate);
+      sink.text('"');
+      return;
     case 'modseq':
-      return `MODSEQ (${meta.modseq})`;
+      sink.text('MODSEQ (');
+      sink.text(meta.modseq);
+      sink.text(')');
+      return;
   }
+}
+
+function flagList(sink: ResponseSink, flags: readonly string[]): void {
+  sink.text('FLAGS (');
+  for (let i = 0; i < flags.length; i++) {
+    if (i > 0) sink.text(' ');
+    sink.text(flags[i] as string);
+  }
+  sink.text(')');
 }
