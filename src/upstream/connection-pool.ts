@@ -431,9 +431,8 @@ export class ConnectionPool extends EventEmitter {
 
   private takeIdle(request: PoolRequest): UpstreamConnection | undefined {
     if (this.idle.length === 0) return undefined;
-    let index = this.idle.findIndex(
-      (c) => c.selectedPath === request.folder && (!request.readWrite || !c.selectedReadOnly),
-    );
+    // the one used last: for a folder, the connection its last sync ran on (folder.ts quietSync)
+    let index = this.idle.findLastIndex((c) => c.selectedPath === request.folder && (!request.readWrite || !c.selectedReadOnly));
     if (index < 0) index = this.idle.length - 1;
     const [conn] = this.idle.splice(index, 1);
     if (!conn) return undefined;
