@@ -8,7 +8,7 @@ import { connectRefusal, isLockoutAnswer, LOCKED_OUT_TEXT, lockedOutError, throt
 import type { FolderListEntry, FolderPath, FolderStatus, Traffic, UpstreamEndpoint, UpstreamLogin } from '../model/types.js';
 import { parseUpstreamFetch, type UpstreamFetch } from './fetch-parse.js';
 import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
-import { atom, sequence, tokenString, type Token } from './imap-tokens.js';
+import { atom, hasAtom, sequence, tokenString, type Token } from './imap-tokens.js';
 import { expandUidSet, parseCopyUid, responseCode, responseText, type CopyUid } from './response-codes.js';
 import { toClientPath, toUpstreamPath } from './paths.js';
 import { streamedAppend, type OutgoingMessage, type RawChannel } from './streamed-append.js';
@@ -149,7 +149,7 @@ function countMailboxUpdates(client: ImapFlow, activity: MailboxActivity): void 
 /** VANISHED (EARLIER): its first attribute a list holding the atom EARLIER. */
 function earlier(attributes: unknown): boolean {
   const first = Array.isArray(attributes) ? (attributes[0] as unknown) : undefined;
-  return Array.isArray(first) && first.some((token) => tokenString(token as Token)?.toUpperCase() === 'EARLIER');
+  return Array.isArray(first) && hasAtom(first as Token[], 'EARLIER');
 }
 
 /** The capabilities that announce the OAuth2 mechanisms (XOAUTH is XOAUTH2's older name). */

@@ -63,8 +63,9 @@ class BufferSink implements ResponseSink {
   }
 
   text(text: string): void {
-    // at most 3 bytes per UTF-16 unit
-    if (this.full || this.at + text.length * 3 > this.buffer.length) {
+    if (this.full) return;
+    // at most 3 bytes per UTF-16 unit: the exact count only where that bound does not fit
+    if (this.at + text.length * 3 > this.buffer.length && this.at + Buffer.byteLength(text) > this.buffer.length) {
       this.full = true;
       return;
     }
@@ -127,22 +128,12 @@ export class ResponseWriter {
    * fits in what is joined so far. False otherwise: then write() it.
    */
   add(segments: Segment[]): boolean {
-    let size = 0;
+    const sink = this.beginJoined();
     for (const segment of segments) {
-      if (typeof segment === 'string') size += segment.length; // ASCII or not, at most 3 bytes per UTF-16 unit: checked below
-      else if (Buffer.isBuffer(segment)) size += segment.length;
-      else return false;
+      if (typeof segment === 'string') sink.text(segment);
+      else sink.bytes(segment);
     }
-    if (size >= RESPONSE_COALESCE_BYTES) return false;
-    const room = RESPONSE_COALESCE_BYTES - this.used - 2;
-    if (size > room || (size * 3 > room && this.byteLength(segments) > room)) return false;
-    this.joined ??= Buffer.allocUnsafe(RESPONSE_COALESCE_BYTES);
-    const joined = this.joined;
-    if (this.used > 0) this.used += CRLF.copy(joined, this.used);
-    for (const segment of segments) {
-      this.used += typeof segment === 'string' ? joined.write(segment, this.used, 'utf8') : (segment as Buffer).copy(joined, this.used);
-    }
-    return true;
+    return this.endJoined();
   }
 
   /**
@@ -177,12 +168,6 @@ export class ResponseWriter {
     const segments = new SegmentSink();
     render(segments);
     await this.write(segments.end());
-  }
-
-  private byteLength(segments: Segment[]): number {
-    let bytes = 0;
-    for (const segment of segments) bytes += typeof segment === 'string' ? Buffer.byteLength(segment) : segment.length;
-    return bytes;
   }
 
   /** Sends what is joined so far (what is left at a command's end goes out in one write with its tagged answer: response-output.ts). */
