@@ -264,9 +264,12 @@ export class Account extends EventEmitter implements AccountContext {
     if (!this.knownPaths && this.listenerCount('listChanged') > 0) await this.list();
     this.pool.leaveFolder(source);
     await this.pool.run({ priority: Priority.Client }, (conn) => conn.rename(source, target));
-    await this.store.renameFolders(this.id, source, target);
     const moved = (path: FolderPath) => path === source || path.startsWith(`${source}/`);
-    for (const folder of [...this.folders.values()]) if (moved(folder.path)) this.forgetFolder(folder);
+    const movedFolders = [...this.folders.values()].filter((folder) => moved(folder.path));
+    // their syncs under way write nothing more under the old names once the records move
+    await Promise.all(movedFolders.map((folder) => folder.retire()));
+    await this.store.renameFolders(this.id, source, target);
+    for (const folder of movedFolders) this.forgetFolder(folder);
     // the subfolders are renamed too (RFC 3501 6.3.5): each is told
     const renamed = new Set([source, ...[...(this.knownPaths ?? [])].filter(moved)]);
     for (const from of renamed) this.listChanged({ kind: 'renamed', from, path: target + from.slice(source.length) });

@@ -58,6 +58,8 @@ export class Folder extends EventEmitter {
   private quietSync: { conn: UpstreamConnection; fid: string; activity: MailboxActivity } | undefined;
   /** UIDs from here up have not been taken as \Recent by a session (claimRecent). */
   private unclaimedFrom: Uid | undefined;
+  /** The folder was deleted or renamed through the proxy: this object no longer stands for an upstream folder (retire). */
+  private retired = false;
 
   constructor(
     readonly account: AccountContext,
@@ -367,6 +369,7 @@ export class Folder extends EventEmitter {
 
   /** Starts a new cache generation (first sync, or UIDVALIDITY changed upstream). */
   private async startGeneration(uidValidity: number): Promise<FolderGeneration> {
+    if (this.retired) throw new ProxyError('NONEXISTENT', 'the folder was deleted or renamed', { context: { folder: this.path } });
     const previous = this.current;
     // a cleared cache of the same UIDVALIDITY told clients a HIGHESTMODSEQ: the new one goes on from there
     const mark = previous ? undefined : await this.account.store.getModseqMark(this.account.id, this.path);
@@ -398,9 +401,22 @@ export class Folder extends EventEmitter {
 
   /** The folder is gone upstream (DELETE): its cache goes too. */
   async drop(): Promise<void> {
+    const record = await this.retire();
+    await this.account.store.replaceFolder(this.account.id, this.path, record, undefined);
+  }
+
+  /**
+   * The folder was deleted or renamed upstream: a sync of it still under way (a background one,
+   * a retry on a new connection) writes nothing more, since its record would bring back under
+   * this name a folder the cache no longer has, or the old generation a new folder of the same
+   * name would then load. Returns the record the cache held, once the writes of it under way are done.
+   */
+  async retire(): Promise<FolderRecord | undefined> {
     await this.load();
-    await this.account.store.replaceFolder(this.account.id, this.path, this.current?.record, undefined);
+    this.retired = true;
+    const generation = this.current;
     this.current = undefined;
+    return this.changingModseqs(() => Promise.resolve(generation?.record));
   }
 
   /**

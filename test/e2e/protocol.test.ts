@@ -108,6 +108,34 @@ describe('untagged updates', () => {
     assert.match(text((await c.command('STATUS Fresh (RECENT)')).untagged).join('\n'), /RECENT 0/);
   });
 
+  test('a folder deleted and created again while another session syncs it: the new one is as Dovecot has it, its messages \\Recent', async () => {
+    const b = await open(proxy.port);
+    const direct = await open(dovecot.port);
+    await b.command('CREATE Again');
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 10; i++) await append(b, 'Again', `again-${round}-${i}`);
+      // A's sync of the old folder is under way (or retried on a new connection) through B's DELETE
+      // and CREATE; A's session ends with the folder it had selected
+      const a = await open(proxy.port);
+      const selecting = a
+        .command('SELECT Again')
+        .then(() => a.command('NOOP'))
+        .catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, round * 3));
+      await b.command('DELETE Again');
+      await b.command('CREATE Again');
+      for (let i = 0; i < 3; i++) await append(b, 'Again', `new-${round}-${i}`);
+      await selecting;
+      const selected = text((await b.command('SELECT Again')).untagged);
+      assert.ok(selected.includes('* 3 RECENT'), `round ${round}: ${selected.join(' | ')}`);
+      assert.deepEqual(text((await b.command('SEARCH RECENT')).untagged), ['* SEARCH 1 2 3']);
+      const upstream = text((await direct.command('STATUS Again (UIDVALIDITY)')).untagged).join('');
+      const validity = /UIDVALIDITY (\d+)/.exec(upstream)?.[1];
+      assert.ok(selected.some((line) => line.includes(`[UIDVALIDITY ${validity}]`)), `round ${round}: ${selected.join(' | ')}`);
+      await b.command('CLOSE');
+    }
+  });
+
   test('an expunge by another session is not sent during FETCH, STORE or SEARCH, but at the next NOOP', async () => {
     const [a, b] = [await open(proxy.port), await open(proxy.port)] as [RawImapClient, RawImapClient];
     await b.command('SELECT Shared');
