@@ -63,3 +63,22 @@ test('sessions that ask at once for the ENVELOPE and BODYSTRUCTURE of a new mess
   await dovecot.waitSessionsClosed();
   assert.equal((await upstreamCommands(dovecot, /ENVELOPE/)).length - before, 1, 'structure fetches upstream');
 });
+
+test('APPEND upstream: a small message follows its command at once (LITERAL+), a large one waits until upstream asks for it', async () => {
+  const proxy = await startTestProxy(dovecot);
+  const writer = await raw(proxy.port);
+  const small = 'From: me@example.org\r\nSubject: small\r\n\r\nhello\r\n';
+  const large = `From: me@example.org\r\nSubject: large\r\n\r\n${`${'y'.repeat(998)}\r\n`.repeat(100)}`;
+  for (const message of [small, large]) assert.match((await writer.command(`APPEND INBOX {${message.length}+}\r\n${message}`)).tagged, /OK \[APPENDUID/);
+  const appends = await upstreamCommands(dovecot, / APPEND "INBOX" /);
+  assert.ok(appends.some((line) => line.trimEnd().endsWith(`{${small.length}+}`)), appends.join('\n'));
+  assert.ok(appends.some((line) => line.trimEnd().endsWith(`{${large.length}}`)), appends.join('\n'));
+  // both arrived whole
+  const direct = await raw(dovecot.port);
+  await direct.command('EXAMINE INBOX');
+  const bodies = (await direct.command('FETCH 1:* (BODY.PEEK[])')).untagged.map((line) => String(fetchItems(line).items.get('BODY[]')));
+  for (const message of [small, large]) assert.ok(bodies.includes(`{${message.length}}\r\n${message}`), `${message.length} bytes arrived whole`);
+  writer.close();
+  direct.close();
+  await proxy.close();
+});
