@@ -92,11 +92,11 @@ export const RESPONSE_COALESCE_BYTES = 64 * 1024;
  * (mbsync, Thunderbird) costs one round trip for all folders, not one per folder. */
 export const STATUS_FRESH_MS = 3_000;
 
-/** A folder with at least this many messages, already selected on an upstream connection, is
- * brought up to date with NOOP and UID FETCH CHANGEDSINCE (two quick round trips) instead of
- * being selected again: Dovecot re-reads a folder's index on every open once the session has
- * LISTed, about 1 ms per 1,000 messages (100 ms for 100,000). Smaller folders are selected again:
- * one round trip, which across the internet (20-50 ms) costs more than the open. */
+/** Upstream without CONDSTORE: a folder with at least this many messages, already selected on an
+ * upstream connection, is brought up to date after a NOOP instead of being selected again:
+ * Dovecot re-reads a folder's index on every open once the session has LISTed, about 1 ms per
+ * 1,000 messages (100 ms for 100,000). Smaller folders are selected again: their new UIDNEXT
+ * spares a fetch of new mail when none came. (With CONDSTORE, every folder gets the NOOP.) */
 export const RESELECT_MAX_MESSAGES = 10_000;
 
 /** A sync that changed nothing writes the folder's record (its time of last sync) at most this often. */

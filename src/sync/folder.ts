@@ -176,13 +176,15 @@ export class Folder extends EventEmitter {
   /** One sync on one connection; false when that connection was lost before the sync began. */
   private syncOnce(priority: Priority, scope: SyncScope): Promise<boolean> {
     return this.account.pool.run({ folder: this.path, priority }, async (conn, opened) => {
-      // a connection already on this folder: its SELECT is old. A big one is refreshed by a NOOP
-      // (a FETCH alone is answered from the session's view upstream as it was: Dovecot tells of
-      // changes made elsewhere only after it)
-      const big = (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
+      // a connection already on this folder: its SELECT is old. It is refreshed by a NOOP (a FETCH
+      // alone is answered from the session's view upstream as it was: Dovecot tells of changes
+      // made elsewhere only after it), then CHANGEDSINCE asks what changed, where upstream has
+      // CONDSTORE or the folder is big; a small folder without is selected again (its new UIDNEXT
+      // spares a fetch of new mail when none came)
+      const byNoop = conn.hasCapability('CONDSTORE') || (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
       const quiet = this.quietSync;
       this.quietSync = undefined;
-      const refreshed = opened ?? (big ? await conn.refreshSelected() : undefined);
+      const refreshed = opened ?? (byNoop ? await conn.refreshSelected() : undefined);
       // a lost connection is given up (the next one selects anew); a live one selects again
       if (!refreshed && !conn.usable) return false;
       const status = refreshed ?? (await conn.open(this.path, conn.selectedReadOnly));

@@ -43,6 +43,52 @@ async function view(port: number, folder = 'INBOX') {
   }
 }
 
+/**
+ * Three rounds on `folder` (of `count` messages, UIDs 1..count): two SELECTs with nothing changed
+ * upstream ask neither CHANGEDSINCE nor SELECT / EXAMINE upstream, then changes made by a client
+ * of Dovecot, through another session of the proxy, an expunge and new mail each show at the next
+ * SELECT as Dovecot shows them.
+ */
+async function selectsAskNoopOnly(folder: string, count: number) {
+  // the proxy's upstream sessions are those whose raw logs come after these
+  const others = await rawlogFiles(dovecot);
+  const own = await startTestProxy(dovecot);
+  const asked = async () => ({
+    fetches: (await upstreamCommands(dovecot, /CHANGEDSINCE/, others)).length,
+    selects: (await upstreamCommands(dovecot, / (SELECT|EXAMINE) /, others)).length,
+  });
+  const writer = await RawImapClient.connect(own.port);
+  try {
+    assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+    await writer.login();
+    await writer.command(`SELECT ${folder}`);
+    for (let round = 1; round <= 3; round++) {
+      // (Dovecot's own view first: its EXAMINE is not the proxy's)
+      const unchanged = await view(dovecot.port, folder);
+      const before = await asked();
+      assert.deepEqual(await view(own.port, folder), unchanged);
+      assert.deepEqual(await view(own.port, folder), unchanged);
+      assert.deepEqual(await asked(), before, `round ${round}: CHANGEDSINCE fetches or SELECTs upstream at SELECTs of an unchanged folder`);
+      // made by a client of Dovecot, through another session of the proxy, an expunge and new mail
+      await upstream.mailboxOpen(folder);
+      await upstream.messageFlagsAdd(`${100 + round}`, [`$Round${round}`], { uid: true });
+      await upstream.mailboxClose();
+      assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+      assert.match((await writer.command(`UID STORE ${200 + round} +FLAGS.SILENT (\\Flagged)`)).tagged, /OK/);
+      assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+      // one message goes and one comes: the folder keeps its size
+      await upstream.mailboxOpen(folder);
+      await upstream.messageDelete(`${300 + round}`, { uid: true });
+      await upstream.mailboxClose();
+      await deliver(dovecot.mailDir(), smallMessages(folder, 1, count + 4 + round));
+      assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
+    }
+  } finally {
+    writer.close();
+    await own.close();
+  }
+}
+
 describe('resync at SELECT', () => {
   test('the first SELECT through the proxy matches Dovecot', async () => {
     assert.deepEqual(await view(proxy.port), await view(dovecot.port));
@@ -58,6 +104,11 @@ describe('resync at SELECT', () => {
     const expected = await view(dovecot.port);
     assert.equal(expected.exists, 40 - 3 + 4);
     assert.deepEqual(await view(proxy.port), expected);
+  });
+
+  test('a small folder too: while nothing changes upstream a SELECT asks only a NOOP (where upstream has CONDSTORE), and changes show', async () => {
+    await deliver(dovecot.mailDir(), smallMessages('Small', 400));
+    await selectsAskNoopOnly('Small', 400);
   });
 
   test('a new UIDVALIDITY drops the folder cache and the folder is served again from upstream', async () => {
@@ -90,41 +141,8 @@ describe(`resync at SELECT of a folder of ${RESELECT_MAX_MESSAGES} messages (a c
     assert.deepEqual(await view(proxy.port, folder), expected);
   });
 
-  test('while nothing changes upstream a SELECT asks only a NOOP, and a change made just before the next SELECT shows', async () => {
-    // the proxy's upstream sessions are those whose raw logs come after these
-    const others = await rawlogFiles(dovecot);
-    const own = await startTestProxy(dovecot);
-    const fetchesUpstream = async () => (await upstreamCommands(dovecot, /CHANGEDSINCE/, others)).length;
-    const writer = await RawImapClient.connect(own.port);
-    try {
-      assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
-      await writer.login();
-      await writer.command(`SELECT ${folder}`);
-      for (let round = 1; round <= 3; round++) {
-        const before = await fetchesUpstream();
-        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
-        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
-        assert.equal(await fetchesUpstream(), before, `round ${round}: CHANGEDSINCE fetches upstream at SELECTs of an unchanged folder`);
-        // made by a client of Dovecot, through another session of the proxy, an expunge and new mail
-        await upstream.mailboxOpen(folder);
-        await upstream.messageFlagsAdd(`${100 + round}`, [`$Round${round}`], { uid: true });
-        await upstream.mailboxClose();
-        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
-        assert.match((await writer.command(`UID STORE ${200 + round} +FLAGS.SILENT (\\Flagged)`)).tagged, /OK/);
-        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
-        // one message goes and one comes: the folder stays above RESELECT_MAX_MESSAGES
-        await upstream.mailboxOpen(folder);
-        await upstream.messageDelete(`${300 + round}`, { uid: true });
-        await upstream.mailboxClose();
-        await deliver(dovecot.mailDir(), smallMessages(folder, 1, RESELECT_MAX_MESSAGES + 4 + round));
-        assert.deepEqual(await view(own.port, folder), await view(dovecot.port, folder));
-      }
-    } finally {
-      writer.close();
-      await own.close();
-    }
-  });
-
+  test('while nothing changes upstream a SELECT asks only a NOOP, and a change made just before the next SELECT shows', () =>
+    selectsAskNoopOnly(folder, RESELECT_MAX_MESSAGES));
   test('a new UIDVALIDITY (Dovecot ends the sessions that have the folder selected) drops the folder cache', async () => {
     const before = await view(proxy.port, folder);
     await dovecot.setUidValidity(folder, before.uidValidity + 1000);
