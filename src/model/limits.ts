@@ -92,11 +92,12 @@ export const RESPONSE_COALESCE_BYTES = 64 * 1024;
  * (mbsync, Thunderbird) costs one round trip for all folders, not one per folder. */
 export const STATUS_FRESH_MS = 3_000;
 
-/** Upstream without CONDSTORE: a folder with at least this many messages, already selected on an
- * upstream connection, is brought up to date after a NOOP instead of being selected again:
- * Dovecot re-reads a folder's index on every open once the session has LISTed, about 1 ms per
- * 1,000 messages (100 ms for 100,000). Smaller folders are selected again: their new UIDNEXT
- * spares a fetch of new mail when none came. (With CONDSTORE, every folder gets the NOOP.) */
+/** A folder with at least this many messages, already selected on an upstream connection, is
+ * brought up to date after a NOOP instead of being selected again: Dovecot re-reads a folder's
+ * index on every open once the session has LISTed, about 1 ms per 1,000 messages (100 ms for
+ * 100,000). A smaller one gets the NOOP only where that is likely all it takes, or the fetch of
+ * what changed follows either way (folder.ts); else it is selected again: one round trip, which
+ * across the internet (20-50 ms) costs more than the open. */
 export const RESELECT_MAX_MESSAGES = 10_000;
 
 /** A sync that changed nothing writes the folder's record (its time of last sync) at most this often. */

@@ -51,11 +51,12 @@ export class Folder extends EventEmitter {
   /** The last of the steps that give changes modseqs (changingModseqs). */
   private modseqStep: Promise<void> = Promise.resolve();
   /**
-   * The connection the last sync ran on, where upstream told of nothing beyond what the sync
-   * asked for, and what it had sent and been told when the sync ended: a NOOP alone on it since,
-   * answered without news, means upstream has not changed the folder (nothing else said so).
+   * The connection the last sync ran on (where upstream has CONDSTORE), and what it had sent and
+   * been told when the sync ended; `quiet`: upstream told of nothing beyond what the sync asked
+   * for. After a quiet sync, a NOOP alone on that connection, answered without news, means
+   * upstream has not changed the folder (nothing else said so).
    */
-  private quietSync: { conn: UpstreamConnection; fid: string; activity: MailboxActivity } | undefined;
+  private lastSync: { conn: UpstreamConnection; fid: string; activity: MailboxActivity; quiet: boolean } | undefined;
   /** UIDs from here up have not been taken as \Recent by a session (claimRecent). */
   private unclaimedFrom: Uid | undefined;
   /** The folder was deleted or renamed through the proxy: this object no longer stands for an upstream folder (retire). */
@@ -176,14 +177,18 @@ export class Folder extends EventEmitter {
   /** One sync on one connection; false when that connection was lost before the sync began. */
   private syncOnce(priority: Priority, scope: SyncScope): Promise<boolean> {
     return this.account.pool.run({ folder: this.path, priority }, async (conn, opened) => {
-      // a connection already on this folder: its SELECT is old. It is refreshed by a NOOP (a FETCH
-      // alone is answered from the session's view upstream as it was: Dovecot tells of changes
-      // made elsewhere only after it), then CHANGEDSINCE asks what changed, where upstream has
-      // CONDSTORE or the folder is big; a small folder without is selected again (its new UIDNEXT
-      // spares a fetch of new mail when none came)
-      const byNoop = conn.hasCapability('CONDSTORE') || (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES;
-      const quiet = this.quietSync;
-      this.quietSync = undefined;
+      // a connection already on this folder: its SELECT is old. A NOOP refreshes it (a FETCH alone
+      // is answered from the session's view upstream as it was: Dovecot tells of changes made
+      // elsewhere only after it), then CHANGEDSINCE asks what changed: for a big folder (Dovecot
+      // reads its index again at every SELECT), and where upstream has CONDSTORE and a NOOP is
+      // likely all it takes (nothing asked on the connection since a quiet sync) or the folder
+      // changed there since the last sync (an APPEND or expunge through it; the SELECT again would
+      // be followed by the fetch too). Otherwise it is selected again: one round trip when nothing changed.
+      const last = this.lastSync?.conn === conn && this.lastSync.fid === this.current?.fid ? this.lastSync : undefined;
+      this.lastSync = undefined;
+      const now = conn.activity();
+      const noopSuffices = !!last && ((last.quiet && now.commands === last.activity.commands) || now.changes > last.activity.changes);
+      const byNoop = (this.current?.uids.length ?? 0) >= RESELECT_MAX_MESSAGES || (noopSuffices && conn.hasCapability('CONDSTORE'));
       const refreshed = opened ?? (byNoop ? await conn.refreshSelected() : undefined);
       // a lost connection is given up (the next one selects anew); a live one selects again
       if (!refreshed && !conn.usable) return false;
@@ -192,12 +197,12 @@ export class Folder extends EventEmitter {
       const generation = known ?? (await this.startGeneration(status.uidValidity));
       const before = this.highestModseq();
       const start = conn.activity();
-      const unchangedUpstream = !opened && !!refreshed && quiet?.conn === conn && quiet.fid === generation.fid && onlyQuietNoop(quiet.activity, start);
+      const unchangedUpstream = !opened && !!refreshed && !!last?.quiet && last.fid === generation.fid && onlyQuietNoop(last.activity, start);
       const result = await syncFolder(generation, conn, status, { quiet: !known, scope, unchangedUpstream });
       const end = conn.activity();
       // CONDSTORE upstream: flag changes come as FETCH responses, which a quiet NOOP would have brought
-      if (status.highestModseq !== '0' && end.changes === start.changes && result.unsolicited === 0) {
-        this.quietSync = { conn, fid: generation.fid, activity: end };
+      if (status.highestModseq !== '0') {
+        this.lastSync = { conn, fid: generation.fid, activity: end, quiet: end.changes === start.changes && result.unsolicited === 0 };
       }
       // a new generation has no session yet: its first fill is nobody's news
       await this.apply(generation, result, !!known);
