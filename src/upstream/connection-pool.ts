@@ -431,7 +431,7 @@ export class ConnectionPool extends EventEmitter {
 
   private takeIdle(request: PoolRequest): UpstreamConnection | undefined {
     if (this.idle.length === 0) return undefined;
-    // the one used last: for a folder, the connection its last sync ran on (folder.ts quietSync)
+    // the one used last: for a folder, the connection its last sync ran on (folder.ts lastSync)
     let index = this.idle.findLastIndex((c) => c.selectedPath === request.folder && (!request.readWrite || !c.selectedReadOnly));
     if (index < 0) index = this.idle.length - 1;
     const [conn] = this.idle.splice(index, 1);

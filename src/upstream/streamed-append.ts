@@ -38,6 +38,8 @@ export interface RawChannel {
 
 /** The largest message sent as a non-synchronizing literal where upstream has LITERAL+. */
 export const NON_SYNC_APPEND_MAX = 64 * 1024;
+/** The largest non-synchronizing literal LITERAL- allows (RFC 7888 4). */
+export const LITERAL_MINUS_MAX = 4096;
 
 /** Whether a message's literal goes without waiting for upstream's `+`. */
 const nonSync = (channel: RawChannel, message: OutgoingMessage) => message.size <= channel.nonSyncMax;

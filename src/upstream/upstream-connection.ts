@@ -11,7 +11,7 @@ import { decodePath, encodePath, normalizePath } from 'imapflow/lib/tools.js';
 import { atom, hasAtom, sequence, tokenString, type Token } from './imap-tokens.js';
 import { expandUidSet, parseCopyUid, responseCode, responseText, type CopyUid } from './response-codes.js';
 import { toClientPath, toUpstreamPath } from './paths.js';
-import { NON_SYNC_APPEND_MAX, streamedAppend, type OutgoingMessage, type RawChannel } from './streamed-append.js';
+import { LITERAL_MINUS_MAX, NON_SYNC_APPEND_MAX, streamedAppend, type OutgoingMessage, type RawChannel } from './streamed-append.js';
 
 let nextConnectionId = 1;
 
@@ -633,36 +633,23 @@ export class UpstreamConnection extends EventEmitter {
       writeSocket: Writable;
       exec(command: string, attributes: Token[], options: { onPlusTag(): void; onSend?: () => void }): Promise<RawResponse>;
     };
-    const channel: RawChannel = {
+    // one channel per attempt: sent again after a throttle answer only if no literal had gone yet
+    // (upstream had not asked for one, and none was sent unasked)
+    const channel = (answered: () => void): RawChannel => ({
       exec: async (command, attributes, onContinuation, onSent) => {
-        const response = await client.exec(command, attributes, { onPlusTag: onContinuation, ...(onSent ? { onSend: onSent } : {}) });
+        const onPlusTag = () => (answered(), onContinuation());
+        const response = await client.exec(command, attributes, onSent ? { onPlusTag, onSend: () => (answered(), onSent()) } : { onPlusTag });
         response.next();
         return response.response;
       },
       socket: () => client.writeSocket,
       abort: () => this.client.close(),
       literal8: this.hasCapability('BINARY'),
-      nonSyncMax: this.hasCapability('LITERAL+') ? NON_SYNC_APPEND_MAX : this.hasCapability('LITERAL-') ? 4096 : 0,
-    };
+      nonSyncMax: this.hasCapability('LITERAL+') ? NON_SYNC_APPEND_MAX : this.hasCapability('LITERAL-') ? LITERAL_MINUS_MAX : 0,
+    });
     let answer: TaggedResponse;
     try {
-      // sent again after a throttle answer only if no literal had gone yet (upstream had not asked for one, or none was sent unasked)
-      answer = await this.paced('APPEND', (answered) =>
-        streamedAppend(
-          {
-            ...channel,
-            exec: (command, attributes, onContinuation, onSent) =>
-              channel.exec(
-                command,
-                attributes,
-                () => (answered(), onContinuation()),
-                onSent && (() => (answered(), onSent())),
-              ),
-          },
-          this.mailboxArg(path),
-          messages,
-        ),
-      );
+      answer = await this.paced('APPEND', (answered) => streamedAppend(channel(answered), this.mailboxArg(path), messages));
     } catch (err) {
       throw upstreamError(err, 'APPEND', { path });
     }
